@@ -1,0 +1,51 @@
+# heapscope build: Deno from npm, the C shim, the victim, the viewer bundle.
+# `make` sets everything up; `make demo` analyses the victim; `make test` runs every test.
+
+UNAME_S := $(shell uname -s)
+CC      ?= cc
+CFLAGS  ?= -O2 -g -Wall -Wextra -Werror -std=gnu11
+DENO    := node_modules/.bin/deno
+BUILD   := build
+
+ifeq ($(UNAME_S),Darwin)
+SHIM    := $(BUILD)/libheapscope.dylib
+else
+SHIM    := $(BUILD)/libheapscope.so
+endif
+
+.PHONY: all deps shim victim viewer demo test check fmt binary clean
+all: deps shim victim viewer
+
+deps: node_modules/.package-lock.json
+node_modules/.package-lock.json: package.json
+	npm install --no-audit --no-fund
+	@touch $@
+
+shim: $(SHIM)
+$(BUILD)/libheapscope.so: shim/heapscope.h shim/heapscope_linux.c
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) -fPIC -shared -o $@ shim/heapscope_linux.c
+
+victim: victim/leaky
+
+victim/leaky: victim/leaky.c
+	$(CC) -O0 -g -Wall -Wextra -Werror -std=gnu11 -pthread -o $@ $<
+
+include $(wildcard mk/*.mk)
+
+demo: all
+	@bash victim/demo.sh
+
+test: all
+	$(DENO) test -A
+
+check: deps
+	$(DENO) fmt --check
+	$(DENO) lint
+	$(DENO) check main.ts $$(git ls-files '*.ts' '*.tsx')
+
+fmt: deps
+	$(DENO) fmt
+
+clean:
+	rm -rf $(BUILD) victim/leaky tests/output

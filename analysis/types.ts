@@ -1,0 +1,144 @@
+// The types every analysis phase shares: the Snapshot copied from a target and the analysis result.
+//
+// Addresses are plain numbers: user-space addresses are at most 48 bits (x86_64) or 47 bits after
+// PAC stripping (arm64), so they fit a double exactly. Keep BigInt out of hot loops.
+
+export type Platform = "linux" | "darwin";
+export type Arch = "x86_64" | "aarch64";
+
+/** One line of /proc/PID/maps (or one mach_vm_region on macOS). */
+export interface Region {
+  start: number;
+  end: number;
+  /** "rwxp" style, four characters. */
+  perms: string;
+  offset: number;
+  inode: number;
+  /** File path, "[heap]", "[stack]", "[vdso]", ... or "" for anonymous memory. */
+  path: string;
+}
+
+/** A contiguous range of target memory that was copied. */
+export interface MemoryChunk {
+  start: number;
+  bytes: Uint8Array;
+}
+
+/** A loaded ELF (Linux) or Mach-O (macOS) image. */
+export interface Image {
+  path: string;
+  /** Load bias: runtime address = bias + vaddr. */
+  bias: number;
+  /** Writable segments at runtime addresses ([start, end)), the "data" roots. */
+  writable: { start: number; end: number }[];
+  /** GNU build-id in hex, when the image has one. */
+  buildId?: string;
+  /**
+   * Symbols known for this image (name → runtime address), from .symtab/.dynsym or a debug file.
+   * Only the few the analysis asks for are carried (see ffi/), not the whole table.
+   */
+  symbols?: Record<string, number>;
+  /** Sizes of the symbols above, when known. */
+  symbolSizes?: Record<string, number>;
+}
+
+export interface ThreadState {
+  tid: number;
+  /** Stack pointer and program counter. */
+  sp: number;
+  pc: number;
+  /** Thread pointer: fs_base on x86_64, tpidr_el0 on aarch64, 0 when unknown. */
+  tp: number;
+  /** Every general-purpose (and vector, when available) register word, as numbers (low 64 bits). */
+  registers: { name: string; value: number }[];
+}
+
+/** An allocation as the allocator sees it. `address` is what malloc returned. */
+export interface Allocation {
+  address: number;
+  /** Usable size. */
+  size: number;
+  /** Zone: "main-arena", "arena 0x7f..", "mmap" (glibc) or a malloc zone name (macOS). */
+  zone: string;
+}
+
+/** Allocator bookkeeping that must never be scanned as a root: [start, end). */
+export interface ExcludedRange {
+  start: number;
+  end: number;
+  why: string;
+}
+
+/** What the allocator parser found. */
+export interface HeapEnumeration {
+  /** e.g. "glibc 2.36 malloc". */
+  allocator: string;
+  /** Sorted by address, non-overlapping. */
+  allocations: Allocation[];
+  /** Ranges of allocator metadata (arena structs, mp_, tcache structs, heap_info, ...). */
+  excluded: ExcludedRange[];
+  /** Ranges that hold heap memory (arena heaps, mmapped chunks): never scanned as roots. */
+  heapRanges: { start: number; end: number }[];
+  /** Things the parser noticed: corrupt chunks, skipped zones, fallbacks used. */
+  warnings: string[];
+}
+
+/** Everything copied out of the target while it was stopped. */
+export interface Snapshot {
+  pid: number;
+  command: string;
+  platform: Platform;
+  arch: Arch;
+  pageSize: number;
+  capturedAt: string;
+  /** Time the target was stopped, in milliseconds. */
+  pauseMs: number;
+  regions: Region[];
+  /** Copied memory, sorted by start, non-overlapping. */
+  memory: MemoryChunk[];
+  threads: ThreadState[];
+  images: Image[];
+  /** Auxiliary vector entries (type → value), Linux only. */
+  auxv?: Record<number, number>;
+  /**
+   * Allocations enumerated inside the target (macOS zones, whose enumerator runs in-process).
+   * Absent on Linux, where analysis/ parses glibc's structures from `memory`.
+   */
+  zoneAllocations?: Allocation[];
+  /** Allocator found by the capture layer when it is not glibc's (e.g. "jemalloc"). */
+  foreignAllocator?: string;
+  /** Anything the capture noticed: unreadable pages, threads that vanished. */
+  warnings: string[];
+}
+
+export type NodeStatus = "reachable" | "leaked" | "cycle";
+export type LeakKind = "direct" | "indirect";
+export type RootKind = "data" | "stack" | "register" | "tls" | "other";
+
+export interface RootRef {
+  kind: RootKind;
+  thread?: number;
+  image?: string;
+  /** Where the pointer was found (for registers: 0, the register name is in `register`). */
+  address: number;
+  register?: string;
+  /** Node id it points into. */
+  target: number;
+}
+
+/** Result of the whole analysis. Node ids are indexes into `allocations`. */
+export interface Analysis {
+  snapshot: Snapshot;
+  heap: HeapEnumeration;
+  /** Per node: status and, for leaked nodes, leak kind. */
+  status: NodeStatus[];
+  leak: (LeakKind | undefined)[];
+  /** Edges as parallel arrays: source id, target id, byte offset of the pointer in the source. */
+  edgeSource: Uint32Array;
+  edgeTarget: Uint32Array;
+  edgeOffset: Uint32Array;
+  cycles: number[][];
+  /** First root reference of each root-reached node (one per node, to keep output bounded). */
+  roots: RootRef[];
+  phaseMs: Record<string, number>;
+}

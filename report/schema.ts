@@ -1,0 +1,80 @@
+// leaks.json, the versioned analysis format: types shared by the writer, the reader and the viewer.
+
+export const LEAKS_FORMAT = "heapscope-leaks";
+export const LEAKS_VERSION = 1;
+
+export interface LeaksTarget {
+  pid: number;
+  command: string;
+  platform: "linux" | "darwin";
+  arch: string;
+  allocator: string;
+}
+
+export interface LeaksSummary {
+  allocations: number;
+  bytes: number;
+  reachable: number;
+  leaked: number;
+  leakedBytes: number;
+  /** Leaked blocks that nothing else leaked holds (see README: a held-by-nobody cycle counts once). */
+  direct: number;
+  indirect: number;
+  cycles: number;
+}
+
+export interface LeaksNode {
+  id: number;
+  /** "0x…", the pointer malloc returned. */
+  address: string;
+  /** Usable size in bytes. */
+  size: number;
+  zone: string;
+  status: "reachable" | "leaked" | "cycle";
+  /** Leaked nodes only. */
+  leak?: "direct" | "indirect";
+  /** Optional: hex of the first bytes of the block (at most 64). */
+  bytes?: string;
+}
+
+export interface LeaksEdge {
+  source: number;
+  target: number;
+  /** Byte offset of the pointer inside the source block. */
+  offset: number;
+}
+
+export interface LeaksRoot {
+  kind: "data" | "stack" | "register" | "tls" | "other";
+  thread?: number;
+  image?: string;
+  /** "0x…" where the pointer was found; for registers, the register name. */
+  address: string;
+  target: number;
+}
+
+/** Aggregated counts for what the node list leaves out (`--graph leaked`). */
+export interface LeaksOmitted {
+  nodes: number;
+  bytes: number;
+  edges: number;
+}
+
+export interface LeaksFile {
+  format: typeof LEAKS_FORMAT;
+  version: typeof LEAKS_VERSION;
+  target: LeaksTarget;
+  capturedAt: string;
+  pauseMs: number;
+  summary: LeaksSummary;
+  nodes: LeaksNode[];
+  edges: LeaksEdge[];
+  cycles: number[][];
+  roots: LeaksRoot[];
+  /** Phase timings in ms (attach, copy, enumerate, scan, scc, ...). */
+  phases?: Record<string, number>;
+  /** Warnings from capture and enumeration. */
+  warnings?: string[];
+  /** Present when the node list is not every allocation. */
+  omitted?: LeaksOmitted;
+}

@@ -1,0 +1,92 @@
+/* heapscope shim ABI: the only native code heapscope has. Stop a process, copy what the analysis
+ * needs, resume it. One header, one backend per platform (heapscope_linux.c, heapscope_macos.c).
+ *
+ * Rules: every call returns an hs_status (0 = ok, negative = error); data moves in caller-owned
+ * batched buffers, never one call per allocation; no analysis happens here. A handle is opaque.
+ * Every entry point is safe to call from Deno.dlopen (plain C types, no callbacks).
+ */
+#ifndef HEAPSCOPE_H
+#define HEAPSCOPE_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HS_ABI_VERSION 1
+
+typedef enum {
+  HS_OK = 0,
+  HS_ERR_NO_PROCESS = -1,   /* pid does not exist (ESRCH) */
+  HS_ERR_PERMISSION = -2,   /* ptrace / task_for_pid refused (EPERM, EACCES, KERN_FAILURE) */
+  HS_ERR_BUSY = -3,         /* already traced by another tracer */
+  HS_ERR_EXITED = -4,       /* target exited while stopped */
+  HS_ERR_IO = -5,           /* a read failed (page gone, region unmapped) */
+  HS_ERR_ARG = -6,          /* bad argument (buffer too small, index out of range) */
+  HS_ERR_STATE = -7,        /* call not valid in this state (e.g. read after resume) */
+  HS_ERR_UNSUPPORTED = -8,  /* not available on this platform */
+  HS_ERR_INTERNAL = -9,     /* anything else: see hs_last_error */
+  HS_ERR_ZOMBIE = -10,      /* target is a zombie or a kernel thread */
+} hs_status;
+
+typedef struct hs_target hs_target;
+
+/* Version of this ABI (HS_ABI_VERSION); the TypeScript loader refuses a mismatch. */
+int32_t hs_abi_version(void);
+
+/* Last error message of the calling thread (errno text plus context), never NULL. */
+const char *hs_last_error(void);
+
+/* Attach to `pid` and stop every thread. Linux: PTRACE_SEIZE + PTRACE_INTERRUPT on every entry of
+ * /proc/PID/task, re-listing until no new thread appears. macOS: task_for_pid + task_suspend.
+ * `timeout_ms` bounds waiting for threads to stop (0 = 5000). On error nothing is left stopped. */
+int32_t hs_attach(int32_t pid, uint32_t timeout_ms, hs_target **out);
+
+/* Number of stopped threads and their ids (Linux tids, macOS thread ports). */
+int32_t hs_thread_count(hs_target *t, uint32_t *count);
+int32_t hs_thread_ids(hs_target *t, int64_t *ids, uint32_t cap, uint32_t *count);
+
+/* Raw register set of thread `index`, as the kernel lays it out:
+ *   kind 0: general registers (Linux NT_PRSTATUS user_regs_struct; macOS *_THREAD_STATE64)
+ *   kind 1: floating point / vector registers (Linux NT_PRFPREG; macOS *_NEON_STATE64 / FLOAT_STATE64)
+ *   kind 2: thread pointer (8 bytes: fs_base / tpidr_el0 / TSD base)
+ * Writes at most `cap` bytes into `buf` and the length into `*len`. */
+int32_t hs_thread_regs(hs_target *t, uint32_t index, uint32_t kind, uint8_t *buf, uint32_t cap,
+                       uint32_t *len);
+
+/* Copy `n` ranges in one call. `ranges` holds n pairs (address, length); `dst` receives the bytes of
+ * every range back to back (sum of lengths). Unreadable pages are zero-filled; `*missing` receives the
+ * number of bytes that could not be read. Linux: process_vm_readv, per-page fallback, then
+ * /proc/PID/mem. macOS: mach_vm_read_overwrite. */
+int32_t hs_read_ranges(hs_target *t, const uint64_t *ranges, uint32_t n, uint8_t *dst,
+                       uint64_t *missing);
+
+/* Regions (macOS only; Linux reads /proc/PID/maps from TypeScript). Each record is 4 uint64:
+ * start, end, protection bits (1 r, 2 w, 4 x), user_tag. */
+int32_t hs_regions(hs_target *t, uint64_t *records, uint32_t cap, uint32_t *count);
+
+/* Allocations enumerated by the allocator itself (macOS malloc zones; HS_ERR_UNSUPPORTED on
+ * Linux). Records are 3 uint64: address, size, zone index. `zone_names` receives NUL-separated zone
+ * names (zone index = position). Returns HS_ERR_ARG with *count set to the number needed when
+ * `cap` is too small. */
+int32_t hs_zone_allocations(hs_target *t, uint64_t *records, uint64_t cap, uint64_t *count,
+                            char *zone_names, uint32_t names_cap);
+
+/* Image list (macOS: dyld_all_image_infos; Linux: HS_ERR_UNSUPPORTED). Each record: load address
+ * (uint64), then a NUL-terminated path, packed into `buf`. */
+int32_t hs_images(hs_target *t, uint8_t *buf, uint32_t cap, uint32_t *len, uint32_t *count);
+
+/* Whether the target is still alive and stopped (1), or exited (0). */
+int32_t hs_alive(hs_target *t);
+
+/* Resume every thread and detach. Idempotent. Safe after the target died. */
+int32_t hs_resume(hs_target *t);
+
+/* Resume (if needed) and free the handle. Idempotent per handle; NULL is a no-op. */
+void hs_close(hs_target *t);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
