@@ -140,5 +140,10 @@ export interface Analysis {
   cycles: number[][];
   /** First root reference of each root-reached node (one per node, to keep output bounded). */
   roots: RootRef[];
+  /**
+   * Why each reachable node is alive: the node id that first reached it in the flood fill, -1 when a
+   * root reached it directly, -2 for leaked nodes.
+   */
+  via: Int32Array;
   phaseMs: Record<string, number>;
 }

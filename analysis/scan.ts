@@ -1,0 +1,156 @@
+// Conservative scan: every 8-byte-aligned word of a range that points into a block is a reference.
+//
+// O(words) per range; each word costs two 32-bit loads and a range check, and only values inside the
+// heap's address span reach the index lookup. Words are read as two Uint32 halves (no BigInt).
+
+import type { AllocationIndex } from "./alloc_index.ts";
+import type { MemoryImage } from "./memory.ts";
+import type { Allocation, MemoryChunk } from "./types.ts";
+
+const TWO32 = 4294967296;
+
+/** A growable Uint32Array. */
+export class U32Vec {
+  data = new Uint32Array(1024);
+  length = 0;
+  push(v: number): void {
+    if (this.length === this.data.length) {
+      const bigger = new Uint32Array(this.data.length * 2);
+      bigger.set(this.data);
+      this.data = bigger;
+    }
+    this.data[this.length++] = v;
+  }
+  toArray(): Uint32Array {
+    return this.data.slice(0, this.length);
+  }
+}
+
+const wordViews = new WeakMap<MemoryChunk, Uint32Array>();
+
+/** A Uint32Array over a chunk's bytes (copied once when the bytes are not 4-aligned). */
+function wordsOf(chunk: MemoryChunk): Uint32Array {
+  let w = wordViews.get(chunk);
+  if (!w) {
+    const b = chunk.bytes;
+    const bytes = b.byteOffset % 4 === 0 ? b : b.slice();
+    w = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 2);
+    wordViews.set(chunk, w);
+  }
+  return w;
+}
+
+/**
+ * Scan [start, end) of copied memory and call `hit(wordAddress, blockId)` for every word that points
+ * into a block. Parts of the range that were not copied are skipped. Returns the bytes scanned.
+ */
+export function scanRange(
+  memory: MemoryImage,
+  index: AllocationIndex,
+  start: number,
+  end: number,
+  hit: (wordAddress: number, block: number) => void,
+): number {
+  let scanned = 0;
+  let addr = Math.ceil(start / 8) * 8;
+  while (addr + 8 <= end) {
+    const ci = memory.find(addr, 8);
+    if (ci < 0) {
+      // Skip to the next copied chunk that starts inside the range.
+      const nextChunk = memory.chunks.find((c) => c.start > addr && c.start < end);
+      if (!nextChunk) break;
+      addr = Math.ceil(nextChunk.start / 8) * 8;
+      continue;
+    }
+    const chunk = memory.chunks[ci]!;
+    const chunkEnd = Math.min(end, chunk.start + chunk.bytes.length);
+    scanned += scanWords(wordsOf(chunk), chunk.start, addr, chunkEnd, index, hit);
+    addr = Math.ceil(chunkEnd / 8) * 8;
+    if (chunkEnd === chunk.start + chunk.bytes.length && addr < end) continue;
+    break;
+  }
+  return scanned;
+}
+
+/** The word loop: `base` is the address of words[0]; scans [from, to) (from 8-aligned). */
+function scanWords(
+  words: Uint32Array,
+  base: number,
+  from: number,
+  to: number,
+  index: AllocationIndex,
+  hit: (wordAddress: number, block: number) => void,
+): number {
+  const min = index.min, max = index.max;
+  const minHi = Math.floor(min / TWO32), maxHi = Math.floor((max - 1) / TWO32);
+  const k0 = (from - base) >>> 2;
+  const k1 = Math.floor((to - base) / 8) * 2;
+  for (let k = k0; k < k1; k += 2) {
+    const hi = words[k + 1]!;
+    if (hi < minHi || hi > maxHi) continue;
+    const v = words[k]! + hi * TWO32;
+    if (v < min || v >= max) continue;
+    const t = index.lookup(v);
+    if (t >= 0) hit(base + k * 4, t);
+  }
+  return Math.max(0, k1 - k0) * 4;
+}
+
+/** Every block→block reference, grouped by source in CSR form (edges of v: start[v]..start[v+1]). */
+export interface EdgeSet {
+  source: Uint32Array;
+  target: Uint32Array;
+  offset: Uint32Array;
+  start: Uint32Array;
+  /** Blocks whose bytes were not (wholly) copied. */
+  unreadable: number;
+  bytesScanned: number;
+}
+
+/** Scan the contents of every block once and record all block→block edges. O(total block bytes). */
+export function scanBlocks(
+  memory: MemoryImage,
+  index: AllocationIndex,
+  allocations: readonly Allocation[],
+): EdgeSet {
+  const n = allocations.length;
+  const source = new U32Vec(), target = new U32Vec(), offset = new U32Vec();
+  const start = new Uint32Array(n + 1);
+  let unreadable = 0, bytesScanned = 0;
+  let current = 0, currentAddr = 0;
+  const hit = (wordAddress: number, block: number) => {
+    source.push(current);
+    target.push(block);
+    offset.push(wordAddress - currentAddr);
+  };
+  for (let i = 0; i < n; i++) {
+    start[i] = source.length;
+    const a = allocations[i]!;
+    current = i;
+    currentAddr = a.address;
+    const ci = memory.find(a.address, Math.max(8, a.size));
+    if (ci < 0) {
+      unreadable++;
+      bytesScanned += scanRange(memory, index, a.address, a.address + a.size, hit);
+      continue;
+    }
+    const chunk = memory.chunks[ci]!;
+    bytesScanned += scanWords(
+      wordsOf(chunk),
+      chunk.start,
+      a.address,
+      a.address + a.size,
+      index,
+      hit,
+    );
+  }
+  start[n] = source.length;
+  return {
+    source: source.toArray(),
+    target: target.toArray(),
+    offset: offset.toArray(),
+    start,
+    unreadable,
+    bytesScanned,
+  };
+}
