@@ -35,6 +35,8 @@ export interface LeaksNode {
   leak?: "direct" | "indirect";
   /** Optional: hex of the first bytes of the block (at most 64). */
   bytes?: string;
+  /** Reachable nodes: id of the node that holds it alive (absent when a root holds it directly). */
+  via?: number;
 }
 
 export interface LeaksEdge {
