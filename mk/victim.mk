@@ -1,0 +1,10 @@
+# The interposer ground truth (tests/interposer/truth.c → build/libtruth.so), used by the tests.
+# `make victim` (and so `make all` / `make test`) builds it too.
+
+.PHONY: truth
+truth: $(BUILD)/libtruth.so
+victim: $(BUILD)/libtruth.so
+
+$(BUILD)/libtruth.so: tests/interposer/truth.c
+	@mkdir -p $(BUILD)
+	$(CC) -O2 -g -Wall -Wextra -Werror -std=gnu11 -fPIC -shared -fvisibility=hidden -pthread -o $@ $<
