@@ -18,7 +18,9 @@ export class MemoryImage {
     const sorted = [...chunks].sort((a, b) => a.start - b.start);
     this.chunks = sorted;
     this.#starts = Float64Array.from(sorted, (c) => c.start);
-    this.#views = sorted.map((c) => new DataView(c.bytes.buffer, c.bytes.byteOffset, c.bytes.length));
+    this.#views = sorted.map((c) =>
+      new DataView(c.bytes.buffer, c.bytes.byteOffset, c.bytes.length)
+    );
   }
 
   /** Index of the chunk holding [addr, addr+len), or -1. */
