@@ -3,8 +3,8 @@
 // Exit status: 0 nothing leaked, 1 leaks found, 2 usage or input error, 3 target not analysable.
 
 import { parseArgs } from "node:util";
-import { analyze, AnalysisError, type Analysis } from "./analysis/mod.ts";
-import { captureSnapshot, CaptureError } from "./ffi/mod.ts";
+import { type Analysis, AnalysisError, analyze } from "./analysis/mod.ts";
+import { CaptureError, captureSnapshot } from "./ffi/mod.ts";
 import {
   formatSummary,
   leaksJsonPieces,
@@ -57,7 +57,10 @@ const OPTIONS = {
   version: { type: "boolean", short: "V", default: false, help: "show the version" },
 } as const satisfies Record<string, OptionSpec>;
 
-type Options = { [K in keyof typeof OPTIONS]: (typeof OPTIONS)[K]["type"] extends "boolean" ? boolean : string | undefined };
+type Options = {
+  [K in keyof typeof OPTIONS]: (typeof OPTIONS)[K]["type"] extends "boolean" ? boolean
+    : string | undefined;
+};
 
 function usage(): string {
   const lines = [
@@ -70,8 +73,12 @@ function usage(): string {
     "Options:",
   ];
   for (const [name, spec] of Object.entries(OPTIONS) as [string, OptionSpec][]) {
-    const flag = `${spec.short ? `-${spec.short}, ` : "    "}--${name}${spec.arg ? ` ${spec.arg}` : ""}`;
-    const def = spec.default !== undefined && spec.type === "string" ? ` (default ${spec.default})` : "";
+    const flag = `${spec.short ? `-${spec.short}, ` : "    "}--${name}${
+      spec.arg ? ` ${spec.arg}` : ""
+    }`;
+    const def = spec.default !== undefined && spec.type === "string"
+      ? ` (default ${spec.default})`
+      : "";
     lines.push(`  ${flag.padEnd(28)} ${spec.help}${def}`);
   }
   lines.push(
@@ -93,20 +100,26 @@ function parse(argv: string[]): { opts: Options; positionals: string[] } {
     parsed = parseArgs({
       args: argv,
       options: Object.fromEntries(
-        Object.entries(OPTIONS).map(([k, v]) => [k, { type: v.type, short: "short" in v ? v.short : undefined }]),
+        Object.entries(OPTIONS).map((
+          [k, v],
+        ) => [k, { type: v.type, short: "short" in v ? v.short : undefined }]),
       ),
       allowPositionals: true,
       strict: true,
     });
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
-    throw new UsageError(msg.replace(/\. To specify a positional.*$/s, ""), ["Run 'heapscope --help' for the options"]);
+    throw new UsageError(msg.replace(/\. To specify a positional.*$/s, ""), [
+      "Run 'heapscope --help' for the options",
+    ]);
   }
   const opts = {} as Record<string, unknown>;
   for (const [k, spec] of Object.entries(OPTIONS) as [string, OptionSpec][]) {
     const v = (parsed.values as Record<string, unknown>)[k] ?? spec.default;
     if (spec.choices && typeof v === "string" && !spec.choices.includes(v)) {
-      throw new UsageError(`Invalid value for --${k}: "${v}"`, [`Use one of: ${spec.choices.join(", ")}`]);
+      throw new UsageError(`Invalid value for --${k}: "${v}"`, [
+        `Use one of: ${spec.choices.join(", ")}`,
+      ]);
     }
     opts[k] = v;
   }
@@ -115,7 +128,9 @@ function parse(argv: string[]): { opts: Options; positionals: string[] } {
 
 function positiveInt(name: string, v: string | undefined): number {
   const n = Number(v);
-  if (!v || !Number.isFinite(n) || n <= 0) throw new UsageError(`Invalid value for --${name}: "${v}"`, ["Give a positive number"]);
+  if (!v || !Number.isFinite(n) || n <= 0) {
+    throw new UsageError(`Invalid value for --${name}: "${v}"`, ["Give a positive number"]);
+  }
   return n;
 }
 
@@ -223,9 +238,17 @@ export async function main(argv: string[]): Promise<number> {
       return EXIT.clean;
     }
     const [first, ...rest] = positionals;
-    if (first === undefined) throw new UsageError("Missing a process id", ["Usage: heapscope <pid> [options]; see --help"]);
+    if (first === undefined) {
+      throw new UsageError("Missing a process id", [
+        "Usage: heapscope <pid> [options]; see --help",
+      ]);
+    }
     if (first === "report") return await runReport(rest, opts);
-    if (rest.length) throw new UsageError(`Unexpected argument: "${rest[0]}"`, ["Usage: heapscope <pid> [options]"]);
+    if (rest.length) {
+      throw new UsageError(`Unexpected argument: "${rest[0]}"`, [
+        "Usage: heapscope <pid> [options]",
+      ]);
+    }
     return await runAttach(first, opts);
   } catch (e) {
     if (e instanceof UsageError) {

@@ -65,7 +65,9 @@ export function formatSummary(a: Analysis, opts: SummaryOptions): string {
   );
   row(
     "leaked",
-    `${sum.leaked} blocks, ${formatBytes(sum.leakedBytes)} (${sum.direct} direct, ${sum.indirect} indirect)`,
+    `${sum.leaked} blocks, ${
+      formatBytes(sum.leakedBytes)
+    } (${sum.direct} direct, ${sum.indirect} indirect)`,
   );
   row("cycles", `${sum.cycles}`);
   row("paused", `${s.pauseMs.toFixed(1)} ms`);
@@ -90,7 +92,9 @@ export function formatSummary(a: Analysis, opts: SummaryOptions): string {
         ? `, holding ${h.blocks - 1} more (${formatBytes(h.bytes)} in all)`
         : "";
       lines.push(
-        `  direct leak of ${formatBytes(al.size)} at 0x${al.address.toString(16)} [${al.zone}${cyc}]${more}`,
+        `  direct leak of ${formatBytes(al.size)} at 0x${
+          al.address.toString(16)
+        } [${al.zone}${cyc}]${more}`,
       );
     }
     if (direct.length > shown.length) {

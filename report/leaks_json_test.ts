@@ -1,0 +1,63 @@
+// Tests for the leaks.json writer and the text summary, on the hand-laid synthetic heap.
+import { deepEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { analyzeHeap } from "../analysis/analyze_heap.ts";
+import { buildSynthetic } from "../analysis/testdata/synthetic.ts";
+import { toLeaksFile } from "./leaks_json.ts";
+import { formatSummary } from "./summary.ts";
+
+function analysis() {
+  const { snapshot, enumeration, names } = buildSynthetic();
+  return { a: analyzeHeap(snapshot, enumeration), names };
+}
+
+Deno.test("toLeaksFile() writes format 1 with every node, edge, cycle and root", () => {
+  const { a, names } = analysis();
+  const f = toLeaksFile(a);
+  assertEquals(f.format, "heapscope-leaks");
+  assertEquals(f.version, 1);
+  assertEquals(f.summary, {
+    allocations: 11,
+    bytes: 11 * 0x38,
+    reachable: 4,
+    leaked: 7,
+    leakedBytes: 7 * 0x38,
+    direct: 4,
+    indirect: 3,
+    cycles: 2,
+  });
+  assertEquals(f.nodes.length, 11);
+  const c = f.nodes[names.indexOf("C")]!;
+  assertEquals(c.status, "leaked");
+  assertEquals(c.leak, "direct");
+  assertEquals(c.address, "0x" + (0x5555_5555_9010 + 2 * 0x40).toString(16));
+  assertEquals(c.bytes?.length, 0x38 * 2);
+  assertEquals(f.nodes[names.indexOf("B")]!.via, names.indexOf("A"));
+  assertEquals(f.edges.length, 6);
+  assertEquals(f.cycles.length, 2);
+  assertEquals(f.roots.map((r) => r.kind).sort(), ["data", "register", "stack"]);
+  assertEquals(f.roots.find((r) => r.kind === "register")!.address, "rbx");
+});
+
+Deno.test("toLeaksFile() with graph 'leaked' keeps leaked blocks and their context, and counts the rest", () => {
+  const { a } = analysis();
+  const f = toLeaksFile(a, { graph: "leaked" });
+  assertEquals(f.nodes.every((n) => n.status !== "reachable"), true);
+  assertEquals(f.nodes.length, 7);
+  assertEquals(f.omitted, { nodes: 4, bytes: 4 * 0x38, edges: 1 });
+  const ids = new Set(f.nodes.map((n) => n.id));
+  assert(f.edges.every((e) => ids.has(e.source) && ids.has(e.target)));
+});
+
+Deno.test("formatSummary() states counts, the biggest direct leaks and the verdict", () => {
+  const { a } = analysis();
+  const text = formatSummary(a, { outputs: [{ label: "json", path: "leaks.json" }] });
+  assert(text.includes("leaked        7 blocks, 392 B (4 direct, 3 indirect)"), text);
+  assert(text.includes("cycles        1") === false);
+  assert(text.includes("cycles        2"));
+  assert(
+    /direct leak of 56 B at 0x[0-9a-f]+ \[main-arena, in a cycle\], holding 2 more \(168 B in all\)/
+      .test(text),
+    text,
+  );
+  assert(text.endsWith("✗ 7 allocation(s) unreachable from any root"));
+});
