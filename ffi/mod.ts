@@ -1,0 +1,8 @@
+// Public surface of the capture layer: captureSnapshot() and the types main.ts needs.
+
+export { type CaptureOptions, captureSnapshot, copySpans } from "./linux_capture.ts";
+export { CaptureError, type CaptureErrorCode } from "./errors.ts";
+export { type RegisterKind, Target } from "./target.ts";
+export { parseMaps, readMaps } from "./maps.ts";
+export { ImageTable, WANTED_SYMBOLS } from "./images.ts";
+export { shimPaths } from "./shim.ts";

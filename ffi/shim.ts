@@ -1,0 +1,181 @@
+// The native shim: its one FFI symbols table, its loader (with HEAPSCOPE_SHIM override) and unwrap().
+
+import { CaptureError, type CaptureErrorCode } from "./errors.ts";
+
+/** HS_ABI_VERSION of shim/heapscope.h that this table matches. */
+export const ABI_VERSION = 1;
+
+/** The C ABI of shim/heapscope.h. */
+export const symbols = {
+  /** int32_t hs_abi_version(void) */
+  hs_abi_version: { parameters: [], result: "i32" },
+  /** const char *hs_last_error(void) */
+  hs_last_error: { parameters: [], result: "pointer" },
+  hs_attach: {
+    parameters: [
+      "i32", // int32_t pid
+      "u32", // uint32_t timeout_ms
+      "buffer", // hs_target **out
+    ],
+    result: "i32",
+  },
+  hs_thread_count: {
+    parameters: [
+      "pointer", // hs_target *t
+      "buffer", // uint32_t *count
+    ],
+    result: "i32",
+  },
+  hs_thread_ids: {
+    parameters: [
+      "pointer", // hs_target *t
+      "buffer", // int64_t *ids
+      "u32", // uint32_t cap
+      "buffer", // uint32_t *count
+    ],
+    result: "i32",
+  },
+  hs_thread_regs: {
+    parameters: [
+      "pointer", // hs_target *t
+      "u32", // uint32_t index
+      "u32", // uint32_t kind
+      "buffer", // uint8_t *buf
+      "u32", // uint32_t cap
+      "buffer", // uint32_t *len
+    ],
+    result: "i32",
+  },
+  hs_read_ranges: {
+    parameters: [
+      "pointer", // hs_target *t
+      "buffer", // const uint64_t *ranges
+      "u32", // uint32_t n
+      "buffer", // uint8_t *dst
+      "buffer", // uint64_t *missing
+    ],
+    result: "i32",
+  },
+  hs_regions: {
+    parameters: [
+      "pointer", // hs_target *t
+      "buffer", // uint64_t *records
+      "u32", // uint32_t cap
+      "buffer", // uint32_t *count
+    ],
+    result: "i32",
+  },
+  hs_zone_allocations: {
+    parameters: [
+      "pointer", // hs_target *t
+      "buffer", // uint64_t *records
+      "u64", // uint64_t cap
+      "buffer", // uint64_t *count
+      "buffer", // char *zone_names
+      "u32", // uint32_t names_cap
+    ],
+    result: "i32",
+  },
+  hs_images: {
+    parameters: [
+      "pointer", // hs_target *t
+      "buffer", // uint8_t *buf
+      "u32", // uint32_t cap
+      "buffer", // uint32_t *len
+      "buffer", // uint32_t *count
+    ],
+    result: "i32",
+  },
+  hs_alive: {
+    parameters: [
+      "pointer", // hs_target *t
+    ],
+    result: "i32",
+  },
+  hs_resume: {
+    parameters: [
+      "pointer", // hs_target *t
+    ],
+    result: "i32",
+  },
+  hs_close: {
+    parameters: [
+      "pointer", // hs_target *t
+    ],
+    result: "void",
+  },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+export type Shim = Deno.DynamicLibrary<typeof symbols>["symbols"];
+
+/** hs_status values (shim/heapscope.h) and the CaptureError code each becomes. */
+export const STATUS: Record<number, { name: string; code: CaptureErrorCode }> = {
+  [-1]: { name: "HS_ERR_NO_PROCESS", code: "no_process" },
+  [-2]: { name: "HS_ERR_PERMISSION", code: "permission" },
+  [-3]: { name: "HS_ERR_BUSY", code: "busy" },
+  [-4]: { name: "HS_ERR_EXITED", code: "exited" },
+  [-5]: { name: "HS_ERR_IO", code: "io" },
+  [-6]: { name: "HS_ERR_ARG", code: "internal" },
+  [-7]: { name: "HS_ERR_STATE", code: "internal" },
+  [-8]: { name: "HS_ERR_UNSUPPORTED", code: "unsupported" },
+  [-9]: { name: "HS_ERR_INTERNAL", code: "internal" },
+  [-10]: { name: "HS_ERR_ZOMBIE", code: "zombie" },
+};
+
+let loaded: Shim | undefined;
+
+/** Candidate paths of the shim, in the order they are tried. */
+export function shimPaths(): string[] {
+  const file = Deno.build.os === "darwin" ? "libheapscope.dylib" : "libheapscope.so";
+  const paths: string[] = [];
+  const override = Deno.env.get("HEAPSCOPE_SHIM");
+  if (override) return [override];
+  const home = Deno.env.get("HEAPSCOPE_HOME");
+  if (home) paths.push(`${home}/build/${file}`);
+  paths.push(new URL(`../build/${file}`, import.meta.url).pathname);
+  return paths;
+}
+
+/** The shim's symbols, loaded once: HEAPSCOPE_SHIM, else $HEAPSCOPE_HOME/build, else ../build. */
+export function shim(): Shim {
+  if (loaded) return loaded;
+  const tried: string[] = [];
+  for (const path of shimPaths()) {
+    let lib: Deno.DynamicLibrary<typeof symbols>;
+    try {
+      lib = Deno.dlopen(path, symbols);
+    } catch (e) {
+      tried.push(`${path}: ${(e as Error).message}`);
+      continue;
+    }
+    const abi = lib.symbols.hs_abi_version();
+    if (abi !== ABI_VERSION) {
+      lib.close();
+      throw new CaptureError(
+        "internal",
+        `Cannot use the native shim "${path}": ABI version ${abi}, expected ${ABI_VERSION}`,
+        ["Rebuild it with `make shim`"],
+      );
+    }
+    loaded = lib.symbols;
+    return loaded;
+  }
+  throw new CaptureError("internal", "Cannot load the native shim: no library found", [
+    ...tried.map((t) => `tried ${t}`),
+    "Build it with `make shim`, or point HEAPSCOPE_SHIM at libheapscope.so",
+  ]);
+}
+
+/** The shim's last error message on this thread. */
+export function lastError(): string {
+  const p = shim().hs_last_error();
+  return p === null ? "" : Deno.UnsafePointerView.getCString(p);
+}
+
+/** Throw a CaptureError for a failed hs_status: "`what`: <shim message>". */
+export function unwrap(status: number, what: string): void {
+  if (status === 0) return;
+  const detail = lastError();
+  const s = STATUS[status] ?? { name: `status ${status}`, code: "internal" as const };
+  throw new CaptureError(s.code, `${what}: ${detail || s.name}`, [], detail);
+}
