@@ -1,0 +1,60 @@
+// Detail card of the selected block: address, size, zone, status, in/out edges with offsets, hexdump.
+
+import { formatBytes } from "../selectors.ts";
+import type { EdgeRow, NodeDetail } from "../selectors.ts";
+
+export function DetailCard(
+  { detail, onSelect }: { detail: NodeDetail | null; onSelect: (index: number) => void },
+) {
+  if (!detail) {
+    return (
+      <div class="card detail empty">
+        <h3>Block</h3>
+        <p class="muted">
+          Click a node to see its address, edges and first bytes. Drag a node to pin it; scroll to
+          zoom; <kbd>Esc</kbd> resets.
+        </p>
+      </div>
+    );
+  }
+  const edges = (rows: EdgeRow[], dir: "in" | "out", hidden: number) => (
+    <ul class="edges">
+      {rows.slice(0, 12).map((e) => (
+        <li key={`${dir}${e.node}:${e.offset}`}>
+          <button type="button" class={`link ${e.status}`} onClick={() => onSelect(e.node)}>
+            {e.address}
+          </button>
+          <span class="muted">{dir === "out" ? ` at +0x${e.offset.toString(16)}` : ` holds it at +0x${e.offset.toString(16)}`}</span>
+        </li>
+      ))}
+      {rows.length > 12 && <li class="muted">{rows.length - 12} more drawn</li>}
+      {hidden > 0 && <li class="muted">{hidden} more not drawn</li>}
+      {rows.length === 0 && hidden === 0 && <li class="muted">none</li>}
+    </ul>
+  );
+  return (
+    <div class="card detail" data-testid="detail">
+      <h3>
+        <span class={`dot ${detail.status}`} /> <span class="mono" data-testid="detail-address">{detail.address}</span>
+      </h3>
+      <dl>
+        <dt>size</dt>
+        <dd>{formatBytes(detail.size)} ({detail.size} B)</dd>
+        <dt>zone</dt>
+        <dd>{detail.zone}</dd>
+        <dt>status</dt>
+        <dd class={detail.status}>{detail.label}{detail.rooted ? " · held by a root" : ""}</dd>
+      </dl>
+      <h4>Pointed to by ({detail.inEdges.length + detail.inNotDrawn})</h4>
+      {edges(detail.inEdges, "in", detail.inNotDrawn)}
+      <h4>Points to ({detail.outEdges.length + detail.outNotDrawn})</h4>
+      {edges(detail.outEdges, "out", detail.outNotDrawn)}
+      {detail.hexdump.length > 0 && (
+        <>
+          <h4>First bytes</h4>
+          <pre class="hex">{detail.hexdump.join("\n")}</pre>
+        </>
+      )}
+    </div>
+  );
+}
