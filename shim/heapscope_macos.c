@@ -43,6 +43,10 @@ _Static_assert(offsetof(struct dyld_all_image_infos, dyldPath) == 192, "dyldPath
 #if defined(__aarch64__)
 _Static_assert(sizeof(arm_thread_state64_t) == 272, "ARM_THREAD_STATE64 is 272 bytes");
 _Static_assert(sizeof(arm_neon_state64_t) == 528, "ARM_NEON_STATE64 is 528 bytes");
+_Static_assert(offsetof(arm_thread_state64_t, __fp) == 232, "fp at 232");
+_Static_assert(offsetof(arm_thread_state64_t, __pc) == 256, "pc at 256");
+_Static_assert(offsetof(arm_thread_state64_t, __cpsr) == 264, "cpsr at 264");
+_Static_assert(offsetof(arm_neon_state64_t, __fpsr) == 512, "fpsr at 512");
 #define HS_GPR_FLAVOR ARM_THREAD_STATE64
 #define HS_GPR_COUNT ARM_THREAD_STATE64_COUNT
 #define HS_FPR_FLAVOR ARM_NEON_STATE64
@@ -51,6 +55,9 @@ _Static_assert(sizeof(arm_neon_state64_t) == 528, "ARM_NEON_STATE64 is 528 bytes
 _Static_assert(sizeof(x86_thread_state64_t) == 168, "x86_THREAD_STATE64 is 168 bytes");
 _Static_assert(sizeof(x86_float_state64_t) == 524, "x86_FLOAT_STATE64 is 524 bytes");
 _Static_assert(offsetof(x86_float_state64_t, __fpu_xmm0) == 168, "xmm0 at 168");
+_Static_assert(offsetof(x86_thread_state64_t, __rsp) == 56, "rsp at 56");
+_Static_assert(offsetof(x86_thread_state64_t, __rip) == 128, "rip at 128");
+_Static_assert(offsetof(x86_thread_state64_t, __gs) == 160, "gs at 160");
 #define HS_GPR_FLAVOR x86_THREAD_STATE64
 #define HS_GPR_COUNT x86_THREAD_STATE64_COUNT
 #define HS_FPR_FLAVOR x86_FLOAT_STATE64
