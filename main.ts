@@ -102,7 +102,7 @@ function parse(argv: string[]): { opts: Options; positionals: string[] } {
       options: Object.fromEntries(
         Object.entries(OPTIONS).map((
           [k, v],
-        ) => [k, { type: v.type, short: "short" in v ? v.short : undefined }]),
+        ) => [k, "short" in v ? { type: v.type, short: v.short } : { type: v.type }]),
       ),
       allowPositionals: true,
       strict: true,
@@ -183,7 +183,7 @@ async function runAttach(pidText: string, opts: Options): Promise<number> {
   const progress = progressPrinter(!opts.quiet && Deno.stderr.isTerminal());
   let analysis: Analysis;
   try {
-    const snapshot = captureSnapshot(pid, { onProgress: progress.update, timeoutMs });
+    const snapshot = await captureSnapshot(pid, { onProgress: progress.update, timeoutMs });
     analysis = analyze(snapshot, progress.update);
   } finally {
     progress.done();

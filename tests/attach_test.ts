@@ -1,0 +1,202 @@
+// End to end: `./heapscope <pid>` against real processes, checked against what they say is true.
+//
+// The victim prints exactly what a correct analysis reports; the LD_PRELOAD interposer
+// (tests/interposer/truth.c) records the live set of any program, so heapscope's enumeration is
+// compared with it on the victim and on programs we did not write (python3 with threads, perl).
+
+import { deepEqual as assertEquals, ok as assert } from "node:assert/strict";
+import type { LeaksFile, LeaksNode } from "../report/schema.ts";
+import { startVictim } from "./expect.ts";
+import { dumpTruth, ROOT, startWithTruth, type TestProcess } from "./truth.ts";
+
+const HEAPSCOPE = `${ROOT}/heapscope`;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+  leaks?: LeaksFile;
+}
+
+async function heapscope(args: string[], opts: { user?: number } = {}): Promise<Run> {
+  const dir = await Deno.makeTempDir({ prefix: "heapscope-test-" });
+  await Deno.chmod(dir, 0o777);
+  const out = `${dir}/leaks.json`;
+  const full = [HEAPSCOPE, ...args, "--output", out, "--no-color"];
+  const cmd = opts.user === undefined
+    ? full
+    : ["setpriv", `--reuid=${opts.user}`, `--regid=${opts.user}`, "--clear-groups", ...full];
+  // An unprivileged user cannot write root's Deno cache: give it one of its own.
+  const env: Record<string, string> = opts.user === undefined ? {} : { DENO_DIR: `${dir}/deno` };
+  const r = await new Deno.Command(cmd[0]!, {
+    args: cmd.slice(1),
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const run: Run = {
+    code: r.code,
+    stdout: new TextDecoder().decode(r.stdout),
+    stderr: new TextDecoder().decode(r.stderr),
+  };
+  try {
+    run.leaks = JSON.parse(await Deno.readTextFile(out));
+  } catch { /* no output written */ }
+  await Deno.remove(dir, { recursive: true });
+  return run;
+}
+
+/** The target runs freely afterwards: not stopped, not traced. */
+async function assertRunning(pid: number): Promise<void> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  const state = /^State:\s+(\S)/m.exec(status)?.[1];
+  const tracer = /^TracerPid:\s+(\d+)/m.exec(status)?.[1];
+  assert(state === "S" || state === "R", `process ${pid} is in state ${state}`);
+  assertEquals(tracer, "0", `process ${pid} is still traced`);
+  for (const tid of Deno.readDirSync(`/proc/${pid}/task`)) {
+    const s = await Deno.readTextFile(`/proc/${pid}/task/${tid.name}/stat`);
+    const st = s.slice(s.lastIndexOf(")") + 2, s.lastIndexOf(")") + 3);
+    assert(st !== "t" && st !== "T", `thread ${tid.name} of ${pid} is stopped (${st})`);
+  }
+}
+
+const hex = (n: number) => "0x" + n.toString(16);
+
+function byAddress(leaks: LeaksFile): Map<string, LeaksNode> {
+  return new Map(leaks.nodes.map((n) => [n.address, n]));
+}
+
+Deno.test("heapscope <pid> finds exactly the victim's leaks, cycles and reachable blocks", async () => {
+  const { proc, expect } = await startVictim();
+  try {
+    const run = await heapscope([String(proc.pid)]);
+    assertEquals(run.code, 1, run.stderr + run.stdout);
+    await assertRunning(proc.pid);
+    const leaks = run.leaks!;
+    const nodes = byAddress(leaks);
+    for (const r of expect.reachable) {
+      const n = nodes.get(hex(r.address));
+      assert(n, `reachable ${r.label} at ${hex(r.address)} was not enumerated`);
+      assertEquals(n.status, "reachable", `${r.label} (via ${r.via})`);
+      assert(n.size >= r.size, `${r.label}: usable ${n.size} < requested ${r.size}`);
+    }
+    for (const l of expect.leaked) {
+      const n = nodes.get(hex(l.address));
+      assert(n, `leaked ${l.label} at ${hex(l.address)} was not enumerated`);
+      assert(n.status !== "reachable", `${l.label} should be leaked`);
+      assertEquals(n.leak, l.leak, `${l.label}: leak kind`);
+      assertEquals(
+        n.zone === "main-arena" ? "main-arena" : n.zone === "mmap" ? "mmap" : "thread-arena",
+        l.zone,
+        `${l.label}: zone ${n.zone}`,
+      );
+    }
+    // No false leaks: the leaked set is exactly the expected one.
+    const leakedSet = leaks.nodes.filter((n) => n.status !== "reachable").map((n) => n.address)
+      .sort();
+    assertEquals(leakedSet, expect.leaked.map((l) => hex(l.address)).sort());
+    const cycles = leaks.cycles.map((c) =>
+      c.map((id) => leaks.nodes.find((n) => n.id === id)!.address).sort()
+    ).sort();
+    assertEquals(cycles, expect.cycles.map((c) => c.map(hex).sort()).sort());
+    for (const f of expect.freed) {
+      assert(!nodes.has(hex(f.address)), `freed ${f.label} (${f.bin}) reported as an allocation`);
+    }
+    assertEquals(leaks.summary.leaked, expect.leaked.length);
+    assertEquals(leaks.summary.cycles, expect.cycles.length);
+    assert(/✗ \d+ allocation\(s\) unreachable from any root/.test(run.stdout), run.stdout);
+    assert(leaks.pauseMs > 0 && leaks.pauseMs < 5000, `pause ${leaks.pauseMs} ms`);
+  } finally {
+    await proc.stop();
+  }
+});
+
+/** heapscope's allocation list against the interposer's live set for the same stopped moment. */
+async function compareWithTruth(proc: TestProcess): Promise<{ count: number }> {
+  const truth = await dumpTruth(proc.pid);
+  const run = await heapscope([String(proc.pid), "--quiet"]);
+  assert(run.code === 0 || run.code === 1, run.stderr);
+  await assertRunning(proc.pid);
+  const nodes = byAddress(run.leaks!);
+  const missing = [...truth.keys()].filter((a) => !nodes.has(hex(a)));
+  const extra = [...nodes.keys()].filter((a) => !truth.has(parseInt(a, 16)));
+  assertEquals({ missing: missing.map(hex), extra }, { missing: [], extra: [] });
+  for (const [addr, size] of truth) {
+    assert(nodes.get(hex(addr))!.size >= size, `usable size of ${hex(addr)} < requested ${size}`);
+  }
+  return { count: truth.size };
+}
+
+Deno.test("the live set equals the LD_PRELOAD interposer's on the victim", async () => {
+  const { proc } = await startVictim({ truth: true });
+  try {
+    const { count } = await compareWithTruth(proc);
+    assert(count > 20, `only ${count} live blocks`);
+  } finally {
+    await proc.stop();
+  }
+});
+
+const PYTHON = `
+import threading, sys, time, json
+keep = []
+def work(n):
+    local = [dict(i=i, s="x" * (i % 50)) for i in range(2000)]
+    keep.append(local[::7])
+ts = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+for t in ts: t.start()
+for t in ts: t.join()
+print("READY", flush=True)
+sys.stdin.read()
+`;
+
+Deno.test("the live set equals the interposer's on python3 running threads", async () => {
+  const proc = startWithTruth(["python3", "-c", PYTHON]);
+  try {
+    await proc.waitForLine((l) => l === "READY", 20_000);
+    const { count } = await compareWithTruth(proc);
+    assert(count > 1000, `only ${count} live blocks`);
+  } finally {
+    await proc.stop();
+  }
+});
+
+Deno.test("the live set equals the interposer's on perl", async () => {
+  const script = 'my %h; $h{$_} = "v" x ($_ % 40) for 1..5000; $| = 1; print "READY\\n"; <STDIN>;';
+  const proc = startWithTruth(["perl", "-e", script]);
+  try {
+    await proc.waitForLine((l) => l === "READY", 20_000);
+    const { count } = await compareWithTruth(proc);
+    assert(count > 1000, `only ${count} live blocks`);
+  } finally {
+    await proc.stop();
+  }
+});
+
+Deno.test("heapscope refuses clearly: no such pid, not a pid, not permitted", async () => {
+  const none = await heapscope(["4194303"]);
+  assertEquals(none.code, 3, none.stderr);
+  assert(/Cannot attach to process 4194303/.test(none.stderr), none.stderr);
+  assert(/Hint:/.test(none.stderr), none.stderr);
+  assertEquals(none.leaks, undefined);
+
+  const bad = await heapscope(["12ab"]);
+  assertEquals(bad.code, 2, bad.stderr);
+  assert(/Not a process id: "12ab"/.test(bad.stderr), bad.stderr);
+
+  const unknown = await heapscope(["1", "--frobnicate"]);
+  assertEquals(unknown.code, 2, unknown.stderr);
+  assert(/frobnicate/.test(unknown.stderr), unknown.stderr);
+
+  // An unprivileged user cannot ptrace a root process: a clear message, and the target is untouched.
+  const { proc } = await startVictim();
+  try {
+    const denied = await heapscope([String(proc.pid)], { user: 65534 });
+    assertEquals(denied.code, 3, denied.stderr);
+    assert(/not permitted|permission/i.test(denied.stderr), denied.stderr);
+    assert(/Hint:/.test(denied.stderr), denied.stderr);
+    await assertRunning(proc.pid);
+  } finally {
+    await proc.stop();
+  }
+});
