@@ -99,7 +99,7 @@ export function enumerateGlibc(snapshot: Snapshot): HeapEnumeration {
   const tcaches = findTcaches(
     mem,
     snapshot.threads,
-    libc.dataRanges,
+    libc.gotRanges,
     tcacheUsers,
     layout,
     lookup,

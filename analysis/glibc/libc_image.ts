@@ -12,6 +12,8 @@ export interface LibcInfo {
   regions: Region[];
   /** Writable data (.data/.bss) at runtime addresses. */
   dataRanges: { start: number; end: number }[];
+  /** Where the GOT may be: the data plus the RELRO mapping just before it (read-only at runtime). */
+  gotRanges: { start: number; end: number }[];
 }
 
 const LIBC_RE = /\/libc(\.so\.6|-2\.\d+\.so)$/;
@@ -47,7 +49,12 @@ export function findLibc(snapshot: Snapshot): LibcInfo | undefined {
       if (bss !== undefined) dataRanges.push({ start: bss.start, end: bss.end });
     }
   }
-  return { path, image, isStatic, regions, dataRanges };
+  const firstData = dataRanges[0];
+  const relro = regions.filter((r) =>
+    r.perms[1] !== "w" && firstData !== undefined && r.end === firstData.start
+  );
+  const gotRanges = [...relro.map((r) => ({ start: r.start, end: r.end })), ...dataRanges];
+  return { path, image, isStatic, regions, dataRanges, gotRanges };
 }
 
 const NEEDLE = new TextEncoder().encode("release version ");

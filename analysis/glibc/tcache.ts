@@ -105,7 +105,7 @@ function gotTpoffCandidates(mem: MemoryImage, data: { start: number; end: number
 /**
  * Finds each thread's tcache struct and the orphan ones. `candidates` are the user pointers of
  * in-use chunks of the tcache struct size. The TLS slot offset is taken from libc's GOT TPOFF
- * slots when one validates for every thread, else per thread by scanning [tp−0x1000, tp) for the
+ * slots when, for every thread, the slot is 0 or names a candidate (at least one does), else per thread by scanning [tp−0x1000, tp) for the
  * nearest word naming a candidate whose lists validate. Orphans must validate and be non-empty.
  */
 export function findTcaches(
@@ -136,7 +136,8 @@ export function findTcaches(
     for (const t of live) {
       const w = mem.u64(t.tp + off);
       if (w === 0) continue;
-      if (!good(w)) {
+      // A real slot may name a struct whose lists are corrupt: that is reported, not rejected.
+      if (w === undefined || !candidates.has(w)) {
         ok = false;
         break;
       }
