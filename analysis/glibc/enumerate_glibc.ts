@@ -122,7 +122,8 @@ export function enumerateGlibc(snapshot: Snapshot): HeapEnumeration {
     const stack = snapshot.regions.find((r) => t.sp >= r.start && t.sp < r.end);
     if (stack !== undefined) skip.push({ start: stack.start, end: stack.end });
   }
-  for (const d of libc.dataRanges) skip.push(d);
+  for (const img of snapshot.images) skip.push(...img.writable); // globals are never mmapped chunks
+  skip.push(...libc.dataRanges);
   const mmapped = findMmappedChunks(mem, snapshot.regions, skip, snapshot.pageSize);
 
   // Phase 6: the live set.
@@ -186,7 +187,7 @@ function walkMainHeap(
       top: arena.top,
       zone,
     });
-    chunks.push(...w.chunks);
+    for (const ch of w.chunks) chunks.push(ch);
     warnings.push(...w.warnings);
     if (w.reachedTop) {
       const topSize = mem.u64(arena.top + 8) ?? 0;
@@ -214,7 +215,7 @@ function walkMainHeap(
   warnings.push(`main arena is non-contiguous: also walking ${hex(seg.start)}-${hex(seg.end)}`);
   heapRanges.push({ start: seg.start, end: seg.end });
   const w = walkSegment(mem, { start: alignChunk(seg.start), end: seg.end, top: arena.top, zone });
-  chunks.push(...w.chunks);
+  for (const ch of w.chunks) chunks.push(ch);
   warnings.push(...w.warnings);
 }
 
@@ -261,7 +262,7 @@ function walkThreadArena(
     heapRanges.push({ start: h, end: h + Math.min(HEAP_MAX_SIZE, Math.max(size, mprot)) });
     const start = first ? alignChunk(arena.address + layout.arenaSize) : h + layout.heapInfoSize;
     const w = walkSegment(mem, { start, end: h + size, top: arena.top, zone });
-    chunks.push(...w.chunks);
+    for (const ch of w.chunks) chunks.push(ch);
     warnings.push(...w.warnings);
     h = prev;
   }
