@@ -1,12 +1,20 @@
-// Address → allocation id lookup for the conservative scan: a page-bucket table over sorted blocks.
+// Address → allocation id lookup for the conservative scan: dense bucket tables over heap segments.
 //
-// Build is O(n + pages covered); a lookup is one range check, one Map probe and a binary search
-// over the at most ~130 blocks that can start in one 4 KiB page, so O(log 130) instead of O(log n).
-// Interior pointers count: any address in [address, address + size) maps to the block.
+// Blocks (sorted) are grouped into segments wherever the gap between two blocks is under 1 MiB (an
+// arena heap, a run of mmapped chunks). Each segment owns a slice of one Int32Array with an entry
+// per 256-byte bucket: the first block that ends after the bucket's start. A lookup is a range
+// check, a segment search (last segment cached, else binary search over the few segments), one
+// table load and a forward walk over the at most ~8 blocks that can end inside one bucket (glibc's
+// smallest chunk is 32 bytes). Build is O(n + span / 256); the table costs 4 bytes per 256 bytes
+// of heap span (1.6%). Interior pointers count: any address in [address, address + size) maps to
+// the block.
 
 import type { Allocation } from "./types.ts";
 
-const PAGE = 4096;
+const BUCKET_SHIFT = 8;
+const BUCKET = 1 << BUCKET_SHIFT;
+/** Blocks closer than this share a segment (and its table); farther apart, a new segment starts. */
+const SEGMENT_GAP = 1 << 20;
 
 export class AllocationIndex {
   readonly count: number;
@@ -14,16 +22,22 @@ export class AllocationIndex {
   readonly ends: Float64Array;
   readonly min: number;
   readonly max: number;
-  /** page number → index of the first block that overlaps that page. */
-  #pageFirst = new Map<number, number>();
+  /** Per segment: first covered address (bucket-aligned), end address, offset into `#table`. */
+  #segStart: Float64Array;
+  #segEnd: Float64Array;
+  #segTable: Int32Array;
+  /** Bucket → first block whose end is above the bucket start. */
+  #table: Int32Array;
+  #lastSeg = 0;
 
   /** `allocations` must be sorted by address and non-overlapping. */
   constructor(allocations: readonly Allocation[]) {
     const n = allocations.length;
     this.count = n;
-    this.starts = new Float64Array(n);
-    this.ends = new Float64Array(n);
+    const starts = this.starts = new Float64Array(n);
+    const ends = this.ends = new Float64Array(n);
     let prevEnd = 0;
+    const segBounds: number[] = []; // first block index of each segment
     for (let i = 0; i < n; i++) {
       const a = allocations[i]!;
       if (a.address < prevEnd) {
@@ -31,36 +45,68 @@ export class AllocationIndex {
           `Allocations overlap or are unsorted: block at 0x${a.address.toString(16)}`,
         );
       }
-      this.starts[i] = a.address;
+      if (i === 0 || a.address - prevEnd >= SEGMENT_GAP) segBounds.push(i);
+      starts[i] = a.address;
       // A zero-size block still owns its address (malloc(0) returns a unique pointer).
       const end = a.address + Math.max(a.size, 1);
-      this.ends[i] = end;
+      ends[i] = end;
       prevEnd = end;
-      const firstPage = Math.floor(a.address / PAGE);
-      const lastPage = Math.floor((end - 1) / PAGE);
-      for (let p = firstPage; p <= lastPage; p++) {
-        if (!this.#pageFirst.has(p)) this.#pageFirst.set(p, i);
+    }
+    this.min = n > 0 ? starts[0]! : 0;
+    this.max = n > 0 ? ends[n - 1]! : 0;
+
+    const segs = segBounds.length;
+    this.#segStart = new Float64Array(segs);
+    this.#segEnd = new Float64Array(segs);
+    this.#segTable = new Int32Array(segs);
+    let tableLen = 0;
+    for (let s = 0; s < segs; s++) {
+      const first = segBounds[s]!;
+      const last = (s + 1 < segs ? segBounds[s + 1]! : n) - 1;
+      const base = Math.floor(starts[first]! / BUCKET) * BUCKET;
+      this.#segStart[s] = base;
+      this.#segEnd[s] = ends[last]!;
+      this.#segTable[s] = tableLen;
+      tableLen += Math.ceil((ends[last]! - base) / BUCKET);
+    }
+    const table = this.#table = new Int32Array(tableLen);
+    for (let s = 0; s < segs; s++) {
+      const first = segBounds[s]!;
+      const stop = s + 1 < segs ? segBounds[s + 1]! : n;
+      const base = this.#segStart[s]!;
+      const off = this.#segTable[s]!;
+      const buckets = Math.ceil((this.#segEnd[s]! - base) / BUCKET);
+      // Bucket b starts at base + b * BUCKET; entry = first block i with ends[i] > that address.
+      let i = first;
+      for (let b = 0; b < buckets; b++) {
+        const at = base + b * BUCKET;
+        while (i < stop - 1 && ends[i]! <= at) i++;
+        table[off + b] = i;
       }
     }
-    this.min = n > 0 ? this.starts[0]! : 0;
-    this.max = n > 0 ? this.ends[n - 1]! : 0;
   }
 
   /** Id of the block whose [address, address+size) holds `value`, or -1. */
   lookup(value: number): number {
     if (value < this.min || value >= this.max) return -1;
-    const first = this.#pageFirst.get(Math.floor(value / PAGE));
-    if (first === undefined) return -1;
-    // Last block starting at or below `value`, searching forward from the page's first block.
-    let lo = first, hi = Math.min(this.count - 1, first + 160), found = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.starts[mid]! <= value) {
-        found = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
+    const segStart = this.#segStart, segEnd = this.#segEnd;
+    let s = this.#lastSeg;
+    if (value < segStart[s]! || value >= segEnd[s]!) {
+      let lo = 0, hi = segStart.length - 1;
+      s = -1;
+      while (lo <= hi) {
+        const mid = (lo + hi) >> 1;
+        if (segStart[mid]! <= value) {
+          s = mid;
+          lo = mid + 1;
+        } else hi = mid - 1;
+      }
+      if (s < 0 || value >= segEnd[s]!) return -1;
+      this.#lastSeg = s;
     }
-    if (found < 0 || value >= this.ends[found]!) return -1;
-    return found;
+    let i = this.#table[this.#segTable[s]! + Math.floor((value - segStart[s]!) / BUCKET)]!;
+    const ends = this.ends;
+    while (ends[i]! <= value) i++;
+    return this.starts[i]! <= value ? i : -1;
   }
 }

@@ -114,43 +114,84 @@ export function scanBlocks(
   allocations: readonly Allocation[],
 ): EdgeSet {
   const n = allocations.length;
-  const source = new U32Vec(), target = new U32Vec(), offset = new U32Vec();
+  // Edges go straight into typed arrays (no callback, no per-edge call): the hot loop is inlined here.
+  let cap = Math.max(1024, n * 2);
+  let source: Uint32Array = new Uint32Array(cap);
+  let target: Uint32Array = new Uint32Array(cap);
+  let offset: Uint32Array = new Uint32Array(cap);
+  let m = 0;
   const start = new Uint32Array(n + 1);
   let unreadable = 0, bytesScanned = 0;
-  let current = 0, currentAddr = 0;
-  const hit = (wordAddress: number, block: number) => {
-    source.push(current);
-    target.push(block);
-    offset.push(wordAddress - currentAddr);
-  };
+  const min = index.min, max = index.max;
+  const minHi = Math.floor(min / TWO32), maxHi = Math.floor((max - 1) / TWO32);
+  let chunkIdx = -1, chunkStart = 0, chunkEnd = 0;
+  let words: Uint32Array = new Uint32Array(0);
   for (let i = 0; i < n; i++) {
-    start[i] = source.length;
+    start[i] = m;
     const a = allocations[i]!;
-    current = i;
-    currentAddr = a.address;
-    const ci = memory.find(a.address, Math.max(8, a.size));
-    if (ci < 0) {
-      unreadable++;
-      bytesScanned += scanRange(memory, index, a.address, a.address + a.size, hit);
-      continue;
+    const addr = a.address, size = a.size;
+    if (addr < chunkStart || addr + Math.max(8, size) > chunkEnd) {
+      const ci = memory.find(addr, Math.max(8, size));
+      if (ci < 0) {
+        unreadable++;
+        bytesScanned += scanRange(memory, index, addr, addr + size, (wordAddress, block) => {
+          if (m === cap) {
+            cap *= 2;
+            source = _grow(source, cap);
+            target = _grow(target, cap);
+            offset = _grow(offset, cap);
+          }
+          source[m] = i;
+          target[m] = block;
+          offset[m] = wordAddress - addr;
+          m++;
+        });
+        chunkIdx = -1;
+        chunkStart = chunkEnd = 0;
+        continue;
+      }
+      chunkIdx = ci;
+      const chunk = memory.chunks[ci]!;
+      chunkStart = chunk.start;
+      chunkEnd = chunk.start + chunk.bytes.length;
+      words = wordsOf(chunk);
     }
-    const chunk = memory.chunks[ci]!;
-    bytesScanned += scanWords(
-      wordsOf(chunk),
-      chunk.start,
-      a.address,
-      a.address + a.size,
-      index,
-      hit,
-    );
+    const from = Math.ceil(addr / 8) * 8;
+    const k0 = (from - chunkStart) / 4;
+    const k1 = Math.floor((addr + size - chunkStart) / 8) * 2;
+    if (k1 > k0) bytesScanned += (k1 - k0) * 4;
+    for (let k = k0; k < k1; k += 2) {
+      const hi = words[k + 1]!;
+      if (hi < minHi || hi > maxHi) continue;
+      const v = words[k]! + hi * TWO32;
+      if (v < min || v >= max) continue;
+      const t = index.lookup(v);
+      if (t < 0) continue;
+      if (m === cap) {
+        cap *= 2;
+        source = _grow(source, cap);
+        target = _grow(target, cap);
+        offset = _grow(offset, cap);
+      }
+      source[m] = i;
+      target[m] = t;
+      offset[m] = chunkStart + k * 4 - addr;
+      m++;
+    }
   }
-  start[n] = source.length;
+  start[n] = m;
   return {
-    source: source.toArray(),
-    target: target.toArray(),
-    offset: offset.toArray(),
+    source: source.slice(0, m),
+    target: target.slice(0, m),
+    offset: offset.slice(0, m),
     start,
     unreadable,
     bytesScanned,
   };
+}
+
+function _grow(a: Uint32Array, cap: number): Uint32Array {
+  const b = new Uint32Array(cap);
+  b.set(a);
+  return b;
 }
