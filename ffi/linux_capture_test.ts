@@ -1,0 +1,364 @@
+// Tests for captureSnapshot() and Target on real processes: threads, memory, images, errors, signals.
+
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { CaptureError, captureSnapshot, Target } from "./mod.ts";
+import { readStatus } from "./procfs.ts";
+
+const DENO = Deno.execPath();
+const HERE = new URL(".", import.meta.url).pathname;
+
+/**
+ * Start `script` with sh in the background and return the pid of the background job. The job is
+ * not our child (sh exits), so Deno's child reaper can never consume its ptrace stops.
+ */
+async function spawnDetached(script: string): Promise<number> {
+  const out = await new Deno.Command("sh", {
+    args: ["-c", `(${script}) </dev/null >/dev/null 2>&1 & echo $!`],
+  }).output();
+  assert(out.success, `could not start: ${script}`);
+  return Number(new TextDecoder().decode(out.stdout).trim());
+}
+
+function kill(pid: number): void {
+  try {
+    Deno.kill(pid, "SIGKILL");
+  } catch { /* already gone */ }
+}
+
+/** Poll until `cond` holds (at most `ms`). */
+async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error("timed out waiting for a condition");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function taskIds(pid: number): number[] {
+  return [...Deno.readDirSync(`/proc/${pid}/task`)].map((e) => Number(e.name)).sort();
+}
+
+/** State letter from /proc/PID/stat. */
+function state(pid: number): string {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  return stat.slice(stat.lastIndexOf(")") + 2)[0]!;
+}
+
+function assertRunningUntraced(pid: number): void {
+  for (const tid of taskIds(pid)) {
+    const s = readStatus(tid);
+    assertEquals(s["TracerPid"], "0", `thread ${tid} still has a tracer`);
+    assert(/^[SR]/.test(s["State"] ?? ""), `thread ${tid} is ${s["State"]}, expected S or R`);
+  }
+  assert(/[SR]/.test(state(pid)));
+}
+
+const PY_THREADS = `exec python3 -c '
+import threading, time
+keep = [bytearray(64) for _ in range(10000)]
+for _ in range(3):
+    threading.Thread(target=time.sleep, args=(60,), daemon=True).start()
+time.sleep(60)'`;
+
+Deno.test("captureSnapshot() copies threads, heap and libc of a threaded process and resumes it", async () => {
+  const pid = await spawnDetached(PY_THREADS);
+  try {
+    await until(() => taskIds(pid).length === 4);
+    const phases = new Set<string>();
+    const snap = await captureSnapshot(pid, { onProgress: (p) => phases.add(p) });
+    assertRunningUntraced(pid);
+    for (const p of ["attach", "copy", "resume"]) assert(phases.has(p), `phase ${p} reported`);
+
+    assertEquals(snap.pid, pid);
+    assert(snap.command.startsWith("python3") || snap.command.includes("python"), snap.command);
+    assertEquals(snap.pageSize, 4096);
+    assert(snap.pauseMs > 0 && snap.pauseMs < 2000, `pause ${snap.pauseMs} ms`);
+    // Every thread, each with a stack pointer inside a mapping and a thread pointer.
+    assertEquals(snap.threads.map((t) => t.tid).sort(), taskIds(pid));
+    for (const t of snap.threads) {
+      assert(t.sp !== 0 && t.tp !== 0, `thread ${t.tid} has sp and tp`);
+      const r = snap.regions.find((r) => r.start <= t.sp && t.sp < r.end);
+      assert(r && r.perms.startsWith("rw"), `sp of ${t.tid} lies in a writable mapping`);
+      const rsp = t.registers.find((x) => x.name === "rsp");
+      assertEquals(rsp?.value, t.sp);
+      assertEquals(t.registers.find((x) => x.name === "fs_base")?.value, t.tp);
+      assert(t.registers.some((x) => x.name === "xmm15.hi"));
+      // The copy holds the stack word at sp.
+      assert(snap.memory.some((c) => c.start <= t.sp && t.sp + 8 <= c.start + c.bytes.length));
+    }
+    // Memory: sorted, non-overlapping, and it holds the whole [heap].
+    for (let i = 1; i < snap.memory.length; i++) {
+      const a = snap.memory[i - 1]!, b = snap.memory[i]!;
+      assert(a.start + a.bytes.length <= b.start, "chunks are sorted and disjoint");
+    }
+    const heap = snap.regions.find((r) => r.path === "[heap]");
+    assert(heap, "the process has a [heap]");
+    const chunk = snap.memory.find((c) =>
+      c.start <= heap.start && heap.end <= c.start + c.bytes.length
+    );
+    assert(chunk, "[heap] was copied");
+    // The 10000 bytearrays put nonzero words on the heap.
+    assert(chunk.bytes.some((b) => b !== 0));
+    // libc: writable range and main_arena from the debug file, inside its writable range.
+    const libc = snap.images.find((i) => /\/libc\.so\.6$/.test(i.path));
+    assert(libc, "libc is an image");
+    assert(libc.writable.length > 0);
+    assert(libc.buildId && libc.buildId.length === 40);
+    const arena = libc.symbols?.["main_arena"];
+    assert(arena !== undefined, "main_arena found");
+    assert(libc.writable.some((w) => w.start <= arena && arena < w.end));
+    assertEquals(libc.symbolSizes?.["main_arena"], 2200);
+    assertEquals(libc.symbols?.["tls:tcache"], 0x48);
+    assert(snap.memory.some((c) => c.start <= arena && arena + 2200 <= c.start + c.bytes.length));
+    // ld.so carries _r_debug; auxv has AT_PAGESZ and AT_PHDR.
+    assert(snap.images.some((i) => i.symbols?.["_r_debug"] !== undefined));
+    assertEquals(snap.auxv?.[6], 4096);
+    assert((snap.auxv?.[3] ?? 0) > 0);
+    assertEquals(snap.foreignAllocator, undefined);
+  } finally {
+    kill(pid);
+  }
+});
+
+Deno.test("captureSnapshot() copes with threads that start and exit during the attach", async () => {
+  const pid = await spawnDetached(`exec python3 -c '
+import threading
+while True:
+    ts = [threading.Thread(target=sum, args=(range(2000),)) for _ in range(8)]
+    [t.start() for t in ts]
+    [t.join() for t in ts]'`);
+  try {
+    await until(() => taskIds(pid).length > 1);
+    for (let i = 0; i < 15; i++) {
+      const snap = await captureSnapshot(pid);
+      assert(snap.threads.length >= 1);
+      assert(snap.threads.some((t) => t.tid === pid), "the main thread is always there");
+      for (const t of snap.threads) assert(t.sp !== 0);
+      assertEquals(readStatus(pid)["TracerPid"], "0");
+    }
+    assertEquals(state(pid) === "T" || state(pid) === "t", false);
+  } finally {
+    kill(pid);
+  }
+});
+
+Deno.test("captureSnapshot() of a process stopped by SIGSTOP leaves it stopped and untraced", async () => {
+  const pid = await spawnDetached("exec sleep 30");
+  try {
+    await until(() => state(pid) === "S");
+    Deno.kill(pid, "SIGSTOP");
+    await until(() => state(pid) === "T");
+    const snap = await captureSnapshot(pid);
+    assertEquals(snap.threads.length, 1);
+    assertEquals(state(pid), "T");
+    assertEquals(readStatus(pid)["TracerPid"], "0");
+    Deno.kill(pid, "SIGCONT");
+    await until(() => state(pid) === "S");
+  } finally {
+    kill(pid);
+  }
+});
+
+Deno.test("Target reads ranges in one call, zero-fills unmapped pages and is idempotent", async () => {
+  const pid = await spawnDetached("exec sleep 30");
+  try {
+    await until(() => state(pid) === "S");
+    const maps = Deno.readTextFileSync(`/proc/${pid}/maps`).split("\n");
+    const stack = maps.find((l) => l.endsWith("[stack]"))!;
+    const hi = parseInt(stack.split("-")[1]!, 16);
+    // An unmapped page: the first page of a gap between mappings. (Not the page below [stack]:
+    // reading there would grow the stack.)
+    const ranges = maps.filter((l) => l).map((l) =>
+      l.split(" ")[0]!.split("-").map((x) => parseInt(x, 16))
+    );
+    const gap = ranges.find((r, i) => i + 1 < ranges.length && ranges[i + 1]![0]! > r[1]!)![1]!;
+    {
+      using target = Target.attach(pid);
+      assertEquals(target.threadIds(), [pid]);
+      assertEquals(state(pid), "t");
+      // Last stack page + an unmapped page, in one call.
+      const buf = new Uint8Array(8192);
+      const missing = target.read([hi - 4096, 4096, gap, 4096], buf);
+      assertEquals(missing, 4096);
+      assert(buf.subarray(0, 4096).some((b) => b !== 0), "stack top holds data");
+      assert(buf.subarray(4096).every((b) => b === 0), "unreadable page is zero-filled");
+      target.resume();
+      target.resume();
+      assertEquals(target.attached, false);
+      let code = "";
+      try {
+        target.read([hi - 8, 8], new Uint8Array(8));
+      } catch (e) {
+        code = (e as CaptureError).code;
+      }
+      assertEquals(code, "internal");
+    }
+    assertRunningUntraced(pid);
+  } finally {
+    kill(pid);
+  }
+});
+
+async function captureError(pid: number): Promise<CaptureError> {
+  try {
+    await captureSnapshot(pid);
+  } catch (e) {
+    assert(e instanceof CaptureError, `expected CaptureError, got ${e}`);
+    return e;
+  }
+  throw new Error(`capture of ${pid} unexpectedly succeeded`);
+}
+
+Deno.test("captureSnapshot() of a pid that does not exist fails with no_process and a hint", async () => {
+  let pid = 4194000;
+  while (pid > 1 && Deno.statSync(`/proc`).isDirectory && exists(`/proc/${pid}`)) pid--;
+  const e = await captureError(pid);
+  assertEquals(e.code, "no_process");
+  assertEquals(e.message, `Cannot attach to process ${pid}: no such process`);
+  assert(e.hints.some((h) => h.includes(`ps -p ${pid}`)));
+  // The shim says the same when asked directly.
+  let code = "";
+  try {
+    Target.attach(pid);
+  } catch (err) {
+    code = (err as CaptureError).code;
+  }
+  assertEquals(code, "no_process");
+});
+
+Deno.test("captureSnapshot() refuses to attach to heapscope itself", async () => {
+  const e = await captureError(Deno.pid);
+  assertEquals(e.code, "self");
+  assert(e.message.includes("heapscope itself"));
+});
+
+Deno.test("captureSnapshot() of a process traced by strace fails with busy naming strace", async () => {
+  const strace = await spawnDetached("exec strace -o /dev/null sleep 30");
+  let child = 0;
+  try {
+    await until(() => {
+      const kids = Deno.readTextFileSync(`/proc/${strace}/task/${strace}/children`).trim();
+      child = Number(kids.split(" ")[0] || 0);
+      return child > 0 && readStatus(child)["TracerPid"] === String(strace);
+    });
+    const e = await captureError(child);
+    assertEquals(e.code, "busy");
+    assertEquals(
+      e.message,
+      `Cannot attach to process ${child}: it is already traced by process ${strace} (strace)`,
+    );
+    assert(e.hints.length > 0);
+    // Still traced by strace only, and strace still works (its child is alive).
+    assertEquals(readStatus(child)["TracerPid"], String(strace));
+  } finally {
+    kill(strace);
+    if (child) kill(child);
+  }
+});
+
+Deno.test("an unprivileged capture of a root process fails with permission and hints", async () => {
+  const pid = await spawnDetached("exec sleep 30");
+  const dir = Deno.makeTempDirSync({ prefix: "hs_nobody_" });
+  try {
+    Deno.chmodSync(dir, 0o777);
+    const probe = `${dir}/probe.ts`;
+    Deno.writeTextFileSync(
+      probe,
+      `import { captureSnapshot, CaptureError, Target } from "${HERE}mod.ts";
+const out = [];
+for (const f of [() => captureSnapshot(${pid}), async () => Target.attach(${pid})]) {
+  try { await f(); out.push({ ok: true }); }
+  catch (e) { out.push(e instanceof CaptureError ? { code: e.code, message: e.message, hints: e.hints } : { other: String(e) }); }
+}
+console.log(JSON.stringify(out));`,
+    );
+    const out = await new Deno.Command("setpriv", {
+      args: [
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        DENO,
+        "run",
+        "-A",
+        "--no-config",
+        probe,
+      ],
+      env: {
+        HOME: dir,
+        DENO_DIR: `${dir}/deno_dir`,
+        HEAPSCOPE_SHIM: `${HERE}../build/libheapscope.so`,
+      },
+    }).output();
+    const text = new TextDecoder().decode(out.stdout);
+    assert(out.success, new TextDecoder().decode(out.stderr));
+    const [capture, attach] = JSON.parse(text) as {
+      code: string;
+      message: string;
+      hints: string[];
+    }[];
+    assertEquals(capture?.code, "permission");
+    assertEquals(attach?.code, "permission");
+    assertEquals(attach?.message, `Cannot attach to process ${pid}: ptrace is not permitted`);
+    for (const h of [capture!.hints, attach!.hints]) {
+      assert(h.some((x) => x.includes("CAP_SYS_PTRACE")));
+      assert(h.some((x) => x.includes("uid 0") && x.includes("uid 65534")));
+    }
+    assertRunningUntraced(pid);
+  } finally {
+    kill(pid);
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("SIGINT while capturing in a loop exits 130 and leaves the target running", async () => {
+  // A target with ~200 MB of touched memory, so that each pause is long enough to be hit.
+  const pid = await spawnDetached(
+    `exec python3 -c 'import time; b = bytearray(200 << 20); b[::4096] = b"x" * len(b[::4096]); print(1, flush=True); time.sleep(60)'`,
+  );
+  const dir = Deno.makeTempDirSync({ prefix: "hs_sig_" });
+  try {
+    await until(() => Number(readStatus(pid)["VmRSS"]?.split(" ")[0] ?? 0) > 200_000);
+    const script = `${dir}/loop.ts`;
+    Deno.writeTextFileSync(
+      script,
+      `import { captureSnapshot } from "${HERE}mod.ts";
+let n = 0;
+while (true) {
+  await captureSnapshot(${pid}, { onProgress: (p) => { if (p === "copy" && n++ === 0) console.log("copying"); } });
+}`,
+    );
+    const child = new Deno.Command(DENO, {
+      args: ["run", "-A", "--no-config", script],
+      stdout: "piped",
+    })
+      .spawn();
+    const reader = child.stdout.getReader();
+    const first = await reader.read();
+    assert(new TextDecoder().decode(first.value).includes("copying"));
+    // Hit the pause itself: wait until the loop has the target stopped, then interrupt it.
+    const end = Date.now() + 5000;
+    while (readStatus(pid)["TracerPid"] === "0" && Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    child.kill("SIGINT");
+    reader.releaseLock();
+    await child.stdout.cancel();
+    const status = await child.status;
+    // Exited through the listener (Deno.exit(130)), not killed by the signal.
+    assertEquals([status.code, status.signal], [130, null]);
+    await until(() => readStatus(pid)["TracerPid"] === "0");
+    assertRunningUntraced(pid);
+  } finally {
+    kill(pid);
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
