@@ -313,3 +313,42 @@ for (const truth of [false, true]) {
 Deno.test("parseExpectation() rejects output without an expect line", () => {
   assertThrows(() => parseExpectation(['{"pid":1}', "READY"]), /no \{"expect"/);
 });
+
+const FORK_C = String.raw`
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+static volatile int stop;
+static void *churn(void *arg) {
+  (void)arg;
+  while (!stop) free(malloc(64 + (size_t)(rand() % 512)));
+  return NULL;
+}
+int main(void) {
+  pthread_t t[2];
+  for (int i = 0; i < 2; i++) pthread_create(&t[i], NULL, churn, NULL);
+  for (int i = 0; i < 300; i++) {
+    pid_t pid = fork();
+    if (pid == 0) { free(malloc(100)); _exit(0); }
+    int st;
+    if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) return 1;
+  }
+  stop = 1;
+  for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
+  printf("forked\n");
+  return 0;
+}
+`;
+
+Deno.test("libtruth.so: fork() from a process whose threads keep allocating works in parent and child", async () => {
+  const { exe, dir } = await compile(FORK_C);
+  try {
+    await using proc = startWithTruth([exe], { stdin: "null" });
+    assertEquals(await proc.readLine(20_000), "forked");
+    assertEquals((await proc.wait()).code, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
