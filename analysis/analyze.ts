@@ -5,6 +5,7 @@
 
 import { analyzeHeap, type Progress } from "./analyze_heap.ts";
 import { detectAllocator, enumerateGlibc } from "./glibc/mod.ts";
+import { darwinHeapRanges } from "./mach_regions.ts";
 import type { Analysis, HeapEnumeration, Snapshot } from "./types.ts";
 
 /** The analysis could not be done (an allocator heapscope cannot read, no heap found...). */

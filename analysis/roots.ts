@@ -95,7 +95,8 @@ export function collectRoots(
         };
         add(subtract([tls], covered), { kind: "tls", thread: t.tid });
       }
-      const dtv = dtvRange(snapshot, memory, t.tp);
+      // The DTV is glibc's; on macOS the thread pointer is the TSD base, which has none.
+      const dtv = snapshot.platform === "linux" ? dtvRange(snapshot, memory, t.tp) : undefined;
       if (dtv) add(subtract([dtv], covered), { kind: "tls", thread: t.tid });
     }
     const r = regionOf(t.sp);
