@@ -13,6 +13,7 @@ import { type GlibcLayout, HEAP_MAX_SIZE, layoutFor } from "./layout.ts";
 import { findLibc, glibcVersion } from "./libc_image.ts";
 import { findMmappedChunks } from "./mmapped.ts";
 import { findTcaches } from "./tcache.ts";
+import { tcacheTlsOffset } from "./tls_slot.ts";
 
 type Range = { start: number; end: number };
 
@@ -104,6 +105,7 @@ export function enumerateGlibc(snapshot: Snapshot): HeapEnumeration {
     layout,
     lookup,
     warnings,
+    tcacheTlsOffset(mem, snapshot.images, libc.image),
   );
   const metadata = new Set<number>();
   for (const t of tcaches) {

@@ -4,6 +4,8 @@ import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/stric
 import { enumerateGlibc } from "./mod.ts";
 import { coreSnapshot, parseCore, parseMaps } from "./testdata/core_snapshot.ts";
 import type { MemoryChunk, Snapshot } from "../types.ts";
+import { MemoryImage } from "../memory.ts";
+import { tcacheTlsOffset } from "./tls_slot.ts";
 
 async function run(cmd: string, args: string[]): Promise<string> {
   const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
@@ -84,7 +86,25 @@ async function libcSymbols(snapshot: Snapshot): Promise<Record<string, number> |
     return m ? libc.bias + parseInt(m[1]!, 16) : undefined;
   };
   const main = get("main_arena"), mp = get("mp_");
-  return main === undefined || mp === undefined ? undefined : { main_arena: main, mp_: mp };
+  const desc = get("_thread_db_link_map_l_tls_offset");
+  const tcache = nm.match(/^([0-9a-f]+) \w tcache$/m)?.[1]; // STT_TLS: raw st_value
+  if (main === undefined || mp === undefined || desc === undefined || tcache === undefined) {
+    return undefined;
+  }
+  return {
+    main_arena: main,
+    mp_: mp,
+    _thread_db_link_map_l_tls_offset: desc,
+    "tls:tcache": parseInt(tcache, 16),
+  };
+}
+
+/** _r_debug from ld.so's dynamic symbols. */
+async function rDebug(snapshot: Snapshot): Promise<number | undefined> {
+  const ld = snapshot.images.find((i) => /\/ld-linux-x86-64\.so\.2$/.test(i.path));
+  if (ld === undefined) return undefined;
+  const m = (await run("nm", ["-D", ld.path])).match(/^([0-9a-f]+) \w _r_debug(@@\S+)?$/m);
+  return m ? ld.bias + parseInt(m[1]!, 16) : undefined;
 }
 
 Deno.test("enumerateGlibc() equals the victim's own malloc record (gcore snapshot)", async () => {
@@ -100,13 +120,26 @@ Deno.test("enumerateGlibc() equals the victim's own malloc record (gcore snapsho
 
     for (const withSymbols of [false, true]) {
       let snap = snapshot;
+      let symbolSlot: number | undefined;
       if (withSymbols) {
         const symbols = await libcSymbols(snapshot);
         if (symbols === undefined) continue; // libc6-dbg missing: the signature path was covered
+        const rd = await rDebug(snapshot);
         snap = {
           ...snapshot,
-          images: snapshot.images.map((i) => /\/libc\.so\.6$/.test(i.path) ? { ...i, symbols } : i),
+          images: snapshot.images.map((i) =>
+            /\/libc\.so\.6$/.test(i.path)
+              ? { ...i, symbols }
+              : rd !== undefined && /\/ld-linux/.test(i.path)
+              ? { ...i, symbols: { _r_debug: rd } }
+              : i
+          ),
         };
+        // The symbol route to the tcache TLS slot (tp − l_tls_offset + st_value; −0x48 for this
+        // TLS-less executable) must name each thread's struct, checked below.
+        const libc = snap.images.find((i) => /\/libc\.so\.6$/.test(i.path));
+        symbolSlot = tcacheTlsOffset(new MemoryImage(snap.memory), snap.images, libc);
+        assert(symbolSlot !== undefined && symbolSlot < 0 && symbolSlot > -0x1000, `${symbolSlot}`);
       }
       const heap = enumerateGlibc(snap);
       assertEquals(heap.allocator, "glibc 2.36 malloc");
@@ -118,7 +151,15 @@ Deno.test("enumerateGlibc() equals the victim's own malloc record (gcore snapsho
       assertEquals(big, ["mmap", "mmap"]);
       assert(heap.allocations.some((a) => a.zone.startsWith("arena 0x")));
       // One tcache struct per thread that malloc'd and is alive (main + worker) is excluded.
-      assertEquals(heap.excluded.filter((e) => e.why.startsWith("tcache of thread")).length, 2);
+      const structs = heap.excluded.filter((e) => e.why.startsWith("tcache of thread"));
+      assertEquals(structs.length, 2);
+      if (symbolSlot !== undefined) {
+        const mem = new MemoryImage(snap.memory);
+        for (const e of structs) {
+          const t = snap.threads.find((t) => e.why === `tcache of thread ${t.tid}`)!;
+          assertEquals(mem.u64(t.tp + symbolSlot), e.start + 16);
+        }
+      }
       assert(heap.excluded.some((e) => e.why === "glibc main_arena"));
       assert(heap.excluded.some((e) => e.why.startsWith("glibc mp_")));
       // No fallback other than the signature search (without symbols), no cross-check mismatch.

@@ -163,3 +163,42 @@ Deno.test("enumerateGlibc() treats a thread heap's size-0 end marker and fencepo
   );
   assertEquals(heap.warnings, [`main_arena found by bin signature at ${hex(MAIN_ARENA)}`]);
 });
+
+/** Adds ld.so with _r_debug → link_maps (exe, libc with l_tls_offset) and libc's TLS symbols. */
+function withLinkMap(f: ReturnType<typeof buildFixture>, lTlsOffset: number): void {
+  const p = f.process, ld = 0x7ffff7fc0000;
+  p.map(ld, ld + 0x1000, "rw-p", "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", 0x33000);
+  p.images.push({
+    path: "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+    bias: ld - 0x33000,
+    writable: [],
+    symbols: { _r_debug: ld + 0x100 },
+  });
+  p.w64(ld + 0x108, ld + 0x200); // r_map
+  p.w64(ld + 0x200, 0x555555554000); // exe link_map: l_addr
+  p.w64(ld + 0x218, ld + 0x400); // l_next
+  p.w64(ld + 0x400, 0x7ffff7800000); // libc link_map: l_addr = libc bias
+  p.w64(ld + 0x400 + 1144, lTlsOffset);
+  p.w64(0x7ffff7800600, 64 + 1 * 4294967296); // descriptor {bits 64, count 1, offset 1144}
+  p.w64(0x7ffff7800608, 1144);
+  p.images[0]!.symbols = { "tls:tcache": 0x48, _thread_db_link_map_l_tls_offset: 0x7ffff7800600 };
+  p.w64(0x7ffff7801d78, 0); // no GOT slots: only the symbol route can find the slot
+  p.w64(0x7ffff7801d70, 0);
+}
+
+Deno.test("enumerateGlibc() finds the tcache TLS slot from tls:tcache and libc's link_map", () => {
+  const f = buildFixture();
+  withLinkMap(f, 0x98);
+  const heap = enumerateGlibc(f.process.snapshot());
+  assertEquals(heap.allocations, f.expected);
+  assertEquals(heap.warnings, [`main_arena found by bin signature at ${hex(MAIN_ARENA)}`]);
+});
+
+Deno.test("enumerateGlibc() falls back to the TLS scan when the symbol slot does not validate", () => {
+  const f = buildFixture();
+  withLinkMap(f, 0x90);
+  const heap = enumerateGlibc(f.process.snapshot());
+  assertEquals(heap.allocations, f.expected);
+  assert(heap.warnings.includes("tcache TLS slot tp-72 from symbols does not validate"));
+  assert(heap.warnings.includes("tcache TLS slot found by TLS scan heuristic"));
+});

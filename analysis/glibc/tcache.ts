@@ -104,7 +104,8 @@ function gotTpoffCandidates(mem: MemoryImage, data: { start: number; end: number
 
 /**
  * Finds each thread's tcache struct and the orphan ones. `candidates` are the user pointers of
- * in-use chunks of the tcache struct size. The TLS slot offset is taken from libc's GOT TPOFF
+ * in-use chunks of the tcache struct size. The TLS slot offset is `symbolSlot` (from the link_map
+ * and the `tcache` TLS symbol) when it validates, else taken from libc's GOT TPOFF
  * slots when, for every thread, the slot is 0 or names a candidate (at least one does), else per thread by scanning [tp−0x1000, tp) for the
  * nearest word naming a candidate whose lists validate. Orphans must validate and be non-empty.
  */
@@ -116,6 +117,7 @@ export function findTcaches(
   layout: GlibcLayout,
   lookup: ChunkLookup,
   warnings: string[],
+  symbolSlot?: number,
 ): FoundTcache[] {
   const walks = new Map<number, TcacheWalk>();
   const walkOf = (u: number): TcacheWalk => {
@@ -130,24 +132,23 @@ export function findTcaches(
     u !== undefined && candidates.has(u) && walkOf(u).problem === undefined;
   const live = threads.filter((t) => t.tp !== 0);
 
-  let slot: number | undefined;
-  for (const off of gotTpoffCandidates(mem, libcData)) {
-    let hits = 0, ok = true;
+  // A real slot may name a struct whose lists are corrupt: that is reported, not rejected.
+  const slotFits = (off: number): boolean => {
+    let hits = 0;
     for (const t of live) {
       const w = mem.u64(t.tp + off);
       if (w === 0) continue;
-      // A real slot may name a struct whose lists are corrupt: that is reported, not rejected.
-      if (w === undefined || !candidates.has(w)) {
-        ok = false;
-        break;
-      }
+      if (w === undefined || !candidates.has(w)) return false;
       hits++;
     }
-    if (ok && hits > 0) {
-      slot = off;
-      break;
-    }
+    return hits > 0;
+  };
+  let slot: number | undefined;
+  if (symbolSlot !== undefined) {
+    if (slotFits(symbolSlot)) slot = symbolSlot;
+    else warnings.push(`tcache TLS slot tp${symbolSlot} from symbols does not validate`);
   }
+  if (slot === undefined) slot = gotTpoffCandidates(mem, libcData).find(slotFits);
 
   const found: FoundTcache[] = [];
   const claimed = new Set<number>();
