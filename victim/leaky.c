@@ -12,14 +12,15 @@
 // signal frame (which saves all registers) is never pushed onto their stacks.
 #define _GNU_SOURCE
 #include <errno.h>
-#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__linux__)
 #include <sys/syscall.h>
+#endif
 #include <time.h>
 #include <unistd.h>
 
@@ -50,9 +51,15 @@ static int g_nrecords;
 static pthread_mutex_t g_records_lock = PTHREAD_MUTEX_INITIALIZER;
 
 // Reads the chunk header glibc put before `p` to say which allocator region it came from.
+// Elsewhere (macOS) the zone is "unknown".
 static NOINLINE void zone_of(const void *p, char out[16]) {
+#if defined(__GLIBC__)
   size_t hdr = ((const size_t *)p)[-1];
   const char *z = (hdr & 2) ? "mmap" : (hdr & 4) ? "thread-arena" : "main-arena";
+#else
+  (void)p;
+  const char *z = "unknown";
+#endif
   strcpy(out, z);
 }
 
@@ -223,7 +230,7 @@ static NOINLINE void make_freed(void) {
 
 static int g_thread_ready[3];
 static void *g_stack_handoff;
-static void *g_reg_handoff;
+static void *g_reg_handoff __attribute__((unused));  // used only on Linux x86_64
 
 static NOINLINE void wait_flag(int *flag) {
   struct timespec ts = {0, 1000000};
@@ -287,9 +294,10 @@ static void *arena_thread(void *arg) {
 // Thread 2: the only reference lives in callee-saved register r12 while the thread sits in
 // pause(2) forever. The whole sequence is one asm block so the compiler never spills the value.
 // ptrace reads r12 from the saved user registers of the blocked syscall, so this is reliable as
-// long as no signal handler runs on this thread (all signals are blocked here).
+// long as no signal handler runs on this thread (all signals are blocked here). Linux x86_64 only:
+// elsewhere the shape is left out.
 static NOINLINE void hold_in_register(void) {
-#if defined(__x86_64__)
+#if defined(__linux__) && defined(__x86_64__)
   __asm__ volatile(
       "movq %0, %%r12\n\t"
       "movq $0, %0\n\t"
@@ -315,7 +323,7 @@ static void *register_thread(void *arg) {
 }
 
 static NOINLINE void make_register_block(void) {
-#if defined(__x86_64__)
+#if defined(__linux__) && defined(__x86_64__)
   g_reg_handoff = xcalloc(184);
   record(g_reg_handoff, 184, REACHABLE, "only in register r12 of a blocked pthread", "register");
 #endif
