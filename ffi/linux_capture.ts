@@ -9,6 +9,7 @@ import { ImageTable } from "./images.ts";
 import { readMaps } from "./maps.ts";
 import { readAuxv, readCommand } from "./procfs.ts";
 import { decodeRegisters, GP_SIZE } from "./registers.ts";
+import { shim } from "./shim.ts";
 import { permissionHints, Target } from "./target.ts";
 
 export interface CaptureOptions {
@@ -28,6 +29,7 @@ const SIGNALS = [["SIGINT", 2], ["SIGTERM", 15], ["SIGHUP", 1]] as const;
  */
 export async function captureSnapshot(pid: number, opts: CaptureOptions = {}): Promise<Snapshot> {
   const progress = opts.onProgress ?? (() => {});
+  shim(); // load the library now: dlopen must not lengthen the pause
   const arch = hostArch();
   const warnings: string[] = [];
 

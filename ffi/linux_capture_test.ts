@@ -199,6 +199,30 @@ Deno.test("Target reads ranges in one call, zero-fills unmapped pages and is ide
   }
 });
 
+Deno.test("Target reports a target killed while stopped as exited", async () => {
+  const pid = await spawnDetached("exec sleep 30");
+  try {
+    await until(() => state(pid) === "S");
+    using target = Target.attach(pid);
+    Deno.kill(pid, "SIGKILL");
+    await until(() => state(pid) === "Z" || !exists(`/proc/${pid}`));
+    assertEquals(target.alive(), false);
+    let e: CaptureError | undefined;
+    try {
+      target.read([0x10000, 8], new Uint8Array(8));
+    } catch (err) {
+      e = err as CaptureError;
+    }
+    assertEquals(e?.code, "exited");
+    assert(e?.message.startsWith(`Process ${pid} exited during the scan`));
+    target.close();
+    // The ptrace zombie was released: the process disappears or is an untraced zombie.
+    await until(() => !exists(`/proc/${pid}`) || readStatus(pid)["TracerPid"] === "0");
+  } finally {
+    kill(pid);
+  }
+});
+
 async function captureError(pid: number): Promise<CaptureError> {
   try {
     await captureSnapshot(pid);
@@ -224,6 +248,26 @@ Deno.test("captureSnapshot() of a pid that does not exist fails with no_process 
     code = (err as CaptureError).code;
   }
   assertEquals(code, "no_process");
+});
+
+Deno.test("captureSnapshot() of a zombie fails with zombie", async () => {
+  // sh forks `true`, then becomes `sleep`, which never reaps it.
+  const parent = await spawnDetached("true & exec sleep 30");
+  try {
+    let zombie = 0;
+    await until(() => {
+      zombie = Number(Deno.readTextFileSync(`/proc/${parent}/task/${parent}/children`).trim() || 0);
+      return zombie > 0 && state(zombie) === "Z";
+    });
+    const e = await captureError(zombie);
+    assertEquals(e.code, "zombie");
+    assertEquals(
+      e.message,
+      `Cannot attach to process ${zombie}: it is a zombie or a kernel thread`,
+    );
+  } finally {
+    kill(parent);
+  }
 });
 
 Deno.test("captureSnapshot() refuses to attach to heapscope itself", async () => {

@@ -209,8 +209,14 @@ static int detach_all(hs_target *t) {
         continue;
       }
     }
-    if (ptrace(PTRACE_DETACH, th->tid, 0, (void *)(intptr_t)th->sig) < 0 && errno != ESRCH) {
-      failed++;
+    if (ptrace(PTRACE_DETACH, th->tid, 0, (void *)(intptr_t)th->sig) < 0) {
+      if (errno != ESRCH) {
+        failed++;
+      } else {
+        /* Killed while stopped: reap the ptrace zombie so that its real parent can. */
+        int status;
+        waitpid(th->tid, &status, __WALL | WNOHANG);
+      }
     }
     th->stopped = 0;
   }
