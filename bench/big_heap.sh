@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# The big-heap benchmark, one command: heapscope vs the raw copy limit and its peers, N = 10^5, 10^6.
+#
+#   make bench                       (= make all bench-build && bash bench/big_heap.sh)
+#   bash bench/big_heap.sh [--big] [--sizes "N ..."] [--no-valgrind] [--no-gcore] [--out DIR]
+#
+# --big adds N = 10^7 (about 2.5 GB of heap; valgrind is skipped there unless --valgrind-big).
+# For each N, in one run: the workload (build/bench/workload, 4 threads/arenas, known leaks) is
+# started and paused; bench/sweep times one process_vm_readv sweep of its writable memory; the CLI
+# `./heapscope PID --output F` runs under /usr/bin/time -v (wall, peak RSS, leaks.json pauseMs and
+# phases); bench/phases_run.ts repeats the attach to time write-json and write-html (graph all and
+# graph leaked); gcore dumps a core; then LeakSanitizer's in-process check
+# (build/bench/workload-lsan --lsan-check) and valgrind memcheck's `vgdb leak_check` on the paused
+# workload. Every workload is killed on every exit path (trap EXIT). Results: DIR/table.md and
+# DIR/results.jsonl (default DIR: build/bench/out).
+set -euo pipefail
+cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
+
+SIZES="100000 1000000"
+VALGRIND=1
+VALGRIND_BIG=0
+GCORE=1
+OUT=build/bench/out
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --big) SIZES="$SIZES 10000000" ;;
+    --sizes) SIZES="$2"; shift ;;
+    --no-valgrind) VALGRIND=0 ;;
+    --valgrind-big) VALGRIND_BIG=1 ;;
+    --no-gcore) GCORE=0 ;;
+    --out) OUT="$2"; shift ;;
+    *) echo "big_heap: unknown argument: $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+DENO=node_modules/.bin/deno
+B=build/bench
+for f in "$B/workload" "$B/workload-lsan" "$B/sweep" build/libheapscope.so; do
+  [[ -x "$f" || -f "$f" ]] || { echo "big_heap: missing $f: run 'make all bench-build'" >&2; exit 2; }
+done
+mkdir -p "$OUT"
+: > "$OUT/results.jsonl"
+
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+log() { echo "[big_heap] $*" >&2; }
+
+# wait_ready FILE PID TIMEOUT_S: until FILE has a READY line; fails if PID dies or time runs out.
+wait_ready() {
+  local file=$1 pid=$2 limit=$(( $3 * 10 )) i=0
+  while ! grep -q '^READY' "$file" 2>/dev/null; do
+    kill -0 "$pid" 2>/dev/null || { log "workload $pid died"; return 1; }
+    (( i++ < limit )) || { log "workload $pid not READY after $3 s"; return 1; }
+    sleep 0.1
+  done
+}
+
+stop() { kill -KILL "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+
+for N in $SIZES; do
+  log "N=$N: starting the workload"
+  R="$OUT/n$N"
+  mkdir -p "$R"
+  "$B/workload" "$N" > "$R/workload.out" 2>&1 &
+  WP=$!
+  PIDS+=("$WP")
+  wait_ready "$R/workload.out" "$WP" 600
+  setup_ms=$(awk '/^setup_ms/{print $2}' "$R/workload.out")
+  rss_kb=$(awk '/^VmRSS/{print $2}' "/proc/$WP/status")
+
+  log "N=$N: raw sweep"
+  "$B/sweep" "$WP" --passes 3 > "$R/sweep.out"
+  sweep_bytes=$(awk '/^bytes/{print $2}' "$R/sweep.out")
+  sweep_cold_ms=$(awk '/^cold_ms/{print $2}' "$R/sweep.out")
+  sweep_warm_ms=$(awk '/^warm_ms/{print $2}' "$R/sweep.out" | sort -g | head -1)
+
+  log "N=$N: heapscope (CLI, --graph all)"
+  t0=$(now_ms)
+  rc=0
+  /usr/bin/time -v -o "$R/time.txt" ./heapscope "$WP" --output "$R/leaks.json" -q || rc=$?
+  total_ms=$(( $(now_ms) - t0 ))
+  [[ $rc -le 1 ]] || { log "heapscope failed with status $rc"; exit 1; }
+  peak_kb=$(awk -F': ' '/Maximum resident set size/{print $2}' "$R/time.txt")
+  jq -c '{pauseMs, phases, summary}' "$R/leaks.json" > "$R/cli.json"
+  json_bytes=$(stat -c %s "$R/leaks.json")
+
+  log "N=$N: timed phases, --graph all --html"
+  html_all=(--html "$R/report-all.html")
+  [[ $N -ge 10000000 ]] && html_all=()
+  "$DENO" run -A bench/phases_run.ts "$WP" --output "$R/leaks-all.json" "${html_all[@]}" > "$R/phases-all.json"
+  log "N=$N: timed phases, --graph leaked --html"
+  "$DENO" run -A bench/phases_run.ts "$WP" --output "$R/leaks-leaked.json" --graph leaked \
+    --html "$R/report-leaked.html" > "$R/phases-leaked.json"
+  rm -f "$R/leaks-all.json" "$R/report-all.html"
+
+  gcore_ms=null core_bytes=null
+  if [[ $GCORE = 1 ]]; then
+    log "N=$N: gcore"
+    t0=$(now_ms)
+    gcore -o "$R/core" "$WP" > "$R/gcore.out" 2>&1
+    gcore_ms=$(( $(now_ms) - t0 ))
+    core_bytes=$(stat -c %s "$R/core.$WP")
+    rm -f "$R/core.$WP"
+  fi
+  stop "$WP"
+
+  log "N=$N: LeakSanitizer check"
+  "$B/workload-lsan" "$N" --lsan-check > "$R/lsan.out" 2> "$R/lsan.err" || true
+  lsan_ms=$(awk '/^lsan_check_ms/{print $2}' "$R/lsan.out")
+  lsan_ms=${lsan_ms:-null}
+
+  vg_ms=null vg_setup_s=null
+  if [[ $VALGRIND = 1 && ( $N -lt 10000000 || $VALGRIND_BIG = 1 ) ]]; then
+    log "N=$N: valgrind memcheck (setup under valgrind, then vgdb leak_check)"
+    t0=$(now_ms)
+    valgrind --tool=memcheck --leak-check=full --vgdb=yes "$B/workload" "$N" \
+      > "$R/vg.out" 2> "$R/vg.err" &
+    VP=$!
+    PIDS+=("$VP")
+    wait_ready "$R/vg.out" "$VP" 1800
+    vg_setup_s=$(( ($(now_ms) - t0) / 1000 ))
+    t0=$(now_ms)
+    vgdb --pid="$VP" leak_check full definiteleak any > "$R/vgdb.out" 2>&1
+    vg_ms=$(( $(now_ms) - t0 ))
+    stop "$VP"
+  fi
+
+  jq -cn \
+    --argjson n "$N" --argjson setup "${setup_ms:-null}" --argjson rss "$rss_kb" \
+    --argjson sweepBytes "$sweep_bytes" --argjson sweepCold "$sweep_cold_ms" \
+    --argjson sweepWarm "$sweep_warm_ms" --argjson total "$total_ms" --argjson peak "$peak_kb" \
+    --argjson jsonBytes "$json_bytes" --slurpfile cli "$R/cli.json" \
+    --slurpfile all "$R/phases-all.json" --slurpfile leaked "$R/phases-leaked.json" \
+    --argjson gcore "$gcore_ms" --argjson core "$core_bytes" --argjson lsan "$lsan_ms" \
+    --argjson vg "$vg_ms" --argjson vgSetup "$vg_setup_s" \
+    '{n: $n, setupMs: $setup, workloadRssKb: $rss, sweepBytes: $sweepBytes,
+      sweepColdMs: $sweepCold, sweepWarmMs: $sweepWarm, totalMs: $total, peakRssKb: $peak,
+      jsonBytes: $jsonBytes, cli: $cli[0], all: $all[0], leaked: $leaked[0], gcoreMs: $gcore,
+      coreBytes: $core, lsanMs: $lsan, valgrindMs: $vg, valgrindSetupS: $vgSetup}' \
+    >> "$OUT/results.jsonl"
+done
+
+"$DENO" run -A bench/table.ts "$OUT/results.jsonl" | tee "$OUT/table.md"
