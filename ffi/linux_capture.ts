@@ -1,4 +1,4 @@
-// captureSnapshot(): stop a Linux process, copy registers and the memory analysis needs, resume it.
+// captureLinuxSnapshot(): stop a Linux process, copy registers and the memory analysis needs, resume it.
 //
 // Everything slow (reading maps, parsing ELF files and debug symbols) happens before the attach;
 // the pause covers re-reading the maps, the registers and one batched copy per ≤256 MiB.
@@ -27,7 +27,10 @@ const SIGNALS = [["SIGINT", 2], ["SIGTERM", 15], ["SIGHUP", 1]] as const;
  * Snapshot of process `pid`. The target is stopped from the attach to the resume only
  * (`pauseMs`), and resumed on every path out, including SIGINT/SIGTERM/SIGHUP.
  */
-export async function captureSnapshot(pid: number, opts: CaptureOptions = {}): Promise<Snapshot> {
+export async function captureLinuxSnapshot(
+  pid: number,
+  opts: CaptureOptions = {},
+): Promise<Snapshot> {
   const progress = opts.onProgress ?? (() => {});
   shim(); // load the library now: dlopen must not lengthen the pause
   const arch = hostArch();

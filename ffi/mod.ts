@@ -1,6 +1,7 @@
 // Public surface of the capture layer: captureSnapshot() and the types main.ts needs.
 
-export { type CaptureOptions, captureSnapshot, copySpans } from "./linux_capture.ts";
+export { captureSnapshot } from "./capture.ts";
+export { captureLinuxSnapshot, type CaptureOptions, copySpans } from "./linux_capture.ts";
 export { CaptureError, type CaptureErrorCode } from "./errors.ts";
 export { type RegisterKind, Target } from "./target.ts";
 export { parseMaps, readMaps } from "./maps.ts";

@@ -1,0 +1,25 @@
+// captureSnapshot(): the platform dispatcher over the Linux (ptrace) and macOS (Mach) backends.
+
+import type { Snapshot } from "../analysis/types.ts";
+import { captureDarwinSnapshot } from "./darwin_capture.ts";
+import { CaptureError } from "./errors.ts";
+import { captureLinuxSnapshot, type CaptureOptions } from "./linux_capture.ts";
+
+/**
+ * Stop process `pid`, copy what the analysis needs, resume it. The target is stopped only for the
+ * copy (`Snapshot.pauseMs`) and resumed on every path out. Throws CaptureError.
+ */
+export function captureSnapshot(pid: number, opts: CaptureOptions = {}): Promise<Snapshot> {
+  switch (Deno.build.os) {
+    case "linux":
+      return captureLinuxSnapshot(pid, opts);
+    case "darwin":
+      return captureDarwinSnapshot(pid, opts);
+    default:
+      return Promise.reject(
+        new CaptureError("unsupported", `Cannot capture process ${pid} on ${Deno.build.os}`, [
+          "heapscope supports Linux and macOS",
+        ]),
+      );
+  }
+}
