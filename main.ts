@@ -4,7 +4,7 @@
 
 import { parseArgs } from "node:util";
 import { type Analysis, AnalysisError, analyze } from "./analysis/mod.ts";
-import { CaptureError, captureSnapshot } from "./ffi/mod.ts";
+import { CaptureError, captureSnapshot, formatChecks, runChecks } from "./ffi/mod.ts";
 import {
   formatSummary,
   leaksJsonPieces,
@@ -69,6 +69,7 @@ function usage(): string {
     "Usage:",
     "  heapscope <pid> [options]                      attach, analyse, write leaks.json",
     "  heapscope report <leaks.json> --html <file>    render a saved analysis",
+    "  heapscope doctor [pid]                         check privileges, Yama, container, target",
     "",
     "Options:",
   ];
@@ -221,6 +222,17 @@ async function runReport(args: string[], opts: Options): Promise<number> {
   return leaks.summary.leaked > 0 ? EXIT.leaks : EXIT.clean;
 }
 
+function runDoctor(args: string[]): number {
+  if (args.length > 1) throw new UsageError("Usage: heapscope doctor [pid]");
+  const pidText = args[0];
+  if (pidText !== undefined && !/^\d+$/.test(pidText)) {
+    throw new UsageError(`Not a process id: "${pidText}"`, ["Usage: heapscope doctor [pid]"]);
+  }
+  const checks = runChecks(pidText === undefined ? undefined : Number(pidText));
+  console.log(formatChecks(checks));
+  return checks.some((c) => c.state === "fail") ? EXIT.cannot : EXIT.clean;
+}
+
 function fail(message: string, hints: string[] = []): void {
   console.error(`heapscope: ${message}`);
   for (const h of hints) console.error(`  Hint: ${h}`);
@@ -244,6 +256,7 @@ export async function main(argv: string[]): Promise<number> {
       ]);
     }
     if (first === "report") return await runReport(rest, opts);
+    if (first === "doctor") return runDoctor(rest);
     if (rest.length) {
       throw new UsageError(`Unexpected argument: "${rest[0]}"`, [
         "Usage: heapscope <pid> [options]",

@@ -10,6 +10,18 @@ import { captureLinuxSnapshot, type CaptureOptions } from "./linux_capture.ts";
  * copy (`Snapshot.pauseMs`) and resumed on every path out. Throws CaptureError.
  */
 export function captureSnapshot(pid: number, opts: CaptureOptions = {}): Promise<Snapshot> {
+  if (pid === 1) {
+    // Stopping init stalls every service on the machine (and reaping of orphans) for the pause.
+    return Promise.reject(
+      new CaptureError(
+        "permission",
+        "Refusing to stop process 1 (init): the whole system would stall",
+        [
+          "Analyse the service you suspect instead, or a copy of it started under `heapscope run`",
+        ],
+      ),
+    );
+  }
   switch (Deno.build.os) {
     case "linux":
       return captureLinuxSnapshot(pid, opts);

@@ -7,3 +7,4 @@ export { type RegisterKind, Target } from "./target.ts";
 export { parseMaps, readMaps } from "./maps.ts";
 export { ImageTable, WANTED_SYMBOLS } from "./images.ts";
 export { shimPaths } from "./shim.ts";
+export { type Check, formatChecks, runChecks } from "./doctor.ts";
