@@ -13,7 +13,8 @@ export interface HtmlOptions {
   model?: ModelOptions;
 }
 
-const CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:";
+const CSP =
+  "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:";
 
 /** Render `leaks` as one self-contained HTML document (no network, no external files). */
 export async function renderHtml(leaks: LeaksFile, options: HtmlOptions = {}): Promise<string> {
@@ -71,7 +72,10 @@ export async function writeHtmlReport(
 
 /** JSON made safe inside a <script> element: no `<`, `>`, `&`, U+2028 or U+2029 left raw. */
 export function escapeJsonForHtml(json: string): string {
-  return json.replace(/[<>&\u2028\u2029]/g, (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"));
+  return json.replace(
+    /[<>&\u2028\u2029]/g,
+    (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"),
+  );
 }
 
 function escapeHtmlText(text: string): string {

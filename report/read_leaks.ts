@@ -45,12 +45,14 @@ export function parseLeaksText(text: string, path: string): LeaksFile {
     data = JSON.parse(text);
   } catch (err) {
     const message = (err as Error).message;
-    const looksJson = trimmed.startsWith("{") || trimmed.startsWith("[");
-    if (looksJson && (/end of (JSON )?input|Unterminated|Unexpected end/i.test(message) ||
-      !/[}\]]$/.test(trimmed))) {
-      throw new LeaksFileError(path, `the file is truncated (JSON ends early after ${text.length} bytes)`, [
-        "the capture or a copy was cut short: run the analysis again or copy the whole file",
-      ]);
+    if (_endsOpen(trimmed)) {
+      throw new LeaksFileError(
+        path,
+        `the file is truncated (JSON ends early after ${text.length} bytes)`,
+        [
+          "the capture or a copy was cut short: run the analysis again or copy the whole file",
+        ],
+      );
     }
     throw new LeaksFileError(path, `it is not JSON (${message})`, [
       "pass the leaks.json written by heapscope, not the HTML report or a log",
@@ -72,18 +74,29 @@ function validateLeaks(data: unknown, path: string): asserts data is LeaksFile {
     );
   }
   if (data.version !== LEAKS_VERSION) {
-    return fail(`unsupported version ${JSON.stringify(data.version ?? null)}, expected ${LEAKS_VERSION}`, [
-      typeof data.version === "number" && data.version > LEAKS_VERSION
-        ? "the file was written by a newer heapscope: update this one"
-        : "re-run the analysis with this heapscope to write a version 1 file",
-    ]);
+    return fail(
+      `unsupported version ${JSON.stringify(data.version ?? null)}, expected ${LEAKS_VERSION}`,
+      [
+        typeof data.version === "number" && data.version > LEAKS_VERSION
+          ? "the file was written by a newer heapscope: update this one"
+          : "re-run the analysis with this heapscope to write a version 1 file",
+      ],
+    );
   }
   const need = (obj: Record<string, unknown>, key: string, type: string, where: string) => {
     const value = obj[key];
-    const ok = type === "array" ? Array.isArray(value) : type === "object"
+    const ok = type === "array"
+      ? Array.isArray(value)
+      : type === "object"
       ? _isObject(value)
       : typeof value === type && (type !== "number" || Number.isFinite(value));
-    if (!ok) fail(`field ${where}${key} is ${value === undefined ? "missing" : _kind(value)}, expected ${type}`);
+    if (!ok) {
+      fail(
+        `field ${where}${key} is ${
+          value === undefined ? "missing" : _kind(value)
+        }, expected ${type}`,
+      );
+    }
   };
   need(data, "target", "object", "");
   need(data, "capturedAt", "string", "");
@@ -95,41 +108,66 @@ function validateLeaks(data: unknown, path: string): asserts data is LeaksFile {
   need(data, "roots", "array", "");
   const target = data.target as Record<string, unknown>;
   for (const key of ["pid"]) need(target, key, "number", "target.");
-  for (const key of ["command", "platform", "arch", "allocator"]) need(target, key, "string", "target.");
+  for (const key of ["command", "platform", "arch", "allocator"]) {
+    need(target, key, "string", "target.");
+  }
   const summary = data.summary as Record<string, unknown>;
   for (
-    const key of ["allocations", "bytes", "reachable", "leaked", "leakedBytes", "direct", "indirect", "cycles"]
+    const key of [
+      "allocations",
+      "bytes",
+      "reachable",
+      "leaked",
+      "leakedBytes",
+      "direct",
+      "indirect",
+      "cycles",
+    ]
   ) need(summary, key, "number", "summary.");
 
+  // Hot loops below check types inline and build messages only on failure: files hold millions of nodes.
   const nodes = data.nodes as unknown[];
-  const ids = new Set<number>();
-  const statuses = new Set(["reachable", "leaked", "cycle"]);
+  const ids = new _IdSet(nodes.length);
   for (let i = 0; i < nodes.length; i++) {
-    const node = nodes[i];
-    if (!_isObject(node)) return fail(`nodes[${i}] is ${_kind(node)}, expected an object`);
-    const where = `nodes[${i}].`;
-    need(node, "id", "number", where);
-    need(node, "address", "string", where);
-    need(node, "size", "number", where);
-    need(node, "zone", "string", where);
-    if (!statuses.has(node.status as string)) {
-      fail(`field ${where}status is ${JSON.stringify(node.status ?? null)}, expected "reachable", "leaked" or "cycle"`);
+    const node = nodes[i] as Record<string, unknown>;
+    if (
+      !_isObject(node) || typeof node.id !== "number" || typeof node.address !== "string" ||
+      typeof node.size !== "number" || typeof node.zone !== "string" ||
+      (node.status !== "reachable" && node.status !== "leaked" && node.status !== "cycle") ||
+      !_isHexAddress(node.address)
+    ) {
+      if (!_isObject(node)) return fail(`nodes[${i}] is ${_kind(node)}, expected an object`);
+      const where = `nodes[${i}].`;
+      need(node, "id", "number", where);
+      need(node, "address", "string", where);
+      need(node, "size", "number", where);
+      need(node, "zone", "string", where);
+      if (!_isHexAddress(node.address as string)) {
+        fail(
+          `field ${where}address is ${JSON.stringify(node.address)}, expected "0x" and hex digits`,
+        );
+      }
+      fail(
+        `field ${where}status is ${
+          JSON.stringify(node.status ?? null)
+        }, expected "reachable", "leaked" or "cycle"`,
+      );
     }
-    if (!/^0x[0-9a-fA-F]+$/.test(node.address as string)) {
-      fail(`field ${where}address is ${JSON.stringify(node.address)}, expected "0x" and hex digits`);
-    }
-    if (ids.has(node.id as number)) fail(`duplicate node id ${node.id} at nodes[${i}]`);
-    ids.add(node.id as number);
+    if (!ids.add(node.id as number)) fail(`duplicate node id ${node.id} at nodes[${i}]`);
   }
   const edges = data.edges as unknown[];
   for (let i = 0; i < edges.length; i++) {
-    const edge = edges[i];
+    const edge = edges[i] as Record<string, unknown>;
+    if (
+      _isObject(edge) && typeof edge.offset === "number" && ids.has(edge.source) &&
+      ids.has(edge.target)
+    ) continue;
     if (!_isObject(edge)) return fail(`edges[${i}] is ${_kind(edge)}, expected an object`);
     need(edge, "source", "number", `edges[${i}].`);
     need(edge, "target", "number", `edges[${i}].`);
     need(edge, "offset", "number", `edges[${i}].`);
     for (const end of ["source", "target"] as const) {
-      if (!ids.has(edge[end] as number)) {
+      if (!ids.has(edge[end])) {
         fail(`edges[${i}].${end} names node id ${edge[end]}, which is not in nodes (dangling id)`, [
           "the file was edited or written by a broken writer: re-run the analysis",
         ]);
@@ -139,10 +177,14 @@ function validateLeaks(data: unknown, path: string): asserts data is LeaksFile {
   const cycles = data.cycles as unknown[];
   for (let i = 0; i < cycles.length; i++) {
     const cycle = cycles[i];
-    if (!Array.isArray(cycle)) return fail(`cycles[${i}] is ${_kind(cycle)}, expected an array of node ids`);
+    if (!Array.isArray(cycle)) {
+      return fail(`cycles[${i}] is ${_kind(cycle)}, expected an array of node ids`);
+    }
     for (const id of cycle) {
       if (!ids.has(id)) {
-        fail(`cycles[${i}] names node id ${JSON.stringify(id)}, which is not in nodes (dangling id)`);
+        fail(
+          `cycles[${i}] names node id ${JSON.stringify(id)}, which is not in nodes (dangling id)`,
+        );
       }
     }
   }
@@ -154,6 +196,65 @@ function validateLeaks(data: unknown, path: string): asserts data is LeaksFile {
     if (!ids.has(root.target as number)) {
       fail(`roots[${i}].target names node id ${root.target}, which is not in nodes (dangling id)`);
     }
+  }
+}
+
+/** True when text starts a JSON object or array that is still open at its end (cut short). O(n). */
+function _endsOpen(text: string): boolean {
+  if (text[0] !== "{" && text[0] !== "[") return false;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash escapes the next character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) depth++;
+    else if (c === 125 || c === 93) {
+      depth--;
+      if (depth === 0) return false; // closed: the error is elsewhere
+    }
+  }
+  return depth > 0;
+}
+
+function _isHexAddress(text: string): boolean {
+  if (text.length < 3 || text.charCodeAt(0) !== 48 || (text.charCodeAt(1) | 32) !== 120) {
+    return false;
+  }
+  for (let i = 2; i < text.length; i++) {
+    const c = text.charCodeAt(i) | 32;
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
+  }
+  return true;
+}
+
+/** Set of node ids: a bitmap while ids are small non-negative integers, a Set otherwise. */
+class _IdSet {
+  #bits: Uint8Array;
+  #set: Set<number> | null = null;
+  constructor(expected: number) {
+    this.#bits = new Uint8Array(Math.max(16, expected * 2));
+  }
+  add(id: number): boolean {
+    if (this.#set === null && Number.isInteger(id) && id >= 0 && id < this.#bits.length) {
+      if (this.#bits[id]) return false;
+      this.#bits[id] = 1;
+      return true;
+    }
+    if (this.#set === null) {
+      this.#set = new Set();
+      this.#bits.forEach((b, i) => b && this.#set!.add(i));
+    }
+    if (this.#set.has(id)) return false;
+    this.#set.add(id);
+    return true;
+  }
+  has(id: unknown): boolean {
+    if (typeof id !== "number") return false;
+    if (this.#set !== null) return this.#set.has(id);
+    return Number.isInteger(id) && id >= 0 && id < this.#bits.length && this.#bits[id] === 1;
   }
 }
 

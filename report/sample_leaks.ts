@@ -30,7 +30,9 @@ export function sampleLeaks(options: SampleOptions): LeaksFile {
   const rand = _mulberry32(options.seed ?? 1);
   const zones = options.zones ?? DEFAULT_ZONES;
   const withBytes = options.withBytes ?? n <= 20_000;
-  const leakedTarget = n === 0 ? 0 : Math.min(n - 1, Math.round(n * (options.leakFraction ?? 0.05)));
+  const leakedTarget = n === 0
+    ? 0
+    : Math.min(n - 1, Math.round(n * (options.leakFraction ?? 0.05)));
   const reachableCount = n - leakedTarget;
 
   const nodes: LeaksNode[] = new Array(n);
@@ -112,6 +114,7 @@ export function sampleLeaks(options: SampleOptions): LeaksFile {
       if (len > 1) {
         for (let k = 0; k < len; k++) link(id + k, id + ((k + 1) % len));
         cycles.push(members);
+        if (reachableCount > 0 && rand() < 0.5) link(id, Math.floor(rand() * reachableCount));
       }
       id += len;
     } else {
@@ -197,7 +200,9 @@ export function sampleLeaks(options: SampleOptions): LeaksFile {
       flood: 2 + n / 40_000,
       scc: 0.5 + leaked / 50_000,
     },
-    warnings: n > 0 ? ["tcache of thread 4244 was not readable; its 7 free chunks are assumed free"] : [],
+    warnings: n > 0
+      ? ["tcache of thread 4244 was not readable; its 7 free chunks are assumed free"]
+      : [],
   };
 }
 

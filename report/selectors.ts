@@ -260,20 +260,19 @@ export function selectGraph(
     const na = nodes[a]!, nb = nodes[b]!;
     return rank(na) - rank(nb) || nb.size - na.size || a - b;
   });
-  // Keep cycles whole where possible: a cycle member pulls in its whole cycle.
   const leakedBudget = Math.max(0, Math.floor(cap * 0.8));
   for (const i of leakedIdx) {
     if (order.length >= leakedBudget) break;
     take(i);
   }
 
-  // One hop of context: neighbours of drawn leaked blocks, and drawn-leak holders.
+  // One hop of reachable context: reachable blocks that drawn leaked blocks point to.
   const adjacent: number[] = [];
   for (let e = 0; e < edges.length; e++) {
     const s = ix.at(edges[e]!.source), t = ix.at(edges[e]!.target);
     if (s < 0 || t < 0) continue;
-    if (chosen[s] && !chosen[t]) adjacent.push(t);
-    else if (chosen[t] && !chosen[s]) adjacent.push(s);
+    if (chosen[s] && !chosen[t] && nodes[t]!.status === "reachable") adjacent.push(t);
+    else if (chosen[t] && !chosen[s] && nodes[s]!.status === "reachable") adjacent.push(s);
   }
   for (const i of adjacent) take(i);
   // Leaked blocks left over when context was small.
@@ -385,7 +384,10 @@ export function selectZones(leaks: LeaksFile): ZoneRow[] {
   for (const node of leaks.nodes) {
     let row = zones.get(node.zone);
     if (!row) {
-      zones.set(node.zone, row = { zone: node.zone, count: 0, bytes: 0, leaked: 0, leakedBytes: 0 });
+      zones.set(
+        node.zone,
+        row = { zone: node.zone, count: 0, bytes: 0, leaked: 0, leakedBytes: 0 },
+      );
     }
     row.count++;
     row.bytes += node.size;
@@ -642,12 +644,22 @@ export function selectNodeDetail(graph: GraphPayload, index: number): NodeDetail
   for (const link of graph.links) {
     if (link.source === index) {
       const t = graph.nodes[link.target]!;
-      outEdges.push({ node: link.target, address: t.address, status: t.status, offset: link.offset });
+      outEdges.push({
+        node: link.target,
+        address: t.address,
+        status: t.status,
+        offset: link.offset,
+      });
       neighbours.add(link.target);
     }
     if (link.target === index) {
       const s = graph.nodes[link.source]!;
-      inEdges.push({ node: link.source, address: s.address, status: s.status, offset: link.offset });
+      inEdges.push({
+        node: link.source,
+        address: s.address,
+        status: s.status,
+        offset: link.offset,
+      });
       neighbours.add(link.source);
     }
   }

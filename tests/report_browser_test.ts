@@ -57,20 +57,32 @@ async function withPage(fn: (page: Page, context: BrowserContext) => Promise<voi
   }
 }
 
-const debug = (page: Page) => page.evaluate(() => (globalThis as unknown as { __heapscopeDebug: Debug }).__heapscopeDebug);
+const debug = (page: Page) =>
+  page.evaluate(() => (globalThis as unknown as { __heapscopeDebug: Debug }).__heapscopeDebug);
 const stats = (page: Page) =>
-  page.evaluate(() => (globalThis as unknown as { __heapscopeDebug: { stats(): Stats } }).__heapscopeDebug.stats());
+  page.evaluate(() =>
+    (globalThis as unknown as { __heapscopeDebug: { stats(): Stats } }).__heapscopeDebug.stats()
+  );
 
 /** Count canvas pixels close to each of the three node colours. */
 const colourPixels = (page: Page) =>
   page.evaluate(() => {
     const canvas = document.querySelector("canvas")!;
     const data = canvas.getContext("2d")!.getImageData(0, 0, canvas.width, canvas.height).data;
-    const targets = { reachable: [0x3f, 0xb9, 0x50], leaked: [0xf8, 0x51, 0x49], cycle: [0xa3, 0x71, 0xf7] };
+    const targets = {
+      reachable: [0x3f, 0xb9, 0x50],
+      leaked: [0xf8, 0x51, 0x49],
+      cycle: [0xa3, 0x71, 0xf7],
+    };
     const counts = { reachable: 0, leaked: 0, cycle: 0 };
     for (let i = 0; i < data.length; i += 4) {
-      for (const [name, [r, g, b]] of Object.entries(targets) as [keyof typeof counts, number[]][]) {
-        if (Math.abs(data[i]! - r!) + Math.abs(data[i + 1]! - g!) + Math.abs(data[i + 2]! - b!) < 30 && data[i + 3]! > 200) {
+      for (
+        const [name, [r, g, b]] of Object.entries(targets) as [keyof typeof counts, number[]][]
+      ) {
+        if (
+          Math.abs(data[i]! - r!) + Math.abs(data[i + 1]! - g!) + Math.abs(data[i + 2]! - b!) <
+            30 && data[i + 3]! > 200
+        ) {
           counts[name]++;
         }
       }
@@ -80,7 +92,12 @@ const colourPixels = (page: Page) =>
 
 Deno.test("report HTML works offline in Chromium: graph colours, filters, cycles, search, safe strings", async () => {
   await Deno.mkdir(OUT, { recursive: true });
-  const leaks = sampleLeaks({ allocations: 3000, leakFraction: 0.08, command: HOSTILE, withBytes: true });
+  const leaks = sampleLeaks({
+    allocations: 3000,
+    leakFraction: 0.08,
+    command: HOSTILE,
+    withBytes: true,
+  });
   const html = await renderHtml(leaks, { bundle: await buildViewer() });
   const file = OUT + "report.html";
   await Deno.writeTextFile(file, html);
@@ -107,17 +124,28 @@ Deno.test("report HTML works offline in Chromium: graph colours, filters, cycles
     });
 
     await page.goto("file://" + file);
-    await page.waitForFunction(() => (globalThis as { __heapscopeReady?: boolean }).__heapscopeReady === true, null, {
-      timeout: 10_000,
-    });
+    await page.waitForFunction(
+      () => (globalThis as { __heapscopeReady?: boolean }).__heapscopeReady === true,
+      null,
+      {
+        timeout: 10_000,
+      },
+    );
 
     // The hostile command line shows as text and nothing of it ran.
     assertEquals(await page.locator('[data-testid="command"]').textContent(), HOSTILE);
-    assertEquals(await page.evaluate(() => (globalThis as { __pwned?: unknown }).__pwned), undefined);
+    assertEquals(
+      await page.evaluate(() => (globalThis as { __pwned?: unknown }).__pwned),
+      undefined,
+    );
     assertEquals(await page.locator("img").count(), 0);
     assertEquals(await page.locator("script").count(), 2);
     assert((await page.title()).includes("</script>"), "title shows the command as text");
-    assert((await page.locator('[data-testid="verdict"]').textContent())!.startsWith("✗ 240 allocations unreachable"));
+    assert(
+      (await page.locator('[data-testid="verdict"]').textContent())!.startsWith(
+        "✗ 240 allocations unreachable",
+      ),
+    );
 
     // All three colours are drawn, counted by the drawing code and seen in the pixels.
     await page.waitForTimeout(1500);
@@ -132,7 +160,11 @@ Deno.test("report HTML works offline in Chromium: graph colours, filters, cycles
     assertGreater(p0.reachable, 200, `green pixels ${JSON.stringify(p0)}`);
     assertGreater(p0.leaked, 50, `red pixels ${JSON.stringify(p0)}`);
     assertGreater(p0.cycle, 50, `purple pixels ${JSON.stringify(p0)}`);
-    assert((await page.locator('[data-testid="not-drawn"]').textContent())!.includes("1,000 allocations not drawn"));
+    assert(
+      (await page.locator('[data-testid="not-drawn"]').textContent())!.includes(
+        "1,000 allocations not drawn",
+      ),
+    );
 
     // "3" shows only leaked blocks: no green is drawn any more.
     await page.keyboard.press("3");
@@ -201,6 +233,9 @@ Deno.test("report HTML works offline in Chromium: graph colours, filters, cycles
 
     assertEquals(network, [], "no network request was attempted");
     assertEquals(errors, [], "no page errors, console errors or dialogs");
-    assertEquals(await page.evaluate(() => (globalThis as { __pwned?: unknown }).__pwned), undefined);
+    assertEquals(
+      await page.evaluate(() => (globalThis as { __pwned?: unknown }).__pwned),
+      undefined,
+    );
   });
 });

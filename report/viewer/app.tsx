@@ -14,7 +14,12 @@ import { LeaksTable } from "./leaks_table.tsx";
 import { NotDrawnTable } from "./not_drawn_table.tsx";
 import { MethodSection } from "./method_section.tsx";
 
-const FILTER_KEYS: Record<string, Filter> = { "1": "all", "2": "reachable", "3": "leaked", "4": "cycle" };
+const FILTER_KEYS: Record<string, Filter> = {
+  "1": "all",
+  "2": "reachable",
+  "3": "leaked",
+  "4": "cycle",
+};
 const NO_NEIGHBOURS: ReadonlySet<number> = new Set();
 
 export function App({ model, onReady }: { model: ReportModel; onReady: () => void }) {
@@ -25,8 +30,16 @@ export function App({ model, onReady }: { model: ReportModel; onReady: () => voi
   const [cycle, setCycle] = useState<number | null>(null);
   const canvas = useRef<GraphCanvas | null>(null);
 
-  const visible = useMemo(() => selectVisible(model.graph, { filter, zone, search }), [model, filter, zone, search]);
-  const detail = useMemo(() => (selected === null ? null : selectNodeDetail(model.graph, selected)), [model, selected]);
+  const visible = useMemo(() => selectVisible(model.graph, { filter, zone, search }), [
+    model,
+    filter,
+    zone,
+    search,
+  ]);
+  const detail = useMemo(
+    () => (selected === null ? null : selectNodeDetail(model.graph, selected)),
+    [model, selected],
+  );
   const neighbours = useMemo(() => (detail ? new Set(detail.neighbours) : NO_NEIGHBOURS), [detail]);
 
   const select = useCallback((index: number | null, fly = false) => {

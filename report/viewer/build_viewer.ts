@@ -54,8 +54,8 @@ if (import.meta.main) {
   await Deno.writeTextFile(out, bundle.js);
   await Deno.writeTextFile(out.replace(/\.js$/, ".css"), bundle.css);
   console.log(
-    `viewer: ${out} ${(bundle.js.length / 1024).toFixed(1)} KiB js, ${(bundle.css.length / 1024).toFixed(1)} KiB css in ${
-      (performance.now() - started).toFixed(0)
-    } ms`,
+    `viewer: ${out} ${(bundle.js.length / 1024).toFixed(1)} KiB js, ${
+      (bundle.css.length / 1024).toFixed(1)
+    } KiB css in ${(performance.now() - started).toFixed(0)} ms`,
   );
 }

@@ -24,7 +24,11 @@ export function DetailCard(
           <button type="button" class={`link ${e.status}`} onClick={() => onSelect(e.node)}>
             {e.address}
           </button>
-          <span class="muted">{dir === "out" ? ` at +0x${e.offset.toString(16)}` : ` holds it at +0x${e.offset.toString(16)}`}</span>
+          <span class="muted">
+            {dir === "out"
+              ? ` at +0x${e.offset.toString(16)}`
+              : ` holds it at +0x${e.offset.toString(16)}`}
+          </span>
         </li>
       ))}
       {rows.length > 12 && <li class="muted">{rows.length - 12} more drawn</li>}
@@ -35,7 +39,8 @@ export function DetailCard(
   return (
     <div class="card detail" data-testid="detail">
       <h3>
-        <span class={`dot ${detail.status}`} /> <span class="mono" data-testid="detail-address">{detail.address}</span>
+        <span class={`dot ${detail.status}`} />{" "}
+        <span class="mono" data-testid="detail-address">{detail.address}</span>
       </h3>
       <dl>
         <dt>size</dt>

@@ -1,6 +1,8 @@
 // D3 drawing of the heap graph on a canvas: force layout, zoom/pan, drag-to-pin, picking, fly-to and pulse. No data logic.
 
+// @ts-types="./d3.d.ts"
 import * as d3 from "d3";
+import type { ZoomTransform } from "./d3.d.ts";
 import type { GraphPayload } from "../selectors.ts";
 
 export const COLORS = {
@@ -28,6 +30,10 @@ export interface DrawStats {
   pinned: number;
   pulsing: number;
   zoom: number;
+  /** Mean milliseconds per draw. */
+  drawMs: number;
+  /** Mean milliseconds per simulation tick. */
+  tickMs: number;
 }
 
 export interface GraphCanvas {
@@ -72,16 +78,27 @@ export function createGraphCanvas(
     r: Math.max(2.5, Math.min(9, 1 + Math.log2(Math.max(16, node.size)) * 0.55)),
     status: node.status,
   }));
-  const links: SimLink[] = graph.links.map((l) => ({ source: nodes[l.source]!, target: nodes[l.target]! }));
+  const links: SimLink[] = graph.links.map((l) => ({
+    source: nodes[l.source]!,
+    target: nodes[l.target]!,
+  }));
   const big = nodes.length > 800;
   const simulation = d3.forceSimulation(nodes)
-    .force("charge", d3.forceManyBody().strength(big ? -14 : -40).distanceMax(big ? 160 : 300).theta(1.1))
+    .force(
+      "charge",
+      d3.forceManyBody().strength(big ? -14 : -40).distanceMax(big ? 120 : 300).theta(1.2),
+    )
     .force("link", d3.forceLink(links).distance(big ? 14 : 26).strength(0.6))
     .force("x", d3.forceX(0).strength(big ? 0.05 : 0.03))
     .force("y", d3.forceY(0).strength(big ? 0.05 : 0.03))
     .alphaDecay(0.018);
 
-  let state: DrawState = { mask: new Uint8Array(nodes.length).fill(1), selected: null, neighbours: new Set(), matches: new Set() };
+  let state: DrawState = {
+    mask: new Uint8Array(nodes.length).fill(1),
+    selected: null,
+    neighbours: new Set(),
+    matches: new Set(),
+  };
   let transform = d3.zoomIdentity;
   let width = 0, height = 0, dpr = 1;
   let frames = 0, ticks = 0;
@@ -102,7 +119,9 @@ export function createGraphCanvas(
     requestDraw();
   };
 
+  let drawMs = 0;
   const draw = () => {
+    const t0 = performance.now();
     pending = 0;
     frames++;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
@@ -204,6 +223,7 @@ export function createGraphCanvas(
         pulseTimer = null;
       }
     }
+    drawMs += performance.now() - t0;
     if (!firstDrawn) {
       firstDrawn = true;
       onFirstDraw();
@@ -214,15 +234,29 @@ export function createGraphCanvas(
     if (!pending) pending = requestAnimationFrame(draw);
   };
 
-  simulation.on("tick", () => {
-    ticks++;
-    // The simulation ticks inside d3-timer's animation frame: draw now rather than a frame later.
+  // Our own animation loop instead of d3-timer: one tick then one draw per frame, timed.
+  simulation.stop();
+  let loop = 0;
+  let tickMs = 0;
+  const frame = () => {
+    loop = 0;
+    if (simulation.alpha() >= simulation.alphaMin()) {
+      const t0 = performance.now();
+      simulation.tick();
+      tickMs += performance.now() - t0;
+      ticks++;
+      loop = requestAnimationFrame(frame);
+    }
     if (pending) {
       cancelAnimationFrame(pending);
       pending = 0;
     }
     draw();
-  });
+  };
+  const run = () => {
+    if (!loop) loop = requestAnimationFrame(frame);
+  };
+  run();
 
   const toWorld = (event: Event): [number, number] => {
     const [px, py] = d3.pointer(event, canvas);
@@ -245,7 +279,7 @@ export function createGraphCanvas(
 
   const zoom = d3.zoom()
     .scaleExtent([0.05, 12])
-    .on("zoom", (event: { transform: typeof transform }) => {
+    .on("zoom", (event: { transform: ZoomTransform }) => {
       transform = event.transform;
       requestDraw();
     });
@@ -253,7 +287,8 @@ export function createGraphCanvas(
     .container(canvas)
     .subject((event: { sourceEvent: Event }) => pick(...toWorld(event.sourceEvent)))
     .on("start", (event: { active: number; subject: SimNode; sourceEvent: Event }) => {
-      if (!event.active) simulation.alphaTarget(0.2).restart();
+      if (!event.active) simulation.alphaTarget(0.2).alpha(Math.max(simulation.alpha(), 0.2));
+      run();
       const [x, y] = toWorld(event.sourceEvent);
       event.subject.fx = x;
       event.subject.fy = y;
@@ -274,18 +309,24 @@ export function createGraphCanvas(
     onSelect(hit ? hit.index : null);
   });
 
-  const home = () => d3.zoomIdentity.translate(width / 2, height / 2).scale(nodes.length > 800 ? 0.8 : 1);
+  const home = () =>
+    d3.zoomIdentity.translate(width / 2, height / 2).scale(nodes.length > 800 ? 0.8 : 1);
   const observer = new ResizeObserver(resize);
   observer.observe(canvas);
   resize();
   sel.call(zoom.transform, home());
 
   const flyTo = (indices: number[], withPulse: boolean) => {
-    const members = indices.map((i) => nodes[i]).filter((n): n is SimNode => !!n && Number.isFinite(n.x));
+    const members = indices.map((i) => nodes[i]).filter((n): n is SimNode =>
+      !!n && Number.isFinite(n.x)
+    );
     if (members.length === 0) return;
     const xs = members.map((n) => n.x), ys = members.map((n) => n.y);
     const x0 = Math.min(...xs), x1 = Math.max(...xs), y0 = Math.min(...ys), y1 = Math.max(...ys);
-    const k = Math.min(2.5, 0.6 * Math.min(width / Math.max(160, x1 - x0), height / Math.max(160, y1 - y0)));
+    const k = Math.min(
+      2.5,
+      0.6 * Math.min(width / Math.max(160, x1 - x0), height / Math.max(160, y1 - y0)),
+    );
     const cx = (x0 + x1) / 2, cy = (y0 + y1) / 2;
     const target = d3.zoomIdentity.translate(width / 2 - cx * k, height / 2 - cy * k).scale(k);
     const from = transform;
@@ -301,7 +342,9 @@ export function createGraphCanvas(
       const kk = width / vw;
       sel.call(
         zoom.transform,
-        t >= 1 ? target : d3.zoomIdentity.translate(width / 2 - vx * kk, height / 2 - vy * kk).scale(kk),
+        t >= 1
+          ? target
+          : d3.zoomIdentity.translate(width / 2 - vx * kk, height / 2 - vy * kk).scale(kk),
       );
       if (t >= 1) {
         flyTimer?.stop();
@@ -327,7 +370,8 @@ export function createGraphCanvas(
       pulseTimer?.stop();
       flyTimer?.stop();
       sel.call(zoom.transform, home());
-      simulation.alpha(0.5).restart();
+      simulation.alpha(0.5);
+      run();
     },
     screenPosition(index) {
       const n = nodes[index];
@@ -343,10 +387,13 @@ export function createGraphCanvas(
         pinned: nodes.filter((n) => n.fx != null).length,
         pulsing: pulse ? pulse.members.length : 0,
         zoom: transform.k,
+        drawMs: frames ? drawMs / frames : 0,
+        tickMs: ticks ? tickMs / ticks : 0,
       };
     },
     destroy() {
       simulation.stop();
+      cancelAnimationFrame(loop);
       pulseTimer?.stop();
       flyTimer?.stop();
       observer.disconnect();

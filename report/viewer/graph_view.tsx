@@ -36,7 +36,12 @@ export function GraphView(props: GraphViewProps) {
   const { graph, visible } = props;
 
   useEffect(() => {
-    const api = createGraphCanvas(canvasRef.current!, graph, (i) => props.onSelect(i), props.onReady);
+    const api = createGraphCanvas(
+      canvasRef.current!,
+      graph,
+      (i) => props.onSelect(i),
+      props.onReady,
+    );
     apiRef.current = api;
     props.onCanvas(api);
     return () => {
@@ -72,7 +77,11 @@ export function GraphView(props: GraphViewProps) {
             </button>
           ))}
           {props.zone !== null && (
-            <button type="button" class="chip on zone" onClick={() => props.onZone(null)}>
+            <button
+              type="button"
+              class="chip on zone"
+              onClick={() => props.onZone(null)}
+            >
               zone: {props.zone} ✕
             </button>
           )}
@@ -93,12 +102,21 @@ export function GraphView(props: GraphViewProps) {
       <div class="canvas-wrap">
         <canvas ref={canvasRef} data-testid="graph" aria-label="Heap graph" />
         <div class="legend">
-          <span><i class="dot reachable" /> reachable {formatCount(visible.counts.reachable)}</span>
-          <span><i class="dot leaked" /> leaked {formatCount(visible.counts.leaked)}</span>
-          <span><i class="dot cycle" /> in a cycle {formatCount(visible.counts.cycle)}</span>
+          <span>
+            <i class="dot reachable" /> reachable {formatCount(visible.counts.reachable)}
+          </span>
+          <span>
+            <i class="dot leaked" /> leaked {formatCount(visible.counts.leaked)}
+          </span>
+          <span>
+            <i class="dot cycle" /> in a cycle {formatCount(visible.counts.cycle)}
+          </span>
         </div>
         <div class="note" data-testid="not-drawn">
-          {props.search && `${formatCount(visible.matches.length)} match${visible.matches.length === 1 ? "" : "es"} · `}
+          {props.search &&
+            `${formatCount(visible.matches.length)} match${
+              visible.matches.length === 1 ? "" : "es"
+            } · `}
           showing {formatCount(shown)} of {formatCount(graph.nodes.length)} drawn blocks
           {graph.notDrawn > 0 ? ` · ${formatCount(graph.notDrawn)} allocations not drawn` : ""}
         </div>

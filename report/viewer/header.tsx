@@ -4,7 +4,9 @@ import type { HeaderPayload } from "../selectors.ts";
 
 export function Header({ header }: { header: HeaderPayload }) {
   const when = new Date(header.capturedAt);
-  const captured = Number.isNaN(when.getTime()) ? header.capturedAt : when.toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
+  const captured = Number.isNaN(when.getTime())
+    ? header.capturedAt
+    : when.toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
   return (
     <header class="top">
       <div class="brand">
@@ -20,7 +22,9 @@ export function Header({ header }: { header: HeaderPayload }) {
           <span>paused {header.pauseMs.toFixed(1)} ms</span>
         </div>
       </div>
-      <div class={header.ok ? "verdict ok" : "verdict bad"} data-testid="verdict">{header.verdict}</div>
+      <div class={header.ok ? "verdict ok" : "verdict bad"} data-testid="verdict">
+        {header.verdict}
+      </div>
     </header>
   );
 }

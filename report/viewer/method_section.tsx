@@ -12,7 +12,9 @@ export function MethodSection({ method }: { method: MethodPayload }) {
           <h4>Phases</h4>
           <ol class="steps">
             {method.steps.map((s) => (
-              <li key={s.name}><b>{s.name}.</b> {s.detail}</li>
+              <li key={s.name}>
+                <b>{s.name}.</b> {s.detail}
+              </li>
             ))}
           </ol>
         </div>
@@ -20,18 +22,24 @@ export function MethodSection({ method }: { method: MethodPayload }) {
           <h4>Calls used on {method.platform}</h4>
           <ul class="calls">
             {method.calls.map((c) => (
-              <li key={c.name}><code>{c.name}</code> <span class="muted">{c.purpose}</span></li>
+              <li key={c.name}>
+                <code>{c.name}</code> <span class="muted">{c.purpose}</span>
+              </li>
             ))}
           </ul>
           {method.timings.length > 0 && (
             <>
-              <h4>Timings <span class="muted">({method.totalMs.toFixed(1)} ms)</span></h4>
+              <h4>
+                Timings <span class="muted">({method.totalMs.toFixed(1)} ms)</span>
+              </h4>
               <table class="timings">
                 <tbody>
                   {method.timings.map((t) => (
                     <tr key={t.phase}>
                       <td>{t.phase}</td>
-                      <td class="bar"><span style={{ width: `${(100 * t.ms) / max}%` }} /></td>
+                      <td class="bar">
+                        <span style={{ width: `${(100 * t.ms) / max}%` }} />
+                      </td>
                       <td class="num">{t.ms.toFixed(1)} ms</td>
                     </tr>
                   ))}

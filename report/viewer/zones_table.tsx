@@ -4,14 +4,24 @@ import { formatBytes, formatCount } from "../selectors.ts";
 import type { ZoneRow } from "../selectors.ts";
 
 export function ZonesTable(
-  { zones, active, onZone }: { zones: ZoneRow[]; active: string | null; onZone: (zone: string | null) => void },
+  { zones, active, onZone }: {
+    zones: ZoneRow[];
+    active: string | null;
+    onZone: (zone: string | null) => void;
+  },
 ) {
   return (
     <div class="card">
       <h3>Zones</h3>
       <table class="grid zones">
         <thead>
-          <tr><th>zone</th><th class="num">blocks</th><th class="num">bytes</th><th class="num">leaked</th><th class="num">leaked bytes</th></tr>
+          <tr>
+            <th>zone</th>
+            <th class="num">blocks</th>
+            <th class="num">bytes</th>
+            <th class="num">leaked</th>
+            <th class="num">leaked bytes</th>
+          </tr>
         </thead>
         <tbody>
           {zones.map((z) => (
@@ -29,7 +39,9 @@ export function ZonesTable(
           ))}
         </tbody>
       </table>
-      <p class="muted small">Blocks listed in leaks.json. Click a zone to filter the graph; click again to clear.</p>
+      <p class="muted small">
+        Blocks listed in leaks.json. Click a zone to filter the graph; click again to clear.
+      </p>
     </div>
   );
 }

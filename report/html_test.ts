@@ -1,0 +1,89 @@
+// Tests of renderHtml() / writeHtmlReport(): one self-contained file, hostile strings escaped, atomic writes.
+
+import { deepStrictEqual as assertEquals, ok as assert, rejects } from "node:assert/strict";
+import { escapeJsonForHtml, renderHtml, writeHtmlReport } from "./html.ts";
+import { sampleLeaks } from "./sample_leaks.ts";
+import type { ReportModel } from "./selectors.ts";
+
+const HOSTILE =
+  `</script><script>window.__pwned=1</script><img src=x onerror=alert(1)> & \u2028\u2029 <!--`;
+
+function embedded(html: string): string {
+  const m = html.match(/<script type="application\/json" id="leaks-data">([\s\S]*?)<\/script>/);
+  assert(m, "the data element is present");
+  return m[1]!;
+}
+
+Deno.test("renderHtml() escapes a hostile command so that it stays data", async () => {
+  const leaks = sampleLeaks({ allocations: 200, command: HOSTILE });
+  leaks.nodes[0]!.zone = "</ScRiPt><b>zone</b>";
+  const html = await renderHtml(leaks);
+  const data = embedded(html);
+  for (const raw of ["<", ">", "&", "\u2028", "\u2029"]) {
+    assert(!data.includes(raw), `no raw ${JSON.stringify(raw)} in data`);
+  }
+  const model = JSON.parse(data) as ReportModel;
+  assertEquals(model.header.command, HOSTILE);
+  assert(model.zones.some((z) => z.zone === "</ScRiPt><b>zone</b>"));
+  // Exactly three script tags open and close: the data, the viewer; none from the command.
+  assertEquals(html.match(/<script/gi)!.length, 2);
+  assertEquals(html.match(/<\/script/gi)!.length, 2);
+  assert(!html.includes("<img"), "no img tag leaks into the document");
+  const title = html.match(/<title>([\s\S]*?)<\/title>/)![1]!;
+  assert(title.includes("&#60;/script&#62;") && !title.includes("<"), title);
+});
+
+Deno.test("renderHtml() gives one self-contained file with a CSP that forbids the network", async () => {
+  const html = await renderHtml(sampleLeaks({ allocations: 100 }));
+  assert(html.startsWith("<!doctype html>"));
+  assert(
+    html.includes(
+      `content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:"`,
+    ),
+  );
+  assert(
+    !/<(script|link|img)[^>]+(src|href)=/i.test(html),
+    "no external script, stylesheet or image",
+  );
+  // XML namespace names (www.w3.org) are identifiers, not fetched.
+  const urls = html.replace(/http:\/\/www\.w3\.org\/[^"'\s]*/g, "").match(/https?:\/\/[^"'\s)]*/g);
+  assertEquals(urls, null, "no URLs to fetch");
+  assert(html.includes("<style>") && html.length > 50_000, "viewer code and styles are inlined");
+});
+
+Deno.test("renderHtml() keeps a 200,000-allocation report small by embedding the drawn part only", async () => {
+  const leaks = sampleLeaks({ allocations: 200_000 });
+  const html = await renderHtml(leaks);
+  assert(html.length < 5_000_000, `${html.length} bytes`);
+  const model = JSON.parse(embedded(html)) as ReportModel;
+  assertEquals(model.graph.nodes.length, 2000);
+  assertEquals(model.graph.notDrawn, 198_000);
+  assertEquals(model.stats.allocations, 200_000);
+});
+
+Deno.test("escapeJsonForHtml() replaces the five dangerous characters and round-trips", () => {
+  const text = JSON.stringify({ s: "a<b>c&d\u2028e\u2029" });
+  const safe = escapeJsonForHtml(text);
+  assertEquals(safe, '{"s":"a\\u003cb\\u003ec\\u0026d\\u2028e\\u2029"}');
+  assertEquals(JSON.parse(safe), JSON.parse(text));
+});
+
+Deno.test("writeHtmlReport() writes atomically and leaves no temp file; a bad folder fails with a hint", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "heapscope-html-" });
+  try {
+    const path = `${dir}/report.html`;
+    await Deno.writeTextFile(path, "old");
+    await writeHtmlReport(sampleLeaks({ allocations: 50 }), path);
+    const html = await Deno.readTextFile(path);
+    assert(html.startsWith("<!doctype html>"));
+    const names = [];
+    for await (const e of Deno.readDir(dir)) names.push(e.name);
+    assertEquals(names, ["report.html"]);
+    await rejects(
+      writeHtmlReport(sampleLeaks({ allocations: 5 }), `${dir}/missing/report.html`),
+      /Cannot write HTML report ".*\/missing\/report.html": .*\nHint: the folder does not exist/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
