@@ -1,0 +1,273 @@
+// Reads the allocation recorder's table (shim/recorder_linux.c) from a Snapshot's copied memory or
+// from a dump file written at exit.
+//
+// In memory: the exported `heapscope_recorder` struct (found through the ELF symbol table of the
+// loaded librecorder.so) gives the addresses of the stripe tables, stack segments and timeline.
+// Block addresses are stored XOR-encoded with the header's key; they are decoded in two 32-bit
+// halves to keep BigInt out of the loop. O(table slots + stacks · depth).
+
+import type { Snapshot } from "../analysis/types.ts";
+import { MemoryImage } from "../analysis/memory.ts";
+import { ElfFile } from "../analysis/elf.ts";
+import type {
+  RecordedBlock,
+  RecordedStack,
+  RecorderTable,
+  TimelineSample,
+} from "../analysis/sites.ts";
+import { parseMaps } from "./maps.ts";
+import type { Region } from "../analysis/types.ts";
+
+const MEM_MAGIC = "HSRECMEM";
+const DUMP_MAGIC = "HSDUMP1\0";
+const TWO32 = 4294967296;
+const UNWINDERS = ["dwarf", "fp", "libunwind"] as const;
+
+export class RecorderTableError extends Error {
+  constructor(message: string, readonly hints: string[] = []) {
+    super(message);
+    this.name = "RecorderTableError";
+  }
+}
+
+/** A dump file's table plus the maps the process had at exit (for symbolization). */
+export interface RecorderDump extends RecorderTable {
+  regions: Region[];
+}
+
+/** Address of `heapscope_recorder` in the target, when a loaded image exports it. */
+export function findRecorderSymbol(snapshot: Snapshot): number | undefined {
+  // Only images that look like the recorder are opened: parsing every library's symbols is slow.
+  for (const image of snapshot.images.filter((i) => /recorder/.test(i.path))) {
+    try {
+      const file = Deno.openSync(image.path);
+      try {
+        const elf = new ElfFile((off, len) => {
+          const buf = new Uint8Array(len);
+          file.seekSync(off, Deno.SeekMode.Start);
+          let got = 0;
+          while (got < len) {
+            const n = file.readSync(buf.subarray(got));
+            if (n === null || n === 0) break;
+            got += n;
+          }
+          return buf.subarray(0, got);
+        });
+        const sym = elf.findSymbols(["heapscope_recorder"]).get("heapscope_recorder");
+        if (sym) return image.bias + sym.value;
+      } finally {
+        file.close();
+      }
+    } catch {
+      continue;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The recorder table of a snapshot, or undefined when the process was not started under the
+ * recorder. Throws RecorderTableError when the recorder is there but its tables were not copied.
+ */
+export function readRecorderTable(snapshot: Snapshot): RecorderTable | undefined {
+  const at = findRecorderSymbol(snapshot);
+  if (at === undefined) return undefined;
+  const mem = new MemoryImage(snapshot.memory);
+  const need = <T>(v: T | undefined, what: string): T => {
+    if (v === undefined) {
+      throw new RecorderTableError(
+        `Cannot read the recorder's ${what} in process ${snapshot.pid}: memory not copied`,
+        ["The recorder's tables live in anonymous read-write mappings; the capture must copy them"],
+      );
+    }
+    return v;
+  };
+  const magic = mem.slice(at, 8);
+  if (!magic || new TextDecoder().decode(magic) !== MEM_MAGIC) {
+    throw new RecorderTableError(
+      `Cannot read the recorder in process ${snapshot.pid}: bad magic at ${hex(at)}`,
+    );
+  }
+  const version = need(mem.u32(at + 8), "header");
+  if (version !== 1) {
+    throw new RecorderTableError(
+      `Cannot read the recorder in process ${snapshot.pid}: table version ${version}, expected 1`,
+      ["Rebuild build/librecorder.so with this heapscope (make recorder)"],
+    );
+  }
+  const ready = need(mem.u32(at + 68), "header");
+  if (ready !== 1) return undefined;
+  const keyLo = need(mem.u32(at + 16), "header");
+  const keyHi = need(mem.u32(at + 20), "header");
+  const depth = need(mem.u32(at + 24), "header");
+  const stripeCount = need(mem.u32(at + 28), "header");
+  const stripes = need(mem.u64(at + 32), "header");
+  const stripeSize = need(mem.u32(at + 40), "header");
+  const blockSize = need(mem.u32(at + 44), "header");
+  const segments = need(mem.u64(at + 48), "header");
+  const segmentCount = need(mem.u32(at + 56), "header");
+  const seg0 = need(mem.u32(at + 60), "header");
+  const stackSize = need(mem.u32(at + 64), "header");
+  const stackCount = need(mem.u64(at + 72), "header");
+  const timeline = need(mem.u64(at + 80), "header");
+  const timelineCount = need(mem.u32(at + 92), "header");
+  const startNs = need(mem.u64(at + 104), "header");
+  const nowNs = need(mem.u64(at + 112), "header");
+  const pid = need(mem.u64(at + 120), "header");
+  const unwinder = UNWINDERS[need(mem.u32(at + 128), "header")] ?? "dwarf";
+
+  const blocks: RecordedBlock[] = [];
+  for (let s = 0; s < stripeCount; s++) {
+    const base = stripes + s * stripeSize;
+    const table = need(mem.u64(base), "stripe table");
+    const cap = need(mem.u64(base + 8), "stripe table");
+    const bytes = need(mem.slice(table, cap * blockSize), "block table");
+    const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (let j = 0; j < cap; j++) {
+      const o = j * blockSize;
+      const lo = v.getUint32(o, true), hi = v.getUint32(o + 4, true);
+      if (lo === 0 && hi === 0) continue;
+      blocks.push({
+        address: ((hi ^ keyHi) >>> 0) * TWO32 + ((lo ^ keyLo) >>> 0),
+        size: u64(v, o + 8),
+        stack: v.getUint32(o + 16, true),
+        tid: v.getUint32(o + 20, true),
+        timeNs: u64(v, o + 24),
+      });
+    }
+  }
+
+  const stacks = new Map<number, RecordedStack>();
+  for (let id = 1; id < stackCount; id++) {
+    const q = Math.floor(id / seg0) + 1;
+    const k = 31 - Math.clz32(q);
+    if (k >= segmentCount) break;
+    const segBase = mem.u64(segments + 8 * k);
+    if (!segBase) continue;
+    const e = segBase + (id - seg0 * (2 ** k - 1)) * stackSize;
+    const raw = mem.slice(e, stackSize);
+    if (!raw) continue;
+    const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    if (v.getUint32(12, true) !== 1) continue; // not published (lost a race, or being written)
+    stacks.set(id, stackFrom(v, id, 0, Math.min(v.getUint32(8, true), depth), 16, 64));
+  }
+
+  const samples: TimelineSample[] = [];
+  const tl = mem.slice(timeline, timelineCount * 24);
+  if (tl) {
+    const v = new DataView(tl.buffer, tl.byteOffset, tl.byteLength);
+    for (let i = 0; i < timelineCount; i++) samples.push(sample(v, i * 24));
+  }
+  return {
+    pid,
+    depth,
+    unwinder,
+    startNs,
+    nowNs,
+    stacks,
+    blocks,
+    timeline: samples,
+    source: `memory of process ${snapshot.pid}`,
+  };
+}
+
+/** Parse a dump file's bytes (format in shim/recorder_linux.c). */
+export function parseRecorderDump(bytes: Uint8Array, name = "dump"): RecorderDump {
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const bad = (why: string) =>
+    new RecorderTableError(`Cannot read recorder dump ${name}: ${why}`, [
+      "The file is written by build/librecorder.so at exit as record.<pid>",
+    ]);
+  if (bytes.length < 72 || new TextDecoder().decode(bytes.subarray(0, 8)) !== DUMP_MAGIC) {
+    throw bad("not a recorder dump (bad magic)");
+  }
+  if (v.getUint32(8, true) !== 1) throw bad(`version ${v.getUint32(8, true)}, expected 1`);
+  const depth = v.getUint32(12, true);
+  const pid = u64(v, 16), startNs = u64(v, 24), nowNs = u64(v, 32);
+  const nStacks = u64(v, 40), nBlocks = u64(v, 48), nSamples = u64(v, 56), mapsLen = u64(v, 64);
+  let o = 72;
+  try {
+    const stacks = new Map<number, RecordedStack>();
+    for (let i = 0; i < nStacks; i++) {
+      const id = v.getUint32(o, true), frames = v.getUint32(o + 4, true);
+      stacks.set(id, stackFrom(v, id, o, frames, 8, 56));
+      o += 56 + frames * 8;
+    }
+    const blocks: RecordedBlock[] = [];
+    for (let i = 0; i < nBlocks; i++, o += 32) {
+      blocks.push({
+        address: u64(v, o),
+        size: u64(v, o + 8),
+        stack: v.getUint32(o + 16, true),
+        tid: v.getUint32(o + 20, true),
+        timeNs: u64(v, o + 24),
+      });
+    }
+    const timeline: TimelineSample[] = [];
+    for (let i = 0; i < nSamples; i++, o += 24) timeline.push(sample(v, o));
+    if (o + mapsLen > bytes.length) throw new RangeError("maps");
+    const regions = parseMaps(new TextDecoder().decode(bytes.subarray(o, o + mapsLen)));
+    return {
+      pid,
+      depth,
+      unwinder: "dwarf",
+      startNs,
+      nowNs,
+      stacks,
+      blocks,
+      timeline,
+      regions,
+      source: name,
+    };
+  } catch (e) {
+    if (e instanceof RangeError) throw bad(`truncated at byte ${o}`);
+    throw e;
+  }
+}
+
+/** Read and parse a dump file. */
+export function readRecorderDump(path: string): RecorderDump {
+  let bytes: Uint8Array;
+  try {
+    bytes = Deno.readFileSync(path);
+  } catch (e) {
+    throw new RecorderTableError(`Cannot read recorder dump ${path}: ${(e as Error).message}`);
+  }
+  return parseRecorderDump(bytes, path);
+}
+
+/** Counters at `o + counters` (6 × u64), PCs at `o + pcsAt`. */
+function stackFrom(
+  v: DataView,
+  id: number,
+  o: number,
+  frames: number,
+  counters: number,
+  pcsAt: number,
+): RecordedStack {
+  const c = (i: number) => u64(v, o + counters + 8 * i);
+  const pcs: number[] = [];
+  for (let i = 0; i < frames; i++) pcs.push(u64(v, o + pcsAt + 8 * i));
+  return {
+    id,
+    pcs,
+    liveCount: c(0),
+    liveBytes: c(1),
+    peakCount: c(2),
+    peakBytes: c(3),
+    totalCount: c(4),
+    totalBytes: c(5),
+  };
+}
+
+function sample(v: DataView, o: number): TimelineSample {
+  return { timeNs: u64(v, o), liveBytes: u64(v, o + 8), liveCount: u64(v, o + 16) };
+}
+
+function u64(v: DataView, o: number): number {
+  return v.getUint32(o + 4, true) * TWO32 + v.getUint32(o, true);
+}
+
+function hex(n: number): string {
+  return "0x" + n.toString(16);
+}

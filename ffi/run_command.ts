@@ -1,0 +1,341 @@
+// `heapscope run`: launch a command under the allocation recorder, snapshot it at exit and on
+// request, and report leaks with the stacks that allocated them.
+//
+// Protocol (see shim/recorder_linux.c): heapscope listens on a Unix socket in a private temporary
+// folder and starts the command with LD_PRELOAD=librecorder.so, HEAPSCOPE_CONTROL=<socket> and
+// HEAPSCOPE_PARENT_PID=<our pid>. The process we started connects; at exit (a destructor, after
+// the program's own) it sends 'E', on SIGUSR1 'S' (with --signal), on SIGUSR2 'C', and waits. We
+// capture its memory with ptrace (captureSnapshot), answer one byte so it goes on, then analyse the
+// copy. SIGUSR1/SIGUSR2 sent to heapscope itself take a snapshot too; SIGINT, SIGTERM and SIGHUP
+// are forwarded to the command. Children the command forks do not talk to us (they write their
+// own dump files record.<pid> at exit).
+
+import { type Analysis, analyze } from "../analysis/mod.ts";
+import {
+  aggregateSites,
+  foldedStacks,
+  formatSites,
+  type LeaksSites,
+  type RecorderTable,
+  sitesForLeaks,
+  type SiteSort,
+} from "../analysis/sites.ts";
+import { formatSummary, toLeaksFile, writeHtmlReport } from "../report/mod.ts";
+import type { LeaksFile } from "../report/mod.ts";
+import { captureSnapshot } from "./mod.ts";
+import { readRecorderDump, readRecorderTable } from "./recorder_table.ts";
+import { symbolize } from "./symbolize.ts";
+
+export interface RunOptions {
+  /** leaks.json path (default "leaks.json"); signal snapshots add ".<k>" before ".json". */
+  output?: string;
+  html?: string;
+  /** Folded stacks of leaked bytes per site, for flamegraph.pl or speedscope. */
+  flameGraph?: string;
+  /** Install SIGUSR1/SIGUSR2 snapshot handlers in the command. */
+  signal?: boolean;
+  sort?: SiteSort;
+  /** Sites listed in the summary and kept in leaks.json (default 10). */
+  top?: number;
+  /** Frames kept per allocation (default 32, at most 128). */
+  depth?: number;
+  graph?: "all" | "leaked";
+  quiet?: boolean;
+  /** Path of librecorder.so (default: build/librecorder.so beside heapscope). */
+  recorder?: string;
+  /** Where the command's dump files go (default: a temporary folder, removed at the end). */
+  recordDir?: string;
+  /** Where the command's stdout/stderr go (default inherit). */
+  stdio?: "inherit" | "null";
+  /** Called after each snapshot has been analysed (tests, embedding). */
+  onSnapshot?: (s: RunSnapshot) => void;
+}
+
+/** One analysed snapshot of the recorded command. */
+export interface RunSnapshot {
+  kind: "exit" | "signal";
+  /** 0 for the exit snapshot, 1, 2, ... for signal snapshots. */
+  index: number;
+  analysis: Analysis;
+  table: RecorderTable;
+  sites: LeaksSites;
+  leaks: LeaksFile;
+  output: string;
+}
+
+const EXIT = { clean: 0, leaks: 1, usage: 2, cannot: 3 } as const;
+const FORWARDED = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
+/** Default location of the recorder: $HEAPSCOPE_HOME/build or ../build from this file. */
+export function recorderPath(): string {
+  const home = Deno.env.get("HEAPSCOPE_HOME");
+  if (home) return `${home}/build/librecorder.so`;
+  return new URL("../build/librecorder.so", import.meta.url).pathname;
+}
+
+/**
+ * Run `argv` under the recorder; returns heapscope's exit status: 0 no leaks in the last
+ * snapshot, 1 leaks, 2 usage error, 3 no snapshot could be analysed. The command's own exit status
+ * is printed.
+ */
+export async function runRecorded(argv: string[], opts: RunOptions = {}): Promise<number> {
+  const log = (s: string) => {
+    if (!opts.quiet) console.log(s);
+  };
+  const fail = (code: number, msg: string, hints: string[] = []) => {
+    console.error(`heapscope: ${msg}${hints.map((h) => `\nHint: ${h}`).join("")}`);
+    return code;
+  };
+  if (argv.length === 0) {
+    return fail(EXIT.usage, "Nothing to run: no command after `run --`", [
+      "heapscope run [options] -- ./program args...",
+    ]);
+  }
+  const recorder = opts.recorder ?? recorderPath();
+  try {
+    Deno.statSync(recorder);
+  } catch {
+    return fail(EXIT.usage, `Cannot find the recorder "${recorder}"`, [
+      "Build it with `make recorder` (or `make`) in the heapscope folder",
+    ]);
+  }
+  const depth = opts.depth ?? 32;
+  if (!Number.isInteger(depth) || depth < 1 || depth > 128) {
+    return fail(EXIT.usage, `Invalid --depth "${opts.depth}": expected 1..128`);
+  }
+  const tmp = await Deno.makeTempDir({ prefix: "heapscope-run-" });
+  const recordDir = opts.recordDir ?? tmp;
+  const socketPath = `${tmp}/control.sock`;
+  const listener = Deno.listen({ transport: "unix", path: socketPath });
+  const env: Record<string, string> = {
+    LD_PRELOAD: [recorder, Deno.env.get("LD_PRELOAD")].filter(Boolean).join(":"),
+    HEAPSCOPE_CONTROL: socketPath,
+    HEAPSCOPE_PARENT_PID: String(Deno.pid),
+    HEAPSCOPE_RECORD_DIR: recordDir,
+    HEAPSCOPE_DEPTH: String(depth),
+  };
+  if (opts.signal) env.HEAPSCOPE_SIGNAL = "1";
+
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(argv[0]!, {
+      args: argv.slice(1),
+      env,
+      stdin: "inherit",
+      stdout: opts.stdio ?? "inherit",
+      stderr: opts.stdio ?? "inherit",
+    }).spawn();
+  } catch (e) {
+    listener.close();
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    return fail(EXIT.usage, `Cannot run "${argv[0]}": ${(e as Error).message}`, [
+      "Check the command name and that it is executable",
+    ]);
+  }
+  const pid = child.pid;
+  log(`heapscope: recording process ${pid} (${argv.join(" ")})`);
+
+  let signalCount = 0;
+  let lastStatus: number = EXIT.cannot;
+  let exitSnapshot = false;
+  // Snapshots run one at a time, in request order.
+  let queue: Promise<void> = Promise.resolve();
+  const snapshot = (kind: "exit" | "signal", sort: SiteSort, ack?: () => Promise<void>) => {
+    queue = queue.then(async () => {
+      const index = kind === "exit" ? 0 : ++signalCount;
+      try {
+        const snap = await captureSnapshot(pid);
+        await ack?.();
+        ack = undefined;
+        lastStatus = await report(snap, kind, index, sort, opts, log);
+        if (kind === "exit") exitSnapshot = true;
+      } catch (e) {
+        console.error(
+          `heapscope: ${kind} snapshot of process ${pid} failed: ${(e as Error).message}`,
+        );
+        if (e instanceof Error && "hints" in e && Array.isArray(e.hints)) {
+          for (const h of e.hints) console.error(`Hint: ${h}`);
+        }
+      } finally {
+        await ack?.();
+      }
+    });
+    return queue;
+  };
+
+  const serve = (async () => {
+    for await (const conn of listener) {
+      (async () => {
+        const buf = new Uint8Array(16);
+        const reply = async () => {
+          await conn.write(new Uint8Array([0x41])).catch(() => 0);
+        };
+        try {
+          for (;;) {
+            const n = await conn.read(buf);
+            if (n === null) break;
+            for (const b of buf.subarray(0, n)) {
+              const what = String.fromCharCode(b);
+              if (what === "E") await snapshot("exit", opts.sort ?? "size", reply);
+              else if (what === "S") await snapshot("signal", "size", reply);
+              else if (what === "C") await snapshot("signal", "count", reply);
+            }
+          }
+        } catch {
+          // the command went away
+        } finally {
+          try {
+            conn.close();
+          } catch { /* closed */ }
+        }
+      })();
+    }
+  })().catch(() => {});
+
+  const handlers: [Deno.Signal, () => void][] = [];
+  for (const sig of FORWARDED) {
+    const h = () => {
+      try {
+        child.kill(sig);
+      } catch { /* gone */ }
+    };
+    Deno.addSignalListener(sig, h);
+    handlers.push([sig, h]);
+  }
+  if (opts.signal) {
+    const by = (sort: SiteSort) => () => void snapshot("signal", sort);
+    handlers.push(["SIGUSR1", by("size")], ["SIGUSR2", by("count")]);
+    Deno.addSignalListener("SIGUSR1", handlers.at(-2)![1]);
+    Deno.addSignalListener("SIGUSR2", handlers.at(-1)![1]);
+  }
+
+  const status = await child.status;
+  await queue;
+  for (const [sig, h] of handlers) Deno.removeSignalListener(sig, h);
+  listener.close();
+  await serve;
+  const how = status.signal
+    ? `was killed by ${status.signal}`
+    : `exited with status ${status.code}`;
+  log(`heapscope: process ${pid} ${how}`);
+
+  if (!exitSnapshot) {
+    // No snapshot at exit (killed, _exit, or the recorder could not reach us): the dump file, if
+    // any, still says what was live and where it came from, without a leak analysis.
+    try {
+      const dump = readRecorderDump(`${recordDir}/record.${pid}`);
+      const frames = await symbolize(allPcs(dump), dump.regions);
+      const { rows, stackIds } = aggregateSites(dump);
+      const stacks = stackIds.map((id) => {
+        const st = dump.stacks.get(id);
+        return st ? st.pcs.flatMap((pc) => frames.get(pc) ?? [{ pc: "0x" + pc.toString(16) }]) : [];
+      });
+      const sorted = rows.filter((r) => r.count > 0).sort((a, b) => b.bytes - a.bytes);
+      log(`heapscope: no snapshot at exit; live at exit per the recorder's dump:`);
+      log(formatSites({ sites: sorted.slice(0, opts.top ?? 10), stacks, omittedSites: 0 }));
+      if (opts.flameGraph) {
+        await Deno.writeTextFile(opts.flameGraph, foldedStacks(sorted, stacks, "live"));
+      }
+    } catch {
+      if (signalCount === 0) {
+        console.error(`heapscope: no snapshot of process ${pid} was taken`);
+        console.error(
+          "Hint: the program must end through exit() or a return from main (not _exit or a signal)",
+        );
+      }
+    }
+  }
+  if (opts.recordDir === undefined) await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  else await Deno.remove(socketPath).catch(() => {});
+  return lastStatus;
+}
+
+function allPcs(table: RecorderTable): Set<number> {
+  const pcs = new Set<number>();
+  for (const s of table.stacks.values()) for (const pc of s.pcs) pcs.add(pc);
+  return pcs;
+}
+
+/** With ".<k>" before the extension, for the k-th signal snapshot. */
+export function numberedPath(path: string, index: number): string {
+  if (index === 0) return path;
+  const slash = path.lastIndexOf("/");
+  const dot = path.lastIndexOf(".");
+  return dot > slash + 1 ? `${path.slice(0, dot)}.${index}${path.slice(dot)}` : `${path}.${index}`;
+}
+
+async function report(
+  snap: Awaited<ReturnType<typeof captureSnapshot>>,
+  kind: "exit" | "signal",
+  index: number,
+  sort: SiteSort,
+  opts: RunOptions,
+  log: (s: string) => void,
+): Promise<number> {
+  const analysis = analyze(snap);
+  const table = readRecorderTable(snap);
+  if (!table) {
+    throw new Error(
+      `process ${snap.pid} has no recorder table (librecorder.so not loaded or not initialised)`,
+    );
+  }
+  const frames = await symbolize(allPcs(table), snap.regions, { pageSize: snap.pageSize });
+  const full = sitesForLeaks(analysis, table, frames, { sort });
+  const top = opts.top ?? 10;
+  const sites: LeaksSites = {
+    ...full,
+    sites: full.sites.slice(0, top),
+    omittedSites: full.omittedSites + Math.max(0, full.sites.length - top),
+  };
+  const leaks = withSites(toLeaksFile(analysis, { graph: opts.graph ?? "all" }), sites);
+  const output = numberedPath(opts.output ?? "leaks.json", index);
+  await writeAtomic(output, JSON.stringify(leaks));
+  const outputs = [{ label: "leaks.json", path: output }];
+  if (opts.html) {
+    const html = numberedPath(opts.html, index);
+    await writeHtmlReport(leaks, html);
+    outputs.push({ label: "HTML report", path: html });
+  }
+  if (opts.flameGraph) {
+    const fg = numberedPath(opts.flameGraph, index);
+    await writeAtomic(fg, foldedStacks(full.sites, full.stacks, "leaked"));
+    outputs.push({ label: "flame graph (folded)", path: fg });
+  }
+  log(
+    `heapscope: ${kind} snapshot${index ? ` ${index}` : ""} of process ${snap.pid}: ` +
+      `${table.blocks.length} recorded live blocks, ${table.stacks.size} stacks` +
+      (full.unmatchedBlocks ? `, ${full.unmatchedBlocks} not found in the heap` : ""),
+  );
+  log(formatSummary(analysis, { outputs, top }));
+  const leakedSites = sites.sites.filter((r) => r.leakedCount > 0);
+  if (leakedSites.length > 0) {
+    log(`Top leaking sites (by ${sort}):`);
+    log(formatSites({ ...sites, sites: leakedSites }));
+  }
+  opts.onSnapshot?.({ kind, index, analysis, table, sites, leaks, output });
+  return leaks.summary.leaked > 0 ? EXIT.leaks : EXIT.clean;
+}
+
+/** leaks.json version 2: stacks, sites and timeline, and per node its site, thread and age. */
+export function withSites(file: LeaksFile, s: LeaksSites): LeaksFile {
+  const nodes = file.nodes.map((n) => {
+    const site = s.site[n.id] ?? -1;
+    if (site < 0) return n;
+    return { ...n, site, thread: s.thread[n.id], ageMs: Math.round(s.ageMs[n.id]! * 1000) / 1000 };
+  });
+  return {
+    ...file,
+    version: 2,
+    nodes,
+    stacks: s.stacks,
+    sites: s.sites,
+    omittedSites: s.omittedSites,
+    timeline: s.timeline,
+  } as unknown as LeaksFile;
+}
+
+async function writeAtomic(path: string, text: string): Promise<void> {
+  const tmp = `${path}.${Deno.pid}.tmp`;
+  await Deno.writeTextFile(tmp, text);
+  await Deno.rename(tmp, path);
+}

@@ -1,0 +1,285 @@
+// Symbolizes return addresses: each pc → its image (from the regions saved at snapshot time) →
+// function, file:line and inlined callers.
+//
+// Tool order and why: `llvm-symbolizer` (or `llvm-symbolizer-14`) first: one process for every
+// image (each input line names its module), JSON output that cannot be confused by odd function
+// names, and inlined frames with --inlining. Else GNU `addr2line -f -C -i -e FILE`, one process per
+// image, batched (all that image's addresses on its stdin). Else, with no tool, function+offset from
+// the image's ELF .symtab/.dynsym (analysis/elf.ts gives the sections; the function symbols are
+// read here). Addresses given to tools are file vaddrs of pc - 1 (the call instruction, not the
+// one after it, which may belong to the next line or function). O(pcs · log symbols).
+
+import type { Region } from "../analysis/types.ts";
+import { ElfFile, loadBias } from "../analysis/elf.ts";
+import type { FrameMap, StackFrame } from "../analysis/sites.ts";
+
+export type Symbolizer = "llvm-symbolizer" | "addr2line" | "elf";
+
+export interface SymbolizeOptions {
+  /** Force a tool (default: the first found in the order above). */
+  tool?: Symbolizer;
+  pageSize?: number;
+}
+
+interface ImageAt {
+  path: string;
+  bias: number;
+}
+
+const hex = (n: number) => "0x" + n.toString(16);
+
+/** Which symbolizer this machine has, in order of preference. */
+export function availableSymbolizer(): { tool: Symbolizer; command?: string } {
+  for (const command of ["llvm-symbolizer", "llvm-symbolizer-14", "llvm-symbolizer-15"]) {
+    if (runs(command, ["--version"])) return { tool: "llvm-symbolizer", command };
+  }
+  if (runs("addr2line", ["--version"])) return { tool: "addr2line", command: "addr2line" };
+  return { tool: "elf" };
+}
+
+/** Frames for every pc (return addresses). Unknown pcs get a frame with only pc (and image). */
+export async function symbolize(
+  pcs: Iterable<number>,
+  regions: readonly Region[],
+  opts: SymbolizeOptions = {},
+): Promise<FrameMap> {
+  const pageSize = opts.pageSize ?? 4096;
+  const found = opts.tool
+    ? { tool: opts.tool, command: opts.tool === "llvm-symbolizer" ? "llvm-symbolizer" : opts.tool }
+    : availableSymbolizer();
+  const sorted = [...regions].filter((r) => r.path.startsWith("/")).sort((a, b) =>
+    a.start - b.start
+  );
+  const biasCache = new Map<string, ElfFile | null>();
+  const byImage = new Map<string, { image: ImageAt; pcs: number[] }>();
+  const out: FrameMap = new Map();
+  for (const pc of new Set(pcs)) {
+    const image = imageOf(pc, sorted, biasCache, pageSize);
+    if (!image) {
+      out.set(pc, [{ pc: hex(pc) }]);
+      continue;
+    }
+    const key = `${image.path}@${image.bias}`;
+    const g = byImage.get(key) ?? { image, pcs: [] };
+    g.pcs.push(pc);
+    byImage.set(key, g);
+  }
+  const groups = [...byImage.values()];
+  if (found.tool === "llvm-symbolizer") {
+    await llvmSymbolize(found.command!, groups, out);
+  } else if (found.tool === "addr2line") {
+    await Promise.all(groups.map((g) => addr2line(g.image, g.pcs, out)));
+  }
+  // Whatever a tool could not name (no debug info, stripped, tool failure): ELF symbols.
+  for (const g of groups) {
+    const missing = g.pcs.filter((pc) => !out.get(pc)?.some((f) => f.function));
+    if (missing.length > 0) elfSymbolize(g.image, missing, out);
+  }
+  return out;
+}
+
+function imageOf(
+  pc: number,
+  regions: readonly Region[],
+  cache: Map<string, ElfFile | null>,
+  pageSize: number,
+): ImageAt | undefined {
+  let lo = 0, hi = regions.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const r = regions[mid]!;
+    if (pc < r.start) hi = mid - 1;
+    else if (pc >= r.end) lo = mid + 1;
+    else {
+      let elf = cache.get(r.path);
+      if (elf === undefined) {
+        try {
+          elf = new ElfFile(fileReader(r.path));
+        } catch {
+          elf = null;
+        }
+        cache.set(r.path, elf);
+      }
+      if (!elf) return undefined;
+      const bias = loadBias(elf.loads, r.start, r.offset, pageSize);
+      return bias === undefined ? undefined : { path: r.path, bias };
+    }
+  }
+  return undefined;
+}
+
+function fileReader(path: string): (offset: number, length: number) => Uint8Array {
+  const bytes = Deno.readFileSync(path);
+  return (o, n) => bytes.subarray(o, o + n);
+}
+
+async function llvmSymbolize(
+  command: string,
+  groups: { image: ImageAt; pcs: number[] }[],
+  out: FrameMap,
+): Promise<void> {
+  const order: { pc: number; image: ImageAt }[] = [];
+  let input = "";
+  for (const g of groups) {
+    for (const pc of g.pcs) {
+      order.push({ pc, image: g.image });
+      input += `"${g.image.path}" ${hex(pc - 1 - g.image.bias)}\n`;
+    }
+  }
+  if (order.length === 0) return;
+  const text = await runWithInput(
+    command,
+    ["--output-style=JSON", "--inlining", "--demangle"],
+    input,
+  );
+  if (text === undefined) return;
+  const lines = text.split("\n").filter((l) => l.startsWith("{"));
+  for (let i = 0; i < lines.length && i < order.length; i++) {
+    const { pc, image } = order[i]!;
+    let parsed: { Symbol?: { FunctionName?: string; FileName?: string; Line?: number }[] };
+    try {
+      parsed = JSON.parse(lines[i]!);
+    } catch {
+      continue;
+    }
+    const frames: StackFrame[] = [];
+    for (const s of parsed.Symbol ?? []) {
+      const f: StackFrame = { pc: hex(pc), image: image.path };
+      if (s.FunctionName && s.FunctionName !== "??") f.function = s.FunctionName;
+      if (s.FileName && s.FileName !== "??") f.file = s.FileName;
+      if (s.Line) f.line = s.Line;
+      frames.push(f);
+    }
+    if (frames.length > 0) out.set(pc, frames);
+  }
+}
+
+async function addr2line(image: ImageAt, pcs: number[], out: FrameMap): Promise<void> {
+  // An address after the last one marks the end of each address's output: addr2line prints the
+  // inlined chain as pairs of lines, so a sentinel "0" address (which gives "??") separates them.
+  const input = pcs.map((pc) => `${hex(pc - 1 - image.bias)}\n0\n`).join("");
+  const text = await runWithInput("addr2line", ["-f", "-C", "-i", "-e", image.path], input);
+  if (text === undefined) return;
+  const lines = text.split("\n");
+  let i = 0;
+  for (const pc of pcs) {
+    const frames: StackFrame[] = [];
+    while (i + 1 < lines.length) {
+      const fn = lines[i]!, loc = lines[i + 1]!;
+      i += 2;
+      if (fn === "??" && loc.startsWith("??:")) break; // the sentinel
+      const f: StackFrame = { pc: hex(pc), image: image.path };
+      if (fn !== "??") f.function = fn;
+      const m = /^(.*):(\d+)(?: \(discriminator \d+\))?$/.exec(loc);
+      if (m && m[1] !== "??") {
+        f.file = m[1];
+        if (Number(m[2]) > 0) f.line = Number(m[2]);
+      }
+      frames.push(f);
+    }
+    if (frames.some((f) => f.function)) out.set(pc, frames);
+  }
+}
+
+interface FuncSym {
+  start: number;
+  size: number;
+  name: string;
+}
+
+const symbolCache = new Map<string, FuncSym[]>();
+
+/** Function symbols of an ELF file (.symtab, else .dynsym), sorted by address. */
+function functionSymbols(path: string): FuncSym[] {
+  const cached = symbolCache.get(path);
+  if (cached) return cached;
+  const list: FuncSym[] = [];
+  try {
+    const bytes = Deno.readFileSync(path);
+    const elf = new ElfFile(bytes);
+    const sections = elf.sections();
+    for (const type of [2, /* SHT_SYMTAB */ 11 /* SHT_DYNSYM */]) {
+      for (const s of sections) {
+        if (s.type !== type || s.entsize < 24) continue;
+        const strs = sections[s.link];
+        if (!strs) continue;
+        const v = new DataView(bytes.buffer, bytes.byteOffset + s.offset, s.size);
+        const dec = new TextDecoder();
+        for (let o = s.entsize; o + 24 <= s.size; o += s.entsize) {
+          if ((v.getUint8(o + 4) & 0xf) !== 2 /* STT_FUNC */) continue;
+          const value = v.getUint32(o + 12, true) * 4294967296 + v.getUint32(o + 8, true);
+          if (value === 0) continue;
+          const nameOff = strs.offset + v.getUint32(o, true);
+          let end = nameOff;
+          while (end < bytes.length && bytes[end] !== 0) end++;
+          list.push({
+            start: value,
+            size: v.getUint32(o + 16, true),
+            name: dec.decode(bytes.subarray(nameOff, end)),
+          });
+        }
+      }
+      if (list.length > 0) break;
+    }
+  } catch {
+    // unreadable: no symbols
+  }
+  list.sort((a, b) => a.start - b.start);
+  symbolCache.set(path, list);
+  return list;
+}
+
+function elfSymbolize(image: ImageAt, pcs: number[], out: FrameMap): void {
+  const syms = functionSymbols(image.path);
+  for (const pc of pcs) {
+    const addr = pc - 1 - image.bias;
+    let lo = 0, hi = syms.length - 1, best = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (syms[mid]!.start <= addr) {
+        best = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    const s = best >= 0 ? syms[best] : undefined;
+    const frame: StackFrame = { pc: hex(pc), image: image.path };
+    if (s && (s.size === 0 || addr < s.start + s.size)) {
+      frame.function = `${s.name}+${hex(addr + 1 - s.start)}`;
+    }
+    out.set(pc, [frame]);
+  }
+}
+
+function runs(command: string, args: string[]): boolean {
+  try {
+    return new Deno.Command(command, { args, stdout: "null", stderr: "null" }).outputSync()
+      .success;
+  } catch {
+    return false;
+  }
+}
+
+async function runWithInput(
+  command: string,
+  args: string[],
+  input: string,
+): Promise<string | undefined> {
+  try {
+    const child = new Deno.Command(command, {
+      args,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    // Feed stdin while stdout is drained: inputs and outputs can both exceed a pipe's buffer.
+    const feed = (async () => {
+      const writer = child.stdin.getWriter();
+      await writer.write(new TextEncoder().encode(input));
+      await writer.close();
+    })();
+    const [out] = await Promise.all([child.output(), feed]);
+    return out.success ? new TextDecoder().decode(out.stdout) : undefined;
+  } catch {
+    return undefined;
+  }
+}
