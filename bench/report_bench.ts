@@ -27,6 +27,8 @@ interface Row {
   readyMs: number;
   fps: number;
   simRunning: boolean;
+  tickMs: number;
+  drawMs: number;
 }
 
 const sizes = Deno.args.length ? Deno.args.map(Number) : [10_000, 100_000, 1_000_000];
@@ -74,16 +76,21 @@ try {
       (globalThis as { __heapscopeReadyAt?: number }).__heapscopeReadyAt ?? NaN
     );
     const measured = await page.evaluate(() =>
-      new Promise<{ frames: number; ms: number; drawn: number; alpha: number }>((resolve) => {
+      new Promise<
+        { frames: number; ms: number; drawn: number; alpha: number; tickMs: number; drawMs: number }
+      >((resolve) => {
         const dbg = (globalThis as unknown as {
-          __heapscopeDebug: { nodes: number; stats(): { alpha: number } };
+          __heapscopeDebug: {
+            nodes: number;
+            stats(): { alpha: number; tickMs: number; drawMs: number };
+          };
         }).__heapscopeDebug;
         let frames = 0;
         const t0 = performance.now();
         const step = (now: number) => {
           frames++;
           if (now - t0 < 3000) requestAnimationFrame(step);
-          else resolve({ frames, ms: now - t0, drawn: dbg.nodes, alpha: dbg.stats().alpha });
+          else resolve({ ...dbg.stats(), frames, ms: now - t0, drawn: dbg.nodes });
         };
         requestAnimationFrame(step);
       })
@@ -99,6 +106,8 @@ try {
       readyMs,
       fps: (measured.frames * 1000) / measured.ms,
       simRunning: measured.alpha > 0.001,
+      tickMs: measured.tickMs,
+      drawMs: measured.drawMs,
     });
   }
 } finally {
@@ -108,16 +117,30 @@ try {
 }
 
 const f = (x: number, d = 1) => x.toFixed(d);
+const load = (await Deno.readTextFile("/proc/loadavg").catch(() => "?")).split(" ").slice(0, 3);
 console.log(
-  "| allocations | leaks.json | read | render | report.html | drawn nodes | interactive | fps (3 s, sim running) |",
+  `headless Chromium (--disable-gpu), viewport 1440x1000, ${navigator.hardwareConcurrency} cores, ` +
+    `load average ${load.join(" ")}`,
 );
-console.log("|---:|---:|---:|---:|---:|---:|---:|---:|");
+console.log(
+  "| allocations | leaks.json | readLeaksFile | renderHtml | report.html | drawn nodes " +
+    "| interactive | fps, 3 s while simulating | tick / draw per frame |",
+);
+console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
 for (const r of rows) {
   console.log(
-    `| ${r.allocations.toLocaleString("en-US")} | ${f(r.jsonMB)} MB | ${f(r.readMs, 0)} ms | ${
-      f(r.renderMs, 0)
-    } ms | ${f(r.htmlMB, 2)} MB | ${r.drawn} | ${f(r.readyMs, 0)} ms | ${f(r.fps)}${
-      r.simRunning ? "" : " (sim had stopped)"
-    } |`,
+    [
+      "",
+      r.allocations.toLocaleString("en-US"),
+      `${f(r.jsonMB)} MB`,
+      `${f(r.readMs, 0)} ms`,
+      `${f(r.renderMs, 0)} ms`,
+      `${f(r.htmlMB, 2)} MB`,
+      r.drawn,
+      `${f(r.readyMs, 0)} ms`,
+      f(r.fps) + (r.simRunning ? "" : " (simulation had stopped)"),
+      `${f(r.tickMs)} / ${f(r.drawMs)} ms`,
+      "",
+    ].join(" | ").trim(),
   );
 }
