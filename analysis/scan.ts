@@ -124,7 +124,7 @@ export function scanBlocks(
   let unreadable = 0, bytesScanned = 0;
   const min = index.min, max = index.max;
   const minHi = Math.floor(min / TWO32), maxHi = Math.floor((max - 1) / TWO32);
-  let chunkIdx = -1, chunkStart = 0, chunkEnd = 0;
+  let chunkStart = 0, chunkEnd = 0;
   let words: Uint32Array = new Uint32Array(0);
   for (let i = 0; i < n; i++) {
     start[i] = m;
@@ -133,8 +133,12 @@ export function scanBlocks(
     if (addr < chunkStart || addr + Math.max(8, size) > chunkEnd) {
       const ci = memory.find(addr, Math.max(8, size));
       if (ci < 0) {
+        // Not wholly copied: the slow path, kept out of line so that no closure captures the
+        // hot loop's variables (captured variables live in a context object, not registers).
         unreadable++;
-        bytesScanned += scanRange(memory, index, addr, addr + size, (wordAddress, block) => {
+        const part = _scanPartial(memory, index, addr, size);
+        bytesScanned += part.bytes;
+        for (let e = 0; e < part.target.length; e++) {
           if (m === cap) {
             cap *= 2;
             source = _grow(source, cap);
@@ -142,15 +146,13 @@ export function scanBlocks(
             offset = _grow(offset, cap);
           }
           source[m] = i;
-          target[m] = block;
-          offset[m] = wordAddress - addr;
+          target[m] = part.target[e]!;
+          offset[m] = part.offset[e]!;
           m++;
-        });
-        chunkIdx = -1;
+        }
         chunkStart = chunkEnd = 0;
         continue;
       }
-      chunkIdx = ci;
       const chunk = memory.chunks[ci]!;
       chunkStart = chunk.start;
       chunkEnd = chunk.start + chunk.bytes.length;
@@ -188,6 +190,20 @@ export function scanBlocks(
     unreadable,
     bytesScanned,
   };
+}
+
+function _scanPartial(
+  memory: MemoryImage,
+  index: AllocationIndex,
+  addr: number,
+  size: number,
+): { bytes: number; target: number[]; offset: number[] } {
+  const target: number[] = [], offset: number[] = [];
+  const bytes = scanRange(memory, index, addr, addr + size, (wordAddress, block) => {
+    target.push(block);
+    offset.push(wordAddress - addr);
+  });
+  return { bytes, target, offset };
 }
 
 function _grow(a: Uint32Array, cap: number): Uint32Array {
