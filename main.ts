@@ -8,6 +8,7 @@ import { CaptureError, captureSnapshot, formatChecks, runChecks } from "./ffi/mo
 import {
   formatSummary,
   leaksJsonPieces,
+  LeaksFileError,
   readLeaksFile,
   toLeaksFile,
   writeHtmlReport,
@@ -272,8 +273,8 @@ export async function main(argv: string[]): Promise<number> {
       fail(e.message, e.hints);
       return EXIT.cannot;
     }
-    if (e instanceof Error && e.name === "LeaksFileError") {
-      fail(e.message, (e as Error & { hints?: string[] }).hints ?? []);
+    if (e instanceof LeaksFileError) {
+      fail(e.message);
       return EXIT.usage;
     }
     throw e;

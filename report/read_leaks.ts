@@ -21,7 +21,7 @@ export async function readLeaksFile(path: string): Promise<LeaksFile> {
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) {
       throw new LeaksFileError(path, "the file does not exist", [
-        "write one with `heapscope <pid> --json leaks.json`",
+        "write one with `heapscope <pid> --output leaks.json`",
       ]);
     }
     if (err instanceof Deno.errors.IsADirectory) {
