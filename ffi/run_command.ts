@@ -10,7 +10,7 @@
 // are forwarded to the command. Children the command forks do not talk to us (they write their
 // own dump files record.<pid> at exit).
 
-import { type Analysis, analyze } from "../analysis/mod.ts";
+import { type Analysis, analyze, type Snapshot } from "../analysis/mod.ts";
 import {
   aggregateSites,
   foldedStacks,
@@ -256,6 +256,29 @@ function allPcs(table: RecorderTable): Set<number> {
   return pcs;
 }
 
+/**
+ * Sites for an analysed snapshot of a process that runs under the recorder (`heapscope <pid>` of
+ * a process started by `heapscope run`, or any LD_PRELOAD=librecorder.so process); undefined when
+ * the process has no recorder. Symbolizes every recorded stack.
+ */
+export async function recordedSites(
+  snap: Snapshot,
+  analysis: Analysis,
+  opts: { sort?: SiteSort; top?: number } = {},
+): Promise<{ table: RecorderTable; full: LeaksSites; sites: LeaksSites } | undefined> {
+  const table = readRecorderTable(snap);
+  if (!table) return undefined;
+  const frames = await symbolize(allPcs(table), snap.regions, { pageSize: snap.pageSize });
+  const full = sitesForLeaks(analysis, table, frames, { sort: opts.sort ?? "size" });
+  const top = opts.top ?? 10;
+  const sites: LeaksSites = {
+    ...full,
+    sites: full.sites.slice(0, top),
+    omittedSites: full.omittedSites + Math.max(0, full.sites.length - top),
+  };
+  return { table, full, sites };
+}
+
 /** With ".<k>" before the extension, for the k-th signal snapshot. */
 export function numberedPath(path: string, index: number): string {
   if (index === 0) return path;
@@ -265,7 +288,7 @@ export function numberedPath(path: string, index: number): string {
 }
 
 async function report(
-  snap: Awaited<ReturnType<typeof captureSnapshot>>,
+  snap: Snapshot,
   kind: "exit" | "signal",
   index: number,
   sort: SiteSort,
@@ -273,20 +296,14 @@ async function report(
   log: (s: string) => void,
 ): Promise<number> {
   const analysis = analyze(snap);
-  const table = readRecorderTable(snap);
-  if (!table) {
+  const top = opts.top ?? 10;
+  const recorded = await recordedSites(snap, analysis, { sort, top });
+  if (!recorded) {
     throw new Error(
       `process ${snap.pid} has no recorder table (librecorder.so not loaded or not initialised)`,
     );
   }
-  const frames = await symbolize(allPcs(table), snap.regions, { pageSize: snap.pageSize });
-  const full = sitesForLeaks(analysis, table, frames, { sort });
-  const top = opts.top ?? 10;
-  const sites: LeaksSites = {
-    ...full,
-    sites: full.sites.slice(0, top),
-    omittedSites: full.omittedSites + Math.max(0, full.sites.length - top),
-  };
+  const { table, full, sites } = recorded;
   const leaks = withSites(toLeaksFile(analysis, { graph: opts.graph ?? "all" }), sites);
   const output = numberedPath(opts.output ?? "leaks.json", index);
   await writeAtomic(output, JSON.stringify(leaks));
