@@ -245,8 +245,8 @@ export async function runRecorded(argv: string[], opts: RunOptions = {}): Promis
       }
     }
   }
-  if (opts.recordDir === undefined) await Deno.remove(tmp, { recursive: true }).catch(() => {});
-  else await Deno.remove(socketPath).catch(() => {});
+  // The socket's folder (and the dumps, unless --record-dir chose where they go).
+  await Deno.remove(tmp, { recursive: true }).catch(() => {});
   return lastStatus;
 }
 
