@@ -6,6 +6,7 @@
 // mixed sizes 16 B..4 KiB, ~2 pointers per live block, every 1000th block orphaned and a 2-cycle
 // per 1000 blocks. Prints per-phase ms, scan GB/s and checks the leak counts.
 
+import process from "node:process";
 import { analyzeHeap } from "../analysis/mod.ts";
 import type { Allocation, HeapEnumeration, MemoryChunk, Snapshot } from "../analysis/mod.ts";
 
@@ -151,8 +152,10 @@ if (import.meta.main) {
     const buildMs = performance.now() - t0;
     for (let r = 0; r < reps; r++) {
       const t1 = performance.now();
+      const c1 = process.cpuUsage();
       const a = analyzeHeap(snapshot, heap);
       const total = performance.now() - t1;
+      const cpu = process.cpuUsage(c1);
       const p = a.phaseMs;
       let direct = 0, cycle = 0;
       for (let i = 0; i < a.status.length; i++) {
@@ -165,7 +168,9 @@ if (import.meta.main) {
       console.log(
         `N=${n} rep=${r} heap=${(heapBytes / 1e6).toFixed(0)}MB build=${buildMs.toFixed(0)}ms ` +
           Object.entries(p).map(([k, v]) => `${k}=${v.toFixed(1)}`).join(" ") +
-          ` total=${total.toFixed(0)}ms scanGBps=${(heapBytes / (p.scan ?? 1) / 1e6).toFixed(2)}` +
+          ` total=${total.toFixed(0)}ms cpu=${
+            ((cpu.user + cpu.system) / 1000).toFixed(0)
+          }ms scanGBps=${(heapBytes / (p.scan ?? 1) / 1e6).toFixed(2)}` +
           ` edges=${a.edgeSource.length} direct=${direct} cycleNodes=${cycle} ${
             ok ? "OK" : "WRONG"
           }`,
