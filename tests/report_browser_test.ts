@@ -64,6 +64,15 @@ const stats = (page: Page) =>
     (globalThis as unknown as { __heapscopeDebug: { stats(): Stats } }).__heapscopeDebug.stats()
   );
 
+/** Re-check `cond` until it holds (the page updates after paint; CI machines are loaded). */
+async function until(what: string, cond: () => Promise<boolean>, ms = 8000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** Count canvas pixels close to each of the three node colours. */
 const colourPixels = (page: Page) =>
   page.evaluate(() => {
@@ -168,6 +177,7 @@ Deno.test("report HTML works offline in Chromium: graph colours, filters, cycles
 
     // "3" shows only leaked blocks: no green is drawn any more.
     await page.keyboard.press("3");
+    await until("filter 3", async () => (await stats(page)).drawn.reachable === 0);
     await page.waitForTimeout(200);
     assertEquals((await debug(page)).filter, "leaked");
     const s3 = await stats(page);
@@ -175,7 +185,7 @@ Deno.test("report HTML works offline in Chromium: graph colours, filters, cycles
     assertGreater(s3.drawn.leaked, 0);
     assertEquals((await colourPixels(page)).reachable, 0);
     await page.keyboard.press("4");
-    await page.waitForTimeout(100);
+    await until("filter 4", async () => (await stats(page)).drawn.leaked === 0);
     const s4 = await stats(page);
     assertEquals(s4.drawn.leaked + s4.drawn.reachable, 0);
     assertGreater(s4.drawn.cycle, 0);
@@ -198,15 +208,25 @@ Deno.test("report HTML works offline in Chromium: graph colours, filters, cycles
     });
     if (!target) throw new Error("no node is on screen");
     await page.mouse.click(target.x, target.y);
-    await page.waitForTimeout(100);
+    // The debug hook is refreshed in an effect after paint: wait for it rather than sleeping.
+    await page.waitForFunction(() =>
+      (globalThis as unknown as { __heapscopeDebug: Debug }).__heapscopeDebug.selected !== null
+    );
     assert((await debug(page)).selected !== null, "a click on a node selects a node");
     await page.keyboard.press("Escape");
+    await page.waitForFunction(() =>
+      (globalThis as unknown as { __heapscopeDebug: Debug }).__heapscopeDebug.selected === null
+    );
     assertEquals((await debug(page)).selected, null);
 
     // Clicking a cycle in the list selects it, flies to it and pulses it.
     const item = page.locator('[data-testid="cycle-list"] li').nth(2);
     const cycleIndex = Number(await item.getAttribute("data-cycle"));
     await item.click();
+    await until(
+      "the cycle to be selected",
+      async () => (await debug(page)).selectedCycle === cycleIndex,
+    );
     await page.waitForTimeout(1300);
     const dc = await debug(page);
     assertEquals(dc.selectedCycle, cycleIndex);
@@ -221,12 +241,15 @@ Deno.test("report HTML works offline in Chromium: graph colours, filters, cycles
     await page.keyboard.press("Escape");
     const wanted = leaks.nodes.find((n) => n.status === "leaked" && n.leak === "direct")!.address;
     await page.locator('[data-testid="search"]').fill(wanted.slice(-7));
-    await page.waitForTimeout(100);
+    await until("search matches", async () => (await debug(page)).matches > 0);
     const ds = await debug(page);
     assertGreater(ds.matches, 0);
     assert(ds.matches < 50, `search narrows the graph (${ds.matches} matches)`);
     await page.locator('[data-testid="search"]').press("Enter");
-    await page.waitForTimeout(100);
+    await until(
+      "the match to be selected",
+      async () => (await debug(page)).selectedAddress === wanted,
+    );
     assertEquals((await debug(page)).selectedAddress, wanted);
     assertEquals(await page.locator('[data-testid="detail-address"]').textContent(), wanted);
     assertGreater(await page.locator("pre.hex").count(), 0);
