@@ -3,12 +3,20 @@
 // Exit status: 0 nothing leaked, 1 leaks found, 2 usage or input error, 3 target not analysable.
 
 import { parseArgs } from "node:util";
-import { type Analysis, AnalysisError, analyze } from "./analysis/mod.ts";
-import { CaptureError, captureSnapshot, formatChecks, runChecks } from "./ffi/mod.ts";
+import { type Analysis, AnalysisError, analyze, formatSites } from "./analysis/mod.ts";
+import {
+  CaptureError,
+  captureSnapshot,
+  formatChecks,
+  recordedSites,
+  runChecks,
+  runRecorded,
+  withSites,
+} from "./ffi/mod.ts";
 import {
   formatSummary,
-  leaksJsonPieces,
   LeaksFileError,
+  leaksJsonPieces,
   readLeaksFile,
   toLeaksFile,
   writeHtmlReport,
@@ -52,6 +60,29 @@ const OPTIONS = {
     arg: "SECONDS",
     help: "longest time the target may stay stopped",
   },
+  signal: {
+    type: "boolean",
+    default: false,
+    help: "run: kill -USR1 <pid> snapshots by size, -USR2 by count; the command keeps running",
+  },
+  "flame-graph": {
+    type: "string",
+    arg: "FILE",
+    help: "run: folded stacks of leaked bytes for flamegraph.pl or speedscope",
+  },
+  sort: {
+    type: "string",
+    default: "size",
+    arg: "BY",
+    choices: ["size", "count"],
+    help: "order of allocation sites (recorded processes)",
+  },
+  depth: {
+    type: "string",
+    default: "32",
+    arg: "N",
+    help: "run: frames recorded per allocation",
+  },
   quiet: { type: "boolean", short: "q", default: false, help: "print nothing but errors" },
   "no-color": { type: "boolean", default: false, help: "plain text even on a terminal" },
   help: { type: "boolean", short: "h", default: false, help: "show this help" },
@@ -69,6 +100,7 @@ function usage(): string {
     "",
     "Usage:",
     "  heapscope <pid> [options]                      attach, analyse, write leaks.json",
+    "  heapscope run [options] -- <command…>          run under the allocation recorder: leaks with stacks",
     "  heapscope report <leaks.json> --html <file>    render a saved analysis",
     "  heapscope doctor [pid]                         check privileges, Yama, container, target",
     "",
@@ -155,9 +187,46 @@ function progressPrinter(enabled: boolean) {
   };
 }
 
+/** Temporary files being written now: an interrupting signal removes them before exiting. */
+const pendingTemps = new Set<string>();
+
+/**
+ * Until the returned function is called, SIGINT/SIGTERM/SIGHUP remove the temporary files of the
+ * outputs being written (ours and writeHtmlReport's `.NAME.PID.*.tmp`) and exit 128+signo, so an
+ * interrupted run leaves every existing output as it was.
+ */
+function guardWrites(paths: string[]): () => void {
+  const cleanup = (signo: number) => () => {
+    for (const tmp of pendingTemps) {
+      try {
+        Deno.removeSync(tmp);
+      } catch { /* not created yet */ }
+    }
+    for (const path of paths) {
+      const slash = path.lastIndexOf("/");
+      const dir = slash >= 0 ? path.slice(0, slash + 1) : "./";
+      const prefix = `.${path.slice(slash + 1)}.${Deno.pid}.`;
+      try {
+        for (const e of Deno.readDirSync(dir)) {
+          if (e.name.startsWith(prefix) && e.name.endsWith(".tmp")) Deno.removeSync(dir + e.name);
+        }
+      } catch { /* directory gone */ }
+    }
+    Deno.exit(128 + signo);
+  };
+  const listeners = ([["SIGINT", 2], ["SIGTERM", 15], ["SIGHUP", 1]] as const).map((
+    [name, no],
+  ) => [name, cleanup(no)] as const);
+  for (const [name, fn] of listeners) Deno.addSignalListener(name, fn);
+  return () => {
+    for (const [name, fn] of listeners) Deno.removeSignalListener(name, fn);
+  };
+}
+
 /** Write a file atomically: a temporary file beside it, then rename over the target. */
 async function writeAtomic(path: string, pieces: Iterable<string>): Promise<void> {
   const tmp = `${path}.tmp-${Deno.pid}`;
+  pendingTemps.add(tmp);
   const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
   try {
     const enc = new TextEncoder();
@@ -173,6 +242,7 @@ async function writeAtomic(path: string, pieces: Iterable<string>): Promise<void
   }
   file.close();
   await Deno.rename(tmp, path);
+  pendingTemps.delete(tmp);
 }
 
 async function runAttach(pidText: string, opts: Options): Promise<number> {
@@ -190,25 +260,59 @@ async function runAttach(pidText: string, opts: Options): Promise<number> {
   } finally {
     progress.done();
   }
+  // A process started under `heapscope run` carries the recorder's table: its leaks get stacks.
+  const sort = opts.sort === "count" ? "count" : "size";
+  const recorded = await recordedSites(analysis.snapshot, analysis, { sort, top });
   progress.update("write json", 0, 1);
   const t0 = performance.now();
   const output = opts.output ?? "leaks.json";
   const graph = opts.graph === "leaked" ? "leaked" : "all";
-  await writeAtomic(output, leaksJsonPieces(analysis, { graph }));
+  const unguard = guardWrites(opts.html ? [output, opts.html] : [output]);
+  const withStacks = recorded
+    ? withSites(toLeaksFile(analysis, { graph }), recorded.sites)
+    : undefined;
+  await writeAtomic(
+    output,
+    withStacks ? [JSON.stringify(withStacks), "\n"] : leaksJsonPieces(analysis, { graph }),
+  );
   analysis.phaseMs["write-json"] = performance.now() - t0;
   const outputs = [{ label: "json", path: output }];
   if (opts.html) {
     const t1 = performance.now();
-    await writeHtmlReport(toLeaksFile(analysis, { graph }), opts.html);
+    await writeHtmlReport(withStacks ?? toLeaksFile(analysis, { graph }), opts.html);
     analysis.phaseMs["write-html"] = performance.now() - t1;
     outputs.push({ label: "html", path: opts.html });
   }
+  unguard();
   progress.done();
   if (!opts.quiet) {
     const color = !opts["no-color"] && Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");
     console.log(formatSummary(analysis, { outputs, top, color }));
+    if (recorded) {
+      const leakedSites = recorded.sites.sites.filter((site) => site.leakedCount > 0);
+      console.log(formatSites({ ...recorded.sites, sites: leakedSites }));
+    }
   }
   return analysis.status.some((s) => s !== "reachable") ? EXIT.leaks : EXIT.clean;
+}
+
+async function runRun(command: string[], opts: Options): Promise<number> {
+  if (command.length === 0) {
+    throw new UsageError("Missing the command to run", [
+      "Usage: heapscope run [options] -- <command…>",
+    ]);
+  }
+  return await runRecorded(command, {
+    output: opts.output,
+    html: opts.html,
+    flameGraph: opts["flame-graph"],
+    signal: opts.signal,
+    sort: opts.sort === "count" ? "count" : "size",
+    top: positiveInt("top", opts.top),
+    depth: positiveInt("depth", opts.depth),
+    graph: opts.graph === "leaked" ? "leaked" : "all",
+    quiet: opts.quiet,
+  });
 }
 
 async function runReport(args: string[], opts: Options): Promise<number> {
@@ -218,7 +322,9 @@ async function runReport(args: string[], opts: Options): Promise<number> {
   }
   if (!opts.html) throw new UsageError("Missing --html <file>: where to write the report");
   const leaks = await readLeaksFile(input);
+  const unguard = guardWrites([opts.html]);
   await writeHtmlReport(leaks, opts.html);
+  unguard();
   if (!opts.quiet) console.log(`html          ${opts.html}`);
   return leaks.summary.leaked > 0 ? EXIT.leaks : EXIT.clean;
 }
@@ -241,7 +347,10 @@ function fail(message: string, hints: string[] = []): void {
 
 export async function main(argv: string[]): Promise<number> {
   try {
-    const { opts, positionals } = parse(argv);
+    // `run` takes everything after `--` as the command, untouched by option parsing.
+    const dash = argv.indexOf("--");
+    const command = dash >= 0 ? argv.slice(dash + 1) : [];
+    const { opts, positionals } = parse(dash >= 0 ? argv.slice(0, dash) : argv);
     if (opts.help) {
       console.log(usage());
       return EXIT.clean;
@@ -257,6 +366,15 @@ export async function main(argv: string[]): Promise<number> {
       ]);
     }
     if (first === "report") return await runReport(rest, opts);
+    if (first === "run") {
+      if (rest.length) {
+        throw new UsageError(`Unexpected argument before --: "${rest[0]}"`, [
+          "Usage: heapscope run [options] -- <command…>",
+        ]);
+      }
+      return await runRun(command, opts);
+    }
+    if (dash >= 0) throw new UsageError("Only `heapscope run` takes a command after --");
     if (first === "doctor") return runDoctor(rest);
     if (rest.length) {
       throw new UsageError(`Unexpected argument: "${rest[0]}"`, [
@@ -277,7 +395,11 @@ export async function main(argv: string[]): Promise<number> {
       fail(e.message);
       return EXIT.usage;
     }
-    throw e;
+    // Not a user error: a bug. Still exit 3, never 1 ("leaks found"), and show where it happened.
+    fail(`internal error: ${e instanceof Error ? e.stack ?? e.message : String(e)}`, [
+      "Please report this with the command line you ran",
+    ]);
+    return EXIT.cannot;
   }
 }
 
