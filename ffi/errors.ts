@@ -10,6 +10,8 @@ export type CaptureErrorCode =
   | "exited"
   | "io"
   | "unsupported"
+  | "timeout"
+  | "changed"
   | "internal";
 
 /** A capture failure: `message` says what failed for which pid, `hints` say what to do. */

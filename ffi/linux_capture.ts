@@ -1,13 +1,14 @@
 // captureLinuxSnapshot(): stop a Linux process, copy registers and the memory analysis needs, resume it.
 //
 // Everything slow (reading maps, parsing ELF files and debug symbols) happens before the attach;
-// the pause covers re-reading the maps, the registers and one batched copy per ≤256 MiB.
+// the pause covers re-checking identity and maps, the registers and one batched copy per ≤32 MiB,
+// with the --timeout deadline checked between copies.
 
 import type { Arch, Image, MemoryChunk, Region, Snapshot, ThreadState } from "../analysis/types.ts";
 import { CaptureError } from "./errors.ts";
 import { ImageTable } from "./images.ts";
 import { readMaps } from "./maps.ts";
-import { readAuxv, readCommand } from "./procfs.ts";
+import { type ProcessIdentity, readAuxv, readCommand, readIdentity } from "./procfs.ts";
 import { decodeRegisters, GP_SIZE } from "./registers.ts";
 import { shim } from "./shim.ts";
 import { permissionHints, Target } from "./target.ts";
@@ -15,17 +16,23 @@ import { permissionHints, Target } from "./target.ts";
 export interface CaptureOptions {
   /** Called between phases: "maps", "images", "attach", "registers", "copy", "resume", "done". */
   onProgress?: (phase: string, done: number, total: number) => void;
-  /** Bound on waiting for every thread to stop (default 5000 ms). */
+  /** Bound on the whole pause, from the attach to the resume (default 30000 ms). Past it the
+   * target is resumed and the capture fails with code "timeout". */
   timeoutMs?: number;
 }
 
 const AT_PAGESZ = 6;
-const BATCH_BYTES = 256 * 1024 * 1024;
+/** Bytes per hs_read_ranges call: the deadline is checked between calls (≈5 ms each here). */
+const BATCH_BYTES = 32 * 1024 * 1024;
+/** Longest stretch of copying before signal listeners get a turn of the event loop. */
+const YIELD_MS = 50;
 const SIGNALS = [["SIGINT", 2], ["SIGTERM", 15], ["SIGHUP", 1]] as const;
 
 /**
  * Snapshot of process `pid`. The target is stopped from the attach to the resume only
- * (`pauseMs`), and resumed on every path out, including SIGINT/SIGTERM/SIGHUP.
+ * (`pauseMs`, at most `timeoutMs`), and resumed on every path out, including an exception,
+ * SIGINT/SIGTERM/SIGHUP and, through PTRACE_SEIZE semantics, heapscope being killed.
+ * A target that exits, execs or is replaced by another process with its pid fails the capture.
  */
 export async function captureLinuxSnapshot(
   pid: number,
@@ -35,9 +42,11 @@ export async function captureLinuxSnapshot(
   shim(); // load the library now: dlopen must not lengthen the pause
   const arch = hostArch();
   const warnings: string[] = [];
+  const timeoutMs = opts.timeoutMs ?? 30_000;
 
   progress("maps", 0, 1);
-  let regions = readProc(pid, "maps", () => readMaps(pid));
+  const before = readProc(pid, "stat", () => readIdentity(pid));
+  const early = readProc(pid, "maps", () => readMaps(pid));
   let auxv: Record<number, number> | undefined;
   try {
     auxv = readAuxv(pid);
@@ -49,7 +58,9 @@ export async function captureLinuxSnapshot(
 
   progress("images", 0, 1);
   const table = new ImageTable();
-  table.images(pid, regions, pageSize); // parse every ELF now, outside the pause
+  // Parse every ELF now, outside the pause; the estimate names the size in a timeout message.
+  const estimate = sum(copySpans(early, table.images(pid, early, pageSize)));
+  await testDelay("HEAPSCOPE_TEST_ATTACH_DELAY_MS");
 
   let target: Target | undefined;
   const onSignal = (signo: number) => () => {
@@ -59,17 +70,40 @@ export async function captureLinuxSnapshot(
   const listeners = SIGNALS.map(([name, no]) => [name, onSignal(no)] as const);
   for (const [name, fn] of listeners) Deno.addSignalListener(name, fn);
 
+  let regions: Region[] = early;
   let images: Image[] = [];
   let threads: ThreadState[] = [];
-  let memory: MemoryChunk[] = [];
+  const memory: MemoryChunk[] = [];
   let pauseMs = 0;
   try {
     progress("attach", 0, 1);
     const t0 = performance.now();
-    target = Target.attach(pid, opts.timeoutMs ?? 5000);
+    const deadline = t0 + timeoutMs;
+    const overdue = (done: number, total: number) =>
+      timeoutError(pid, timeoutMs, done, total, performance.now() - t0);
     try {
-      // The maps may have changed before the stop (new threads, mmaps): these are authoritative.
+      target = Target.attach(pid, Math.max(1, Math.ceil(timeoutMs)));
+    } catch (e) {
+      if (
+        e instanceof CaptureError && /did not stop in time/.test(e.detail) &&
+        performance.now() >= deadline
+      ) {
+        throw overdue(0, estimate);
+      }
+      throw e;
+    }
+    try {
+      // While stopped: is it still the program whose maps and ELF files were read before?
+      checkSameProgram(pid, before, readProc(pid, "stat", () => readIdentity(pid)));
+      // The maps may have changed before the stop (new threads, mmaps): these are authoritative,
+      // and the copy is planned from them alone.
       regions = readProc(pid, "maps", () => readMaps(pid));
+      const changed = mapChanges(early, regions);
+      if (changed) {
+        warnings.push(
+          `the memory map changed just before the stop (${changed}); the copy follows the map read while stopped`,
+        );
+      }
       const t = target;
       images = table.images(pid, regions, pageSize, (start, length) => {
         const buf = new Uint8Array(length);
@@ -77,21 +111,41 @@ export async function captureLinuxSnapshot(
       });
       progress("registers", 0, 1);
       threads = readThreads(target, arch, warnings);
+      await testDelay("HEAPSCOPE_TEST_PAUSE_MS");
+      if (Deno.env.get("HEAPSCOPE_TEST_THROW")) {
+        throw new Error("HEAPSCOPE_TEST_THROW: an unexpected error inside the stopped window");
+      }
       const spans = copySpans(regions, images);
-      const total = spans.reduce((s, [, len]) => s + len, 0);
+      const total = sum(spans);
       let done = 0;
-      for (const batch of batches(spans)) {
-        progress("copy", done, total);
-        const size = batch.reduce((s, [, len]) => s + len, 0);
-        const buf = new Uint8Array(size);
-        const missing = target.read(batch.flat(), buf);
-        if (missing > 0) warnings.push(`${missing} bytes could not be read and were zero-filled`);
+      let lastYield = performance.now();
+      for (const group of batches(spans)) {
+        const buf = new Uint8Array(sum(group));
         let off = 0;
-        for (const [start, len] of batch) {
+        for (const piece of pieces(group)) {
+          if (performance.now() >= deadline) throw overdue(done, total);
+          progress("copy", done, total);
+          const size = sum(piece);
+          const missing = target.read(piece.flat(), buf.subarray(off, off + size));
+          if (missing > 0) warnings.push(`${missing} bytes could not be read and were zero-filled`);
+          off += size;
+          done += size;
+          if (performance.now() - lastYield > YIELD_MS) {
+            // Let a SIGINT/SIGTERM/SIGHUP listener run (it resumes the target and exits).
+            await new Promise((r) => setTimeout(r, 0));
+            lastYield = performance.now();
+          }
+        }
+        off = 0;
+        for (const [start, len] of group) {
           memory.push({ start, bytes: buf.subarray(off, off + len) });
           off += len;
         }
-        done += size;
+      }
+      if (!target.alive()) {
+        throw new CaptureError("exited", `Process ${pid} exited during the scan`, [
+          "Nothing can be analysed after the process ended; capture it while it runs",
+        ]);
       }
       progress("copy", done, total);
     } catch (e) {
@@ -117,7 +171,7 @@ export async function captureLinuxSnapshot(
     for (const [name, fn] of listeners) Deno.removeSignalListener(name, fn);
   }
   warnings.push(...table.warnings);
-  memory = memory.sort((a, b) => a.start - b.start);
+  memory.sort((a, b) => a.start - b.start);
   progress("done", 1, 1);
 
   const snapshot: Snapshot = {
@@ -138,6 +192,76 @@ export async function captureLinuxSnapshot(
   const foreign = foreignAllocator(images);
   if (foreign) snapshot.foreignAllocator = foreign;
   return snapshot;
+}
+
+/** Tests only: sleep `name` ms (asynchronously, so that signal listeners run meanwhile). */
+async function testDelay(name: string): Promise<void> {
+  const ms = Number(Deno.env.get(name) ?? 0);
+  if (ms > 0) await new Promise((r) => setTimeout(r, ms));
+}
+
+/** Throw when the stopped process is not the one read before the attach (pid reuse, execve). */
+function checkSameProgram(pid: number, before: ProcessIdentity, now: ProcessIdentity): void {
+  if (now.startTime !== before.startTime) {
+    throw new CaptureError(
+      "changed",
+      `Cannot capture process ${pid}: it exited and another process now has its pid`,
+      ["Check the pid with `ps -p " + pid + "` and run heapscope again"],
+      `starttime ${before.startTime} → ${now.startTime}`,
+    );
+  }
+  if (now.exe !== before.exe || now.auxv !== before.auxv) {
+    const what = now.exe !== before.exe ? `${before.exe || "?"} → ${now.exe || "?"}` : now.exe;
+    throw new CaptureError(
+      "changed",
+      `Cannot capture process ${pid}: it replaced its program (execve: ${what}) while heapscope was attaching`,
+      [
+        "Nothing was analysed: the memory read before the stop belonged to the old program",
+        "Run heapscope again once the process has finished starting up",
+      ],
+    );
+  }
+}
+
+/** "N added, M removed" between two reads of the maps, or "" when they are the same. */
+function mapChanges(a: readonly Region[], b: readonly Region[]): string {
+  const key = (r: Region) => `${r.start}-${r.end} ${r.perms} ${r.offset} ${r.inode} ${r.path}`;
+  const ka = new Set(a.map(key));
+  const kb = new Set(b.map(key));
+  const added = b.filter((r) => !ka.has(key(r))).length;
+  const removed = a.filter((r) => !kb.has(key(r))).length;
+  return added || removed ? `${added} region(s) added, ${removed} removed` : "";
+}
+
+function timeoutError(
+  pid: number,
+  timeoutMs: number,
+  done: number,
+  total: number,
+  elapsedMs: number,
+): CaptureError {
+  const rate = done > 0 ? done / elapsedMs : 0; // bytes per ms
+  const needS = rate > 0
+    ? Math.ceil((total / rate / 1000) * 2 + 1)
+    : Math.ceil(timeoutMs / 1000 * 10 + 1);
+  return new CaptureError(
+    "timeout",
+    `Cannot capture process ${pid} within --timeout ${timeoutMs / 1000} s: resumed it after ${
+      elapsedMs.toFixed(1)
+    } ms with ${mib(done)} of ${mib(total)} copied`,
+    [
+      `Raise the bound, e.g. \`--timeout ${needS}\` (the target stays stopped up to that long)`,
+      "Nothing was analysed: heapscope never reports a partly copied heap",
+    ],
+  );
+}
+
+function mib(n: number): string {
+  return `${(n / 1048576).toFixed(1)} MiB`;
+}
+
+function sum(spans: readonly (readonly [number, number])[]): number {
+  return spans.reduce((s, [, len]) => s + len, 0);
 }
 
 function hostArch(): Arch {
@@ -250,6 +374,17 @@ function batches(spans: [number, number][]): [number, number][][] {
     size += s[1];
   }
   if (cur.length > 0) out.push(cur);
+  return out;
+}
+
+/** One read call per ≤BATCH_BYTES: a group as it is, or a big span cut into consecutive pieces. */
+function pieces(group: [number, number][]): [number, number][][] {
+  if (group.length !== 1 || group[0]![1] <= BATCH_BYTES) return [group];
+  const [start, len] = group[0]!;
+  const out: [number, number][][] = [];
+  for (let off = 0; off < len; off += BATCH_BYTES) {
+    out.push([[start + off, Math.min(BATCH_BYTES, len - off)]]);
+  }
   return out;
 }
 

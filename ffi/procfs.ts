@@ -55,3 +55,33 @@ export function yamaPtraceScope(): number | undefined {
     return undefined;
   }
 }
+
+/** What tells one program image of a pid from another: start time, executable, auxv bytes. */
+export interface ProcessIdentity {
+  /** Field 22 of /proc/PID/stat (clock ticks after boot): changes when the pid is reused. */
+  startTime: string;
+  /** Target of /proc/PID/exe, "" when unreadable. */
+  exe: string;
+  /** /proc/PID/auxv as hex: execve writes a new one (new stack, AT_RANDOM, AT_ENTRY). */
+  auxv: string;
+}
+
+/** The identity of `pid` now; throws Deno.errors.NotFound when the process is gone. */
+export function readIdentity(pid: number): ProcessIdentity {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  // Fields after "comm)": state is field 3, so starttime (22) is index 19 of the rest.
+  const startTime = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? "";
+  let exe = "";
+  try {
+    exe = Deno.readLinkSync(`/proc/${pid}/exe`);
+  } catch { /* kernel thread, or not permitted */ }
+  let auxv = "";
+  try {
+    auxv = Array.from(
+      Deno.readFileSync(`/proc/${pid}/auxv`),
+      (b) => b.toString(16).padStart(2, "0"),
+    )
+      .join("");
+  } catch { /* not permitted: the attach says why */ }
+  return { startTime, exe, auxv };
+}
