@@ -83,6 +83,7 @@ for N in $SIZES; do
   sweep_warm_ms=$(awk '/^warm_ms/{print $2}' "$R/sweep.out" | sort -g | head -1)
 
   log "N=$N: heapscope (CLI, --graph all)"
+  load=$(cut -d' ' -f1-3 /proc/loadavg)
   t0=$(now_ms)
   rc=0
   /usr/bin/time -v -o "$R/time.txt" ./heapscope "$WP" --output "$R/leaks.json" -q || rc=$?
@@ -140,11 +141,12 @@ for N in $SIZES; do
     --argjson jsonBytes "$json_bytes" --slurpfile cli "$R/cli.json" \
     --slurpfile all "$R/phases-all.json" --slurpfile leaked "$R/phases-leaked.json" \
     --argjson gcore "$gcore_ms" --argjson core "$core_bytes" --argjson lsan "$lsan_ms" \
-    --argjson vg "$vg_ms" --argjson vgSetup "$vg_setup_s" \
+    --argjson vg "$vg_ms" --argjson vgSetup "$vg_setup_s" --arg load "$load" \
     '{n: $n, setupMs: $setup, workloadRssKb: $rss, sweepBytes: $sweepBytes,
       sweepColdMs: $sweepCold, sweepWarmMs: $sweepWarm, totalMs: $total, peakRssKb: $peak,
       jsonBytes: $jsonBytes, cli: $cli[0], all: $all[0], leaked: $leaked[0], gcoreMs: $gcore,
-      coreBytes: $core, lsanMs: $lsan, valgrindMs: $vg, valgrindSetupS: $vgSetup}' \
+      coreBytes: $core, lsanMs: $lsan, valgrindMs: $vg, valgrindSetupS: $vgSetup,
+      loadavg: $load}' \
     >> "$OUT/results.jsonl"
 done
 

@@ -35,11 +35,16 @@ const derived = (r: Row) => {
     sweepColdCopied: copied / coldRate,
     analysis,
     scanRate: r.all.heapBytes / (p.scan ?? NaN),
+    scanBest: Math.min(p.scan ?? Infinity, r.all.phases.scan, r.leaked.phases.scan),
     rssBudget: 1.5 * copied + 100e6,
   };
 };
 
 const lines: Line[] = [
+  {
+    label: "machine load average (1/5/15 min) at the heapscope run",
+    cell: (r) => r.loadavg ?? "—",
+  },
   { label: "allocations (live, from leaks.json)", cell: (r) => `${r.cli.summary.allocations}` },
   {
     label: "leaked: blocks / direct / cycles (expected: N/1000·3 / N/1000·2 / N/1000)",
@@ -67,6 +72,10 @@ const lines: Line[] = [
   },
   { label: "**heapscope pause** (leaks.json pauseMs = copy)", cell: (r) => ms(r.cli.pauseMs) },
   ...ANALYSIS.map((k) => ({ label: `phase ${k}`, cell: (r: Row) => ms(r.cli.phases[k]) })),
+  {
+    label: "phase scan, best of the 3 attaches (CLI, all, leaked)",
+    cell: (r) => `${ms(derived(r).scanBest)} (${gbps(r.all.heapBytes, derived(r).scanBest)})`,
+  },
   {
     label: "phase write-json: --graph all (size) / --graph leaked (size)",
     cell: (r) =>
