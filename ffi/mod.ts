@@ -8,3 +8,5 @@ export { parseMaps, readMaps } from "./maps.ts";
 export { ImageTable, WANTED_SYMBOLS } from "./images.ts";
 export { shimPaths } from "./shim.ts";
 export { type Check, formatChecks, runChecks } from "./doctor.ts";
+export { recordedSites, runRecorded, withSites } from "./run_command.ts";
+export { readRecorderTable } from "./recorder_table.ts";

@@ -14,7 +14,7 @@ Deno.test("toLeaksFile() writes format 1 with every node, edge, cycle and root",
   const { a, names } = analysis();
   const f = toLeaksFile(a);
   assertEquals(f.format, "heapscope-leaks");
-  assertEquals(f.version, 1);
+  assertEquals(f.version, 2);
   assertEquals(f.summary, {
     allocations: 11,
     bytes: 11 * 0x38,

@@ -1,6 +1,6 @@
 // Read and validate a saved leaks.json: format, version, required fields, node ids that edges, cycles and roots name.
 
-import { LEAKS_FORMAT, LEAKS_VERSION } from "./schema.ts";
+import { LEAKS_FORMAT, LEAKS_READABLE_VERSIONS, LEAKS_VERSION } from "./schema.ts";
 import type { LeaksFile } from "./schema.ts";
 
 /** A leaks.json that cannot be used; the message names the file, the problem and `Hint:` lines. */
@@ -13,7 +13,7 @@ export class LeaksFileError extends Error {
   }
 }
 
-/** Read `path`, parse it and check it is a heapscope-leaks version 1 file; throws LeaksFileError. */
+/** Read `path`, parse it and check it is a heapscope-leaks file of a readable version; throws LeaksFileError. */
 export async function readLeaksFile(path: string): Promise<LeaksFile> {
   let text: string;
   try {
@@ -73,13 +73,15 @@ function validateLeaks(data: unknown, path: string): asserts data is LeaksFile {
       ["this is not a heapscope leaks file"],
     );
   }
-  if (data.version !== LEAKS_VERSION) {
+  if (typeof data.version !== "number" || !LEAKS_READABLE_VERSIONS.includes(data.version)) {
     return fail(
-      `unsupported version ${JSON.stringify(data.version ?? null)}, expected ${LEAKS_VERSION}`,
+      `unsupported version ${JSON.stringify(data.version ?? null)}, expected one of ${
+        LEAKS_READABLE_VERSIONS.join(", ")
+      }`,
       [
         typeof data.version === "number" && data.version > LEAKS_VERSION
           ? "the file was written by a newer heapscope: update this one"
-          : "re-run the analysis with this heapscope to write a version 1 file",
+          : `re-run the analysis with this heapscope to write a version ${LEAKS_VERSION} file`,
       ],
     );
   }

@@ -1,7 +1,7 @@
 // Tests of readLeaksFile(): a valid file round-trips; each broken file fails naming the file and the problem.
 
 import { deepStrictEqual as assertEquals, ok as assert, rejects } from "node:assert/strict";
-import { LeaksFileError, readLeaksFile } from "./read_leaks.ts";
+import { LeaksFileError, parseLeaksText, readLeaksFile } from "./read_leaks.ts";
 import { sampleLeaks } from "./sample_leaks.ts";
 
 async function withFile(text: string, fn: (path: string) => Promise<void>) {
@@ -81,8 +81,8 @@ Deno.test("readLeaksFile() reports wrong format and version", async () => {
     'wrong format "something-else", expected "heapscope-leaks"',
   );
   await expectError(
-    JSON.stringify({ ...good(), version: 2 }),
-    "unsupported version 2, expected 1",
+    JSON.stringify({ ...good(), version: 3 }),
+    "unsupported version 3, expected one of 1, 2",
     "written by a newer heapscope",
   );
   await expectError(JSON.stringify({ ...good(), version: undefined }), "unsupported version null");
@@ -131,4 +131,9 @@ Deno.test("readLeaksFile() reports dangling node ids in edges, cycles and roots"
     JSON.stringify(root),
     "roots[0].target names node id 123456, which is not in nodes (dangling id)",
   );
+});
+
+Deno.test("readLeaksFile() still reads version 1 files", () => {
+  const v1 = parseLeaksText(JSON.stringify({ ...good(), version: 1 }), "old.json");
+  assertEquals(v1.version, 1);
 });

@@ -1,7 +1,10 @@
 // leaks.json, the versioned analysis format: types shared by the writer, the reader and the viewer.
 
 export const LEAKS_FORMAT = "heapscope-leaks";
-export const LEAKS_VERSION = 1;
+/** Version written. 2 = 1 plus the optional allocation-site fields (stacks, sites, timeline). */
+export const LEAKS_VERSION = 2;
+/** Versions read. */
+export const LEAKS_READABLE_VERSIONS: readonly number[] = [1, 2];
 
 export interface LeaksTarget {
   pid: number;
@@ -37,6 +40,43 @@ export interface LeaksNode {
   bytes?: string;
   /** Reachable nodes: id of the node that holds it alive (absent when a root holds it directly). */
   via?: number;
+  /** v2, recorded processes only: index into `stacks`/`sites[].site`, the thread and the age. */
+  site?: number;
+  thread?: number;
+  ageMs?: number;
+}
+
+/** v2: one symbolized frame; inlined functions give several frames with the same pc. */
+export interface LeaksStackFrame {
+  pc: string;
+  function?: string;
+  file?: string;
+  line?: number;
+  image?: string;
+}
+
+/** v2: one allocation site (a recorded call stack) and its counters. */
+export interface LeaksSite {
+  site: number;
+  count: number;
+  bytes: number;
+  peakCount: number;
+  peakBytes: number;
+  totalCount: number;
+  totalBytes: number;
+  leakedCount: number;
+  leakedBytes: number;
+  direct: number;
+  oldestMs: number;
+  meanAgeMs: number;
+  threads: number[];
+}
+
+/** v2: live bytes and blocks over time, sampled by the recorder. */
+export interface LeaksTimelineSample {
+  timeNs: number;
+  liveBytes: number;
+  liveCount: number;
 }
 
 export interface LeaksEdge {
@@ -64,7 +104,7 @@ export interface LeaksOmitted {
 
 export interface LeaksFile {
   format: typeof LEAKS_FORMAT;
-  version: typeof LEAKS_VERSION;
+  version: 1 | 2;
   target: LeaksTarget;
   capturedAt: string;
   pauseMs: number;
@@ -79,4 +119,9 @@ export interface LeaksFile {
   warnings?: string[];
   /** Present when the node list is not every allocation. */
   omitted?: LeaksOmitted;
+  /** v2, recorded processes only (`heapscope run`, or a pid started under it). */
+  stacks?: LeaksStackFrame[][];
+  sites?: LeaksSite[];
+  omittedSites?: number;
+  timeline?: LeaksTimelineSample[];
 }
