@@ -227,7 +227,15 @@ function guardWrites(paths: string[]): () => void {
 async function writeAtomic(path: string, pieces: Iterable<string>): Promise<void> {
   const tmp = `${path}.tmp-${Deno.pid}`;
   pendingTemps.add(tmp);
-  const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(tmp, { write: true, create: true, truncate: true });
+  } catch (e) {
+    pendingTemps.delete(tmp);
+    throw new UsageError(`Cannot write "${path}": ${(e as Error).message}`, [
+      "Choose an existing folder you can write to",
+    ]);
+  }
   try {
     const enc = new TextEncoder();
     for (const piece of pieces) {
@@ -243,6 +251,16 @@ async function writeAtomic(path: string, pieces: Iterable<string>): Promise<void
   file.close();
   await Deno.rename(tmp, path);
   pendingTemps.delete(tmp);
+}
+
+/** writeHtmlReport, with a failure to write reported as an output error (exit 2), not a bug. */
+async function writeHtml(leaks: Parameters<typeof writeHtmlReport>[0], path: string) {
+  try {
+    await writeHtmlReport(leaks, path);
+  } catch (e) {
+    const [message, ...hints] = (e as Error).message.split("\nHint: ");
+    throw new UsageError(message ?? `Cannot write "${path}"`, hints);
+  }
 }
 
 async function runAttach(pidText: string, opts: Options): Promise<number> {
@@ -279,7 +297,7 @@ async function runAttach(pidText: string, opts: Options): Promise<number> {
   const outputs = [{ label: "json", path: output }];
   if (opts.html) {
     const t1 = performance.now();
-    await writeHtmlReport(withStacks ?? toLeaksFile(analysis, { graph }), opts.html);
+    await writeHtml(withStacks ?? toLeaksFile(analysis, { graph }), opts.html);
     analysis.phaseMs["write-html"] = performance.now() - t1;
     outputs.push({ label: "html", path: opts.html });
   }
@@ -323,7 +341,7 @@ async function runReport(args: string[], opts: Options): Promise<number> {
   if (!opts.html) throw new UsageError("Missing --html <file>: where to write the report");
   const leaks = await readLeaksFile(input);
   const unguard = guardWrites([opts.html]);
-  await writeHtmlReport(leaks, opts.html);
+  await writeHtml(leaks, opts.html);
   unguard();
   if (!opts.quiet) console.log(`html          ${opts.html}`);
   return leaks.summary.leaked > 0 ? EXIT.leaks : EXIT.clean;
