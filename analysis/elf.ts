@@ -282,7 +282,8 @@ function findBuildId(notes: Uint8Array): string | undefined {
 }
 
 function align4(n: number): number {
-  return (n + 3) & ~3;
+  // Not `(n + 3) & ~3`: that wraps to a negative offset for note sizes of 2^31 and up.
+  return Math.ceil(n / 4) * 4;
 }
 
 function view(b: Uint8Array): DataView {
