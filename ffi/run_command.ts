@@ -20,7 +20,7 @@ import {
   sitesForLeaks,
   type SiteSort,
 } from "../analysis/sites.ts";
-import { formatSummary, toLeaksFile, writeHtmlReport } from "../report/mod.ts";
+import { formatSummary, printable, toLeaksFile, writeHtmlReport } from "../report/mod.ts";
 import type { LeaksFile } from "../report/mod.ts";
 import { captureSnapshot } from "./mod.ts";
 import { readRecorderDump, readRecorderTable } from "./recorder_table.ts";
@@ -133,7 +133,7 @@ export async function runRecorded(argv: string[], opts: RunOptions = {}): Promis
     ]);
   }
   const pid = child.pid;
-  log(`heapscope: recording process ${pid} (${argv.join(" ")})`);
+  log(`heapscope: recording process ${pid} (${printable(argv.join(" "))})`);
 
   let signalCount = 0;
   let lastStatus: number = EXIT.cannot;

@@ -10,7 +10,7 @@ function analysis() {
   return { a: analyzeHeap(snapshot, enumeration), names };
 }
 
-Deno.test("toLeaksFile() writes format 1 with every node, edge, cycle and root", () => {
+Deno.test("toLeaksFile() writes the format with every node, edge, cycle and root", () => {
   const { a, names } = analysis();
   const f = toLeaksFile(a);
   assertEquals(f.format, "heapscope-leaks");
@@ -60,4 +60,17 @@ Deno.test("formatSummary() states counts, the biggest direct leaks and the verdi
     text,
   );
   assert(text.endsWith("✗ 7 allocation(s) unreachable from any root"));
+});
+
+Deno.test("formatSummary() shows a hostile command's escape sequences as text", async () => {
+  const { snapshot, enumeration } = buildSynthetic();
+  snapshot.command = "evil\x1b]0;pwned\x07\x1b[2J\nrm -rf /";
+  const text = formatSummary(analyzeHeap(snapshot, enumeration), { outputs: [] });
+  const first = text.split("\n")[0]!;
+  assertEquals(
+    first,
+    "target        pid 1 (evil\\x1b]0;pwned\\x07\\x1b[2J rm -rf /), linux x86_64, test",
+  );
+  assert(!/[\x00-\x08\x0b-\x1f]/.test(text));
+  await Promise.resolve();
 });

@@ -17,6 +17,18 @@ export function formatBytes(n: number): string {
   return `${v.toFixed(1)} ${units[u]}`;
 }
 
+/**
+ * A string from the target (command line, zone name) made safe for a terminal: control characters,
+ * escape sequences included, are shown as \xNN instead of acting on the reader's terminal.
+ */
+export function printable(text: string): string {
+  // deno-lint-ignore no-control-regex
+  return text.replace(
+    /[\x00-\x1f\x7f-\x9f]/g,
+    (c) => c === "\n" || c === "\t" ? " " : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
+}
+
 export interface SummaryOptions {
   outputs: { label: string; path: string }[];
   top?: number;
@@ -58,7 +70,10 @@ export function formatSummary(a: Analysis, opts: SummaryOptions): string {
   const paint = (code: string, text: string) => opts.color ? `\x1b[${code}m${text}\x1b[0m` : text;
   const lines: string[] = [];
   const row = (k: string, v: string) => lines.push(`${k.padEnd(13)} ${v}`);
-  row("target", `pid ${s.pid} (${s.command}), ${s.platform} ${s.arch}, ${a.heap.allocator}`);
+  row(
+    "target",
+    `pid ${s.pid} (${printable(s.command)}), ${s.platform} ${s.arch}, ${a.heap.allocator}`,
+  );
   row(
     "allocations",
     `${sum.allocations} (${formatBytes(sum.bytes)})   reachable ${sum.reachable}`,
@@ -94,7 +109,7 @@ export function formatSummary(a: Analysis, opts: SummaryOptions): string {
       lines.push(
         `  direct leak of ${formatBytes(al.size)} at 0x${
           al.address.toString(16)
-        } [${al.zone}${cyc}]${more}`,
+        } [${printable(al.zone)}${cyc}]${more}`,
       );
     }
     if (direct.length > shown.length) {
@@ -104,7 +119,7 @@ export function formatSummary(a: Analysis, opts: SummaryOptions): string {
   const warnings = [...s.warnings, ...a.heap.warnings];
   if (warnings.length) {
     lines.push("");
-    for (const w of warnings.slice(0, 10)) lines.push(paint("33", `warning: ${w}`));
+    for (const w of warnings.slice(0, 10)) lines.push(paint("33", `warning: ${printable(w)}`));
     if (warnings.length > 10) lines.push(`  ... ${warnings.length - 10} more warnings`);
   }
   lines.push(
