@@ -1,0 +1,448 @@
+// End to end: `./heapscope <pid>` never harms its target: resumed on every exit path, refusals, races.
+//
+// Every target is started through `sh -c '... & echo $!'` (not a child of this test) and killed in
+// `finally`; every test asserts the target was left running and untraced. The stopped window is
+// widened for tests by HEAPSCOPE_TEST_PAUSE_MS (ffi/linux_capture.ts) so signals hit it for sure.
+
+import { deepEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { VICTIM } from "./expect.ts";
+import { requireBuilt, ROOT } from "./truth.ts";
+
+const HEAPSCOPE = `${ROOT}/heapscope`;
+
+/** Start `script` with sh in the background; returns the pid of the background job. */
+async function spawnDetached(script: string): Promise<number> {
+  const out = await new Deno.Command("sh", {
+    args: ["-c", `(${script}) </dev/null >/dev/null 2>&1 & echo $!`],
+  }).output();
+  assert(out.success, `could not start: ${script}`);
+  return Number(new TextDecoder().decode(out.stdout).trim());
+}
+
+function kill(pid: number): void {
+  try {
+    Deno.kill(pid, "SIGKILL");
+  } catch { /* already gone */ }
+}
+
+async function until(cond: () => boolean, ms = 10_000, what = "a condition"): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+function status(pid: number): Record<string, string> {
+  const out: Record<string, string> = {};
+  try {
+    for (const line of Deno.readTextFileSync(`/proc/${pid}/status`).split("\n")) {
+      const i = line.indexOf(":");
+      if (i > 0) out[line.slice(0, i)] = line.slice(i + 1).trim();
+    }
+  } catch { /* gone */ }
+  return out;
+}
+
+/** Every thread of `pid` runs (S or R; a transient D, e.g. a vfork parent, is waited out) and has
+ * no tracer. */
+async function assertRunning(pid: number): Promise<void> {
+  let bad = "";
+  const check = () => {
+    bad = "";
+    for (const e of Deno.readDirSync(`/proc/${pid}/task`)) {
+      const s = status(Number(e.name));
+      if (s["State"] === undefined) continue; // the thread exited meanwhile
+      assertEquals(s["TracerPid"], "0", `thread ${e.name} of ${pid} still has a tracer`);
+      assert(!/^[tT]/.test(s["State"]), `thread ${e.name} of ${pid} is ${s["State"]}`);
+      if (!/^[SR]/.test(s["State"])) bad = `thread ${e.name} of ${pid} is ${s["State"]}`;
+    }
+    return bad === "";
+  };
+  await until(check, 2000, `every thread of ${pid} to run`).catch(() => assert(false, bad));
+}
+
+/** A target with some heap that bumps a counter in `file` every 10 ms, so "still works" is visible. */
+async function startHeartbeat(file: string): Promise<number> {
+  const pid = await spawnDetached(`exec python3 -c '
+import time
+keep = [bytearray(100) for _ in range(20000)]
+i = 0
+while True:
+    i += 1
+    open("${file}", "w").write(str(i))
+    time.sleep(0.01)'`);
+  await until(() => beats(file) > 0, 10_000, "the first heartbeat");
+  return pid;
+}
+
+function beats(file: string): number {
+  try {
+    return Number(Deno.readTextFileSync(file) || 0);
+  } catch {
+    return 0;
+  }
+}
+
+/** The target is untraced, running, and its heartbeat advances. */
+async function assertAlive(pid: number, file: string): Promise<void> {
+  await until(() => status(pid)["TracerPid"] === "0", 5000, `process ${pid} to be untraced`);
+  await assertRunning(pid);
+  const b = beats(file);
+  await until(() => beats(file) > b + 2, 5000, `process ${pid} to beat again`);
+}
+
+interface Run {
+  code: number;
+  signal: string | null;
+  stderr: string;
+}
+
+/** Start ./heapscope (a separate process: it is never our children's tracer through Deno). */
+function startHeapscope(args: string[], env: Record<string, string> = {}) {
+  const child = new Deno.Command(HEAPSCOPE, {
+    args: [...args, "--quiet", "--no-color"],
+    env,
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const done = (async (): Promise<Run> => {
+    const stderr = new TextDecoder().decode(
+      (await new Response(child.stderr).arrayBuffer()) as ArrayBuffer,
+    );
+    const s = await child.status;
+    return { code: s.code, signal: s.signal, stderr };
+  })();
+  return { child, done };
+}
+
+function heapscope(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return startHeapscope(args, env).done;
+}
+
+function tempFiles(dir: string): string[] {
+  return [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => /tmp/.test(n));
+}
+
+const GOOD = '{"previous": "run"}\n';
+
+for (const [sig, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const) {
+  Deno.test(`${sig} to heapscope while the target is stopped: exit ${code}, target resumed, output untouched`, async () => {
+    const dir = Deno.makeTempDirSync({ prefix: "hs_safety_" });
+    const pid = await startHeartbeat(`${dir}/beat`);
+    try {
+      Deno.writeTextFileSync(`${dir}/leaks.json`, GOOD);
+      const hs = startHeapscope([String(pid), "--output", `${dir}/leaks.json`], {
+        HEAPSCOPE_TEST_PAUSE_MS: "20000",
+      });
+      await until(
+        () => status(pid)["TracerPid"] === String(hs.child.pid),
+        10_000,
+        "heapscope to stop the target",
+      );
+      hs.child.kill(sig);
+      const run = await hs.done;
+      assertEquals([run.code, run.signal], [code, null], run.stderr);
+      await assertAlive(pid, `${dir}/beat`);
+      assertEquals(Deno.readTextFileSync(`${dir}/leaks.json`), GOOD);
+      assertEquals(tempFiles(dir), []);
+    } finally {
+      kill(pid);
+      Deno.removeSync(dir, { recursive: true });
+    }
+  });
+}
+
+Deno.test("SIGKILL of heapscope while the target is stopped: the kernel resumes the target", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "hs_safety_" });
+  const pid = await startHeartbeat(`${dir}/beat`);
+  try {
+    const hs = startHeapscope([String(pid), "--output", `${dir}/leaks.json`], {
+      HEAPSCOPE_TEST_PAUSE_MS: "20000",
+    });
+    await until(() => status(pid)["TracerPid"] === String(hs.child.pid), 10_000, "the stop");
+    // Stopped by us right now: every thread is in a ptrace stop.
+    await until(() => /^t/.test(status(pid)["State"] ?? ""), 2000, "the ptrace stop");
+    const before = beats(`${dir}/beat`);
+    await new Promise((r) => setTimeout(r, 100));
+    assertEquals(beats(`${dir}/beat`), before, "the target ran while it should be stopped");
+    hs.child.kill("SIGKILL");
+    const run = await hs.done;
+    assertEquals(run.signal, "SIGKILL");
+    await assertAlive(pid, `${dir}/beat`);
+  } finally {
+    kill(pid);
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("an unexpected exception while the target is stopped: exit 3, internal error, target resumed", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "hs_safety_" });
+  const pid = await startHeartbeat(`${dir}/beat`);
+  try {
+    const run = await heapscope([String(pid), "--output", `${dir}/leaks.json`], {
+      HEAPSCOPE_TEST_THROW: "1",
+    });
+    assertEquals(run.code, 3, run.stderr);
+    assert(/internal error: .*HEAPSCOPE_TEST_THROW/.test(run.stderr), run.stderr);
+    await assertAlive(pid, `${dir}/beat`);
+    assertEquals(tempFiles(dir), []);
+  } finally {
+    kill(pid);
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("a target killed while stopped: exit 3 'exited during the scan', no leaks.json", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "hs_safety_" });
+  const pid = await startHeartbeat(`${dir}/beat`);
+  try {
+    const hs = startHeapscope([String(pid), "--output", `${dir}/leaks.json`], {
+      HEAPSCOPE_TEST_PAUSE_MS: "1000",
+    });
+    await until(() => status(pid)["TracerPid"] === String(hs.child.pid), 10_000, "the stop");
+    kill(pid);
+    const run = await hs.done;
+    assertEquals(run.code, 3, run.stderr);
+    assert(new RegExp(`Process ${pid} exited during the scan`).test(run.stderr), run.stderr);
+    assert(/Hint:/.test(run.stderr), run.stderr);
+    assertEquals([...Deno.readDirSync(dir)].map((e) => e.name), ["beat"]);
+  } finally {
+    kill(pid);
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("a target that exits right away, or between the first look and the attach: exit 3", async () => {
+  const gone = await spawnDetached("exit 0");
+  await until(() => status(gone)["State"] === undefined, 5000, "the target to go");
+  const run = await heapscope([String(gone), "--output", "/dev/null"]);
+  assertEquals(run.code, 3, run.stderr);
+  assert(new RegExp(`process ${gone}: no such process`).test(run.stderr), run.stderr);
+
+  // Alive when heapscope reads its maps, gone when it attaches.
+  const brief = await spawnDetached("exec sleep 0.3");
+  try {
+    const late = await heapscope([String(brief), "--output", "/dev/null"], {
+      HEAPSCOPE_TEST_ATTACH_DELAY_MS: "1500",
+    });
+    assertEquals(late.code, 3, late.stderr);
+    assert(
+      new RegExp(`process ${brief}: (no such process|it exited|it is a zombie)`).test(late.stderr),
+      late.stderr,
+    );
+    assert(/Hint:/.test(late.stderr), late.stderr);
+  } finally {
+    kill(brief);
+  }
+});
+
+Deno.test("a target that execs in a loop: exit 3 naming the execve, target left running", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "hs_safety_" });
+  Deno.writeTextFileSync(`${dir}/loop.sh`, 'exec sh "$0"\n');
+  const pid = await spawnDetached(`exec sh ${dir}/loop.sh`);
+  try {
+    // The delay between the first read of the maps and the stop holds hundreds of execs.
+    const run = await heapscope([String(pid), "--output", `${dir}/leaks.json`], {
+      HEAPSCOPE_TEST_ATTACH_DELAY_MS: "300",
+    });
+    assertEquals(run.code, 3, run.stderr);
+    assert(/replaced its program \(execve: \/usr\/bin\/dash\)/.test(run.stderr), run.stderr);
+    assertEquals(tempFiles(dir), []);
+    assertEquals([...Deno.readDirSync(dir)].map((e) => e.name), ["loop.sh"]);
+    await assertRunning(pid);
+  } finally {
+    kill(pid);
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+const LOOPS = {
+  "forks in a loop": `exec sh -c 'while :; do /bin/true; done'`,
+  "starts and joins threads in a loop": `exec python3 -c '
+import threading
+keep = [bytearray(64) for _ in range(5000)]
+while True:
+    ts = [threading.Thread(target=len, args=("x",)) for _ in range(4)]
+    [t.start() for t in ts]
+    [t.join() for t in ts]'`,
+};
+
+for (const [what, script] of Object.entries(LOOPS)) {
+  Deno.test(`a target that ${what}: analysed and left running, 3 times`, async () => {
+    const dir = Deno.makeTempDirSync({ prefix: "hs_safety_" });
+    const pid = await spawnDetached(script);
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      for (let i = 0; i < 3; i++) {
+        const run = await heapscope([String(pid), "--output", `${dir}/leaks.json`]);
+        assert(run.code === 0 || run.code === 1, `exit ${run.code}: ${run.stderr}`);
+        const leaks = JSON.parse(Deno.readTextFileSync(`${dir}/leaks.json`));
+        assert(leaks.summary.allocations > 0, "no allocations found");
+        await assertRunning(pid);
+      }
+    } finally {
+      kill(pid);
+      Deno.removeSync(dir, { recursive: true });
+    }
+  });
+}
+
+Deno.test("a target whose maps change just before the stop: the copy follows the fresh map and says so", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "hs_safety_" });
+  const pid = await spawnDetached(`exec python3 -c '
+import mmap, time
+keep = [bytearray(64) for _ in range(5000)]
+maps = []
+while True:
+    m = mmap.mmap(-1, 1 << 20); m[0] = 1; maps.append(m)
+    if len(maps) > 50: maps.pop(0).close()
+    time.sleep(0.002)'`);
+  try {
+    await new Promise((r) => setTimeout(r, 300));
+    const run = await heapscope([String(pid), "--output", `${dir}/leaks.json`], {
+      HEAPSCOPE_TEST_ATTACH_DELAY_MS: "300",
+    });
+    assert(run.code === 0 || run.code === 1, `exit ${run.code}: ${run.stderr}`);
+    const leaks = JSON.parse(Deno.readTextFileSync(`${dir}/leaks.json`));
+    assert(
+      (leaks.warnings as string[]).some((w) => /memory map changed just before the stop/.test(w)),
+      JSON.stringify(leaks.warnings),
+    );
+    assert(leaks.summary.allocations > 100, `only ${leaks.summary.allocations} allocations`);
+    await assertRunning(pid);
+  } finally {
+    kill(pid);
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("--timeout bounds the pause: past it the target is resumed, exit 3 says what was copied", async () => {
+  requireBuilt(VICTIM, "victim");
+  const dir = Deno.makeTempDirSync({ prefix: "hs_safety_" });
+  // ~200 MB of touched memory: the copy alone takes far longer than 1 ms.
+  const pid = await spawnDetached(
+    `exec python3 -c 'import time; b = bytearray(200 << 20); b[::4096] = b"x" * len(b[::4096]); print(1, flush=True); time.sleep(120)'`,
+  );
+  try {
+    await until(() => Number(status(pid)["VmRSS"]?.split(" ")[0] ?? 0) > 200_000, 20_000, "RSS");
+    Deno.writeTextFileSync(`${dir}/leaks.json`, GOOD);
+    const t0 = performance.now();
+    const run = await heapscope([
+      String(pid),
+      "--output",
+      `${dir}/leaks.json`,
+      "--timeout",
+      "0.001",
+    ]);
+    assertEquals(run.code, 3, run.stderr);
+    const m =
+      /within --timeout 0\.001 s: resumed it after ([\d.]+) ms with ([\d.]+) MiB of ([\d.]+) MiB copied/
+        .exec(run.stderr);
+    assert(m, run.stderr);
+    assert(Number(m[3]) > 190, `planned copy ${m[3]} MiB`);
+    assert(Number(m[2]) < Number(m[3]), "claims a full copy");
+    assert(/Hint: Raise the bound, e.g. `--timeout \d+`/.test(run.stderr), run.stderr);
+    assert(performance.now() - t0 < 60_000);
+    await assertRunning(pid);
+    assertEquals(Deno.readTextFileSync(`${dir}/leaks.json`), GOOD);
+    assertEquals(tempFiles(dir), []);
+    // With the default bound the same target is analysed.
+    const ok = await heapscope([String(pid), "--output", `${dir}/leaks.json`]);
+    assert(ok.code === 0 || ok.code === 1, ok.stderr);
+    await assertRunning(pid);
+  } finally {
+    kill(pid);
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("clear refusals: itself, pid 1, a zombie, a kernel thread, a process traced by strace or gdb", async () => {
+  // Itself: sh's $$ becomes heapscope's pid through exec.
+  const self = await new Deno.Command("sh", {
+    args: ["-c", `exec ${HEAPSCOPE} $$ --output /dev/null`],
+    stderr: "piped",
+    stdout: "null",
+  }).output();
+  const selfErr = new TextDecoder().decode(self.stderr);
+  assertEquals(self.code, 3, selfErr);
+  assert(/heapscope itself/.test(selfErr) && /Hint:/.test(selfErr), selfErr);
+
+  const init = await heapscope(["1", "--output", "/dev/null"]);
+  assertEquals(init.code, 3, init.stderr);
+  assert(/Refusing to stop process 1 \(init\)/.test(init.stderr), init.stderr);
+  assert(/Hint:/.test(init.stderr), init.stderr);
+
+  // A kernel thread: kthreadd (pid 2) when this machine shows it, else any PF_KTHREAD task.
+  const kthread = [...Deno.readDirSync("/proc")].map((e) => Number(e.name)).filter((p) => {
+    if (!(p > 1)) return false;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${p}/stat`);
+      const flags = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[6]);
+      return (flags & 0x00200000) !== 0;
+    } catch {
+      return false;
+    }
+  })[0];
+  if (kthread !== undefined) {
+    const k = await heapscope([String(kthread), "--output", "/dev/null"]);
+    assertEquals(k.code, 3, k.stderr);
+    assert(/zombie or a kernel thread/.test(k.stderr), k.stderr);
+  }
+
+  // A zombie: sh forks `true`, then becomes `sleep`, which never reaps it.
+  const parent = await spawnDetached("true & exec sleep 30");
+  const strace = await spawnDetached("exec strace -o /dev/null sleep 30");
+  const victim = await spawnDetached(`exec ${VICTIM}`);
+  const gdbLog = Deno.makeTempFileSync({ prefix: "hs_gdb_" });
+  let gdb = 0;
+  try {
+    let zombie = 0;
+    await until(
+      () => {
+        zombie = Number(
+          Deno.readTextFileSync(`/proc/${parent}/task/${parent}/children`).trim() || 0,
+        );
+        return zombie > 0 && status(zombie)["State"]?.[0] === "Z";
+      },
+      5000,
+      "the zombie",
+    );
+    const z = await heapscope([String(zombie), "--output", "/dev/null"]);
+    assertEquals(z.code, 3, z.stderr);
+    assert(new RegExp(`process ${zombie}: it is a zombie`).test(z.stderr), z.stderr);
+
+    let traced = 0;
+    await until(
+      () => {
+        traced = Number(
+          Deno.readTextFileSync(`/proc/${strace}/task/${strace}/children`).trim().split(" ")[0] ||
+            0,
+        );
+        return traced > 0 && status(traced)["TracerPid"] === String(strace);
+      },
+      5000,
+      "strace to attach",
+    );
+    const s = await heapscope([String(traced), "--output", "/dev/null"]);
+    assertEquals(s.code, 3, s.stderr);
+    assert(
+      new RegExp(`already traced by process ${strace} \\(strace\\)`).test(s.stderr),
+      s.stderr,
+    );
+    assertEquals(status(traced)["TracerPid"], String(strace), "heapscope disturbed strace");
+    assert(/^[SR]/.test(status(traced)["State"] ?? ""), "strace's tracee is not running");
+
+    gdb = await spawnDetached(
+      `exec gdb -q -nx -batch -p ${victim} -ex 'shell sleep 30' >${gdbLog} 2>&1`,
+    );
+    await until(() => status(victim)["TracerPid"] === String(gdb), 20_000, "gdb to attach");
+    const g = await heapscope([String(victim), "--output", "/dev/null"]);
+    assertEquals(g.code, 3, g.stderr);
+    assert(new RegExp(`already traced by process ${gdb} \\(gdb\\)`).test(g.stderr), g.stderr);
+    assertEquals(status(victim)["TracerPid"], String(gdb), "heapscope disturbed gdb");
+  } finally {
+    for (const p of [parent, strace, victim, gdb]) if (p) kill(p);
+    Deno.removeSync(gdbLog);
+  }
+});
