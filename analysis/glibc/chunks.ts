@@ -87,8 +87,13 @@ export function walkSegment(mem: MemoryImage, opts: WalkOptions): SegmentWalk {
     chunks.push({ address: p, size: csize, inUse, zone });
     p = next;
   }
-  if (!reachedTop && top >= start && top < end && warnings.length === 0) {
-    warnings.push(`walk of ${zone} ended at ${hex(p)} before the top chunk ${hex(top)}`);
+  // Stopping short of a top that lies in this segment (a size-0 header, a stray fencepost) means
+  // the chunk at `p` is corrupt, even when an earlier free chunk's footer was already reported.
+  const stopped = warnings.some((w) => w.startsWith("corrupt") || w.startsWith("unreadable"));
+  if (!reachedTop && top >= start && top < end && !stopped) {
+    warnings.push(
+      `corrupt chunk at ${hex(p)} in ${zone}: walk ended before the top chunk ${hex(top)}`,
+    );
   }
   return { chunks, reachedTop, warnings };
 }
