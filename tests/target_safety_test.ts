@@ -320,12 +320,16 @@ while True:
 Deno.test("--timeout bounds the pause: past it the target is resumed, exit 3 says what was copied", async () => {
   requireBuilt(VICTIM, "victim");
   const dir = Deno.makeTempDirSync({ prefix: "hs_safety_" });
-  // ~200 MB of touched memory: the copy alone takes far longer than 1 ms.
+  // 1 GiB of touched memory: the copy alone takes far longer than 1 ms, and than 250 ms.
   const pid = await spawnDetached(
-    `exec python3 -c 'import time; b = bytearray(200 << 20); b[::4096] = b"x" * len(b[::4096]); print(1, flush=True); time.sleep(120)'`,
+    `exec python3 -c 'import time; b = bytearray(1 << 30); b[::4096] = b"x" * len(b[::4096]); print(1, flush=True); time.sleep(120)'`,
   );
   try {
-    await until(() => Number(status(pid)["VmRSS"]?.split(" ")[0] ?? 0) > 200_000, 20_000, "RSS");
+    await until(
+      () => Number(status(pid)["VmRSS"]?.split(" ")[0] ?? 0) > 1_000_000,
+      30_000,
+      "RSS",
+    );
     Deno.writeTextFileSync(`${dir}/leaks.json`, GOOD);
     const t0 = performance.now();
     const run = await heapscope([
@@ -340,10 +344,29 @@ Deno.test("--timeout bounds the pause: past it the target is resumed, exit 3 say
       /within --timeout 0\.001 s: resumed it after ([\d.]+) ms with ([\d.]+) MiB of ([\d.]+) MiB copied/
         .exec(run.stderr);
     assert(m, run.stderr);
-    assert(Number(m[3]) > 190, `planned copy ${m[3]} MiB`);
+    assert(Number(m[3]) > 1024, `planned copy ${m[3]} MiB`);
     assert(Number(m[2]) < Number(m[3]), "claims a full copy");
     assert(/Hint: Raise the bound, e.g. `--timeout \d+`/.test(run.stderr), run.stderr);
     assert(performance.now() - t0 < 60_000);
+    await assertRunning(pid);
+    assertEquals(Deno.readTextFileSync(`${dir}/leaks.json`), GOOD);
+    assertEquals(tempFiles(dir), []);
+    // A bound the attach fits in: the copy stops between batches, part-way, and says how far.
+    const part = await heapscope([
+      String(pid),
+      "--output",
+      `${dir}/leaks.json`,
+      "--timeout",
+      "0.25",
+    ]);
+    assertEquals(part.code, 3, part.stderr);
+    const p =
+      /within --timeout 0\.25 s: resumed it after ([\d.]+) ms with ([\d.]+) MiB of ([\d.]+) MiB copied/
+        .exec(part.stderr);
+    assert(p, part.stderr);
+    assert(Number(p[2]) > 0 && Number(p[2]) < Number(p[3]), part.stderr);
+    // Past the bound by at most one batch (32 MiB) and the resume.
+    assert(Number(p[1]) < 250 + 500, `paused ${p[1]} ms`);
     await assertRunning(pid);
     assertEquals(Deno.readTextFileSync(`${dir}/leaks.json`), GOOD);
     assertEquals(tempFiles(dir), []);
@@ -444,5 +467,28 @@ Deno.test("clear refusals: itself, pid 1, a zombie, a kernel thread, a process t
   } finally {
     for (const p of [parent, strace, victim, gdb]) if (p) kill(p);
     Deno.removeSync(gdbLog);
+  }
+});
+
+Deno.test("captureSnapshot() resumes the target on an exception before returning, not at exit", async () => {
+  const { captureSnapshot } = await import("../ffi/mod.ts");
+  const dir = Deno.makeTempDirSync({ prefix: "hs_safety_" });
+  const pid = await startHeartbeat(`${dir}/beat`);
+  Deno.env.set("HEAPSCOPE_TEST_THROW", "1");
+  try {
+    let message = "";
+    try {
+      await captureSnapshot(pid);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    assert(/HEAPSCOPE_TEST_THROW/.test(message), message);
+    // This process is still alive: only its own cleanup can have resumed the target.
+    assertEquals(status(pid)["TracerPid"], "0");
+    await assertAlive(pid, `${dir}/beat`);
+  } finally {
+    Deno.env.delete("HEAPSCOPE_TEST_THROW");
+    kill(pid);
+    Deno.removeSync(dir, { recursive: true });
   }
 });
