@@ -107,9 +107,9 @@ export function formatSummary(a: Analysis, opts: SummaryOptions): string {
         ? `, holding ${h.blocks - 1} more (${formatBytes(h.bytes)} in all)`
         : "";
       lines.push(
-        `  direct leak of ${formatBytes(al.size)} at 0x${
-          al.address.toString(16)
-        } [${printable(al.zone)}${cyc}]${more}`,
+        `  direct leak of ${formatBytes(al.size)} at 0x${al.address.toString(16)} [${
+          printable(al.zone)
+        }${cyc}]${more}`,
       );
     }
     if (direct.length > shown.length) {
