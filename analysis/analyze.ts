@@ -20,11 +20,12 @@ export class AnalysisError extends Error {
 export function enumerateHeap(snapshot: Snapshot): HeapEnumeration {
   if (snapshot.zoneAllocations) {
     const allocations = [...snapshot.zoneAllocations].sort((a, b) => a.address - b.address);
+    // The malloc regions hold the blocks themselves: never roots, or every block would look reachable.
     return {
       allocator: "libmalloc zones",
       allocations,
       excluded: [],
-      heapRanges: [],
+      heapRanges: darwinHeapRanges(snapshot.regions),
       warnings: [],
     };
   }

@@ -22,11 +22,14 @@ export function formatBytes(n: number): string {
  * escape sequences included, are shown as \xNN instead of acting on the reader's terminal.
  */
 export function printable(text: string): string {
-  // deno-lint-ignore no-control-regex
-  return text.replace(
-    /[\x00-\x1f\x7f-\x9f]/g,
-    (c) => c === "\n" || c === "\t" ? " " : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
-  );
+  let out = "";
+  for (const ch of text) {
+    const c = ch.charCodeAt(0);
+    if (c >= 0x20 && (c < 0x7f || c > 0x9f)) out += ch;
+    else if (ch === "\n" || ch === "\t") out += " ";
+    else out += `\\x${c.toString(16).padStart(2, "0")}`;
+  }
+  return out;
 }
 
 export interface SummaryOptions {
