@@ -1,12 +1,14 @@
 // Enumerates glibc malloc's live allocations from a Snapshot: the phases of glibc-heap.md §9.
 //
-// O(chunks + free-list entries + scanned anonymous pages + libc data words).
+// O(chunks + free-list entries · log chunks + scanned anonymous pages + libc data words). Chunks
+// live in typed arrays (ChunkList); free-list membership is a mark per chunk index, found by binary
+// search over the chunks in address order, so no Map or Set is keyed by 10^6 addresses.
 
 import { MemoryImage } from "../memory.ts";
 import type { Allocation, ExcludedRange, HeapEnumeration, Snapshot } from "../types.ts";
 import { hex } from "./_hex.ts";
 import { arenaRing, type ArenaState, findMainArena, findMp } from "./arena.ts";
-import { type Chunk, walkSegment } from "./chunks.ts";
+import { ChunkList, walkSegment } from "./chunks.ts";
 import { detectAllocator } from "./detect_allocator.ts";
 import { walkFastbins } from "./fastbins.ts";
 import { type GlibcLayout, HEAP_MAX_SIZE, layoutFor } from "./layout.ts";
@@ -63,7 +65,9 @@ export function enumerateGlibc(snapshot: Snapshot): HeapEnumeration {
     why: "glibc main_arena",
   }];
   const heapRanges: Range[] = [];
-  const chunks: Chunk[] = [];
+  const chunks = new ChunkList();
+  // Zone names, interned: chunks carry the index.
+  const zones: string[] = [];
 
   // Phase 2: the main heap.
   const heapRegion = snapshot.regions.find((r) => r.path === "[heap]");
@@ -76,6 +80,7 @@ export function enumerateGlibc(snapshot: Snapshot): HeapEnumeration {
       heapRegion,
       libc.dataRanges,
       chunks,
+      zones,
       heapRanges,
       warnings,
     );
@@ -83,20 +88,26 @@ export function enumerateGlibc(snapshot: Snapshot): HeapEnumeration {
 
   // Phase 3: thread arenas and their heaps.
   for (const arena of ring.slice(1)) {
-    walkThreadArena(mem, arena, layout, chunks, excluded, heapRanges, warnings);
+    walkThreadArena(mem, arena, layout, chunks, zones, excluded, heapRanges, warnings);
   }
 
   // Phase 4: free lists and tcache structs.
-  const inUse = new Map<number, number>();
-  for (const c of chunks) if (c.inUse) inUse.set(c.address, c.size);
-  const lookup = (h: number) => inUse.get(h);
-  const free = new Set<number>();
+  const sorted = byAddress(chunks);
+  const lookup = (h: number) => sorted.inUseSize(h);
+  // Per chunk (address order): 1 when a free list holds it or it is allocator metadata.
+  const dead = new Uint8Array(sorted.length);
   for (const arena of ring) {
     const zone = arena.address === main.address ? "main-arena" : `arena ${hex(arena.address)}`;
-    for (const p of walkFastbins(mem, arena.address, zone, layout, lookup, warnings)) free.add(p);
+    for (const p of walkFastbins(mem, arena.address, zone, layout, lookup, warnings)) {
+      sorted.mark(dead, p);
+    }
   }
   const tcacheUsers = new Set<number>();
-  for (const [h, s] of inUse) if (s === layout.tcacheChunkSize) tcacheUsers.add(h + 16);
+  for (let i = 0; i < sorted.length; i++) {
+    if (sorted.inUse[i] && sorted.size[i] === layout.tcacheChunkSize) {
+      tcacheUsers.add(sorted.address[i]! + 16);
+    }
+  }
   const tcaches = findTcaches(
     mem,
     snapshot.threads,
@@ -107,10 +118,9 @@ export function enumerateGlibc(snapshot: Snapshot): HeapEnumeration {
     warnings,
     tcacheTlsOffset(mem, snapshot.images, libc.image),
   );
-  const metadata = new Set<number>();
   for (const t of tcaches) {
-    for (const e of t.walk.entries) free.add(e);
-    metadata.add(t.user - 16);
+    for (const e of t.walk.entries) sorted.mark(dead, e);
+    sorted.mark(dead, t.user - 16);
     excluded.push({
       start: t.user - 16,
       end: t.user - 16 + layout.tcacheChunkSize,
@@ -129,16 +139,22 @@ export function enumerateGlibc(snapshot: Snapshot): HeapEnumeration {
   const mmapped = findMmappedChunks(mem, snapshot.regions, skip, snapshot.pageSize);
 
   // Phase 6: the live set.
+  // Heap chunks are in address order already; mmapped chunks are merged in (sorted when needed).
   const allocations: Allocation[] = [];
-  for (const c of chunks) {
-    if (!c.inUse || free.has(c.address) || metadata.has(c.address)) continue;
-    allocations.push({ address: c.address + 16, size: c.size - 8, zone: c.zone });
+  const mm = [...mmapped].sort((a, b) => a.header - b.header);
+  let k = 0;
+  for (let i = 0; i < sorted.length; i++) {
+    if (!sorted.inUse[i] || dead[i]) continue;
+    const address = sorted.address[i]! + 16;
+    for (; k < mm.length && mm[k]!.header + 16 < address; k++) {
+      allocations.push({ address: mm[k]!.header + 16, size: mm[k]!.size - 16, zone: "mmap" });
+    }
+    allocations.push({ address, size: sorted.size[i]! - 8, zone: zones[sorted.zone[i]!]! });
   }
-  for (const m of mmapped) {
-    allocations.push({ address: m.header + 16, size: m.size - 16, zone: "mmap" });
-    heapRanges.push({ start: m.mapStart, end: m.mapEnd });
+  for (; k < mm.length; k++) {
+    allocations.push({ address: mm[k]!.header + 16, size: mm[k]!.size - 16, zone: "mmap" });
   }
-  allocations.sort((a, b) => a.address - b.address);
+  for (const m of mmapped) heapRanges.push({ start: m.mapStart, end: m.mapEnd });
 
   // Phase 7: mp_ and its cross-checks.
   const mp = findMp(mem, libc, layout, heapRegion?.start);
@@ -173,11 +189,13 @@ function walkMainHeap(
   arena: ArenaState,
   heap: { start: number; end: number } | undefined,
   libcData: Range[],
-  chunks: Chunk[],
+  chunks: ChunkList,
+  zones: string[],
   heapRanges: Range[],
   warnings: string[],
 ): void {
   const zone = "main-arena";
+  const zoneId = zones.push(zone) - 1;
   if (libcData.some((r) => arena.top >= r.start && arena.top < r.end)) {
     return; // top still points at the unsorted bin: the main arena was never used.
   }
@@ -188,8 +206,8 @@ function walkMainHeap(
       end: heap.end,
       top: arena.top,
       zone,
-    });
-    for (const ch of w.chunks) chunks.push(ch);
+      zoneId,
+    }, chunks);
     warnings.push(...w.warnings);
     if (w.reachedTop) {
       const topSize = mem.u64(arena.top + 8) ?? 0;
@@ -216,8 +234,11 @@ function walkMainHeap(
   }
   warnings.push(`main arena is non-contiguous: also walking ${hex(seg.start)}-${hex(seg.end)}`);
   heapRanges.push({ start: seg.start, end: seg.end });
-  const w = walkSegment(mem, { start: alignChunk(seg.start), end: seg.end, top: arena.top, zone });
-  for (const ch of w.chunks) chunks.push(ch);
+  const w = walkSegment(
+    mem,
+    { start: alignChunk(seg.start), end: seg.end, top: arena.top, zone, zoneId },
+    chunks,
+  );
   warnings.push(...w.warnings);
 }
 
@@ -225,12 +246,14 @@ function walkThreadArena(
   mem: MemoryImage,
   arena: ArenaState,
   layout: GlibcLayout,
-  chunks: Chunk[],
+  chunks: ChunkList,
+  zones: string[],
   excluded: ExcludedRange[],
   heapRanges: Range[],
   warnings: string[],
 ): void {
   const zone = `arena ${hex(arena.address)}`;
+  const zoneId = zones.push(zone) - 1;
   let h = arena.top - (arena.top % HEAP_MAX_SIZE);
   const seen = new Set<number>();
   let total = 0;
@@ -263,12 +286,88 @@ function walkThreadArena(
     }
     heapRanges.push({ start: h, end: h + Math.min(HEAP_MAX_SIZE, Math.max(size, mprot)) });
     const start = first ? alignChunk(arena.address + layout.arenaSize) : h + layout.heapInfoSize;
-    const w = walkSegment(mem, { start, end: h + size, top: arena.top, zone });
-    for (const ch of w.chunks) chunks.push(ch);
+    const w = walkSegment(mem, { start, end: h + size, top: arena.top, zone, zoneId }, chunks);
     warnings.push(...w.warnings);
     h = prev;
   }
   if (total !== arena.systemMem) {
     warnings.push(`${zone}: system_mem ${hex(arena.systemMem)} != heap sizes ${hex(total)}`);
   }
+}
+
+/** The walked chunks in address order (stable for equal addresses), with lookups by header. */
+interface SortedChunks {
+  length: number;
+  address: Float64Array;
+  size: Float64Array;
+  inUse: Uint8Array;
+  zone: Uint16Array;
+  /** Chunk size of the in-use-by-P chunk with this header (the last walked one), or undefined. */
+  inUseSize(header: number): number | undefined;
+  /** Sets `marks[i]` for every chunk whose header is `header`. */
+  mark(marks: Uint8Array, header: number): void;
+}
+
+/**
+ * Puts the chunks in address order. Each segment's walk is ascending and segments do not overlap,
+ * so this normally only reorders whole runs (O(n)); overlapping runs (corrupt input) fall back to a
+ * stable sort of the indices, O(n log n).
+ */
+function byAddress(c: ChunkList): SortedChunks {
+  const n = c.length;
+  const runs: number[] = []; // first index of each ascending run
+  for (let i = 0; i < n; i++) if (i === 0 || c.address[i]! <= c.address[i - 1]!) runs.push(i);
+  runs.sort((x, y) => c.address[x]! - c.address[y]! || x - y);
+  let order = new Uint32Array(n);
+  let o = 0;
+  for (const r of runs) {
+    let i = r;
+    do order[o++] = i++; while (i < n && c.address[i]! > c.address[i - 1]!);
+  }
+  for (let i = 1; i < n; i++) {
+    if (c.address[order[i]!]! < c.address[order[i - 1]!]!) {
+      order = Uint32Array.from({ length: n }, (_, k) => k)
+        .sort((x, y) => c.address[x]! - c.address[y]! || x - y);
+      break;
+    }
+  }
+  const address = new Float64Array(n), size = new Float64Array(n);
+  const inUse = new Uint8Array(n), zone = new Uint16Array(n), walkIndex = order;
+  for (let i = 0; i < n; i++) {
+    const j = order[i]!;
+    address[i] = c.address[j]!;
+    size[i] = c.size[j]!;
+    inUse[i] = c.inUse[j]!;
+    zone[i] = c.zone[j]!;
+  }
+  /** First index whose address is >= `a`. */
+  const lowerBound = (a: number): number => {
+    let lo = 0, hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (address[mid]! < a) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  return {
+    length: n,
+    address,
+    size,
+    inUse,
+    zone,
+    inUseSize(header) {
+      let found: number | undefined, foundAt = -1;
+      for (let i = lowerBound(header); i < n && address[i] === header; i++) {
+        if (inUse[i] && walkIndex[i]! > foundAt) {
+          found = size[i];
+          foundAt = walkIndex[i]!;
+        }
+      }
+      return found;
+    },
+    mark(marks, header) {
+      for (let i = lowerBound(header); i < n && address[i] === header; i++) marks[i] = 1;
+    },
+  };
 }
