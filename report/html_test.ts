@@ -33,6 +33,21 @@ Deno.test("renderHtml() escapes a hostile command so that it stays data", async 
   assert(title.includes("&#60;/script&#62;") && !title.includes("<"), title);
 });
 
+Deno.test("renderHtml() keeps hostile function names and paths of a recorded process as data", async () => {
+  const leaks = sampleLeaks({ allocations: 300, withSites: true, hostileFunction: HOSTILE });
+  leaks.stacks![0]![1]!.file = "/src/</script><b>x</b>.c";
+  const html = await renderHtml(leaks);
+  const data = embedded(html);
+  for (const raw of ["<", ">", "&", "\u2028", "\u2029"]) {
+    assert(!data.includes(raw), `no raw ${JSON.stringify(raw)} in data`);
+  }
+  const model = JSON.parse(data) as ReportModel;
+  assert(model.sites!.rows.some((r) => r.label === HOSTILE));
+  assertEquals(model.sites!.stacks[0]!.frames[1]!.file, "/src/</script><b>x</b>.c");
+  assertEquals(html.match(/<\/script/gi)!.length, 2);
+  assert(!html.includes("<img") && !html.includes("<b>"), "no tag leaks into the document");
+});
+
 Deno.test("renderHtml() gives one self-contained file with a CSP that forbids the network", async () => {
   const html = await renderHtml(sampleLeaks({ allocations: 100 }));
   assert(html.startsWith("<!doctype html>"));

@@ -1,7 +1,15 @@
 // Synthetic leaks.json generator: N allocations with reachable trees, leaked chains and cycles, for tests and benches.
 
 import { LEAKS_FORMAT, LEAKS_VERSION } from "./schema.ts";
-import type { LeaksEdge, LeaksFile, LeaksNode, LeaksRoot } from "./schema.ts";
+import type {
+  LeaksEdge,
+  LeaksFile,
+  LeaksNode,
+  LeaksRoot,
+  LeaksSite,
+  LeaksStackFrame,
+  LeaksTimelineSample,
+} from "./schema.ts";
 
 export interface SampleOptions {
   /** Total allocations (nodes). */
@@ -16,7 +24,36 @@ export interface SampleOptions {
   withBytes?: boolean;
   /** Zone names (default glibc-like). */
   zones?: string[];
+  /**
+   * Add the v2 fields of a recorded process (`stacks`, `sites`, `timeline`, and `site`, `thread`,
+   * `ageMs` on nodes). Default false: the file has the v1 shape (version stays 2 unless `version`).
+   */
+  withSites?: boolean;
+  /** Function name of one frame of the third-largest leaking site (to test hostile strings). */
+  hostileFunction?: string;
+  /** Format version written (default LEAKS_VERSION). */
+  version?: 1 | 2;
 }
+
+/** Function, file and line of the sample's leaking sites, largest leaker first. */
+export const SAMPLE_SITES: readonly {
+  function: string;
+  file: string;
+  line: number;
+  cxx?: boolean;
+}[] = [
+  { function: "parse_request", file: "/src/leaky/server.c", line: 214 },
+  { function: "Session::Session(int)", file: "/src/leaky/session.cc", line: 57, cxx: true },
+  { function: "intern_header", file: "/src/leaky/headers.c", line: 88 },
+  { function: "cache_put", file: "/src/leaky/cache.c", line: 131 },
+  { function: "json_new_object", file: "/src/leaky/json.c", line: 402 },
+  {
+    function: "std::vector<Frame>::_M_realloc_insert",
+    file: "/usr/include/c++/12/bits/vector.tcc",
+    line: 440,
+    cxx: true,
+  },
+];
 
 const DEFAULT_ZONES = ["main_arena", "arena@0x7f3a2c000020", "mmapped"];
 
@@ -153,6 +190,8 @@ export function sampleLeaks(options: SampleOptions): LeaksFile {
     });
   }
 
+  const recorded = options.withSites ? _recordSites(nodes, rand, options.hostileFunction) : {};
+
   let bytes = 0;
   let leaked = 0;
   let leakedBytes = 0;
@@ -167,7 +206,7 @@ export function sampleLeaks(options: SampleOptions): LeaksFile {
   }
   return {
     format: LEAKS_FORMAT,
-    version: LEAKS_VERSION,
+    version: options.version ?? LEAKS_VERSION,
     target: {
       pid: 31337,
       command: options.command ?? "./leaky --workers 4",
@@ -203,7 +242,127 @@ export function sampleLeaks(options: SampleOptions): LeaksFile {
     warnings: n > 0
       ? ["tcache of thread 4244 was not readable; its 7 free chunks are assumed free"]
       : [],
+    ...recorded,
   };
+}
+
+/**
+ * Give every node (but 2%, allocated before the recorder started) a site, a thread and an age;
+ * build the stacks, the per-site rows and a timeline that ends at the live total. Leaked blocks go
+ * mostly to the first SAMPLE_SITES (50% and every big block, 20%, 10%, …), so the top sites keep
+ * their order.
+ */
+function _recordSites(
+  nodes: LeaksNode[],
+  rand: () => number,
+  hostile: string | undefined,
+): Pick<LeaksFile, "stacks" | "sites" | "omittedSites" | "timeline"> {
+  const n = nodes.length;
+  const siteCount = Math.max(SAMPLE_SITES.length + 2, Math.min(64, Math.ceil(n / 200)));
+  const libc = "/usr/lib/x86_64-linux-gnu/libc.so.6";
+  const stdcxx = "/usr/lib/x86_64-linux-gnu/libstdc++.so.6.0.30";
+  const exe = "/usr/bin/leaky";
+  let pc = 0x55d4c7a01000;
+  const at = (image: string, fn?: string, file?: string, line?: number): LeaksStackFrame => {
+    pc += 0x40 + Math.floor(rand() * 0x400);
+    const f: LeaksStackFrame = { pc: "0x" + pc.toString(16), image };
+    if (fn) f.function = fn;
+    if (file) f.file = file;
+    if (line) f.line = line;
+    return f;
+  };
+  const stacks: LeaksStackFrame[][] = [];
+  for (let s = 0; s < siteCount; s++) {
+    const named = SAMPLE_SITES[s];
+    const fn = named?.function ?? `worker_task_${s}`;
+    const file = named?.file ?? `/src/leaky/tasks/task_${s}.c`;
+    const line = named?.line ?? 20 + s * 7;
+    const frames: LeaksStackFrame[] = [];
+    if (named?.cxx) {
+      frames.push(at(libc, "malloc"), at(stdcxx, "operator new(unsigned long)"));
+    } else frames.push(at(libc, s % 4 === 3 ? "calloc" : "malloc"));
+    frames.push(at(exe, s === 2 && hostile ? hostile : fn, file, line));
+    if (s === 0) {
+      // An inlined caller: same pc, two frames.
+      const inl = at(exe, "read_body", "/src/leaky/server.c", 170);
+      frames.push(inl, { ...inl, function: "handle_client", line: 301 });
+    } else frames.push(at(exe, `dispatch_${s % 3}`, "/src/leaky/dispatch.c", 40 + s));
+    if (s % 5 === 4) frames.push(at("/usr/lib/x86_64-linux-gnu/libfoo.so.1")); // not symbolized
+    frames.push(
+      at(exe, "worker_main", "/src/leaky/worker.c", 77),
+      at(libc, "start_thread"),
+      at(libc, "__clone3"),
+    );
+    stacks.push(frames);
+  }
+
+  const sites: LeaksSite[] = stacks.map((_, site) => ({
+    site,
+    count: 0,
+    bytes: 0,
+    peakCount: 0,
+    peakBytes: 0,
+    totalCount: 0,
+    totalBytes: 0,
+    leakedCount: 0,
+    leakedBytes: 0,
+    direct: 0,
+    oldestMs: 0,
+    meanAgeMs: 0,
+    threads: [],
+  }));
+  const runMs = 42_000;
+  const pickLeaked = (size: number) => {
+    const r = rand();
+    if (r < 0.5 || size >= 65536) return 0;
+    if (r < 0.7) return 1;
+    if (r < 0.8) return 2;
+    return 3 + Math.floor(rand() * (siteCount - 3));
+  };
+  for (let i = 0; i < n; i++) {
+    const node = nodes[i]!;
+    if (rand() < 0.02) continue;
+    const leaked = node.status !== "reachable";
+    const site = leaked ? pickLeaked(node.size) : 3 + Math.floor(rand() * (siteCount - 3));
+    const row = sites[site]!;
+    node.site = site;
+    node.thread = 4242 + (i % 4);
+    node.ageMs = Math.round((leaked ? 0.3 + 0.7 * rand() : rand()) * runMs * 1000) / 1000;
+    row.count++;
+    row.bytes += node.size;
+    row.meanAgeMs += node.ageMs;
+    row.oldestMs = Math.max(row.oldestMs, node.ageMs);
+    if (!row.threads.includes(node.thread)) row.threads.push(node.thread);
+    if (leaked) {
+      row.leakedCount++;
+      row.leakedBytes += node.size;
+      if (node.leak === "direct") row.direct++;
+    }
+  }
+  for (const row of sites) {
+    row.meanAgeMs = row.count ? Math.round(row.meanAgeMs / row.count * 1000) / 1000 : 0;
+    row.threads.sort((a, b) => a - b);
+    row.peakCount = row.count + Math.floor(row.count * 0.3);
+    row.peakBytes = row.bytes + Math.floor(row.bytes * 0.3);
+    row.totalCount = row.peakCount * 4 + 1;
+    row.totalBytes = row.peakBytes * 4 + 64;
+  }
+
+  let liveBytes = 0;
+  for (const node of nodes) liveBytes += node.size;
+  const timeline: LeaksTimelineSample[] = [];
+  const steps = 240;
+  for (let k = 0; k < steps; k++) {
+    const t = (k + 1) / steps;
+    const saw = 1 + 0.25 * Math.sin(k / 6) * (1 - t);
+    const share = Math.min(1, t * saw);
+    timeline.push({
+      timeNs: Math.round(t * (runMs - 150)) * 1e6,
+      liveBytes: Math.round(liveBytes * share),
+      liveCount: Math.round(n * Math.min(1, t * (2 - saw))),
+    });
+  }
+  return { stacks, sites, omittedSites: 0, timeline };
 }
 
 function _blockBytes(

@@ -1,6 +1,6 @@
 // Pure selectors: turn a LeaksFile into one bounded payload per report view, plus the viewer's interactive selections.
 
-import type { LeaksFile, LeaksNode } from "./schema.ts";
+import type { LeaksFile, LeaksNode, LeaksSite, LeaksStackFrame } from "./schema.ts";
 
 export type NodeStatus = LeaksNode["status"];
 export type Filter = "all" | "reachable" | "leaked" | "cycle";
@@ -15,6 +15,8 @@ export interface HeaderPayload {
   pauseMs: number;
   ok: boolean;
   verdict: string;
+  /** leaks.json format version the report was made from. */
+  version: number;
 }
 
 export interface StatsPayload {
@@ -47,6 +49,10 @@ export interface GraphNode {
   cycle?: number;
   /** Held by a root directly. */
   rooted?: boolean;
+  /** v2, recorded processes: allocation site (key of SitesPayload.stacks), thread and age. */
+  site?: number;
+  thread?: number;
+  ageMs?: number;
 }
 
 export interface GraphLink {
@@ -132,6 +138,73 @@ export interface MethodPayload {
   limits: string[];
 }
 
+/** One stack frame as the viewer shows it (image reduced to its basename). */
+export interface FrameView {
+  pc: string;
+  function?: string;
+  file?: string;
+  line?: number;
+  image?: string;
+  /** An allocator or recorder frame (malloc, operator new, …): shown dimmed. */
+  alloc?: boolean;
+}
+
+export interface StackView {
+  frames: FrameView[];
+  /** Frames left out by the per-stack cap. */
+  more: number;
+}
+
+export interface SiteRowView {
+  site: number;
+  /** Innermost meaningful frame: function (or image@pc) and "file:line" ("" when unknown). */
+  label: string;
+  location: string;
+  /** Full source path of that frame, for a tooltip. */
+  file?: string;
+  count: number;
+  bytes: number;
+  peakCount: number;
+  peakBytes: number;
+  totalCount: number;
+  totalBytes: number;
+  leakedCount: number;
+  leakedBytes: number;
+  direct: number;
+  oldestMs: number;
+  meanAgeMs: number;
+  threads: number[];
+  /** Graph node indices of this site's drawn blocks. */
+  nodes: number[];
+}
+
+export interface SitesPayload {
+  /** Sorted by leaked bytes, then live bytes; capped. */
+  rows: SiteRowView[];
+  /** Sites in the file plus the ones the file itself omitted. */
+  total: number;
+  /** Sites not listed here (cap of the report + `omittedSites` of the file). */
+  omitted: number;
+  /** Site → its frames, for the listed rows and the drawn blocks (capped). */
+  stacks: Record<number, StackView>;
+}
+
+export interface TimelinePoint {
+  ms: number;
+  bytes: number;
+  count: number;
+}
+
+export interface TimelinePayload {
+  points: TimelinePoint[];
+  /** Samples in the file (points may be fewer: bucketed, keeping each bucket's peak). */
+  samples: number;
+  /** When the snapshot was taken, ms since the recorder started (estimated, see selectTimeline). */
+  snapshotMs: number;
+  peakBytes: number;
+  peakCount: number;
+}
+
 export interface ReportModel {
   header: HeaderPayload;
   stats: StatsPayload;
@@ -140,6 +213,9 @@ export interface ReportModel {
   cycles: CyclesPayload;
   leaks: LeaksTablePayload;
   method: MethodPayload;
+  /** v2, recorded processes only; null otherwise. */
+  sites: SitesPayload | null;
+  timeline: TimelinePayload | null;
 }
 
 export interface ModelOptions {
@@ -151,6 +227,13 @@ export interface ModelOptions {
   maxLeakRows?: number;
   /** Most rows in the cycle list (default 500). */
   maxCycles?: number;
+  /** Most rows in the sites table (default 100). */
+  maxSites?: number;
+  /** Most stacks embedded (default 300) and frames per stack (default 48). */
+  maxStacks?: number;
+  maxFrames?: number;
+  /** Most timeline points (default 600). */
+  maxTimelinePoints?: number;
 }
 
 /** Every payload of the report in one bounded model: what the HTML embeds. O(nodes + edges). */
@@ -173,6 +256,7 @@ export function selectReportModel(leaks: LeaksFile, options: ModelOptions = {}):
   }
   const table = selectLeaksTable(leaks, options.maxLeakRows ?? 1000, ix);
   for (const row of table.rows) row.node = byId.get(row.id) ?? null;
+  const sites = selectSites(leaks, graph, options);
   return {
     header: selectHeader(leaks),
     stats: selectStats(leaks),
@@ -181,6 +265,8 @@ export function selectReportModel(leaks: LeaksFile, options: ModelOptions = {}):
     cycles,
     leaks: table,
     method: selectMethod(leaks),
+    sites,
+    timeline: selectTimeline(leaks, options.maxTimelinePoints ?? 600),
   };
 }
 
@@ -202,6 +288,7 @@ export function selectHeader(leaks: LeaksFile): HeaderPayload {
     pauseMs: leaks.pauseMs,
     ok,
     verdict,
+    version: leaks.version,
   };
 }
 
@@ -339,6 +426,11 @@ export function selectGraph(
     if (node.leak) g.leak = node.leak;
     if (node.bytes) g.bytes = node.bytes;
     if (rooted[i]) g.rooted = true;
+    if (node.site !== undefined && node.site >= 0) {
+      g.site = node.site;
+      if (node.thread !== undefined) g.thread = node.thread;
+      if (node.ageMs !== undefined && node.ageMs >= 0) g.ageMs = node.ageMs;
+    }
     return g;
   });
 
@@ -558,12 +650,203 @@ export function selectMethod(leaks: LeaksFile): MethodPayload {
   };
 }
 
+// ----- allocation sites and timeline (v2, recorded processes) -----
+
+/**
+ * The sites table: rows sorted by leaked bytes, then live bytes, each labelled with its innermost
+ * meaningful frame, with the drawn graph nodes of each site; plus the stacks of the listed sites
+ * and of the drawn blocks (listed rows first, then drawn leaked blocks, then the rest, capped).
+ * Null when the file has no sites (version 1, or an unrecorded attach). O(sites · depth + nodes).
+ */
+export function selectSites(
+  leaks: LeaksFile,
+  graph: GraphPayload,
+  options: Pick<ModelOptions, "maxSites" | "maxStacks" | "maxFrames"> = {},
+): SitesPayload | null {
+  if (!leaks.sites || !leaks.stacks) return null;
+  const stacks = leaks.stacks;
+  const maxFrames = options.maxFrames ?? 48;
+  const maxStacks = options.maxStacks ?? 300;
+  const sorted = [...leaks.sites].sort(compareSiteRows);
+  const listed = sorted.slice(0, options.maxSites ?? 100);
+
+  const drawn = new Map<number, number[]>();
+  graph.nodes.forEach((node, i) => {
+    if (node.site === undefined) return;
+    let list = drawn.get(node.site);
+    if (!list) drawn.set(node.site, list = []);
+    list.push(i);
+  });
+
+  const embedded: Record<number, StackView> = {};
+  let embeddedCount = 0;
+  const embed = (site: number) => {
+    if (embeddedCount >= maxStacks || embedded[site] !== undefined) return;
+    const frames = stacks[site];
+    if (!frames) return;
+    embedded[site] = {
+      frames: frames.slice(0, maxFrames).map(frameView),
+      more: Math.max(0, frames.length - maxFrames),
+    };
+    embeddedCount++;
+  };
+  for (const row of listed) embed(row.site);
+  for (const leakedFirst of [true, false]) {
+    for (const node of graph.nodes) {
+      if (node.site !== undefined && (node.status !== "reachable") === leakedFirst) {
+        embed(node.site);
+      }
+    }
+  }
+
+  const rows = listed.map((r): SiteRowView => {
+    const frame = meaningfulFrame(stacks[r.site] ?? []);
+    const row: SiteRowView = {
+      site: r.site,
+      label: frame ? frameName(frame) : `site ${r.site}`,
+      location: frame ? frameLocation(frame) : "",
+      count: r.count,
+      bytes: r.bytes,
+      peakCount: r.peakCount,
+      peakBytes: r.peakBytes,
+      totalCount: r.totalCount,
+      totalBytes: r.totalBytes,
+      leakedCount: r.leakedCount,
+      leakedBytes: r.leakedBytes,
+      direct: r.direct,
+      oldestMs: r.oldestMs,
+      meanAgeMs: r.meanAgeMs,
+      threads: r.threads.slice(0, 16),
+      nodes: drawn.get(r.site) ?? [],
+    };
+    if (frame?.file) row.file = frame.file;
+    return row;
+  });
+  const fileOmitted = leaks.omittedSites ?? 0;
+  return {
+    rows,
+    total: leaks.sites.length + fileOmitted,
+    omitted: leaks.sites.length - rows.length + fileOmitted,
+    stacks: embedded,
+  };
+}
+
+/** Leaked bytes, then live bytes, then leaked count, descending; site id breaks ties. */
+export function compareSiteRows(a: LeaksSite, b: LeaksSite): number {
+  return b.leakedBytes - a.leakedBytes || b.bytes - a.bytes || b.leakedCount - a.leakedCount ||
+    a.site - b.site;
+}
+
+const _ALLOC_FUNCTIONS = new Set([
+  "malloc",
+  "calloc",
+  "realloc",
+  "reallocarray",
+  "free",
+  "memalign",
+  "posix_memalign",
+  "aligned_alloc",
+  "valloc",
+  "pvalloc",
+  "strdup",
+  "strndup",
+]);
+
+/** An allocator entry point (malloc family, operator new/new[]) or a frame of the recorder. */
+export function isAllocatorFrame(frame: LeaksStackFrame): boolean {
+  const image = _basename(frame.image ?? "");
+  if (/^lib(recorder|heapscope)\b/.test(image)) return true;
+  const fn = frame.function;
+  if (!fn) return false;
+  if (/^(hs_|heapscope_)/.test(fn)) return true;
+  if (/^operator new\b/.test(fn) || /^_Zn[wa][jm]/.test(fn)) return true;
+  const bare = fn.replace(/@.*$/, "").replace(/^(__GI_)?(__libc_|__)?/, "");
+  return _ALLOC_FUNCTIONS.has(bare) || _ALLOC_FUNCTIONS.has(fn);
+}
+
+/** The innermost frame that is not the allocator or the recorder (the first frame if all are). */
+export function meaningfulFrame(frames: LeaksStackFrame[]): LeaksStackFrame | undefined {
+  return frames.find((f) => !isAllocatorFrame(f)) ?? frames[0];
+}
+
+/** "function", else "image@pc", else "pc". */
+export function frameName(frame: { pc: string; function?: string; image?: string }): string {
+  if (frame.function) return frame.function;
+  return frame.image ? `${_basename(frame.image)}@${frame.pc}` : frame.pc;
+}
+
+/** "file.c:123" (basename), "file.c", or "". */
+export function frameLocation(frame: { file?: string; line?: number }): string {
+  if (!frame.file) return "";
+  const base = _basename(frame.file);
+  return frame.line !== undefined && frame.line > 0 ? `${base}:${frame.line}` : base;
+}
+
+function frameView(frame: LeaksStackFrame): FrameView {
+  const view: FrameView = { pc: frame.pc };
+  if (frame.function) view.function = frame.function;
+  if (frame.file) view.file = frame.file;
+  if (frame.line !== undefined) view.line = frame.line;
+  if (frame.image) view.image = _basename(frame.image);
+  if (isAllocatorFrame(frame)) view.alloc = true;
+  return view;
+}
+
+function _basename(path: string): string {
+  return path.slice(path.lastIndexOf("/") + 1);
+}
+
+/**
+ * Live bytes and blocks over time, at most `maxPoints` (each bucket keeps its peak sample). The
+ * snapshot time is not in the file: it is at least the last sample and at least the age of the
+ * oldest live block (blocks are allocated after the recorder starts). Null without a timeline.
+ * O(samples + sites).
+ */
+export function selectTimeline(leaks: LeaksFile, maxPoints = 600): TimelinePayload | null {
+  const samples = leaks.timeline;
+  if (!samples || samples.length === 0) return null;
+  const points: TimelinePoint[] = [];
+  const per = Math.max(1, Math.ceil(samples.length / Math.max(2, maxPoints)));
+  for (let i = 0; i < samples.length; i += per) {
+    let best = samples[i]!;
+    for (let k = i + 1; k < Math.min(samples.length, i + per); k++) {
+      if (samples[k]!.liveBytes > best.liveBytes) best = samples[k]!;
+    }
+    points.push({ ms: best.timeNs / 1e6, bytes: best.liveBytes, count: best.liveCount });
+  }
+  const last = samples[samples.length - 1]!;
+  if (points[points.length - 1]!.ms !== last.timeNs / 1e6) {
+    points.push({ ms: last.timeNs / 1e6, bytes: last.liveBytes, count: last.liveCount });
+  }
+  let peakBytes = 0, peakCount = 0;
+  for (const s of samples) {
+    if (s.liveBytes > peakBytes) peakBytes = s.liveBytes;
+    if (s.liveCount > peakCount) peakCount = s.liveCount;
+  }
+  let snapshotMs = last.timeNs / 1e6;
+  for (const site of leaks.sites ?? []) snapshotMs = Math.max(snapshotMs, site.oldestMs);
+  return { points, samples: samples.length, snapshotMs, peakBytes, peakCount };
+}
+
+/** "0.4 ms", "850 ms", "12.3 s", "4.2 min", "1.5 h". */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return "";
+  if (ms < 10) return `${ms.toFixed(1)} ms`;
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = ms / 1000;
+  if (s < 120) return `${s < 10 ? s.toFixed(2) : s.toFixed(1)} s`;
+  if (s < 7200) return `${(s / 60).toFixed(1)} min`;
+  return `${(s / 3600).toFixed(1)} h`;
+}
+
 // ----- interactive selections (run in the viewer on the graph payload) -----
 
 export interface ViewState {
   filter: Filter;
   zone: string | null;
   search: string;
+  /** Show only the blocks of this allocation site. */
+  site?: number | null;
 }
 
 export interface Visible {
@@ -574,7 +857,7 @@ export interface Visible {
   matches: number[];
 }
 
-/** Which graph nodes the view shows under a filter, a zone and an address search. O(nodes). */
+/** Which graph nodes the view shows under a filter, a zone, a site and an address search. O(nodes). */
 export function selectVisible(graph: GraphPayload, view: ViewState): Visible {
   const mask = new Uint8Array(graph.nodes.length);
   const counts = { reachable: 0, leaked: 0, cycle: 0 };
@@ -583,6 +866,7 @@ export function selectVisible(graph: GraphPayload, view: ViewState): Visible {
   graph.nodes.forEach((node, i) => {
     if (!matchesFilter(node, view.filter)) return;
     if (view.zone !== null && node.zone !== view.zone) return;
+    if (view.site != null && node.site !== view.site) return;
     if (needle) {
       if (!node.address.toLowerCase().slice(2).includes(needle)) return;
       matches.push(i);
@@ -633,10 +917,24 @@ export interface NodeDetail {
   outNotDrawn: number;
   hexdump: string[];
   neighbours: number[];
+  /** Recorded processes: where the block was allocated (frames null when not embedded). */
+  stack: NodeStack | null;
 }
 
-/** The detail card of one node: edges with offsets, neighbours, hexdump. O(links). */
-export function selectNodeDetail(graph: GraphPayload, index: number): NodeDetail | null {
+export interface NodeStack {
+  site: number;
+  frames: FrameView[] | null;
+  more: number;
+  thread?: number;
+  ageMs?: number;
+}
+
+/** The detail card of one node: edges with offsets, neighbours, hexdump, allocation stack. O(links). */
+export function selectNodeDetail(
+  graph: GraphPayload,
+  index: number,
+  sites: SitesPayload | null = null,
+): NodeDetail | null {
   const node = graph.nodes[index];
   if (!node) return null;
   const inEdges: EdgeRow[] = [], outEdges: EdgeRow[] = [];
@@ -678,7 +976,17 @@ export function selectNodeDetail(graph: GraphPayload, index: number): NodeDetail
     outNotDrawn: Math.max(0, node.outDegree - outEdges.length),
     hexdump: node.bytes ? hexdump(node.bytes) : [],
     neighbours: [...neighbours],
+    stack: _nodeStack(node, sites),
   };
+}
+
+function _nodeStack(node: GraphNode, sites: SitesPayload | null): NodeStack | null {
+  if (node.site === undefined) return null;
+  const view = sites?.stacks[node.site];
+  const stack: NodeStack = { site: node.site, frames: view?.frames ?? null, more: view?.more ?? 0 };
+  if (node.thread !== undefined) stack.thread = node.thread;
+  if (node.ageMs !== undefined) stack.ageMs = node.ageMs;
+  return stack;
 }
 
 export function statusLabel(node: { status: NodeStatus; leak?: "direct" | "indirect" }): string {

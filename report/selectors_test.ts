@@ -2,11 +2,14 @@
 
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { LEAKS_FORMAT, LEAKS_VERSION } from "./schema.ts";
-import type { LeaksFile, LeaksNode } from "./schema.ts";
+import type { LeaksFile, LeaksNode, LeaksSite } from "./schema.ts";
 import { sampleLeaks } from "./sample_leaks.ts";
 import {
   formatBytes,
+  formatDuration,
   hexdump,
+  isAllocatorFrame,
+  meaningfulFrame,
   normalizeAddressQuery,
   selectCycles,
   selectGraph,
@@ -15,7 +18,9 @@ import {
   selectMethod,
   selectNodeDetail,
   selectReportModel,
+  selectSites,
   selectStats,
+  selectTimeline,
   selectVisible,
   selectZones,
   sizeClassOf,
@@ -282,4 +287,182 @@ Deno.test("formatting helpers: bytes, size classes, hexdump of odd input", () =>
     "> 64 KiB",
   ]);
   assertEquals(hexdump(""), []);
+});
+
+/** tiny() as a recorded process: three sites; node 7 (200 KB leak) from site 2, 2 and 3 from site 0. */
+function tinyRecorded(): LeaksFile {
+  const leaks = tiny();
+  const site = (s: number, over: Partial<LeaksSite>): LeaksSite => ({
+    site: s,
+    count: 0,
+    bytes: 0,
+    peakCount: 0,
+    peakBytes: 0,
+    totalCount: 0,
+    totalBytes: 0,
+    leakedCount: 0,
+    leakedBytes: 0,
+    direct: 0,
+    oldestMs: 0,
+    meanAgeMs: 0,
+    threads: [],
+    ...over,
+  });
+  leaks.version = 2;
+  leaks.stacks = [
+    [
+      { pc: "0x10", function: "__libc_malloc", image: "/lib/libc.so.6" },
+      { pc: "0x20", function: "parse", file: "/src/p.c", line: 12, image: "/bin/t" },
+      { pc: "0x30", function: "main", file: "/src/main.c", line: 3, image: "/bin/t" },
+    ],
+    [
+      { pc: "0x11", function: "hs_record", image: "/build/librecorder.so" },
+      { pc: "0x12", function: "operator new(unsigned long)", image: "/lib/libstdc++.so.6" },
+      { pc: "0x40", image: "/usr/lib/libfoo.so.1" },
+    ],
+    [
+      { pc: "0x13", function: "calloc", image: "/lib/libc.so.6" },
+      { pc: "0x50", function: "grow", file: "/src/buf.c", image: "/bin/t" },
+    ],
+  ];
+  leaks.sites = [
+    site(0, { count: 2, bytes: 300, leakedCount: 2, leakedBytes: 300, direct: 1, oldestMs: 900 }),
+    site(1, { count: 5, bytes: 5000, oldestMs: 50 }),
+    site(2, { count: 1, bytes: 200000, leakedCount: 1, leakedBytes: 200000, direct: 1 }),
+  ];
+  leaks.omittedSites = 4;
+  leaks.timeline = [
+    { timeNs: 0, liveBytes: 0, liveCount: 0 },
+    { timeNs: 100e6, liveBytes: 5000, liveCount: 5 },
+    { timeNs: 200e6, liveBytes: 9000, liveCount: 7 },
+    { timeNs: 300e6, liveBytes: 8000, liveCount: 6 },
+  ];
+  const at = (i: number, s: number, thread: number, ageMs: number) =>
+    Object.assign(leaks.nodes[i]!, { site: s, thread, ageMs });
+  at(2, 0, 11, 900);
+  at(3, 0, 12, 800);
+  at(7, 2, 11, 5);
+  at(0, 1, 11, 50);
+  return leaks;
+}
+
+Deno.test("selectSites() and selectTimeline() give null for a v1 file; the model has no sites", () => {
+  const v1 = { ...tiny(), version: 1 as const };
+  const m = selectReportModel(v1);
+  assertEquals(m.sites, null);
+  assertEquals(m.timeline, null);
+  assertEquals(m.header.version, 1);
+  assert(m.graph.nodes.every((n) => n.site === undefined && n.thread === undefined));
+  assertEquals(selectNodeDetail(m.graph, 0, m.sites)!.stack, null);
+  // Sample files without site data too.
+  assertEquals(selectReportModel(sampleLeaks({ allocations: 300 })).sites, null);
+});
+
+Deno.test("selectSites() sorts by leaked then live bytes, labels the first frame outside the allocator", () => {
+  const leaks = tinyRecorded();
+  const m = selectReportModel(leaks);
+  const s = m.sites!;
+  assertEquals(s.rows.map((r) => r.site), [2, 0, 1]);
+  assertEquals(s.rows.map((r) => [r.label, r.location]), [
+    ["grow", "buf.c"],
+    ["parse", "p.c:12"],
+    ["libfoo.so.1@0x40", ""],
+  ]);
+  assertEquals(s.rows[1]!.file, "/src/p.c");
+  assertEquals(s.total, 7);
+  assertEquals(s.omitted, 4);
+  // Each row lists its drawn graph nodes.
+  const addresses = (r: { nodes: number[] }) =>
+    r.nodes.map((i) => m.graph.nodes[i]!.address).sort();
+  assertEquals(addresses(s.rows[1]!), ["0x1200", "0x1300"]);
+  assertEquals(addresses(s.rows[0]!), ["0x1700"]);
+  // Stacks: images reduced to basenames, allocator and recorder frames marked.
+  assertEquals(s.stacks[0]!.frames.map((f) => [f.function, f.image, f.alloc ?? false]), [
+    ["__libc_malloc", "libc.so.6", true],
+    ["parse", "t", false],
+    ["main", "t", false],
+  ]);
+  assertEquals(s.stacks[1]!.frames.map((f) => f.alloc ?? false), [true, true, false]);
+  // Caps: one row, one stack of one frame.
+  const capped = selectSites(leaks, m.graph, { maxSites: 1, maxStacks: 1, maxFrames: 1 })!;
+  assertEquals(capped.rows.length, 1);
+  assertEquals(capped.omitted, 6);
+  assertEquals(Object.keys(capped.stacks), ["2"]);
+  assertEquals(capped.stacks[2]!.more, 1);
+});
+
+Deno.test("selectNodeDetail() shows the allocation stack, thread and age of a recorded block", () => {
+  const m = selectReportModel(tinyRecorded());
+  const i = m.graph.nodes.findIndex((n) => n.address === "0x1200");
+  const d = selectNodeDetail(m.graph, i, m.sites)!;
+  assertEquals(d.stack!.site, 0);
+  assertEquals(d.stack!.thread, 11);
+  assertEquals(d.stack!.ageMs, 900);
+  assertEquals(d.stack!.frames!.map((f) => f.function), ["__libc_malloc", "parse", "main"]);
+  const unrecorded = m.graph.nodes.findIndex((n) => n.address === "0x1100");
+  assertEquals(selectNodeDetail(m.graph, unrecorded, m.sites)!.stack, null);
+});
+
+Deno.test("selectVisible() narrows the graph to one allocation site", () => {
+  const m = selectReportModel(tinyRecorded());
+  const v = selectVisible(m.graph, { filter: "all", zone: null, search: "", site: 0 });
+  assertEquals(
+    [...v.mask].flatMap((on, i) => (on ? [m.graph.nodes[i]!.address] : [])).sort(),
+    ["0x1200", "0x1300"],
+  );
+});
+
+Deno.test("selectTimeline() keeps the peaks when bucketing and puts the snapshot after the last sample", () => {
+  const t = selectTimeline(tinyRecorded())!;
+  assertEquals(t.points.map((p) => [p.ms, p.bytes]), [[0, 0], [100, 5000], [200, 9000], [
+    300,
+    8000,
+  ]]);
+  assertEquals([t.peakBytes, t.peakCount, t.samples], [9000, 7, 4]);
+  // The oldest live block (900 ms) was allocated after the recorder started: snapshot >= 900 ms.
+  assertEquals(t.snapshotMs, 900);
+  const bucketed = selectTimeline(tinyRecorded(), 2)!;
+  assertEquals(bucketed.points.map((p) => [p.ms, p.bytes]), [[100, 5000], [200, 9000], [
+    300,
+    8000,
+  ]]);
+});
+
+Deno.test("isAllocatorFrame() knows the malloc family, operator new and the recorder", () => {
+  const f = (fn?: string, image?: string) => ({ pc: "0x1", function: fn, image });
+  for (
+    const fn of [
+      "malloc",
+      "__libc_calloc",
+      "__GI___libc_realloc",
+      "operator new[](unsigned long)",
+      "_Znwm",
+      "strdup",
+      "hs_alloc",
+    ]
+  ) {
+    assert(isAllocatorFrame(f(fn)), fn);
+  }
+  assert(isAllocatorFrame(f(undefined, "/x/librecorder.so")));
+  for (const fn of ["malloc_table_init", "new_session", "parse", "mallocx_wrapper"]) {
+    assert(!isAllocatorFrame(f(fn)), fn);
+  }
+  assertEquals(meaningfulFrame([f("malloc"), f("calloc")])!.function, "malloc");
+  assertEquals(meaningfulFrame([]), undefined);
+  assertEquals(
+    [formatDuration(0.42), formatDuration(850), formatDuration(12_345), formatDuration(300_000)],
+    ["0.4 ms", "850 ms", "12.3 s", "5.0 min"],
+  );
+});
+
+Deno.test("sampleLeaks({ withSites }) gives consistent v2 site data with a fixed top site", () => {
+  const leaks = sampleLeaks({ allocations: 3000, leakFraction: 0.08, withSites: true });
+  const m = selectReportModel(leaks);
+  assertEquals(m.sites!.rows[0]!.label, "parse_request");
+  assertEquals(m.sites!.rows[0]!.location, "server.c:214");
+  let leakedOnSites = 0;
+  for (const r of leaks.sites!) leakedOnSites += r.leakedCount;
+  const recordedLeaks = leaks.nodes.filter((n) => n.status !== "reachable" && n.site !== undefined);
+  assertEquals(leakedOnSites, recordedLeaks.length);
+  assert(m.timeline!.points.length > 100);
 });

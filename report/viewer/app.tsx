@@ -1,8 +1,8 @@
-// The report application: holds view state (filter, zone, search, selection) and lays out the views.
+// The report application: holds view state (filter, zone, site, search, selection) and lays out the views.
 
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { selectNodeDetail, selectVisible } from "../selectors.ts";
-import type { CycleRow, Filter, LeakRow, ReportModel } from "../selectors.ts";
+import type { CycleRow, Filter, LeakRow, ReportModel, SiteRowView } from "../selectors.ts";
 import type { GraphCanvas } from "./graph_canvas.ts";
 import { Header } from "./header.tsx";
 import { StatsCards } from "./stats_cards.tsx";
@@ -13,6 +13,8 @@ import { CycleList } from "./cycle_list.tsx";
 import { LeaksTable } from "./leaks_table.tsx";
 import { NotDrawnTable } from "./not_drawn_table.tsx";
 import { MethodSection } from "./method_section.tsx";
+import { SitesTable } from "./sites_table.tsx";
+import { TimelineView } from "./timeline_view.tsx";
 
 const FILTER_KEYS: Record<string, Filter> = {
   "1": "all",
@@ -25,20 +27,27 @@ const NO_NEIGHBOURS: ReadonlySet<number> = new Set();
 export function App({ model, onReady }: { model: ReportModel; onReady: () => void }) {
   const [filter, setFilter] = useState<Filter>("all");
   const [zone, setZone] = useState<string | null>(null);
+  const [site, setSite] = useState<number | null>(null);
   const [search, setSearch] = useState("");
   const [selected, setSelected] = useState<number | null>(null);
   const [cycle, setCycle] = useState<number | null>(null);
   const canvas = useRef<GraphCanvas | null>(null);
 
-  const visible = useMemo(() => selectVisible(model.graph, { filter, zone, search }), [
+  const visible = useMemo(() => selectVisible(model.graph, { filter, zone, search, site }), [
     model,
     filter,
     zone,
     search,
+    site,
   ]);
   const detail = useMemo(
-    () => (selected === null ? null : selectNodeDetail(model.graph, selected)),
+    () => (selected === null ? null : selectNodeDetail(model.graph, selected, model.sites)),
     [model, selected],
+  );
+  const siteLabel = useMemo(
+    () =>
+      model.sites?.rows.find((r) => r.site === site)?.label ?? (site === null ? null : `${site}`),
+    [model, site],
   );
   const neighbours = useMemo(() => (detail ? new Set(detail.neighbours) : NO_NEIGHBOURS), [detail]);
 
@@ -59,9 +68,14 @@ export function App({ model, onReady }: { model: ReportModel; onReady: () => voi
     setFilter((f) => (f === "reachable" ? "all" : f));
     select(row.node, true);
   }, [select]);
+  const pickSite = useCallback((row: SiteRowView | null) => {
+    setSite(row ? row.site : null);
+    if (row && row.nodes.length > 0) canvas.current?.fitTo(row.nodes);
+  }, []);
   const reset = useCallback(() => {
     setFilter("all");
     setZone(null);
+    setSite(null);
     setSearch("");
     setSelected(null);
     setCycle(null);
@@ -92,10 +106,13 @@ export function App({ model, onReady }: { model: ReportModel; onReady: () => voi
     (globalThis as unknown as { __heapscopeDebug: unknown }).__heapscopeDebug = {
       filter,
       zone,
+      site,
       search,
       selected,
       selectedAddress: detail?.address ?? null,
       selectedCycle: cycle,
+      sites: model.sites?.rows.length ?? 0,
+      timeline: model.timeline?.points.length ?? 0,
       matches: visible.matches.length,
       visible: visible.counts,
       nodes: model.graph.nodes.length,
@@ -115,12 +132,14 @@ export function App({ model, onReady }: { model: ReportModel; onReady: () => voi
           graph={m.graph}
           filter={filter}
           zone={zone}
+          siteLabel={siteLabel}
           search={search}
           visible={visible}
           selected={selected}
           neighbours={neighbours}
           onFilter={setFilter}
           onZone={setZone}
+          onClearSite={() => setSite(null)}
           onSearch={setSearch}
           onSearchEnter={() => {
             const first = visible.matches[0];
@@ -135,6 +154,8 @@ export function App({ model, onReady }: { model: ReportModel; onReady: () => voi
           <CycleList cycles={m.cycles} selected={cycle} onPick={pickCycle} />
         </aside>
       </section>
+      {m.timeline && <TimelineView timeline={m.timeline} />}
+      {m.sites && <SitesTable sites={m.sites} selected={site} onPick={pickSite} />}
       <section class="tables">
         <LeaksTable leaks={m.leaks} onPick={pickLeak} />
         <div class="col">
@@ -145,7 +166,7 @@ export function App({ model, onReady }: { model: ReportModel; onReady: () => voi
       <MethodSection method={m.method} />
       <footer class="muted small">
         heapscope report · self-contained, works offline · data embedded from leaks.json (format
-        heapscope-leaks v1)
+        heapscope-leaks v{m.header.version ?? 1})
       </footer>
     </div>
   );

@@ -34,7 +34,10 @@ export interface Behavior {
 
 export interface Zoom extends Behavior {
   scaleExtent(extent: [number, number]): Zoom;
-  on(type: string, listener: ((event: { transform: ZoomTransform }) => void) | null): Zoom;
+  on(
+    type: string,
+    listener: ((event: { transform: ZoomTransform; sourceEvent: Event | null }) => void) | null,
+  ): Zoom;
   transform: unknown;
 }
 
@@ -51,6 +54,41 @@ export interface Selection {
   call(fn: unknown, ...args: any[]): Selection;
   // deno-lint-ignore no-explicit-any
   on(type: string, listener: ((event: any) => void) | null): Selection;
+  append(name: string): Selection;
+  selectAll(selector: string): Selection;
+  attr(name: string, value: string | number | null): Selection;
+  text(value: string): Selection;
+  remove(): Selection;
+}
+
+export interface ScaleLinear {
+  (value: number): number;
+  domain(d: [number, number]): ScaleLinear;
+  range(r: [number, number]): ScaleLinear;
+  nice(count?: number): ScaleLinear;
+  ticks(count?: number): number[];
+  invert(value: number): number;
+}
+
+export interface Axis {
+  ticks(count: number): Axis;
+  tickFormat(format: (value: number) => string): Axis;
+  tickSizeOuter(size: number): Axis;
+  tickSize(size: number): Axis;
+  tickPadding(padding: number): Axis;
+}
+
+export interface LineShape<T> {
+  (data: T[]): string | null;
+  x(fn: (d: T) => number): LineShape<T>;
+  y(fn: (d: T) => number): LineShape<T>;
+}
+
+export interface AreaShape<T> {
+  (data: T[]): string | null;
+  x(fn: (d: T) => number): AreaShape<T>;
+  y0(y: number): AreaShape<T>;
+  y1(fn: (d: T) => number): AreaShape<T>;
 }
 
 export interface Timer {
@@ -66,6 +104,12 @@ export declare const zoomIdentity: ZoomTransform;
 export declare function zoom(): Zoom;
 export declare function drag(): Drag;
 export declare function select(el: Element): Selection;
+export declare function scaleLinear(): ScaleLinear;
+export declare function axisBottom(scale: ScaleLinear): Axis;
+export declare function axisLeft(scale: ScaleLinear): Axis;
+export declare function axisRight(scale: ScaleLinear): Axis;
+export declare function line<T>(): LineShape<T>;
+export declare function area<T>(): AreaShape<T>;
 export declare function pointer(event: Event, target: Element): [number, number];
 export declare function interpolateZoom(
   a: [number, number, number],

@@ -1,7 +1,9 @@
-// Detail card of the selected block: address, size, zone, status, in/out edges with offsets, hexdump.
+// Detail card of the selected block: address, size, zone, status, in/out edges with offsets, hexdump,
+// and for recorded processes the allocation stack, thread and age.
 
-import { formatBytes } from "../selectors.ts";
+import { formatBytes, formatDuration } from "../selectors.ts";
 import type { EdgeRow, NodeDetail } from "../selectors.ts";
+import { StackFrames } from "./stack_frames.tsx";
 
 export function DetailCard(
   { detail, onSelect }: { detail: NodeDetail | null; onSelect: (index: number) => void },
@@ -50,6 +52,25 @@ export function DetailCard(
         <dt>status</dt>
         <dd class={detail.status}>{detail.label}{detail.rooted ? " · held by a root" : ""}</dd>
       </dl>
+      {detail.stack && (
+        <div data-testid="detail-stack">
+          <h4>
+            Allocated at <span class="muted">(site {detail.stack.site})</span>
+          </h4>
+          <div class="muted small">
+            {detail.stack.thread !== undefined && <>thread {detail.stack.thread}</>}
+            {detail.stack.ageMs !== undefined && (
+              <>
+                {detail.stack.thread !== undefined ? " · " : ""}age{" "}
+                {formatDuration(detail.stack.ageMs)}
+              </>
+            )}
+          </div>
+          {detail.stack.frames
+            ? <StackFrames frames={detail.stack.frames} more={detail.stack.more} />
+            : <p class="muted small">Stack not embedded in this report; see leaks.json.</p>}
+        </div>
+      )}
       <h4>Pointed to by ({detail.inEdges.length + detail.inNotDrawn})</h4>
       {edges(detail.inEdges, "in", detail.inNotDrawn)}
       <h4>Points to ({detail.outEdges.length + detail.outNotDrawn})</h4>

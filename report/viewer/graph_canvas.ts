@@ -1,4 +1,5 @@
-// D3 drawing of the heap graph on a canvas: force layout, zoom/pan, drag-to-pin, picking, fly-to and pulse. No data logic.
+// D3 drawing of the heap graph on a canvas: force layout, zoom/pan, drag-to-pin, picking, fly-to and pulse,
+// zoom-to-fit once the layout has cooled a little. No data logic.
 
 // @ts-types="./d3.d.ts"
 import * as d3 from "d3";
@@ -34,17 +35,25 @@ export interface DrawStats {
   drawMs: number;
   /** Mean milliseconds per simulation tick. */
   tickMs: number;
+  /** The camera was fitted to the drawn nodes (once the layout cooled, or by reset). */
+  fitted: boolean;
 }
 
 export interface GraphCanvas {
   update(state: DrawState): void;
   flyTo(indices: number[], pulse: boolean): void;
+  /** Animate the camera to fit these nodes (e.g. one allocation site's blocks) into the canvas. */
+  fitTo(indices: number[]): void;
+  /** Reset pins, pulse and camera; the camera fits the drawn nodes. */
   reset(): void;
   /** Screen position (CSS pixels relative to the canvas) of a node, for tests and tooltips. */
   screenPosition(index: number): [number, number] | null;
   stats(): DrawStats;
   destroy(): void;
 }
+
+/** Simulation alpha (it starts at 1) below which the camera fits the layout once. */
+const FIT_ALPHA = 0.3;
 
 interface SimNode {
   index: number;
@@ -108,6 +117,10 @@ export function createGraphCanvas(
   let flyTimer: { stop(): void } | null = null;
   let pending = 0;
   let firstDrawn = false;
+  // Zoom-to-fit happens once, when the layout has cooled to FIT_ALPHA, unless the user (or a
+  // fly-to) moved the camera first.
+  let fitted = false;
+  let cameraTaken = false;
 
   const resize = () => {
     const rect = canvas.getBoundingClientRect();
@@ -247,6 +260,10 @@ export function createGraphCanvas(
       ticks++;
       loop = requestAnimationFrame(frame);
     }
+    if (!fitted && !cameraTaken && simulation.alpha() < FIT_ALPHA) {
+      fitted = true;
+      fit(true);
+    }
     if (pending) {
       cancelAnimationFrame(pending);
       pending = 0;
@@ -279,8 +296,13 @@ export function createGraphCanvas(
 
   const zoom = d3.zoom()
     .scaleExtent([0.05, 12])
-    .on("zoom", (event: { transform: ZoomTransform }) => {
+    .on("zoom", (event: { transform: ZoomTransform; sourceEvent: Event | null }) => {
       transform = event.transform;
+      // A wheel or a pan by the user: never auto-fit over it.
+      if (event.sourceEvent) {
+        cameraTaken = true;
+        flyTimer?.stop();
+      }
       requestDraw();
     });
   const drag = d3.drag()
@@ -316,19 +338,9 @@ export function createGraphCanvas(
   resize();
   sel.call(zoom.transform, home());
 
-  const flyTo = (indices: number[], withPulse: boolean) => {
-    const members = indices.map((i) => nodes[i]).filter((n): n is SimNode =>
-      !!n && Number.isFinite(n.x)
-    );
-    if (members.length === 0) return;
-    const xs = members.map((n) => n.x), ys = members.map((n) => n.y);
-    const x0 = Math.min(...xs), x1 = Math.max(...xs), y0 = Math.min(...ys), y1 = Math.max(...ys);
-    const k = Math.min(
-      2.5,
-      0.6 * Math.min(width / Math.max(160, x1 - x0), height / Math.max(160, y1 - y0)),
-    );
-    const cx = (x0 + x1) / 2, cy = (y0 + y1) / 2;
-    const target = d3.zoomIdentity.translate(width / 2 - cx * k, height / 2 - cy * k).scale(k);
+  /** Animate the camera to `target`, whose centre in world coordinates is (cx, cy). */
+  const flyToTransform = (target: ZoomTransform, cx: number, cy: number) => {
+    const k = target.k;
     const from = transform;
     const interp = d3.interpolateZoom(
       [(width / 2 - from.x) / from.k, (height / 2 - from.y) / from.k, width / from.k],
@@ -351,6 +363,60 @@ export function createGraphCanvas(
         flyTimer = null;
       }
     });
+  };
+
+  /** Fit `only` (default: the shown nodes, or all) into the canvas, leaving room for the legend. */
+  const fit = (animate: boolean, only?: number[]) => {
+    let shown = only
+      ? only.map((i) => nodes[i]).filter((n): n is SimNode => !!n && Number.isFinite(n.x))
+      : nodes.filter((n) => state.mask[n.index] && Number.isFinite(n.x));
+    if (shown.length === 0) shown = nodes.filter((n) => Number.isFinite(n.x));
+    if (shown.length === 0) return;
+    let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+    for (const n of shown) {
+      x0 = Math.min(x0, n.x - n.r);
+      x1 = Math.max(x1, n.x + n.r);
+      y0 = Math.min(y0, n.y - n.r);
+      y1 = Math.max(y1, n.y + n.r);
+    }
+    const padX = 32, padTop = 28, padBottom = 52;
+    const k = Math.max(
+      0.05,
+      Math.min(
+        3,
+        (width - 2 * padX) / Math.max(80, x1 - x0),
+        (height - padTop - padBottom) / Math.max(80, y1 - y0),
+      ),
+    );
+    const cx = (x0 + x1) / 2, cy = (y0 + y1) / 2;
+    const screenY = padTop + (height - padTop - padBottom) / 2;
+    const target = d3.zoomIdentity.translate(width / 2 - cx * k, screenY - cy * k).scale(k);
+    if (!animate) {
+      flyTimer?.stop();
+      sel.call(zoom.transform, target);
+      return;
+    }
+    flyToTransform(target, (width / 2 - target.x) / k, (height / 2 - target.y) / k);
+  };
+
+  const flyTo = (indices: number[], withPulse: boolean) => {
+    const members = indices.map((i) => nodes[i]).filter((n): n is SimNode =>
+      !!n && Number.isFinite(n.x)
+    );
+    if (members.length === 0) return;
+    cameraTaken = true;
+    const xs = members.map((n) => n.x), ys = members.map((n) => n.y);
+    const x0 = Math.min(...xs), x1 = Math.max(...xs), y0 = Math.min(...ys), y1 = Math.max(...ys);
+    const k = Math.min(
+      2.5,
+      0.6 * Math.min(width / Math.max(160, x1 - x0), height / Math.max(160, y1 - y0)),
+    );
+    const cx = (x0 + x1) / 2, cy = (y0 + y1) / 2;
+    flyToTransform(
+      d3.zoomIdentity.translate(width / 2 - cx * k, height / 2 - cy * k).scale(k),
+      cx,
+      cy,
+    );
     if (withPulse) {
       pulse = { members: members.map((n) => n.index), until: performance.now() + 3600 };
       pulseTimer?.stop();
@@ -364,12 +430,17 @@ export function createGraphCanvas(
       requestDraw();
     },
     flyTo,
+    fitTo(indices) {
+      cameraTaken = true;
+      fit(true, indices);
+    },
     reset() {
       for (const n of nodes) n.fx = n.fy = null;
       pulse = null;
       pulseTimer?.stop();
       flyTimer?.stop();
-      sel.call(zoom.transform, home());
+      fitted = true;
+      fit(true);
       simulation.alpha(0.5);
       run();
     },
@@ -389,6 +460,7 @@ export function createGraphCanvas(
         zoom: transform.k,
         drawMs: frames ? drawMs / frames : 0,
         tickMs: ticks ? tickMs / ticks : 0,
+        fitted,
       };
     },
     destroy() {

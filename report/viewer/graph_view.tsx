@@ -10,12 +10,15 @@ export interface GraphViewProps {
   graph: GraphPayload;
   filter: Filter;
   zone: string | null;
+  /** Label of the allocation site the graph is narrowed to, or null. */
+  siteLabel: string | null;
   search: string;
   visible: Visible;
   selected: number | null;
   neighbours: ReadonlySet<number>;
   onFilter: (filter: Filter) => void;
   onZone: (zone: string | null) => void;
+  onClearSite: () => void;
   onSearch: (search: string) => void;
   onSearchEnter: () => void;
   onSelect: (index: number | null) => void;
@@ -83,6 +86,17 @@ export function GraphView(props: GraphViewProps) {
               onClick={() => props.onZone(null)}
             >
               zone: {props.zone} ✕
+            </button>
+          )}
+          {props.siteLabel !== null && (
+            <button
+              type="button"
+              class="chip on site"
+              data-testid="site-chip"
+              title={props.siteLabel}
+              onClick={() => props.onClearSite()}
+            >
+              site: {props.siteLabel} ✕
             </button>
           )}
         </div>
