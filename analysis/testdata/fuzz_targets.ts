@@ -67,7 +67,7 @@ const DELIBERATE: Record<Target, RegExp> = {
   analyze: /^Cannot enumerate (the )?allocations of process \d+: /,
   elf: /^(Not an ELF file|Unsupported ELF|Bad ELF|Truncated ELF file)/,
   macho:
-    /^(Not a Mach-O file|Not a 64-bit Mach-O file|Truncated Mach-O|Truncated fat header|Load command \d+|Segment .*: sections overflow|Fat arch \d+)/,
+    /^(Not a Mach-O file|Not a 64-bit Mach-O file|Truncated Mach-O|Truncated fat header|Load command \d+|Segment [^]*: sections overflow|Fat arch \d+)/,
   dyld: /^Cannot decode dyld_(all_image_infos|image_info)/,
   thread: /^Cannot decode /,
   leaks: /^Cannot read leaks file /,
