@@ -2,12 +2,14 @@
 // synthetic glibc-like heap of N blocks, no target process needed.
 //
 // Usage: node_modules/.bin/deno run -A bench/scan_micro.ts [N ...] [--reps R] [--json]
+// --json also times leaks.json (--graph all) encoded to UTF-8 piece by piece, as main.ts writes it.
 // The heap mimics bench/workload.c: 4 arenas, chunks laid out back to back with 16-byte headers,
 // mixed sizes 16 B..4 KiB, ~2 pointers per live block, every 1000th block orphaned and a 2-cycle
 // per 1000 blocks. Prints per-phase ms, scan GB/s and checks the leak counts.
 
 import process from "node:process";
 import { analyzeHeap } from "../analysis/mod.ts";
+import { leaksJsonPieces } from "../report/mod.ts";
 import type { Allocation, HeapEnumeration, MemoryChunk, Snapshot } from "../analysis/mod.ts";
 
 const ARENAS = [0x5555_5556_0000, 0x7f10_0000_0000, 0x7f20_0000_0000, 0x7f30_0000_0000];
@@ -157,6 +159,16 @@ if (import.meta.main) {
       const total = performance.now() - t1;
       const cpu = process.cpuUsage(c1);
       const p = a.phaseMs;
+      if (Deno.args.includes("--json")) {
+        const t2 = performance.now(), c2 = process.cpuUsage();
+        const enc = new TextEncoder();
+        let bytes = 0;
+        for (const piece of leaksJsonPieces(a)) bytes += enc.encode(piece).length;
+        p["write-json"] = performance.now() - t2;
+        const jc = process.cpuUsage(c2);
+        p["write-json-cpu"] = (jc.user + jc.system) / 1000;
+        p["json-MB"] = bytes / 1e6;
+      }
       let direct = 0, cycle = 0;
       for (let i = 0; i < a.status.length; i++) {
         if (a.leak[i] === "direct") direct++;

@@ -13,7 +13,24 @@ export interface LeaksJsonOptions {
   leakedBytes?: number;
 }
 
-const hex = (n: number) => "0x" + n.toString(16);
+const TWO32 = 4294967296;
+/** Characters per yielded piece of the node and edge lists. */
+const PIECE = 1 << 20;
+/** 4-digit hex of every 16-bit value, built on first use (2 MB; Number#toString(16) is ~10× slower). */
+let hex4: string[] | undefined;
+
+/** "0x" + n.toString(16), fast for the 48-bit addresses written once per node. */
+function hex(n: number): string {
+  if (!(n >= 65536 && n <= Number.MAX_SAFE_INTEGER) || n % 1 !== 0) return "0x" + n.toString(16);
+  if (hex4 === undefined) {
+    hex4 = new Array<string>(65536);
+    for (let i = 0; i < 65536; i++) hex4[i] = i.toString(16).padStart(4, "0");
+  }
+  const hi = Math.floor(n / TWO32), lo = n - hi * TWO32;
+  const mid = lo >>> 16, low = hex4[lo & 0xffff]!;
+  if (hi === 0) return "0x" + mid.toString(16) + low;
+  return "0x" + hi.toString(16) + hex4[mid]! + low;
+}
 
 export function summarize(a: Analysis): LeaksSummary {
   const allocs = a.heap.allocations;
@@ -85,8 +102,11 @@ export function* leaksJsonPieces(a: Analysis, opts: LeaksJsonOptions = {}): Gene
   const allocs = a.heap.allocations;
   let omittedNodes = 0, omittedBytes = 0;
   yield ',"nodes":[';
-  let first = true;
-  let batch: string[] = [];
+  // Pieces of about PIECE characters built by concatenation (cheap rope appends in V8), so the
+  // writer encodes and writes ~1 MB at a time and never holds the whole file.
+  const zoneJson = new Map<string, string>();
+  let piece = "";
+  let sep = "";
   for (let i = 0; i < allocs.length; i++) {
     const al = allocs[i]!;
     if (!keep[i]) {
@@ -95,41 +115,43 @@ export function* leaksJsonPieces(a: Analysis, opts: LeaksJsonOptions = {}): Gene
       continue;
     }
     const status = a.status[i]!;
-    let text = `{"id":${i},"address":"${hex(al.address)}","size":${al.size},"zone":${
-      JSON.stringify(al.zone)
-    },"status":"${status}"`;
+    let zone = zoneJson.get(al.zone);
+    if (zone === undefined) zoneJson.set(al.zone, zone = JSON.stringify(al.zone));
+    let text = sep + '{"id":' + i + ',"address":"' + hex(al.address) + '","size":' + al.size +
+      ',"zone":' + zone + ',"status":"' + status + '"';
     if (status !== "reachable") {
       text += `,"leak":"${a.leak[i]}"`;
       const b = byteCount > 0 ? blockBytes(s.memory, al.address, Math.min(al.size, byteCount)) : "";
       if (b) text += `,"bytes":"${b}"`;
-    } else if (a.via[i]! >= 0) text += `,"via":${a.via[i]}`;
-    batch.push((first ? "" : ",") + text + "}");
-    first = false;
-    if (batch.length >= 4096) {
-      yield batch.join("");
-      batch = [];
+    } else if (a.via[i]! >= 0) text += ',"via":' + a.via[i];
+    piece += text + "}";
+    sep = ",";
+    if (piece.length >= PIECE) {
+      yield piece;
+      piece = "";
     }
   }
-  yield batch.join("") + "]";
-  batch = [];
+  yield piece + "]";
 
   yield ',"edges":[';
-  first = true;
+  piece = "";
+  sep = "";
   let omittedEdges = 0;
-  for (let e = 0; e < a.edgeSource.length; e++) {
-    const src = a.edgeSource[e]!, dst = a.edgeTarget[e]!;
+  const edgeSource = a.edgeSource, edgeTarget = a.edgeTarget, edgeOffset = a.edgeOffset;
+  for (let e = 0; e < edgeSource.length; e++) {
+    const src = edgeSource[e]!, dst = edgeTarget[e]!;
     if (!keep[src] || !keep[dst]) {
       omittedEdges++;
       continue;
     }
-    batch.push(`${first ? "" : ","}{"source":${src},"target":${dst},"offset":${a.edgeOffset[e]}}`);
-    first = false;
-    if (batch.length >= 8192) {
-      yield batch.join("");
-      batch = [];
+    piece += sep + '{"source":' + src + ',"target":' + dst + ',"offset":' + edgeOffset[e] + "}";
+    sep = ",";
+    if (piece.length >= PIECE) {
+      yield piece;
+      piece = "";
     }
   }
-  yield batch.join("") + "]";
+  yield piece + "]";
   yield `,"cycles":${JSON.stringify(a.cycles)}`;
   const roots = a.roots.filter((r) => keep[r.target]).map((r) => ({
     kind: r.kind,
