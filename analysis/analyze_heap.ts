@@ -60,8 +60,7 @@ export function analyzeHeap(
     }
   });
   const via = timed("flood-fill", () => floodFill(n, edges, seeds));
-  const addresses = Float64Array.from(allocations, (a) => a.address);
-  const c = timed("classify", () => classify(addresses, edges, via));
+  const c = timed("classify", () => classify(index.starts, edges, via));
   return {
     snapshot,
     heap: { ...heap, warnings: [...heap.warnings, ...roots.warnings] },

@@ -115,8 +115,9 @@ export function scanBlocks(
 ): EdgeSet {
   const n = allocations.length;
   // Edges go straight into typed arrays (no callback, no per-edge call): the hot loop is inlined here.
+  // Only target and offset are stored while scanning; the source of each edge follows from the CSR
+  // `start` and is filled in once the count is known (less memory while the arrays grow).
   let cap = Math.max(1024, n * 2);
-  let source: Uint32Array = new Uint32Array(cap);
   let target: Uint32Array = new Uint32Array(cap);
   let offset: Uint32Array = new Uint32Array(cap);
   let m = 0;
@@ -140,12 +141,10 @@ export function scanBlocks(
         bytesScanned += part.bytes;
         for (let e = 0; e < part.target.length; e++) {
           if (m === cap) {
-            cap *= 2;
-            source = _grow(source, cap);
+            cap = _nextCap(cap);
             target = _grow(target, cap);
             offset = _grow(offset, cap);
           }
-          source[m] = i;
           target[m] = part.target[e]!;
           offset[m] = part.offset[e]!;
           m++;
@@ -170,22 +169,22 @@ export function scanBlocks(
       const t = index.lookup(v);
       if (t < 0) continue;
       if (m === cap) {
-        cap *= 2;
-        source = _grow(source, cap);
+        cap = _nextCap(cap);
         target = _grow(target, cap);
         offset = _grow(offset, cap);
       }
-      source[m] = i;
       target[m] = t;
       offset[m] = chunkStart + k * 4 - addr;
       m++;
     }
   }
   start[n] = m;
+  const source = new Uint32Array(m);
+  for (let i = 0, e = 0; i < n; i++) for (const stop = start[i + 1]!; e < stop; e++) source[e] = i;
   return {
-    source: source.slice(0, m),
-    target: target.slice(0, m),
-    offset: offset.slice(0, m),
+    source,
+    target: target.length === m ? target : target.slice(0, m),
+    offset: offset.length === m ? offset : offset.slice(0, m),
     start,
     unreadable,
     bytesScanned,
@@ -204,6 +203,11 @@ function _scanPartial(
     offset.push(wordAddress - addr);
   });
   return { bytes, target, offset };
+}
+
+/** Grow by half (not double): the arrays are tens of MB at 10^6 blocks and the slack is kept. */
+function _nextCap(cap: number): number {
+  return Math.ceil(cap * 1.5);
 }
 
 function _grow(a: Uint32Array, cap: number): Uint32Array {

@@ -20,14 +20,22 @@ const pid = Number(positionals[0]);
 const reps = Number(values.reps ?? 3);
 const snapshot = await captureSnapshot(pid, { timeoutMs: 60_000 });
 const copied = snapshot.memory.reduce((s, m) => s + m.bytes.length, 0);
+const gc = (globalThis as { gc?: () => void }).gc;
 const mb = () => {
-  const m = Deno.memoryUsage();
-  return `rss ${(m.rss / 1e6).toFixed(0)} heap ${(m.heapUsed / 1e6).toFixed(0)} ext ${
-    (m.external / 1e6).toFixed(0)
-  } MB`;
+  let m = Deno.memoryUsage();
+  const before = `rss ${(m.rss / 1e6).toFixed(0)} / `;
+  if (gc === undefined) return before.slice(0, -3);
+  gc();
+  m = Deno.memoryUsage();
+  return before +
+    `after gc: rss ${(m.rss / 1e6).toFixed(0)} heap ${(m.heapUsed / 1e6).toFixed(0)} ext ${
+      (m.external / 1e6).toFixed(0)
+    } MB`;
 };
 console.log(
-  `pid ${pid}: copied ${(copied / 1e6).toFixed(0)} MB, pause ${snapshot.pauseMs.toFixed(0)} ms`,
+  `pid ${pid}: copied ${(copied / 1e6).toFixed(0)} MB, pause ${
+    snapshot.pauseMs.toFixed(0)
+  } ms [${mb()}]`,
 );
 
 const timed = <T>(f: () => T): [T, number, number] => {
