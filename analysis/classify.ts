@@ -52,10 +52,9 @@ export function classify(
   const n = via.length;
   const leakedMask = new Uint8Array(n);
   for (let i = 0; i < n; i++) if (via[i] === -2) leakedMask[i] = 1;
-  const { comp, count } = stronglyConnected(
-    { nodeCount: n, start: edges.start, adj: edges.target },
-    leakedMask,
-  );
+  const comp = leakedComponents(n, edges, leakedMask);
+  let count = 0;
+  for (let v = 0; v < n; v++) if (comp[v]! >= count) count = comp[v]! + 1;
 
   const compSize = new Uint32Array(count);
   const selfLoop = new Uint8Array(count);
@@ -101,4 +100,40 @@ export function classify(
     }
   }
   return { status, leak, cycles: members, direct, indirect };
+}
+
+/**
+ * Tarjan's components of the leaked subgraph, run on a compact copy of it (leaked nodes renumbered
+ * densely, edges between leaked nodes only), so its working arrays are O(leaked), not O(all
+ * blocks): at 10^6 blocks and a few thousand leaks that is ~25 MB less at the peak. Component
+ * ids (per node, -1 when not leaked) are the same as on the whole graph with the mask.
+ */
+function leakedComponents(n: number, edges: EdgeSet, leakedMask: Uint8Array): Int32Array {
+  const local = new Int32Array(n).fill(-1);
+  let k = 0, m = 0;
+  for (let v = 0; v < n; v++) {
+    if (!leakedMask[v]) continue;
+    local[v] = k++;
+    for (let e = edges.start[v]!, end = edges.start[v + 1]!; e < end; e++) {
+      if (leakedMask[edges.target[e]!]) m++;
+    }
+  }
+  const start = new Uint32Array(k + 1), adj = new Uint32Array(m);
+  const global = new Uint32Array(k);
+  m = 0;
+  for (let v = 0; v < n; v++) {
+    const u = local[v]!;
+    if (u < 0) continue;
+    global[u] = v;
+    start[u] = m;
+    for (let e = edges.start[v]!, end = edges.start[v + 1]!; e < end; e++) {
+      const w = local[edges.target[e]!]!;
+      if (w >= 0) adj[m++] = w;
+    }
+  }
+  start[k] = m;
+  const sub = stronglyConnected({ nodeCount: k, start, adj }, new Uint8Array(k).fill(1));
+  const comp = local; // reused: -1 stays for reachable nodes
+  for (let u = 0; u < k; u++) comp[global[u]!] = sub.comp[u]!;
+  return comp;
 }

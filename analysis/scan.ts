@@ -183,8 +183,9 @@ export function scanBlocks(
   for (let i = 0, e = 0; i < n; i++) for (const stop = start[i + 1]!; e < stop; e++) source[e] = i;
   return {
     source,
-    target: target.length === m ? target : target.slice(0, m),
-    offset: offset.length === m ? offset : offset.slice(0, m),
+    // Views, not copies: the slack is at most a third, less than a copy's transient peak.
+    target: target.subarray(0, m),
+    offset: offset.subarray(0, m),
     start,
     unreadable,
     bytesScanned,

@@ -15,7 +15,7 @@ export interface LeaksJsonOptions {
 
 const TWO32 = 4294967296;
 /** Characters per yielded piece of the node and edge lists. */
-const PIECE = 1 << 20;
+const PIECE = 100_000;
 /** 4-digit hex of every 16-bit value, built on first use (2 MB; Number#toString(16) is ~10× slower). */
 let hex4: string[] | undefined;
 

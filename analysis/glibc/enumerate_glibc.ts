@@ -103,9 +103,9 @@ export function enumerateGlibc(snapshot: Snapshot): HeapEnumeration {
     }
   }
   const tcacheUsers = new Set<number>();
-  for (let i = 0; i < sorted.length; i++) {
-    if (sorted.inUse[i] && sorted.size[i] === layout.tcacheChunkSize) {
-      tcacheUsers.add(sorted.address[i]! + 16);
+  for (let i = 0; i < chunks.length; i++) {
+    if (chunks.inUse[i] && chunks.size[i] === layout.tcacheChunkSize) {
+      tcacheUsers.add(chunks.address[i]! + 16);
     }
   }
   const tcaches = findTcaches(
@@ -143,13 +143,15 @@ export function enumerateGlibc(snapshot: Snapshot): HeapEnumeration {
   const allocations: Allocation[] = [];
   const mm = [...mmapped].sort((a, b) => a.header - b.header);
   let k = 0;
+  const order = sorted.order;
   for (let i = 0; i < sorted.length; i++) {
-    if (!sorted.inUse[i] || dead[i]) continue;
-    const address = sorted.address[i]! + 16;
+    const j = order[i]!;
+    if (!chunks.inUse[j] || dead[i]) continue;
+    const address = chunks.address[j]! + 16;
     for (; k < mm.length && mm[k]!.header + 16 < address; k++) {
       allocations.push({ address: mm[k]!.header + 16, size: mm[k]!.size - 16, zone: "mmap" });
     }
-    allocations.push({ address, size: sorted.size[i]! - 8, zone: zones[sorted.zone[i]!]! });
+    allocations.push({ address, size: chunks.size[j]! - 8, zone: zones[chunks.zone[j]!]! });
   }
   for (; k < mm.length; k++) {
     allocations.push({ address: mm[k]!.header + 16, size: mm[k]!.size - 16, zone: "mmap" });
@@ -298,76 +300,64 @@ function walkThreadArena(
 /** The walked chunks in address order (stable for equal addresses), with lookups by header. */
 interface SortedChunks {
   length: number;
-  address: Float64Array;
-  size: Float64Array;
-  inUse: Uint8Array;
-  zone: Uint16Array;
+  /** Walk index (into the ChunkList) of the chunk at each address-order position. */
+  order: Uint32Array;
   /** Chunk size of the in-use-by-P chunk with this header (the last walked one), or undefined. */
   inUseSize(header: number): number | undefined;
-  /** Sets `marks[i]` for every chunk whose header is `header`. */
+  /** Sets `marks[i]` for every address-order position i whose chunk header is `header`. */
   mark(marks: Uint8Array, header: number): void;
 }
 
 /**
- * Puts the chunks in address order. Each segment's walk is ascending and segments do not overlap,
- * so this normally only reorders whole runs (O(n)); overlapping runs (corrupt input) fall back to a
- * stable sort of the indices, O(n log n).
+ * Puts the chunks in address order (a permutation, no copy of the chunk arrays). Each segment's
+ * walk is ascending and segments do not overlap, so this normally only reorders whole runs (O(n));
+ * overlapping runs (corrupt input) fall back to a stable sort of the indices, O(n log n).
  */
 function byAddress(c: ChunkList): SortedChunks {
   const n = c.length;
+  const address = c.address, size = c.size, inUse = c.inUse;
   const runs: number[] = []; // first index of each ascending run
-  for (let i = 0; i < n; i++) if (i === 0 || c.address[i]! <= c.address[i - 1]!) runs.push(i);
-  runs.sort((x, y) => c.address[x]! - c.address[y]! || x - y);
+  for (let i = 0; i < n; i++) if (i === 0 || address[i]! <= address[i - 1]!) runs.push(i);
+  runs.sort((x, y) => address[x]! - address[y]! || x - y);
   let order = new Uint32Array(n);
   let o = 0;
   for (const r of runs) {
     let i = r;
-    do order[o++] = i++; while (i < n && c.address[i]! > c.address[i - 1]!);
+    do order[o++] = i++; while (i < n && address[i]! > address[i - 1]!);
   }
   for (let i = 1; i < n; i++) {
-    if (c.address[order[i]!]! < c.address[order[i - 1]!]!) {
+    if (address[order[i]!]! < address[order[i - 1]!]!) {
       order = Uint32Array.from({ length: n }, (_, k) => k)
-        .sort((x, y) => c.address[x]! - c.address[y]! || x - y);
+        .sort((x, y) => address[x]! - address[y]! || x - y);
       break;
     }
   }
-  const address = new Float64Array(n), size = new Float64Array(n);
-  const inUse = new Uint8Array(n), zone = new Uint16Array(n), walkIndex = order;
-  for (let i = 0; i < n; i++) {
-    const j = order[i]!;
-    address[i] = c.address[j]!;
-    size[i] = c.size[j]!;
-    inUse[i] = c.inUse[j]!;
-    zone[i] = c.zone[j]!;
-  }
-  /** First index whose address is >= `a`. */
+  /** First address-order position whose address is >= `a`. */
   const lowerBound = (a: number): number => {
     let lo = 0, hi = n;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (address[mid]! < a) lo = mid + 1;
+      if (address[order[mid]!]! < a) lo = mid + 1;
       else hi = mid;
     }
     return lo;
   };
   return {
     length: n,
-    address,
-    size,
-    inUse,
-    zone,
+    order,
     inUseSize(header) {
       let found: number | undefined, foundAt = -1;
-      for (let i = lowerBound(header); i < n && address[i] === header; i++) {
-        if (inUse[i] && walkIndex[i]! > foundAt) {
-          found = size[i];
-          foundAt = walkIndex[i]!;
+      for (let i = lowerBound(header); i < n && address[order[i]!] === header; i++) {
+        const j = order[i]!;
+        if (inUse[j] && j > foundAt) {
+          found = size[j];
+          foundAt = j;
         }
       }
       return found;
     },
     mark(marks, header) {
-      for (let i = lowerBound(header); i < n && address[i] === header; i++) marks[i] = 1;
+      for (let i = lowerBound(header); i < n && address[order[i]!] === header; i++) marks[i] = 1;
     },
   };
 }
