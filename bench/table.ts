@@ -37,6 +37,10 @@ const derived = (r: Row) => {
     scanRate: r.all.heapBytes / (p.scan ?? NaN),
     scanBest: Math.min(p.scan ?? Infinity, r.all.phases.scan, r.leaked.phases.scan),
     rssBudget: 1.5 * copied + 100e6,
+    // The three attaches of one N (CLI, --graph all, --graph leaked): the machine is shared.
+    pauseBest: Math.min(r.cli.pauseMs, r.all.pauseMs ?? Infinity, r.leaked.pauseMs ?? Infinity),
+    // captureSnapshot() outside the pause: maps, ELF files, destination buffers faulted in.
+    beforeStop: r.all.phases.capture - r.all.pauseMs,
   };
 };
 
@@ -71,6 +75,14 @@ const lines: Line[] = [
     cell: (r) => `${ms(derived(r).sweepWarmCopied)} / ${ms(derived(r).sweepColdCopied)}`,
   },
   { label: "**heapscope pause** (leaks.json pauseMs = copy)", cell: (r) => ms(r.cli.pauseMs) },
+  {
+    label: "heapscope pause, best of the 3 attaches (CLI, all, leaked)",
+    cell: (r) => ms(derived(r).pauseBest),
+  },
+  {
+    label: "capture work outside the pause (maps, ELF, buffers faulted in)",
+    cell: (r) => ms(derived(r).beforeStop),
+  },
   ...ANALYSIS.map((k) => ({ label: `phase ${k}`, cell: (r: Row) => ms(r.cli.phases[k]) })),
   {
     label: "phase scan, best of the 3 attaches (CLI, all, leaked)",
@@ -109,10 +121,11 @@ const lines: Line[] = [
   },
   { label: "", cell: () => "" },
   {
-    label: "target: pause ≤ 1.5 × raw sweep (warm)",
+    label: "target: pause ≤ 1.5 × raw sweep (warm): CLI run; best of 3",
     cell: (r) => {
       const v = r.cli.pauseMs / derived(r).sweepWarmCopied;
-      return x(v) + mark(v <= 1.5);
+      const best = derived(r).pauseBest / derived(r).sweepWarmCopied;
+      return `${x(v)}${mark(v <= 1.5)}; ${x(best)}${mark(best <= 1.5)}`;
     },
   },
   {

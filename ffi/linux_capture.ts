@@ -1,14 +1,24 @@
 // captureLinuxSnapshot(): stop a Linux process, copy registers and the memory analysis needs, resume it.
 //
-// Everything slow (reading maps, parsing ELF files and debug symbols) happens before the attach;
-// the pause covers re-checking identity and maps, the registers and one batched copy per ≤32 MiB,
-// with the --timeout deadline checked between copies.
+// Everything slow (reading maps, parsing ELF files and debug symbols, allocating and faulting in the
+// destination buffers) happens before the attach; the pause covers re-checking identity and maps,
+// the registers and one batched copy per ≤32 MiB, with the --timeout deadline checked between
+// copies. Of a thread's stack only the part the analysis reads is copied (from SP down to the
+// red zone, and the TLS at the top of the mapping).
 
 import type { Arch, Image, MemoryChunk, Region, Snapshot, ThreadState } from "../analysis/types.ts";
+import { CopyBuffers } from "./copy_buffers.ts";
 import { CaptureError } from "./errors.ts";
 import { ImageTable } from "./images.ts";
 import { readMaps } from "./maps.ts";
-import { type ProcessIdentity, readAuxv, readCommand, readIdentity } from "./procfs.ts";
+import {
+  type ProcessIdentity,
+  readAuxv,
+  readBlockedStackPointers,
+  readCommand,
+  readIdentity,
+  readStatus,
+} from "./procfs.ts";
 import { decodeRegisters, GP_SIZE } from "./registers.ts";
 import { shim } from "./shim.ts";
 import { permissionHints, Target } from "./target.ts";
@@ -27,6 +37,14 @@ const BATCH_BYTES = 32 * 1024 * 1024;
 /** Longest stretch of copying before signal listeners get a turn of the event loop. */
 const YIELD_MS = 50;
 const SIGNALS = [["SIGINT", 2], ["SIGTERM", 15], ["SIGHUP", 1]] as const;
+/** Below SP the stack is dead but for the x86_64 red zone (aarch64 has none; 128 covers both). */
+const RED_ZONE = 128;
+/** How far below the thread pointer static TLS reaches (analysis/roots.ts, glibc/tcache.ts). */
+const TLS_REACH = 8192;
+/** glibc's arena heaps start at multiples of HEAP_MAX_SIZE (64 MiB): never cut one short. */
+const ARENA_ALIGN = 64 * 1024 * 1024;
+/** How far a blocked thread's SP seen before the stop may sit above the one read while stopped. */
+const SP_MARGIN = 16384;
 
 /**
  * Snapshot of process `pid`. The target is stopped from the attach to the resume only
@@ -58,8 +76,21 @@ export async function captureLinuxSnapshot(
 
   progress("images", 0, 1);
   const table = new ImageTable();
-  // Parse every ELF now, outside the pause; the estimate names the size in a timeout message.
-  const estimate = sum(copySpans(early, table.images(pid, early, pageSize)));
+  // Parse every ELF now, outside the pause. The copy planned from this map sizes the destination
+  // buffers, faulted in now so the pause does not pay for it (a thread stack whose SP cannot be
+  // read before the stop is planned whole); the slack absorbs growth before the stop.
+  const planned = copySpans(
+    early,
+    table.images(pid, early, pageSize),
+    readBlockedStackPointers(pid).map((sp) => ({ sp: sp - SP_MARGIN, tp: 0 })),
+    pageSize,
+  );
+  const estimate = sum(planned);
+  const buffers = new CopyBuffers(
+    planned.map(([, len]) => len),
+    (1 << 20) + Math.ceil(estimate / 64),
+    pageSize,
+  );
   await testDelay("HEAPSCOPE_TEST_ATTACH_DELAY_MS");
 
   let target: Target | undefined;
@@ -115,31 +146,22 @@ export async function captureLinuxSnapshot(
       if (Deno.env.get("HEAPSCOPE_TEST_THROW")) {
         throw new Error("HEAPSCOPE_TEST_THROW: an unexpected error inside the stopped window");
       }
-      const spans = copySpans(regions, images);
+      const spans = copySpans(regions, images, threads, pageSize);
       const total = sum(spans);
       let done = 0;
       let lastYield = performance.now();
-      for (const group of batches(spans)) {
-        const buf = new Uint8Array(sum(group));
-        let off = 0;
-        for (const piece of pieces(group)) {
-          if (performance.now() >= deadline) throw overdue(done, total);
-          progress("copy", done, total);
-          const size = sum(piece);
-          const missing = target.read(piece.flat(), buf.subarray(off, off + size));
-          if (missing > 0) warnings.push(`${missing} bytes could not be read and were zero-filled`);
-          off += size;
-          done += size;
-          if (performance.now() - lastYield > YIELD_MS) {
-            // Let a SIGINT/SIGTERM/SIGHUP listener run (it resumes the target and exits).
-            await new Promise((r) => setTimeout(r, 0));
-            lastYield = performance.now();
-          }
-        }
-        off = 0;
-        for (const [start, len] of group) {
-          memory.push({ start, bytes: buf.subarray(off, off + len) });
-          off += len;
+      for (const span of spans) memory.push({ start: span[0], bytes: buffers.take(span[1]) });
+      for (const call of readCalls(memory)) {
+        if (performance.now() >= deadline) throw overdue(done, total);
+        progress("copy", done, total);
+        const missing = target.read(call.ranges, call.dst);
+        if (missing > 0) warnings.push(`${missing} bytes could not be read and were zero-filled`);
+        done += call.dst.length;
+        await testDelay("HEAPSCOPE_TEST_BATCH_DELAY_MS");
+        if (performance.now() - lastYield > YIELD_MS) {
+          // Let a SIGINT/SIGTERM/SIGHUP listener run (it resumes the target and exits).
+          await new Promise((r) => setTimeout(r, 0));
+          lastYield = performance.now();
         }
       }
       if (!target.alive()) {
@@ -149,7 +171,15 @@ export async function captureLinuxSnapshot(
       }
       progress("copy", done, total);
     } catch (e) {
-      if (e instanceof CaptureError && e.code === "exited") {
+      // Killed while stopped: SIGKILL wakes the threads, so whatever fails first (ESRCH from a
+      // register read, /proc/PID/exe vanishing like an execve) may come before the exit itself.
+      // Resume first: the wait for the exit must not lengthen the pause.
+      let died = false;
+      if (e instanceof CaptureError && e.code !== "exited" && e.code !== "timeout") {
+        target.close();
+        died = await exitedSoon(pid, before);
+      }
+      if (e instanceof CaptureError && (e.code === "exited" || died)) {
         throw new CaptureError(
           "exited",
           `Process ${pid} exited during the scan`,
@@ -194,10 +224,28 @@ export async function captureLinuxSnapshot(
   return snapshot;
 }
 
-/** Tests only: sleep `name` ms (asynchronously, so that signal listeners run meanwhile). */
+/** Tests only: sleep `name` ms (asynchronously, so that signal listeners run meanwhile); the
+ * knobs are HEAPSCOPE_TEST_ATTACH_DELAY_MS (before the stop), HEAPSCOPE_TEST_PAUSE_MS (stopped,
+ * before the copy) and HEAPSCOPE_TEST_BATCH_DELAY_MS (after every read call of the copy). */
 async function testDelay(name: string): Promise<void> {
   const ms = Number(Deno.env.get(name) ?? 0);
   if (ms > 0) await new Promise((r) => setTimeout(r, ms));
+}
+
+/** Whether process `pid` (as `before` identifies it) is gone or a zombie within 250 ms. */
+async function exitedSoon(pid: number, before: ProcessIdentity): Promise<boolean> {
+  const end = performance.now() + 250;
+  for (;;) {
+    const st = readStatus(pid)["State"];
+    if (st === undefined || /^[ZX]/.test(st)) return true;
+    try {
+      if (readIdentity(pid).startTime !== before.startTime) return true;
+    } catch {
+      return true;
+    }
+    if (performance.now() >= end) return false;
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 /** Throw when the stopped process is not the one read before the attach (pid reuse, execve). */
@@ -324,10 +372,15 @@ function readThreads(target: Target, arch: Arch, warnings: string[]): ThreadStat
  * What to copy, as merged [start, length] spans: every readable+writable region but [vvar] and
  * [vsyscall] and device mappings, the read-only (RELRO) parts of each image's writable segment, and
  * all read-only mappings of libc and the dynamic loader (the glibc parser reads their GOT/rodata).
+ * A thread stack that holds the SP of some of `threads` is copied from the lowest such SP (less the
+ * red zone) or thread pointer (less the TLS reach), page-aligned, to its end: below that it is dead
+ * and the analysis never reads it (analysis/roots.ts). O(regions · (images + threads)).
  */
 export function copySpans(
   regions: readonly Region[],
   images: readonly Image[],
+  threads: readonly Pick<ThreadState, "sp" | "tp">[] = [],
+  pageSize = 4096,
 ): [number, number][] {
   const writable = images.flatMap((i) => i.writable);
   const libcOrLd = new Set(
@@ -335,7 +388,7 @@ export function copySpans(
       .map((i) => i.path),
   );
   const picked: [number, number][] = [];
-  for (const r of regions) {
+  for (const [i, r] of regions.entries()) {
     if (r.perms[0] !== "r") continue;
     if (r.path === "[vvar]" || r.path === "[vsyscall]" || r.path === "[vvar_vclock]") continue;
     if (
@@ -347,7 +400,9 @@ export function copySpans(
     const rw = r.perms[1] === "w";
     const relro = writable.some((w) => w.start < r.end && r.start < w.end);
     const loader = r.perms[2] !== "x" && libcOrLd.has(r.path.replace(/ \(deleted\)$/, ""));
-    if (rw || relro || loader) picked.push([r.start, r.end - r.start]);
+    if (!(rw || relro || loader)) continue;
+    const from = rw ? liveStackStart(r, regions[i - 1], threads, pageSize) : r.start;
+    picked.push([from, r.end - from]);
   }
   picked.sort((a, b) => a[0] - b[0]);
   const merged: [number, number][] = [];
@@ -359,32 +414,66 @@ export function copySpans(
   return merged;
 }
 
-/** Split spans into groups of at most BATCH_BYTES (a larger span gets a group of its own). */
-function batches(spans: [number, number][]): [number, number][][] {
-  const out: [number, number][][] = [];
-  let cur: [number, number][] = [];
-  let size = 0;
-  for (const s of spans) {
-    if (cur.length > 0 && size + s[1] > BATCH_BYTES) {
-      out.push(cur);
-      cur = [];
-      size = 0;
-    }
-    cur.push(s);
-    size += s[1];
+/**
+ * Where the copy of rw region `r` starts: `r.start`, or, for a thread stack (the main [stack], or
+ * an anonymous mapping right above a PROT_NONE guard that is not an arena heap) holding some
+ * thread's SP, the lowest SP − red zone / thread pointer − TLS reach in it, rounded down to a page.
+ * Anything else holding an SP (a stack carved out of the heap, a user-supplied mapping) is whole.
+ */
+function liveStackStart(
+  r: Region,
+  below: Region | undefined,
+  threads: readonly Pick<ThreadState, "sp" | "tp">[],
+  pageSize: number,
+): number {
+  const guarded = r.path === "" && r.start % ARENA_ALIGN !== 0 && below !== undefined &&
+    below.end === r.start && below.perms.startsWith("---");
+  if (r.path !== "[stack]" && !guarded) return r.start;
+  let low = Infinity;
+  for (const t of threads) {
+    if (t.sp >= r.start && t.sp < r.end) low = Math.min(low, t.sp - RED_ZONE);
   }
-  if (cur.length > 0) out.push(cur);
-  return out;
+  if (low === Infinity) return r.start;
+  for (const t of threads) {
+    if (t.tp >= r.start && t.tp < r.end) low = Math.min(low, t.tp - TLS_REACH);
+  }
+  return Math.max(r.start, low - (low % pageSize));
 }
 
-/** One read call per ≤BATCH_BYTES: a group as it is, or a big span cut into consecutive pieces. */
-function pieces(group: [number, number][]): [number, number][][] {
-  if (group.length !== 1 || group[0]![1] <= BATCH_BYTES) return [group];
-  const [start, len] = group[0]!;
-  const out: [number, number][][] = [];
-  for (let off = 0; off < len; off += BATCH_BYTES) {
-    out.push([[start + off, Math.min(BATCH_BYTES, len - off)]]);
+/** One hs_read_ranges call: ranges (flattened [address, length]) copied back to back into dst. */
+interface ReadCall {
+  ranges: number[];
+  dst: Uint8Array;
+}
+
+/**
+ * The read calls that fill `chunks`: neighbours whose buffers are adjacent in one block share a
+ * call, a call copies at most BATCH_BYTES (a bigger chunk is cut), so the deadline is checked often.
+ */
+function readCalls(chunks: readonly MemoryChunk[]): ReadCall[] {
+  const out: ReadCall[] = [];
+  let cur: { ranges: number[]; buf: Uint8Array; from: number; to: number } | undefined;
+  const flush = () => {
+    if (cur) out.push({ ranges: cur.ranges, dst: cur.buf.subarray(cur.from, cur.to) });
+    cur = undefined;
+  };
+  for (const c of chunks) {
+    const base = c.bytes.byteOffset;
+    for (let off = 0; off < c.bytes.length; off += BATCH_BYTES) {
+      const len = Math.min(BATCH_BYTES, c.bytes.length - off);
+      const at = base + off;
+      if (
+        !cur || cur.buf.buffer !== c.bytes.buffer || cur.to !== at ||
+        cur.to - cur.from + len > BATCH_BYTES
+      ) {
+        flush();
+        cur = { ranges: [], buf: new Uint8Array(c.bytes.buffer), from: at, to: at };
+      }
+      cur.ranges.push(c.start + off, len);
+      cur.to += len;
+    }
   }
+  flush();
   return out;
 }
 

@@ -1,7 +1,8 @@
 // Tests for captureSnapshot() and Target on real processes: threads, memory, images, errors, signals.
 
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { CaptureError, captureSnapshot, Target } from "./mod.ts";
+import type { Region } from "../analysis/types.ts";
+import { CaptureError, captureSnapshot, copySpans, Target } from "./mod.ts";
 import { readStatus } from "./procfs.ts";
 
 const DENO = Deno.execPath();
@@ -83,9 +84,20 @@ Deno.test("captureSnapshot() copies threads, heap and libc of a threaded process
       assertEquals(rsp?.value, t.sp);
       assertEquals(t.registers.find((x) => x.name === "fs_base")?.value, t.tp);
       assert(t.registers.some((x) => x.name === "xmm15.hi"));
-      // The copy holds the stack word at sp.
-      assert(snap.memory.some((c) => c.start <= t.sp && t.sp + 8 <= c.start + c.bytes.length));
+      // The copy holds the live stack, from below the red zone to the end of the mapping, and the
+      // static TLS below the thread pointer.
+      const live = snap.memory.find((c) =>
+        c.start <= t.sp - 128 && t.sp < c.start + c.bytes.length
+      );
+      assert(live && live.start + live.bytes.length >= r.end, `live stack of ${t.tid} copied`);
+      if (t.tp >= r.start && t.tp < r.end) assert(live.start <= t.tp - 8192);
     }
+    // A pthread's dead stack (8 MiB mapping, a few KiB in use) is not copied.
+    const worker = snap.threads.find((t) => t.tid !== pid)!;
+    const stack = snap.regions.find((r) => r.start <= worker.sp && worker.sp < r.end)!;
+    assert(
+      !snap.memory.some((c) => c.start <= stack.start && stack.start < c.start + c.bytes.length),
+    );
     // Memory: sorted, non-overlapping, and it holds the whole [heap].
     for (let i = 1; i < snap.memory.length; i++) {
       const a = snap.memory[i - 1]!, b = snap.memory[i]!;
@@ -118,6 +130,78 @@ Deno.test("captureSnapshot() copies threads, heap and libc of a threaded process
   } finally {
     kill(pid);
   }
+});
+
+const region = (start: number, end: number, perms: string, path = ""): Region => ({
+  start,
+  end,
+  perms,
+  offset: 0,
+  inode: 0,
+  path,
+});
+
+Deno.test("copySpans() copies a thread stack from its lowest SP or TLS, and other regions whole", () => {
+  const guard = region(0x7f0000000000, 0x7f0000001000, "---p");
+  const stack = region(0x7f0000001000, 0x7f0000801000, "rw-p");
+  const regions = [guard, stack];
+  const sp = 0x7f00007fe123;
+  // No thread in it: the whole mapping.
+  assertEquals(copySpans(regions, []), [[stack.start, stack.end - stack.start]]);
+  // From SP − 128 rounded down to a page; the thread pointer at the top adds its TLS reach.
+  assertEquals(copySpans(regions, [], [{ sp, tp: 0 }]), [[0x7f00007fe000, 0x3000]]);
+  assertEquals(copySpans(regions, [], [{ sp, tp: 0x7f0000800f00 }]), [[0x7f00007fe000, 0x3000]]);
+  assertEquals(copySpans(regions, [], [{ sp: 0x7f0000800e00, tp: 0x7f0000800f00 }]), [
+    [0x7f00007fe000, 0x3000],
+  ]);
+  assertEquals(copySpans(regions, [], [{ sp: 0x7f0000001010, tp: 0 }]), [[stack.start, 0x800000]]);
+  // Two SPs in one mapping: from the lower one.
+  assertEquals(copySpans(regions, [], [{ sp, tp: 0 }, { sp: 0x7f0000400080, tp: 0 }]), [
+    [0x7f0000400000, 0x401000],
+  ]);
+  // The main [stack] too.
+  const main = region(0x7ffe00000000, 0x7ffe00021000, "rw-p", "[stack]");
+  assertEquals(copySpans([main], [], [{ sp: 0x7ffe0001f800, tp: 0 }]), [[0x7ffe0001f000, 0x2000]]);
+});
+
+Deno.test("copySpans() copies whole any mapping with an SP that may hold heap chunks", () => {
+  const sp = { sp: 0x7f0000400000, tp: 0 };
+  const whole = (rs: Region[]) => {
+    const r = rs[rs.length - 1]!;
+    assertEquals(copySpans(rs, [], [sp]), [[r.start, r.end - r.start]]);
+  };
+  // No guard page below (a user-supplied stack), or a gap before the guard.
+  whole([region(0x7f0000001000, 0x7f0000801000, "rw-p")]);
+  assertEquals(
+    copySpans(
+      [
+        region(0x7f0000000000, 0x7f0000001000, "rw-p"),
+        region(0x7f0000001000, 0x7f0000801000, "rw-p"),
+      ],
+      [],
+      [sp],
+    ),
+    [[0x7f0000000000, 0x801000]],
+  );
+
+  whole([
+    region(0x7f0000000000, 0x7f0000000800, "---p"),
+    region(0x7f0000001000, 0x7f0000801000, "rw-p"),
+  ]);
+  // An arena heap (64 MiB aligned) right after the PROT_NONE tail of the previous one.
+  whole([
+    region(0x7effff000000, 0x7f0000000000, "---p"),
+    region(0x7f0000000000, 0x7f0000800000, "rw-p"),
+  ]);
+  // The brk heap, and a file mapping.
+  whole([
+    region(0x7f0000000000, 0x7f0000001000, "---p"),
+    region(0x7f0000001000, 0x7f0000801000, "rw-p", "[heap]"),
+  ]);
+  whole([
+    region(0x7f0000000000, 0x7f0000001000, "---p"),
+    region(0x7f0000001000, 0x7f0000801000, "rw-p", "/dev/shm/x"),
+  ]);
 });
 
 Deno.test("captureSnapshot() copes with threads that start and exit during the attach", async () => {
@@ -276,6 +360,15 @@ Deno.test("captureSnapshot() refuses to attach to heapscope itself", async () =>
   assert(e.message.includes("heapscope itself"));
 });
 
+/** /proc/PID/exe, or "" while it cannot be read (exiting, mid-exec). */
+function exePath(pid: number): string {
+  try {
+    return Deno.readLinkSync(`/proc/${pid}/exe`);
+  } catch {
+    return "";
+  }
+}
+
 Deno.test("captureSnapshot() of a process traced by strace fails with busy naming strace", async () => {
   const strace = await spawnDetached("exec strace -o /dev/null sleep 30");
   let child = 0;
@@ -283,7 +376,10 @@ Deno.test("captureSnapshot() of a process traced by strace fails with busy namin
     await until(() => {
       const kids = Deno.readTextFileSync(`/proc/${strace}/task/${strace}/children`).trim();
       child = Number(kids.split(" ")[0] || 0);
-      return child > 0 && readStatus(child)["TracerPid"] === String(strace);
+      // Traced, and past strace's fork + execve (mid-exec the attach sees a zombie leader).
+      return child > 0 && readStatus(child)["TracerPid"] === String(strace) &&
+        /\/sleep$/.test(exePath(child)) &&
+        /^S/.test(readStatus(child)["State"] ?? "");
     });
     const e = await captureError(child);
     assertEquals(e.code, "busy");

@@ -85,3 +85,29 @@ export function readIdentity(pid: number): ProcessIdentity {
   } catch { /* not permitted: the attach says why */ }
   return { startTime, exe, auxv };
 }
+
+/**
+ * Stack pointers of the threads of `pid` that are blocked in a system call, from
+ * /proc/PID/task/TID/syscall ("nr args… sp pc"). Running or unreadable threads are left out: this
+ * is an estimate made before the stop, used only to size buffers.
+ */
+export function readBlockedStackPointers(pid: number): number[] {
+  const out: number[] = [];
+  let tasks: Deno.DirEntry[];
+  try {
+    tasks = [...Deno.readDirSync(`/proc/${pid}/task`)];
+  } catch {
+    return out;
+  }
+  for (const t of tasks) {
+    try {
+      const f = Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/syscall`).trim().split(" ");
+      // "nr a1…a6 sp pc" in a syscall, "-1 sp pc" when blocked outside one, "running" otherwise.
+      if ((f.length === 9 || f.length === 3) && /^-?\d+$/.test(f[0]!)) {
+        const sp = parseInt(f[f.length - 2]!, 16);
+        if (Number.isSafeInteger(sp) && sp > 0) out.push(sp);
+      }
+    } catch { /* exited, or not permitted */ }
+  }
+  return out;
+}

@@ -200,7 +200,17 @@ Deno.test("a target killed while stopped: exit 3 'exited during the scan', no le
     const hs = startHeapscope([String(pid), "--output", `${dir}/leaks.json`], {
       HEAPSCOPE_TEST_PAUSE_MS: "1000",
     });
-    await until(() => status(pid)["TracerPid"] === String(hs.child.pid), 10_000, "the stop");
+    // Stopped, not merely seized, and the attach over (the 1 s pause has begun): a kill during
+    // the attach is "no such process" instead.
+    await until(
+      () => {
+        const s = status(pid);
+        return s["TracerPid"] === String(hs.child.pid) && /^t/.test(s["State"] ?? "");
+      },
+      10_000,
+      "the stop",
+    );
+    await new Promise((r) => setTimeout(r, 150));
     kill(pid);
     const run = await hs.done;
     assertEquals(run.code, 3, run.stderr);
@@ -352,13 +362,15 @@ Deno.test("--timeout bounds the pause: past it the target is resumed, exit 3 say
     assertEquals(Deno.readTextFileSync(`${dir}/leaks.json`), GOOD);
     assertEquals(tempFiles(dir), []);
     // A bound the attach fits in: the copy stops between batches, part-way, and says how far.
+    // 20 ms after each 32 MiB batch makes the copy outlast the bound however fast the machine is
+    // (1 GiB copies in about 0.2 s here once the buffers are faulted in before the stop).
     const part = await heapscope([
       String(pid),
       "--output",
       `${dir}/leaks.json`,
       "--timeout",
       "0.25",
-    ]);
+    ], { HEAPSCOPE_TEST_BATCH_DELAY_MS: "20" });
     assertEquals(part.code, 3, part.stderr);
     const p =
       /within --timeout 0\.25 s: resumed it after ([\d.]+) ms with ([\d.]+) MiB of ([\d.]+) MiB copied/
