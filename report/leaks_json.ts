@@ -4,7 +4,15 @@
 // (their context) are written, and what was left out is counted in `omitted`.
 
 import type { Analysis } from "../analysis/types.ts";
-import { LEAKS_FORMAT, LEAKS_VERSION, type LeaksFile, type LeaksSummary } from "./schema.ts";
+import {
+  LEAKS_FORMAT,
+  LEAKS_VERSION,
+  type LeaksEdge,
+  type LeaksFile,
+  type LeaksNode,
+  type LeaksRoot,
+  type LeaksSummary,
+} from "./schema.ts";
 
 export interface LeaksJsonOptions {
   /** "all" (default): every allocation; "leaked": leaked blocks and their 1-hop context. */
@@ -71,14 +79,10 @@ function selectNodes(a: Analysis, graph: "all" | "leaked"): Uint8Array {
   return keep;
 }
 
-/** The file as a sequence of JSON text pieces (join them, or write them one by one). */
-export function* leaksJsonPieces(a: Analysis, opts: LeaksJsonOptions = {}): Generator<string> {
-  const graph = opts.graph ?? "all";
-  const byteCount = opts.leakedBytes ?? 64;
+/** Everything but the node, edge, cycle and root lists. */
+function leaksHead(a: Analysis): Omit<LeaksFile, "nodes" | "edges" | "cycles" | "roots"> {
   const s = a.snapshot;
-  const keep = selectNodes(a, graph);
-  const summary = summarize(a);
-  const head: Omit<LeaksFile, "nodes" | "edges" | "cycles" | "roots"> = {
+  return {
     format: LEAKS_FORMAT,
     version: LEAKS_VERSION,
     target: {
@@ -90,12 +94,32 @@ export function* leaksJsonPieces(a: Analysis, opts: LeaksJsonOptions = {}): Gene
     },
     capturedAt: s.capturedAt,
     pauseMs: Math.round(s.pauseMs * 1000) / 1000,
-    summary,
+    summary: summarize(a),
     phases: Object.fromEntries(
       Object.entries(a.phaseMs).map(([k, v]) => [k, Math.round(v * 1000) / 1000]),
     ),
     warnings: [...s.warnings, ...a.heap.warnings],
   };
+}
+
+/** Root entries of the kept nodes, as written. */
+function rootsOf(a: Analysis, keep: Uint8Array): LeaksRoot[] {
+  return a.roots.filter((r) => keep[r.target]).map((r) => ({
+    kind: r.kind,
+    ...(r.thread !== undefined ? { thread: r.thread } : {}),
+    ...(r.image !== undefined ? { image: r.image } : {}),
+    address: r.kind === "register" ? r.register ?? "?" : hex(r.address),
+    target: r.target,
+  }));
+}
+
+/** The file as a sequence of JSON text pieces (join them, or write them one by one). */
+export function* leaksJsonPieces(a: Analysis, opts: LeaksJsonOptions = {}): Generator<string> {
+  const graph = opts.graph ?? "all";
+  const byteCount = opts.leakedBytes ?? 64;
+  const s = a.snapshot;
+  const keep = selectNodes(a, graph);
+  const head = leaksHead(a);
   const headText = JSON.stringify(head);
   yield headText.slice(0, -1);
 
@@ -153,13 +177,7 @@ export function* leaksJsonPieces(a: Analysis, opts: LeaksJsonOptions = {}): Gene
   }
   yield piece + "]";
   yield `,"cycles":${JSON.stringify(a.cycles)}`;
-  const roots = a.roots.filter((r) => keep[r.target]).map((r) => ({
-    kind: r.kind,
-    ...(r.thread !== undefined ? { thread: r.thread } : {}),
-    ...(r.image !== undefined ? { image: r.image } : {}),
-    address: r.kind === "register" ? r.register ?? "?" : hex(r.address),
-    target: r.target,
-  }));
+  const roots = rootsOf(a, keep);
   yield `,"roots":${JSON.stringify(roots)}`;
   if (graph !== "all") {
     yield `,"omitted":${
@@ -169,9 +187,57 @@ export function* leaksJsonPieces(a: Analysis, opts: LeaksJsonOptions = {}): Gene
   yield "}\n";
 }
 
-/** Whole file as one object (tests, small heaps). */
+/**
+ * The same file as one object, built directly (no JSON round trip): the HTML report's input.
+ * O(kept nodes + edges) objects.
+ */
 export function toLeaksFile(a: Analysis, opts: LeaksJsonOptions = {}): LeaksFile {
-  return JSON.parse([...leaksJsonPieces(a, opts)].join(""));
+  const graph = opts.graph ?? "all";
+  const byteCount = opts.leakedBytes ?? 64;
+  const keep = selectNodes(a, graph);
+  const allocs = a.heap.allocations;
+  const nodes: LeaksNode[] = [];
+  let omittedNodes = 0, omittedBytes = 0, omittedEdges = 0;
+  for (let i = 0; i < allocs.length; i++) {
+    const al = allocs[i]!;
+    if (!keep[i]) {
+      omittedNodes++;
+      omittedBytes += al.size;
+      continue;
+    }
+    const status = a.status[i]!;
+    const node: LeaksNode = {
+      id: i,
+      address: hex(al.address),
+      size: al.size,
+      zone: al.zone,
+      status,
+    };
+    if (status !== "reachable") {
+      node.leak = a.leak[i];
+      const b = byteCount > 0
+        ? blockBytes(a.snapshot.memory, al.address, Math.min(al.size, byteCount))
+        : "";
+      if (b) node.bytes = b;
+    } else if (a.via[i]! >= 0) node.via = a.via[i]!;
+    nodes.push(node);
+  }
+  const edges: LeaksEdge[] = [];
+  for (let e = 0; e < a.edgeSource.length; e++) {
+    const source = a.edgeSource[e]!, target = a.edgeTarget[e]!;
+    if (!keep[source] || !keep[target]) omittedEdges++;
+    else edges.push({ source, target, offset: a.edgeOffset[e]! });
+  }
+  return {
+    ...leaksHead(a),
+    nodes,
+    edges,
+    cycles: a.cycles,
+    roots: rootsOf(a, keep),
+    ...(graph !== "all"
+      ? { omitted: { nodes: omittedNodes, bytes: omittedBytes, edges: omittedEdges } }
+      : {}),
+  };
 }
 
 function blockBytes(

@@ -2,7 +2,7 @@
 import { deepEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { analyzeHeap } from "../analysis/analyze_heap.ts";
 import { buildSynthetic } from "../analysis/testdata/synthetic.ts";
-import { toLeaksFile } from "./leaks_json.ts";
+import { leaksJsonPieces, toLeaksFile } from "./leaks_json.ts";
 import { formatSummary } from "./summary.ts";
 
 function analysis() {
@@ -73,4 +73,12 @@ Deno.test("formatSummary() shows a hostile command's escape sequences as text", 
   );
   const controls = [...text].filter((ch) => ch.charCodeAt(0) < 0x20 && ch !== "\n");
   assertEquals(controls, []);
+});
+
+Deno.test("toLeaksFile() builds the same file as the streamed JSON, for both graph modes", () => {
+  const { a } = analysis();
+  for (const graph of ["all", "leaked"] as const) {
+    const streamed = JSON.parse([...leaksJsonPieces(a, { graph })].join(""));
+    assertEquals(toLeaksFile(a, { graph }), streamed);
+  }
 });
