@@ -17,8 +17,11 @@ import {
   formatSummary,
   LeaksFileError,
   leaksJsonPieces,
+  OutputFileError,
   readLeaksFile,
+  removePendingTemps,
   toLeaksFile,
+  writeAtomic,
   writeHtmlReport,
 } from "./report/mod.ts";
 
@@ -187,80 +190,23 @@ function progressPrinter(enabled: boolean) {
   };
 }
 
-/** Temporary files being written now: an interrupting signal removes them before exiting. */
-const pendingTemps = new Set<string>();
-
 /**
  * Until the returned function is called, SIGINT/SIGTERM/SIGHUP remove the temporary files of the
- * outputs being written (ours and writeHtmlReport's `.NAME.PID.*.tmp`) and exit 128+signo, so an
- * interrupted run leaves every existing output as it was.
+ * outputs being written and exit 128+signo, so an interrupted run leaves every output as it was.
  */
-function guardWrites(paths: string[]): () => void {
-  const cleanup = (signo: number) => () => {
-    for (const tmp of pendingTemps) {
-      try {
-        Deno.removeSync(tmp);
-      } catch { /* not created yet */ }
-    }
-    for (const path of paths) {
-      const slash = path.lastIndexOf("/");
-      const dir = slash >= 0 ? path.slice(0, slash + 1) : "./";
-      const prefix = `.${path.slice(slash + 1)}.${Deno.pid}.`;
-      try {
-        for (const e of Deno.readDirSync(dir)) {
-          if (e.name.startsWith(prefix) && e.name.endsWith(".tmp")) Deno.removeSync(dir + e.name);
-        }
-      } catch { /* directory gone */ }
-    }
-    Deno.exit(128 + signo);
-  };
+function guardWrites(): () => void {
   const listeners = ([["SIGINT", 2], ["SIGTERM", 15], ["SIGHUP", 1]] as const).map((
     [name, no],
-  ) => [name, cleanup(no)] as const);
+  ) =>
+    [name, () => {
+      removePendingTemps();
+      Deno.exit(128 + no);
+    }] as const
+  );
   for (const [name, fn] of listeners) Deno.addSignalListener(name, fn);
   return () => {
     for (const [name, fn] of listeners) Deno.removeSignalListener(name, fn);
   };
-}
-
-/** Write a file atomically: a temporary file beside it, then rename over the target. */
-async function writeAtomic(path: string, pieces: Iterable<string>): Promise<void> {
-  const tmp = `${path}.tmp-${Deno.pid}`;
-  pendingTemps.add(tmp);
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(tmp, { write: true, create: true, truncate: true });
-  } catch (e) {
-    pendingTemps.delete(tmp);
-    throw new UsageError(`Cannot write "${path}": ${(e as Error).message}`, [
-      "Choose an existing folder you can write to",
-    ]);
-  }
-  try {
-    const enc = new TextEncoder();
-    for (const piece of pieces) {
-      const bytes = enc.encode(piece);
-      let off = 0;
-      while (off < bytes.length) off += await file.write(bytes.subarray(off));
-    }
-  } catch (e) {
-    file.close();
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
-  file.close();
-  await Deno.rename(tmp, path);
-  pendingTemps.delete(tmp);
-}
-
-/** writeHtmlReport, with a failure to write reported as an output error (exit 2), not a bug. */
-async function writeHtml(leaks: Parameters<typeof writeHtmlReport>[0], path: string) {
-  try {
-    await writeHtmlReport(leaks, path);
-  } catch (e) {
-    const [message, ...hints] = (e as Error).message.split("\nHint: ");
-    throw new UsageError(message ?? `Cannot write "${path}"`, hints);
-  }
 }
 
 async function runAttach(pidText: string, opts: Options): Promise<number> {
@@ -285,7 +231,7 @@ async function runAttach(pidText: string, opts: Options): Promise<number> {
   const t0 = performance.now();
   const output = opts.output ?? "leaks.json";
   const graph = opts.graph === "leaked" ? "leaked" : "all";
-  const unguard = guardWrites(opts.html ? [output, opts.html] : [output]);
+  const unguard = guardWrites();
   const withStacks = recorded
     ? withSites(toLeaksFile(analysis, { graph }), recorded.sites)
     : undefined;
@@ -297,7 +243,7 @@ async function runAttach(pidText: string, opts: Options): Promise<number> {
   const outputs = [{ label: "json", path: output }];
   if (opts.html) {
     const t1 = performance.now();
-    await writeHtml(withStacks ?? toLeaksFile(analysis, { graph }), opts.html);
+    await writeHtmlReport(withStacks ?? toLeaksFile(analysis, { graph }), opts.html);
     analysis.phaseMs["write-html"] = performance.now() - t1;
     outputs.push({ label: "html", path: opts.html });
   }
@@ -340,8 +286,8 @@ async function runReport(args: string[], opts: Options): Promise<number> {
   }
   if (!opts.html) throw new UsageError("Missing --html <file>: where to write the report");
   const leaks = await readLeaksFile(input);
-  const unguard = guardWrites([opts.html]);
-  await writeHtml(leaks, opts.html);
+  const unguard = guardWrites();
+  await writeHtmlReport(leaks, opts.html);
   unguard();
   if (!opts.quiet) console.log(`html          ${opts.html}`);
   return leaks.summary.leaked > 0 ? EXIT.leaks : EXIT.clean;
@@ -408,6 +354,10 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof CaptureError || e instanceof AnalysisError) {
       fail(e.message, e.hints);
       return EXIT.cannot;
+    }
+    if (e instanceof OutputFileError) {
+      fail(e.message, e.hints);
+      return EXIT.usage;
     }
     if (e instanceof LeaksFileError) {
       fail(e.message);

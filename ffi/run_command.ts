@@ -20,7 +20,13 @@ import {
   sitesForLeaks,
   type SiteSort,
 } from "../analysis/sites.ts";
-import { formatSummary, printable, toLeaksFile, writeHtmlReport } from "../report/mod.ts";
+import {
+  formatSummary,
+  printable,
+  toLeaksFile,
+  writeAtomic,
+  writeHtmlReport,
+} from "../report/mod.ts";
 import type { LeaksFile } from "../report/mod.ts";
 import { captureSnapshot } from "./mod.ts";
 import { readRecorderDump, readRecorderTable } from "./recorder_table.ts";
@@ -349,10 +355,4 @@ export function withSites(file: LeaksFile, s: LeaksSites): LeaksFile {
     omittedSites: s.omittedSites,
     timeline: s.timeline,
   } as unknown as LeaksFile;
-}
-
-async function writeAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.${Deno.pid}.tmp`;
-  await Deno.writeTextFile(tmp, text);
-  await Deno.rename(tmp, path);
 }

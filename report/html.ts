@@ -1,5 +1,6 @@
 // The one-file HTML report: viewer script, stylesheet and the report model inlined, nothing fetched.
 
+import { writeAtomic } from "./write_atomic.ts";
 import type { LeaksFile } from "./schema.ts";
 import { selectReportModel } from "./selectors.ts";
 import type { ModelOptions } from "./selectors.ts";
@@ -43,31 +44,14 @@ export async function renderHtml(leaks: LeaksFile, options: HtmlOptions = {}): P
   ].join("\n");
 }
 
-/** Render and write the report to `path` atomically (temporary file in the same folder, then rename). */
+/** Render and write the report to `path` atomically; throws OutputFileError when it cannot. */
 export async function writeHtmlReport(
   leaks: LeaksFile,
   path: string,
   options: HtmlOptions = {},
 ): Promise<void> {
   const html = await renderHtml(leaks, options);
-  const slash = path.lastIndexOf("/");
-  const dir = slash >= 0 ? path.slice(0, slash + 1) : "";
-  const temp = `${dir}.${path.slice(slash + 1)}.${Deno.pid}.${Date.now()}.tmp`;
-  try {
-    await Deno.writeTextFile(temp, html);
-    await Deno.rename(temp, path);
-  } catch (err) {
-    await Deno.remove(temp).catch(() => {});
-    const hints = err instanceof Deno.errors.NotFound
-      ? ["the folder does not exist: create it first"]
-      : err instanceof Deno.errors.PermissionDenied
-      ? ["choose a folder you can write to"]
-      : [];
-    throw new Error(
-      `Cannot write HTML report "${path}": ${(err as Error).message}` +
-        hints.map((h) => `\nHint: ${h}`).join(""),
-    );
-  }
+  await writeAtomic(path, html);
 }
 
 /** JSON made safe inside a <script> element: no `<`, `>`, `&`, U+2028 or U+2029 left raw. */

@@ -1,5 +1,6 @@
 // Tests of renderHtml() / writeHtmlReport(): one self-contained file, hostile strings escaped, atomic writes.
 
+import { OutputFileError } from "./write_atomic.ts";
 import { deepStrictEqual as assertEquals, ok as assert, rejects } from "node:assert/strict";
 import { escapeJsonForHtml, renderHtml, writeHtmlReport } from "./html.ts";
 import { sampleLeaks } from "./sample_leaks.ts";
@@ -96,7 +97,10 @@ Deno.test("writeHtmlReport() writes atomically and leaves no temp file; a bad fo
     assertEquals(names, ["report.html"]);
     await rejects(
       writeHtmlReport(sampleLeaks({ allocations: 5 }), `${dir}/missing/report.html`),
-      /Cannot write HTML report ".*\/missing\/report.html": .*\nHint: the folder does not exist/,
+      (e: unknown) =>
+        e instanceof OutputFileError &&
+        /^Cannot write ".*\/missing\/report.html": /.test(e.message) &&
+        e.hints[0] === "the folder does not exist: create it first",
     );
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -3,4 +3,5 @@ export { leaksJsonPieces, summarize, toLeaksFile } from "./leaks_json.ts";
 export { formatBytes, formatSummary, printable } from "./summary.ts";
 export { LeaksFileError, readLeaksFile } from "./read_leaks.ts";
 export { renderHtml, writeHtmlReport } from "./html.ts";
+export { OutputFileError, removePendingTemps, writeAtomic } from "./write_atomic.ts";
 export type * from "./schema.ts";

@@ -1,0 +1,60 @@
+// Output files written atomically: a temporary file beside the target, then a rename over it.
+//
+// An interrupted or failed run never leaves a half-written leaks.json or report.html over a good
+// one. Temporaries in flight are tracked so a signal handler can remove them before exiting.
+
+/** An output file could not be written; `hints` say what to do. The command line exits 2. */
+export class OutputFileError extends Error {
+  constructor(readonly path: string, problem: string, readonly hints: string[] = []) {
+    super(`Cannot write "${path}": ${problem}`);
+    this.name = "OutputFileError";
+  }
+}
+
+const pending = new Set<string>();
+let serial = 0;
+
+/** Remove every temporary file still being written (for signal handlers; synchronous). */
+export function removePendingTemps(): void {
+  for (const tmp of pending) {
+    try {
+      Deno.removeSync(tmp);
+    } catch { /* not created yet, or already renamed */ }
+  }
+  pending.clear();
+}
+
+function hintsFor(err: unknown): string[] {
+  if (err instanceof Deno.errors.NotFound) return ["the folder does not exist: create it first"];
+  if (err instanceof Deno.errors.PermissionDenied) return ["choose a folder you can write to"];
+  return [];
+}
+
+/** Write `content` (a string or pieces written one by one, never joined) to `path` atomically. */
+export async function writeAtomic(path: string, content: string | Iterable<string>): Promise<void> {
+  const slash = path.lastIndexOf("/");
+  const tmp = `${path.slice(0, slash + 1)}.${path.slice(slash + 1)}.${Deno.pid}.${serial++}.tmp`;
+  pending.add(tmp);
+  let file: Deno.FsFile | undefined;
+  try {
+    file = await Deno.open(tmp, { write: true, create: true, truncate: true });
+    const enc = new TextEncoder();
+    for (const piece of typeof content === "string" ? [content] : content) {
+      const bytes = enc.encode(piece);
+      let off = 0;
+      while (off < bytes.length) off += await file.write(bytes.subarray(off));
+    }
+    file.close();
+    file = undefined;
+    await Deno.rename(tmp, path);
+  } catch (err) {
+    file?.close();
+    await Deno.remove(tmp).catch(() => {});
+    // File-system failures are the user's to fix (exit 2); anything else (a bug while producing the
+    // pieces) passes through unchanged.
+    const io = Object.values(Deno.errors).some((E) => err instanceof E);
+    throw io ? new OutputFileError(path, (err as Error).message, hintsFor(err)) : err;
+  } finally {
+    pending.delete(tmp);
+  }
+}
