@@ -46,38 +46,13 @@ export interface LeaksNode {
   ageMs?: number;
 }
 
-/** v2: one symbolized frame; inlined functions give several frames with the same pc. */
-export interface LeaksStackFrame {
-  pc: string;
-  function?: string;
-  file?: string;
-  line?: number;
-  image?: string;
-}
-
-/** v2: one allocation site (a recorded call stack) and its counters. */
-export interface LeaksSite {
-  site: number;
-  count: number;
-  bytes: number;
-  peakCount: number;
-  peakBytes: number;
-  totalCount: number;
-  totalBytes: number;
-  leakedCount: number;
-  leakedBytes: number;
-  direct: number;
-  oldestMs: number;
-  meanAgeMs: number;
-  threads: number[];
-}
-
-/** v2: live bytes and blocks over time, sampled by the recorder. */
-export interface LeaksTimelineSample {
-  timeNs: number;
-  liveBytes: number;
-  liveCount: number;
-}
+/** v2: one symbolized frame (innermost first), one site's counters, one timeline sample. */
+export type {
+  SiteRow as LeaksSite,
+  StackFrame as LeaksStackFrame,
+  TimelineSample as LeaksTimelineSample,
+} from "../analysis/sites.ts";
+import type { SiteRow, StackFrame, TimelineSample } from "../analysis/sites.ts";
 
 export interface LeaksEdge {
   source: number;
@@ -120,8 +95,8 @@ export interface LeaksFile {
   /** Present when the node list is not every allocation. */
   omitted?: LeaksOmitted;
   /** v2, recorded processes only (`heapscope run`, or a pid started under it). */
-  stacks?: LeaksStackFrame[][];
-  sites?: LeaksSite[];
+  stacks?: StackFrame[][];
+  sites?: SiteRow[];
   omittedSites?: number;
-  timeline?: LeaksTimelineSample[];
+  timeline?: TimelineSample[];
 }

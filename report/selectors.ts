@@ -155,25 +155,12 @@ export interface StackView {
   more: number;
 }
 
-export interface SiteRowView {
-  site: number;
+export interface SiteRowView extends LeaksSite {
   /** Innermost meaningful frame: function (or image@pc) and "file:line" ("" when unknown). */
   label: string;
   location: string;
   /** Full source path of that frame, for a tooltip. */
   file?: string;
-  count: number;
-  bytes: number;
-  peakCount: number;
-  peakBytes: number;
-  totalCount: number;
-  totalBytes: number;
-  leakedCount: number;
-  leakedBytes: number;
-  direct: number;
-  oldestMs: number;
-  meanAgeMs: number;
-  threads: number[];
   /** Graph node indices of this site's drawn blocks. */
   nodes: number[];
 }
