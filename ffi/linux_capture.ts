@@ -19,7 +19,7 @@ import {
   readIdentity,
   readStatus,
 } from "./procfs.ts";
-import { decodeRegisters, GP_SIZE } from "./registers.ts";
+import { decodeRegisters, GP_SIZE } from "../analysis/linux_registers.ts";
 import { shim } from "./shim.ts";
 import { permissionHints, Target } from "./target.ts";
 

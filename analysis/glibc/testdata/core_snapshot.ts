@@ -2,40 +2,12 @@
 //
 // Pure: the caller reads the files. O(program headers + notes + regions).
 
+import { X86_64_GP } from "../../linux_registers.ts";
 import type { Image, MemoryChunk, Region, Snapshot, ThreadState } from "../../types.ts";
 
 const PT_LOAD = 1, PT_NOTE = 4;
 const NT_PRSTATUS = 1, NT_FILE = 0x46494c45;
-/** x86_64 user_regs_struct order (27 words); pr_reg sits at offset 112 of elf_prstatus. */
-const REGS = [
-  "r15",
-  "r14",
-  "r13",
-  "r12",
-  "rbp",
-  "rbx",
-  "r11",
-  "r10",
-  "r9",
-  "r8",
-  "rax",
-  "rcx",
-  "rdx",
-  "rsi",
-  "rdi",
-  "orig_rax",
-  "rip",
-  "cs",
-  "eflags",
-  "rsp",
-  "ss",
-  "fs_base",
-  "gs_base",
-  "ds",
-  "es",
-  "fs",
-  "gs",
-];
+// pr_reg (x86_64 user_regs_struct, 27 words) sits at offset 112 of elf_prstatus.
 
 export interface CoreFile {
   loads: { vaddr: number; memsz: number; bytes: Uint8Array; flags: number }[];
@@ -83,7 +55,7 @@ function parseNotes(v: DataView, from: number, to: number, out: CoreFile): void 
       type = v.getUint32(p + 8, true);
     const desc = p + 12 + ((namesz + 3) & ~3);
     if (type === NT_PRSTATUS && descsz >= 112 + 27 * 8) {
-      const regs = REGS.map((name, k) => ({ name, value: u64(v, desc + 112 + 8 * k) }));
+      const regs = X86_64_GP.map((name, k) => ({ name, value: u64(v, desc + 112 + 8 * k) }));
       const get = (n: string) => regs.find((r) => r.name === n)!.value;
       out.threads.push({
         tid: v.getUint32(desc + 32, true),

@@ -1,11 +1,11 @@
-// Decode the kernel's raw register sets (NT_PRSTATUS, NT_PRFPREG) into named ThreadState words.
+// Decode Linux's raw register sets (NT_PRSTATUS, NT_PRFPREG) into named ThreadState words (pure).
 
-import type { Arch, ThreadState } from "../analysis/types.ts";
+import type { Arch, ThreadState } from "./types.ts";
 
 const TWO32 = 4294967296;
 
 /** x86_64 struct user_regs_struct, in kernel order (27 × u64, 216 bytes). */
-const X86_64_GP = [
+export const X86_64_GP = [
   "r15",
   "r14",
   "r13",
