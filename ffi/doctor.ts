@@ -2,6 +2,7 @@
 //
 // Each check reads /proc or /sys only (nothing is traced or stopped) and says its exact fix.
 
+import { foreignLibrary } from "../analysis/glibc/mod.ts";
 import { CaptureError } from "./errors.ts";
 import { readStatus, yamaPtraceScope } from "./procfs.ts";
 import { shim } from "./shim.ts";
@@ -47,18 +48,9 @@ export function allocatorFromMaps(maps: string): { name: string; evidence: strin
       p.startsWith("/")
     ),
   );
-  const find = (re: RegExp) => [...libs].find((p) => re.test(p));
-  const foreign: [RegExp, string][] = [
-    [/libjemalloc/, "jemalloc"],
-    [/libtcmalloc/, "tcmalloc"],
-    [/libmimalloc/, "mimalloc"],
-    [/ld-musl|libc\.musl/, "musl malloc"],
-  ];
-  for (const [re, name] of foreign) {
-    const lib = find(re);
-    if (lib) return { name, evidence: `${lib} is mapped` };
-  }
-  const libc = find(/\/libc(\.so\.6|-[\d.]+\.so)$/);
+  const foreign = foreignLibrary(libs);
+  if (foreign) return foreign;
+  const libc = [...libs].find((p) => /\/libc(\.so\.6|-[\d.]+\.so)$/.test(p));
   if (libc) return { name: "glibc malloc", evidence: `${libc} is mapped` };
   return {
     name: "unknown",

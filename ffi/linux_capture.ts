@@ -219,8 +219,6 @@ export async function captureLinuxSnapshot(
     warnings,
   };
   if (auxv) snapshot.auxv = auxv;
-  const foreign = foreignAllocator(images);
-  if (foreign) snapshot.foreignAllocator = foreign;
   return snapshot;
 }
 
@@ -479,16 +477,4 @@ function readCalls(chunks: readonly MemoryChunk[]): ReadCall[] {
 
 function basename(p: string): string {
   return p.slice(p.lastIndexOf("/") + 1);
-}
-
-/** A non-glibc allocator exported by some image other than libc, by its telltale symbols. */
-function foreignAllocator(images: readonly Image[]): string | undefined {
-  for (const i of images) {
-    if (/^libc[.-]/.test(basename(i.path)) || !i.symbols) continue;
-    const s = i.symbols;
-    if ("je_malloc" in s || "mallocx" in s) return "jemalloc";
-    if ("tc_malloc" in s || "tcmalloc" in s) return "tcmalloc";
-    if ("mi_malloc" in s) return "mimalloc";
-  }
-  return undefined;
 }

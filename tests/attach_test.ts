@@ -7,7 +7,7 @@
 import { deepEqual as assertEquals, ok as assert } from "node:assert/strict";
 import type { LeaksFile, LeaksNode } from "../report/schema.ts";
 import { startVictim } from "./expect.ts";
-import { dumpTruth, ROOT, startWithTruth, type TestProcess } from "./truth.ts";
+import { dumpTruth, ROOT, spawnProcess, startWithTruth, type TestProcess } from "./truth.ts";
 
 const HEAPSCOPE = `${ROOT}/heapscope`;
 
@@ -206,6 +206,30 @@ Deno.test("heapscope refuses clearly: no such pid, not a pid, not permitted", as
     assert(/not permitted|not readable|permission/i.test(denied.stderr), denied.stderr);
     assert(/root|CAP_SYS_PTRACE/.test(denied.stderr), denied.stderr);
     assert(/Hint:/.test(denied.stderr), denied.stderr);
+    await assertRunning(proc.pid);
+  } finally {
+    await proc.stop();
+  }
+});
+
+Deno.test("a process on jemalloc is named and refused, not reported with false leaks", async () => {
+  const jemalloc = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2";
+  await Deno.stat(jemalloc); // .ci/run installs libjemalloc2
+  const proc = spawnProcess(
+    [
+      "python3",
+      "-c",
+      "import sys; x = [bytes(100) for _ in range(1000)]; print('READY', flush=True); sys.stdin.read()",
+    ],
+    { env: { LD_PRELOAD: jemalloc } },
+  );
+  try {
+    await proc.waitForLine((l) => l === "READY", 20_000);
+    const run = await heapscope([String(proc.pid)]);
+    assertEquals(run.code, 3, run.stderr);
+    assert(/it uses jemalloc, which heapscope cannot read yet/.test(run.stderr), run.stderr);
+    assert(run.stderr.includes(`${jemalloc} is mapped`), run.stderr);
+    assertEquals(run.leaks, undefined);
     await assertRunning(proc.pid);
   } finally {
     await proc.stop();

@@ -19,9 +19,19 @@ const FOREIGN_LIBS: { name: string; re: RegExp }[] = [
 ];
 const FOREIGN_SYMBOLS: { name: string; symbols: string[] }[] = [
   { name: "jemalloc", symbols: ["mallocx", "je_malloc", "je_mallocx"] },
-  { name: "tcmalloc", symbols: ["tc_malloc"] },
+  { name: "tcmalloc", symbols: ["tc_malloc", "tcmalloc"] },
   { name: "mimalloc", symbols: ["mi_malloc"] },
 ];
+
+/** A foreign allocator named by one of the mapped file paths, or undefined. */
+export function foreignLibrary(
+  paths: Iterable<string>,
+): { name: string; evidence: string } | undefined {
+  for (const { name, re } of FOREIGN_LIBS) {
+    for (const p of paths) if (re.test(p)) return { name, evidence: `${p} is mapped` };
+  }
+  return undefined;
+}
 
 /**
  * Looks at mapped libraries and image symbols: jemalloc, tcmalloc, mimalloc and musl are foreign;
@@ -39,11 +49,8 @@ export function detectAllocator(snapshot: Snapshot): AllocatorDetection {
     ...snapshot.regions.map((r) => r.path),
     ...snapshot.images.map((i) => i.path),
   ]);
-  for (const { name, re } of FOREIGN_LIBS) {
-    for (const p of paths) {
-      if (re.test(p)) return { kind: "foreign", name, evidence: `${p} is mapped` };
-    }
-  }
+  const lib = foreignLibrary(paths);
+  if (lib) return { kind: "foreign", ...lib };
   for (const { name, symbols } of FOREIGN_SYMBOLS) {
     for (const img of snapshot.images) {
       const s = symbols.find((n) => img.symbols?.[n] !== undefined);

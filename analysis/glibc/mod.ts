@@ -1,4 +1,4 @@
 // Public surface of the glibc malloc parser: live allocations and allocator detection.
 
 export { enumerateGlibc } from "./enumerate_glibc.ts";
-export { type AllocatorDetection, detectAllocator } from "./detect_allocator.ts";
+export { type AllocatorDetection, detectAllocator, foreignLibrary } from "./detect_allocator.ts";
