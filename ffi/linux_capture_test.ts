@@ -4,36 +4,10 @@ import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/stric
 import type { Region } from "../analysis/types.ts";
 import { CaptureError, captureSnapshot, copySpans, Target } from "./mod.ts";
 import { readStatus } from "./procfs.ts";
+import { kill, spawnDetached, until } from "../tests/procs.ts";
 
 const DENO = Deno.execPath();
 const HERE = new URL(".", import.meta.url).pathname;
-
-/**
- * Start `script` with sh in the background and return the pid of the background job. The job is
- * not our child (sh exits), so Deno's child reaper can never consume its ptrace stops.
- */
-async function spawnDetached(script: string): Promise<number> {
-  const out = await new Deno.Command("sh", {
-    args: ["-c", `(${script}) </dev/null >/dev/null 2>&1 & echo $!`],
-  }).output();
-  assert(out.success, `could not start: ${script}`);
-  return Number(new TextDecoder().decode(out.stdout).trim());
-}
-
-function kill(pid: number): void {
-  try {
-    Deno.kill(pid, "SIGKILL");
-  } catch { /* already gone */ }
-}
-
-/** Poll until `cond` holds (at most `ms`). */
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("timed out waiting for a condition");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 function taskIds(pid: number): number[] {
   return [...Deno.readDirSync(`/proc/${pid}/task`)].map((e) => Number(e.name)).sort();

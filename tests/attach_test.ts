@@ -7,6 +7,7 @@
 import { deepEqual as assertEquals, ok as assert } from "node:assert/strict";
 import type { LeaksFile, LeaksNode } from "../report/schema.ts";
 import { startVictim } from "./expect.ts";
+import { assertRunning } from "./procs.ts";
 import { dumpTruth, ROOT, spawnProcess, startWithTruth, type TestProcess } from "./truth.ts";
 
 const HEAPSCOPE = `${ROOT}/heapscope`;
@@ -44,20 +45,6 @@ async function heapscope(args: string[], opts: { user?: number } = {}): Promise<
   } catch { /* no output written */ }
   await Deno.remove(dir, { recursive: true });
   return run;
-}
-
-/** The target runs freely afterwards: not stopped, not traced. */
-async function assertRunning(pid: number): Promise<void> {
-  const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  const state = /^State:\s+(\S)/m.exec(status)?.[1];
-  const tracer = /^TracerPid:\s+(\d+)/m.exec(status)?.[1];
-  assert(state === "S" || state === "R", `process ${pid} is in state ${state}`);
-  assertEquals(tracer, "0", `process ${pid} is still traced`);
-  for (const tid of Deno.readDirSync(`/proc/${pid}/task`)) {
-    const s = await Deno.readTextFile(`/proc/${pid}/task/${tid.name}/stat`);
-    const st = s.slice(s.lastIndexOf(")") + 2, s.lastIndexOf(")") + 3);
-    assert(st !== "t" && st !== "T", `thread ${tid.name} of ${pid} is stopped (${st})`);
-  }
 }
 
 const hex = (n: number) => "0x" + n.toString(16);

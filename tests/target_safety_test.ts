@@ -7,60 +7,10 @@
 import { deepEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { VICTIM } from "./expect.ts";
 import { requireBuilt, ROOT } from "./truth.ts";
+import { readStatus } from "../ffi/procfs.ts";
+import { assertRunning, kill, spawnDetached, until } from "./procs.ts";
 
 const HEAPSCOPE = `${ROOT}/heapscope`;
-
-/** Start `script` with sh in the background; returns the pid of the background job. */
-async function spawnDetached(script: string): Promise<number> {
-  const out = await new Deno.Command("sh", {
-    args: ["-c", `(${script}) </dev/null >/dev/null 2>&1 & echo $!`],
-  }).output();
-  assert(out.success, `could not start: ${script}`);
-  return Number(new TextDecoder().decode(out.stdout).trim());
-}
-
-function kill(pid: number): void {
-  try {
-    Deno.kill(pid, "SIGKILL");
-  } catch { /* already gone */ }
-}
-
-async function until(cond: () => boolean, ms = 10_000, what = "a condition"): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-function status(pid: number): Record<string, string> {
-  const out: Record<string, string> = {};
-  try {
-    for (const line of Deno.readTextFileSync(`/proc/${pid}/status`).split("\n")) {
-      const i = line.indexOf(":");
-      if (i > 0) out[line.slice(0, i)] = line.slice(i + 1).trim();
-    }
-  } catch { /* gone */ }
-  return out;
-}
-
-/** Every thread of `pid` runs (S or R; a transient D, e.g. a vfork parent, is waited out) and has
- * no tracer. */
-async function assertRunning(pid: number): Promise<void> {
-  let bad = "";
-  const check = () => {
-    bad = "";
-    for (const e of Deno.readDirSync(`/proc/${pid}/task`)) {
-      const s = status(Number(e.name));
-      if (s["State"] === undefined) continue; // the thread exited meanwhile
-      assertEquals(s["TracerPid"], "0", `thread ${e.name} of ${pid} still has a tracer`);
-      assert(!/^[tT]/.test(s["State"]), `thread ${e.name} of ${pid} is ${s["State"]}`);
-      if (!/^[SR]/.test(s["State"])) bad = `thread ${e.name} of ${pid} is ${s["State"]}`;
-    }
-    return bad === "";
-  };
-  await until(check, 2000, `every thread of ${pid} to run`).catch(() => assert(false, bad));
-}
 
 /** A target with some heap that bumps a counter in `file` every 10 ms, so "still works" is visible. */
 async function startHeartbeat(file: string): Promise<number> {
@@ -86,7 +36,7 @@ function beats(file: string): number {
 
 /** The target is untraced, running, and its heartbeat advances. */
 async function assertAlive(pid: number, file: string): Promise<void> {
-  await until(() => status(pid)["TracerPid"] === "0", 5000, `process ${pid} to be untraced`);
+  await until(() => readStatus(pid)["TracerPid"] === "0", 5000, `process ${pid} to be untraced`);
   await assertRunning(pid);
   const b = beats(file);
   await until(() => beats(file) > b + 2, 5000, `process ${pid} to beat again`);
@@ -136,7 +86,7 @@ for (const [sig, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] a
         HEAPSCOPE_TEST_PAUSE_MS: "20000",
       });
       await until(
-        () => status(pid)["TracerPid"] === String(hs.child.pid),
+        () => readStatus(pid)["TracerPid"] === String(hs.child.pid),
         10_000,
         "heapscope to stop the target",
       );
@@ -160,9 +110,9 @@ Deno.test("SIGKILL of heapscope while the target is stopped: the kernel resumes 
     const hs = startHeapscope([String(pid), "--output", `${dir}/leaks.json`], {
       HEAPSCOPE_TEST_PAUSE_MS: "20000",
     });
-    await until(() => status(pid)["TracerPid"] === String(hs.child.pid), 10_000, "the stop");
+    await until(() => readStatus(pid)["TracerPid"] === String(hs.child.pid), 10_000, "the stop");
     // Stopped by us right now: every thread is in a ptrace stop.
-    await until(() => /^t/.test(status(pid)["State"] ?? ""), 2000, "the ptrace stop");
+    await until(() => /^t/.test(readStatus(pid)["State"] ?? ""), 2000, "the ptrace stop");
     const before = beats(`${dir}/beat`);
     await new Promise((r) => setTimeout(r, 100));
     assertEquals(beats(`${dir}/beat`), before, "the target ran while it should be stopped");
@@ -204,7 +154,7 @@ Deno.test("a target killed while stopped: exit 3 'exited during the scan', no le
     // the attach is "no such process" instead.
     await until(
       () => {
-        const s = status(pid);
+        const s = readStatus(pid);
         return s["TracerPid"] === String(hs.child.pid) && /^t/.test(s["State"] ?? "");
       },
       10_000,
@@ -225,7 +175,7 @@ Deno.test("a target killed while stopped: exit 3 'exited during the scan', no le
 
 Deno.test("a target that exits right away, or between the first look and the attach: exit 3", async () => {
   const gone = await spawnDetached("exit 0");
-  await until(() => status(gone)["State"] === undefined, 5000, "the target to go");
+  await until(() => readStatus(gone)["State"] === undefined, 5000, "the target to go");
   const run = await heapscope([String(gone), "--output", "/dev/null"]);
   assertEquals(run.code, 3, run.stderr);
   assert(new RegExp(`process ${gone}: no such process`).test(run.stderr), run.stderr);
@@ -336,7 +286,7 @@ Deno.test("--timeout bounds the pause: past it the target is resumed, exit 3 say
   );
   try {
     await until(
-      () => Number(status(pid)["VmRSS"]?.split(" ")[0] ?? 0) > 1_000_000,
+      () => Number(readStatus(pid)["VmRSS"]?.split(" ")[0] ?? 0) > 1_000_000,
       30_000,
       "RSS",
     );
@@ -438,7 +388,7 @@ Deno.test("clear refusals: itself, pid 1, a zombie, a kernel thread, a process t
         zombie = Number(
           Deno.readTextFileSync(`/proc/${parent}/task/${parent}/children`).trim() || 0,
         );
-        return zombie > 0 && status(zombie)["State"]?.[0] === "Z";
+        return zombie > 0 && readStatus(zombie)["State"]?.[0] === "Z";
       },
       5000,
       "the zombie",
@@ -454,7 +404,7 @@ Deno.test("clear refusals: itself, pid 1, a zombie, a kernel thread, a process t
           Deno.readTextFileSync(`/proc/${strace}/task/${strace}/children`).trim().split(" ")[0] ||
             0,
         );
-        return traced > 0 && status(traced)["TracerPid"] === String(strace);
+        return traced > 0 && readStatus(traced)["TracerPid"] === String(strace);
       },
       5000,
       "strace to attach",
@@ -465,17 +415,17 @@ Deno.test("clear refusals: itself, pid 1, a zombie, a kernel thread, a process t
       new RegExp(`already traced by process ${strace} \\(strace\\)`).test(s.stderr),
       s.stderr,
     );
-    assertEquals(status(traced)["TracerPid"], String(strace), "heapscope disturbed strace");
-    assert(/^[SR]/.test(status(traced)["State"] ?? ""), "strace's tracee is not running");
+    assertEquals(readStatus(traced)["TracerPid"], String(strace), "heapscope disturbed strace");
+    assert(/^[SR]/.test(readStatus(traced)["State"] ?? ""), "strace's tracee is not running");
 
     gdb = await spawnDetached(
       `exec gdb -q -nx -batch -p ${victim} -ex 'shell sleep 30' >${gdbLog} 2>&1`,
     );
-    await until(() => status(victim)["TracerPid"] === String(gdb), 20_000, "gdb to attach");
+    await until(() => readStatus(victim)["TracerPid"] === String(gdb), 20_000, "gdb to attach");
     const g = await heapscope([String(victim), "--output", "/dev/null"]);
     assertEquals(g.code, 3, g.stderr);
     assert(new RegExp(`already traced by process ${gdb} \\(gdb\\)`).test(g.stderr), g.stderr);
-    assertEquals(status(victim)["TracerPid"], String(gdb), "heapscope disturbed gdb");
+    assertEquals(readStatus(victim)["TracerPid"], String(gdb), "heapscope disturbed gdb");
   } finally {
     for (const p of [parent, strace, victim, gdb]) if (p) kill(p);
     Deno.removeSync(gdbLog);
@@ -496,7 +446,7 @@ Deno.test("captureSnapshot() resumes the target on an exception before returning
     }
     assert(/HEAPSCOPE_TEST_THROW/.test(message), message);
     // This process is still alive: only its own cleanup can have resumed the target.
-    assertEquals(status(pid)["TracerPid"], "0");
+    assertEquals(readStatus(pid)["TracerPid"], "0");
     await assertAlive(pid, `${dir}/beat`);
   } finally {
     Deno.env.delete("HEAPSCOPE_TEST_THROW");
