@@ -3,7 +3,14 @@
 // Exit status: 0 nothing leaked, 1 leaks found, 2 usage or input error, 3 target not analysable.
 
 import { parseArgs } from "node:util";
-import { type Analysis, AnalysisError, analyze, formatSites } from "./analysis/mod.ts";
+import {
+  type Analysis,
+  AnalysisError,
+  analyze,
+  formatSites,
+  releaseMemory,
+  STATUS_REACHABLE,
+} from "./analysis/mod.ts";
 import {
   CaptureError,
   captureSnapshot,
@@ -227,6 +234,7 @@ async function runAttach(pidText: string, opts: Options): Promise<number> {
   // A process started under `heapscope run` carries the recorder's table: its leaks get stacks.
   const sort = opts.sort === "count" ? "count" : "size";
   const recorded = await recordedSites(analysis.snapshot, analysis, { sort, top });
+  releaseMemory(analysis); // the copy is not needed for the output: leaked blocks' bytes are kept
   progress.update("write json", 0, 1);
   const t0 = performance.now();
   const output = opts.output ?? "leaks.json";
@@ -257,7 +265,7 @@ async function runAttach(pidText: string, opts: Options): Promise<number> {
       console.log(formatSites({ ...recorded.sites, sites: leakedSites }));
     }
   }
-  return analysis.status.some((s) => s !== "reachable") ? EXIT.leaks : EXIT.clean;
+  return analysis.status.some((s) => s !== STATUS_REACHABLE) ? EXIT.leaks : EXIT.clean;
 }
 
 async function runRun(command: string[], opts: Options): Promise<number> {

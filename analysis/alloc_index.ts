@@ -9,7 +9,7 @@
 // of heap span (1.6%). Interior pointers count: any address in [address, address + size) maps to
 // the block.
 
-import type { Allocation } from "./types.ts";
+import type { AllocationTable } from "./allocation_table.ts";
 
 const BUCKET_SHIFT = 8;
 const BUCKET = 1 << BUCKET_SHIFT;
@@ -22,33 +22,36 @@ export class AllocationIndex {
   readonly ends: Float64Array;
   readonly min: number;
   readonly max: number;
-  /** Per segment: first covered address (bucket-aligned), end address, offset into `#table`. */
-  #segStart: Float64Array;
-  #segEnd: Float64Array;
-  #segTable: Int32Array;
-  /** Bucket → first block whose end is above the bucket start. */
-  #table: Int32Array;
+  /**
+   * Per segment: first covered address (bucket-aligned), end address, offset into `table`. Public
+   * (read-only by contract) so that a native scan kernel can run the same lookup.
+   */
+  readonly segStart: Float64Array;
+  readonly segEnd: Float64Array;
+  readonly segTable: Int32Array;
+  /** Bucket (256 bytes) → first block whose end is above the bucket start. */
+  readonly table: Int32Array;
   #lastSeg = 0;
 
-  /** `allocations` must be sorted by address and non-overlapping. */
-  constructor(allocations: readonly Allocation[]) {
+  /** `allocations` must be sorted by address and non-overlapping; its address column is shared. */
+  constructor(allocations: AllocationTable) {
     const n = allocations.length;
     this.count = n;
-    const starts = this.starts = new Float64Array(n);
+    const starts = this.starts = allocations.addresses;
+    const sizes = allocations.sizes;
     const ends = this.ends = new Float64Array(n);
     let prevEnd = 0;
     const segBounds: number[] = []; // first block index of each segment
     for (let i = 0; i < n; i++) {
-      const a = allocations[i]!;
-      if (a.address < prevEnd) {
+      const address = starts[i]!;
+      if (address < prevEnd) {
         throw new Error(
-          `Allocations overlap or are unsorted: block at 0x${a.address.toString(16)}`,
+          `Allocations overlap or are unsorted: block at 0x${address.toString(16)}`,
         );
       }
-      if (i === 0 || a.address - prevEnd >= SEGMENT_GAP) segBounds.push(i);
-      starts[i] = a.address;
+      if (i === 0 || address - prevEnd >= SEGMENT_GAP) segBounds.push(i);
       // A zero-size block still owns its address (malloc(0) returns a unique pointer).
-      const end = a.address + Math.max(a.size, 1);
+      const end = address + Math.max(sizes[i]!, 1);
       ends[i] = end;
       prevEnd = end;
     }
@@ -56,26 +59,27 @@ export class AllocationIndex {
     this.max = n > 0 ? ends[n - 1]! : 0;
 
     const segs = segBounds.length;
-    this.#segStart = new Float64Array(segs);
-    this.#segEnd = new Float64Array(segs);
-    this.#segTable = new Int32Array(segs);
+    this.segStart = new Float64Array(segs);
+    this.segEnd = new Float64Array(segs);
+    this.segTable = new Int32Array(segs);
     let tableLen = 0;
     for (let s = 0; s < segs; s++) {
       const first = segBounds[s]!;
       const last = (s + 1 < segs ? segBounds[s + 1]! : n) - 1;
       const base = Math.floor(starts[first]! / BUCKET) * BUCKET;
-      this.#segStart[s] = base;
-      this.#segEnd[s] = ends[last]!;
-      this.#segTable[s] = tableLen;
+      this.segStart[s] = base;
+      this.segEnd[s] = ends[last]!;
+      this.segTable[s] = tableLen;
       tableLen += Math.ceil((ends[last]! - base) / BUCKET);
     }
-    const table = this.#table = new Int32Array(tableLen);
+    const table = new Int32Array(tableLen);
+    this.table = table;
     for (let s = 0; s < segs; s++) {
       const first = segBounds[s]!;
       const stop = s + 1 < segs ? segBounds[s + 1]! : n;
-      const base = this.#segStart[s]!;
-      const off = this.#segTable[s]!;
-      const buckets = Math.ceil((this.#segEnd[s]! - base) / BUCKET);
+      const base = this.segStart[s]!;
+      const off = this.segTable[s]!;
+      const buckets = Math.ceil((this.segEnd[s]! - base) / BUCKET);
       // Bucket b starts at base + b * BUCKET; entry = first block i with ends[i] > that address.
       let i = first;
       for (let b = 0; b < buckets; b++) {
@@ -89,7 +93,7 @@ export class AllocationIndex {
   /** Id of the block whose [address, address+size) holds `value`, or -1. */
   lookup(value: number): number {
     if (value < this.min || value >= this.max) return -1;
-    const segStart = this.#segStart, segEnd = this.#segEnd;
+    const segStart = this.segStart, segEnd = this.segEnd;
     let s = this.#lastSeg;
     if (value < segStart[s]! || value >= segEnd[s]!) {
       let lo = 0, hi = segStart.length - 1;
@@ -104,7 +108,7 @@ export class AllocationIndex {
       if (s < 0 || value >= segEnd[s]!) return -1;
       this.#lastSeg = s;
     }
-    let i = this.#table[this.#segTable[s]! + Math.floor((value - segStart[s]!) / BUCKET)]!;
+    let i = this.table[this.segTable[s]! + Math.floor((value - segStart[s]!) / BUCKET)]!;
     const ends = this.ends;
     while (ends[i]! <= value) i++;
     return this.starts[i]! <= value ? i : -1;

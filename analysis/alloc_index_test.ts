@@ -1,6 +1,15 @@
 // Tests for the address → block index.
 import { deepEqual as assertEquals, throws as assertThrows } from "node:assert/strict";
-import { AllocationIndex } from "./alloc_index.ts";
+import { AllocationIndex as Index } from "./alloc_index.ts";
+import { AllocationTable } from "./allocation_table.ts";
+import type { Allocation } from "./types.ts";
+
+/** The index of a list of blocks (tests write them as objects). */
+class AllocationIndex extends Index {
+  constructor(allocations: Allocation[]) {
+    super(AllocationTable.from(allocations));
+  }
+}
 
 Deno.test("AllocationIndex.lookup() maps start, interior and end addresses", () => {
   const base = 0x7f00_0000_0000;

@@ -1,12 +1,15 @@
 // Tests for the phases after enumeration, on a snapshot laid out by hand.
 import { deepEqual as assertEquals } from "node:assert/strict";
 import { analyzeHeap } from "./analyze_heap.ts";
+import { LEAK_KIND, NODE_STATUS } from "./types.ts";
 import { buildSynthetic as build } from "./testdata/synthetic.ts";
 
 Deno.test("analyzeHeap() finds reachable, direct, indirect and cycle blocks", () => {
   const { snapshot, enumeration, names } = build();
   const a = analyzeHeap(snapshot, enumeration);
-  const by = Object.fromEntries(names.map((n, i) => [n, `${a.status[i]}/${a.leak[i] ?? "-"}`]));
+  const by = Object.fromEntries(
+    names.map((n, i) => [n, `${NODE_STATUS[a.status[i]!]}/${LEAK_KIND[a.leak[i]!] ?? "-"}`]),
+  );
   assertEquals(by, {
     A: "reachable/-",
     B: "reachable/-",

@@ -9,7 +9,13 @@
 
 import { stronglyConnected } from "./scc.ts";
 import type { EdgeSet } from "./scan.ts";
-import type { LeakKind, NodeStatus } from "./types.ts";
+import {
+  LEAK_DIRECT,
+  LEAK_INDIRECT,
+  STATUS_CYCLE,
+  STATUS_LEAKED,
+  STATUS_REACHABLE,
+} from "./types.ts";
 
 /**
  * Breadth-first search from `seeds`. Returns, per node, -2 when not reached, -1 when a root reached
@@ -37,8 +43,9 @@ export function floodFill(nodeCount: number, edges: EdgeSet, seeds: Iterable<num
 }
 
 export interface Classification {
-  status: NodeStatus[];
-  leak: (LeakKind | undefined)[];
+  /** STATUS_* and LEAK_* codes per node. */
+  status: Uint8Array;
+  leak: Uint8Array;
   cycles: number[][];
   direct: number;
   indirect: number;
@@ -74,21 +81,21 @@ export function classify(
     }
   }
 
-  const status: NodeStatus[] = new Array(n);
-  const leak: (LeakKind | undefined)[] = new Array(n);
+  const status = new Uint8Array(n);
+  const leak = new Uint8Array(n);
   const members: number[][] = [];
   const cycleIndex = new Int32Array(count).fill(-1);
   let direct = 0, indirect = 0;
   for (let v = 0; v < n; v++) {
     if (!leakedMask[v]) {
-      status[v] = "reachable";
+      status[v] = STATUS_REACHABLE;
       continue;
     }
     const c = comp[v]!;
     const inCycle = compSize[c]! > 1 || selfLoop[c] === 1;
-    status[v] = inCycle ? "cycle" : "leaked";
+    status[v] = inCycle ? STATUS_CYCLE : STATUS_LEAKED;
     const isDirect = !held[c] && lowest[c] === v;
-    leak[v] = isDirect ? "direct" : "indirect";
+    leak[v] = isDirect ? LEAK_DIRECT : LEAK_INDIRECT;
     if (isDirect) direct++;
     else indirect++;
     if (inCycle) {

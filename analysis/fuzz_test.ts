@@ -158,13 +158,16 @@ for (
     ]);
     for (const a of elsewhere) {
       assert(
-        heap.allocations.some((b) => b.address === a.address && b.size === a.size),
+        heap.allocations.toArray().some((b) => b.address === a.address && b.size === a.size),
         `lost ${hex(a.address)}`,
       );
     }
     // And the chunks before the corrupt one.
     for (const a of expected.filter((a) => a.address < c.d!)) {
-      assert(heap.allocations.some((b) => b.address === a.address), `lost ${hex(a.address)}`);
+      assert(
+        heap.allocations.toArray().some((b) => b.address === a.address),
+        `lost ${hex(a.address)}`,
+      );
     }
     // The full analysis still runs on it.
     const analysis = analyze(snap);
@@ -186,7 +189,10 @@ Deno.test("enumerateGlibc() reports tcache and fastbin cycles and still lists th
     String(heap.warnings),
   );
   for (const a of expected.filter((a) => a.address > HEAP_END)) {
-    assert(heap.allocations.some((b) => b.address === a.address), `lost ${hex(a.address)}`);
+    assert(
+      heap.allocations.toArray().some((b) => b.address === a.address),
+      `lost ${hex(a.address)}`,
+    );
   }
 });
 

@@ -4,8 +4,9 @@
 // heap's address span reach the index lookup. Words are read as two Uint32 halves (no BigInt).
 
 import type { AllocationIndex } from "./alloc_index.ts";
+import type { AllocationTable } from "./allocation_table.ts";
 import type { MemoryImage } from "./memory.ts";
-import type { Allocation, MemoryChunk } from "./types.ts";
+import type { MemoryChunk } from "./types.ts";
 
 const TWO32 = 4294967296;
 
@@ -111,9 +112,10 @@ export interface EdgeSet {
 export function scanBlocks(
   memory: MemoryImage,
   index: AllocationIndex,
-  allocations: readonly Allocation[],
+  allocations: AllocationTable,
 ): EdgeSet {
   const n = allocations.length;
+  const addresses = allocations.addresses, sizes = allocations.sizes;
   // Edges go straight into typed arrays (no callback, no per-edge call): the hot loop is inlined here.
   // Only target and offset are stored while scanning; the source of each edge follows from the CSR
   // `start` and is filled in once the count is known (less memory while the arrays grow).
@@ -129,15 +131,14 @@ export function scanBlocks(
   let words: Uint32Array = new Uint32Array(0);
   for (let i = 0; i < n; i++) {
     start[i] = m;
-    const a = allocations[i]!;
-    const addr = a.address, size = a.size;
+    const addr = addresses[i]!, size = sizes[i]!;
     if (addr < chunkStart || addr + Math.max(8, size) > chunkEnd) {
       const ci = memory.find(addr, Math.max(8, size));
       if (ci < 0) {
         // Not wholly copied: the slow path, kept out of line so that no closure captures the
         // hot loop's variables (captured variables live in a context object, not registers).
         unreadable++;
-        const part = _scanPartial(memory, index, addr, size);
+        const part = scanPartialBlock(memory, index, addr, size);
         bytesScanned += part.bytes;
         for (let e = 0; e < part.target.length; e++) {
           if (m === cap) {
@@ -192,7 +193,8 @@ export function scanBlocks(
   };
 }
 
-function _scanPartial(
+/** A block not wholly copied: its copied parts, through scanRange (slow path, rare). */
+export function scanPartialBlock(
   memory: MemoryImage,
   index: AllocationIndex,
   addr: number,
@@ -216,3 +218,53 @@ function _grow(a: Uint32Array, cap: number): Uint32Array {
   b.set(a);
   return b;
 }
+
+/** Every hit of a root-range scan, in range order then address order. */
+export interface RangeHits {
+  /** Index into the scanned ranges. */
+  range: Uint32Array;
+  /** Address of the word. */
+  address: Float64Array;
+  /** Block it points into. */
+  target: Uint32Array;
+}
+
+/**
+ * The conservative scan, replaceable: the TypeScript one below is the default; ffi/ offers a
+ * native one (analysis/ stays free of FFI). Both must return identical results.
+ */
+export interface ScanKernel {
+  readonly name: string;
+  /** Every block→block edge, as `scanBlocks`. */
+  scanBlocks(memory: MemoryImage, index: AllocationIndex, allocations: AllocationTable): EdgeSet;
+  /** Every word of each range that points into a block, as `scanRange` on each range in turn. */
+  scanRanges(
+    memory: MemoryImage,
+    index: AllocationIndex,
+    ranges: readonly { start: number; end: number }[],
+  ): RangeHits;
+}
+
+/** scanRanges with scanRange: O(range words). */
+export function scanRanges(
+  memory: MemoryImage,
+  index: AllocationIndex,
+  ranges: readonly { start: number; end: number }[],
+): RangeHits {
+  const range: number[] = [], address: number[] = [], target: number[] = [];
+  for (let r = 0; r < ranges.length; r++) {
+    scanRange(memory, index, ranges[r]!.start, ranges[r]!.end, (a, t) => {
+      range.push(r);
+      address.push(a);
+      target.push(t);
+    });
+  }
+  return {
+    range: Uint32Array.from(range),
+    address: Float64Array.from(address),
+    target: Uint32Array.from(target),
+  };
+}
+
+/** The TypeScript scan kernel. */
+export const TS_SCAN_KERNEL: ScanKernel = { name: "ts", scanBlocks, scanRanges };

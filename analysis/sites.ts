@@ -7,7 +7,7 @@
 // Also the leaks.json version 2 additions (the lead merges them into report/schema.ts): `stacks`
 // (symbolized frames per site), `site` on each node, `sites` (the per-site rows) and `timeline`.
 
-import type { Analysis } from "./types.ts";
+import { type Analysis, LEAK_DIRECT, STATUS_REACHABLE } from "./types.ts";
 
 /** One deduplicated call stack as the recorder keeps it. */
 export interface RecordedStack {
@@ -209,18 +209,18 @@ export function aggregateSites(
   if (analysis) {
     const byAddress = new Map<number, number>();
     table.blocks.forEach((b, i) => byAddress.set(b.address, i));
-    const allocs = analysis.heap.allocations;
+    const addresses = analysis.heap.allocations.addresses;
     for (let i = 0; i < n; i++) {
-      const bi = byAddress.get(allocs[i]!.address);
+      const bi = byAddress.get(addresses[i]!);
       if (bi === undefined) continue;
       const b = table.blocks[bi]!;
       const r = row(b.stack);
       nodeSite[i] = r.site;
       nodeBlock[i] = bi;
-      if (analysis.status[i] !== "reachable") {
+      if (analysis.status[i] !== STATUS_REACHABLE) {
         r.leakedCount++;
         r.leakedBytes += b.size;
-        if (analysis.leak[i] === "direct") r.direct++;
+        if (analysis.leak[i] === LEAK_DIRECT) r.direct++;
       }
     }
   }

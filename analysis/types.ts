@@ -3,6 +3,9 @@
 // Addresses are plain numbers: user-space addresses are at most 48 bits (x86_64) or 47 bits after
 // PAC stripping (arm64), so they fit a double exactly. Keep BigInt out of hot loops.
 
+import type { AllocationTable } from "./allocation_table.ts";
+import type { BlockPrefixes } from "./block_prefixes.ts";
+
 export type Platform = "linux" | "darwin";
 export type Arch = "x86_64" | "aarch64";
 
@@ -73,8 +76,8 @@ export interface ExcludedRange {
 export interface HeapEnumeration {
   /** e.g. "glibc 2.36 malloc". */
   allocator: string;
-  /** Sorted by address, non-overlapping. */
-  allocations: Allocation[];
+  /** Sorted by address, non-overlapping; columns, not objects (node id = row). */
+  allocations: AllocationTable;
   /** Ranges of allocator metadata (arena structs, mp_, tcache structs, heap_info, ...). */
   excluded: ExcludedRange[];
   /** Ranges that hold heap memory (arena heaps, mmapped chunks): never scanned as roots. */
@@ -113,6 +116,17 @@ export interface Snapshot {
 
 export type NodeStatus = "reachable" | "leaked" | "cycle";
 export type LeakKind = "direct" | "indirect";
+
+/** `Analysis.status` codes (one byte per node, not a string array): index into NODE_STATUS. */
+export const STATUS_REACHABLE = 0;
+export const STATUS_LEAKED = 1;
+export const STATUS_CYCLE = 2;
+export const NODE_STATUS: readonly NodeStatus[] = ["reachable", "leaked", "cycle"];
+/** `Analysis.leak` codes: 0 for reachable nodes, else index into LEAK_KIND. */
+export const LEAK_NONE = 0;
+export const LEAK_DIRECT = 1;
+export const LEAK_INDIRECT = 2;
+export const LEAK_KIND: readonly (LeakKind | undefined)[] = [undefined, "direct", "indirect"];
 export type RootKind = "data" | "stack" | "register" | "tls" | "other";
 
 export interface RootRef {
@@ -130,9 +144,14 @@ export interface RootRef {
 export interface Analysis {
   snapshot: Snapshot;
   heap: HeapEnumeration;
-  /** Per node: status and, for leaked nodes, leak kind. */
-  status: NodeStatus[];
-  leak: (LeakKind | undefined)[];
+  /** Per node: status code (STATUS_*; names in NODE_STATUS) and leak kind (LEAK_*; LEAK_KIND). */
+  status: Uint8Array;
+  leak: Uint8Array;
+  /**
+   * The first bytes (up to LEAKED_PREFIX_BYTES) of every leaked block, copied out of the snapshot so
+   * that its memory can be dropped before the output is written.
+   */
+  leakedPrefix: BlockPrefixes;
   /** Edges as parallel arrays: source id, target id, byte offset of the pointer in the source. */
   edgeSource: Uint32Array;
   edgeTarget: Uint32Array;

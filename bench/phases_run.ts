@@ -6,7 +6,7 @@
 // Prints one JSON line: pauseMs, copiedBytes, heapBytes, allocations, phases (ms), leaked counts.
 
 import { parseArgs } from "node:util";
-import { analyze } from "../analysis/mod.ts";
+import { analyze, LEAK_DIRECT, STATUS_CYCLE, STATUS_REACHABLE } from "../analysis/mod.ts";
 import { captureSnapshot } from "../ffi/mod.ts";
 import { leaksJsonPieces, toLeaksFile, writeHtmlReport } from "../report/mod.ts";
 
@@ -47,11 +47,11 @@ if (values.html) {
 }
 let leaked = 0, direct = 0, cycleNodes = 0, heapBytes = 0;
 for (let i = 0; i < a.status.length; i++) {
-  if (a.status[i] !== "reachable") leaked++;
-  if (a.leak[i] === "direct") direct++;
-  if (a.status[i] === "cycle") cycleNodes++;
+  if (a.status[i] !== STATUS_REACHABLE) leaked++;
+  if (a.leak[i] === LEAK_DIRECT) direct++;
+  if (a.status[i] === STATUS_CYCLE) cycleNodes++;
 }
-for (const al of a.heap.allocations) heapBytes += al.size;
+for (const size of a.heap.allocations.sizes) heapBytes += size;
 console.log(JSON.stringify({
   pauseMs: snapshot.pauseMs,
   copiedBytes: snapshot.memory.reduce((s, m) => s + m.bytes.length, 0),

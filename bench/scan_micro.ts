@@ -8,7 +8,7 @@
 // per 1000 blocks. Prints per-phase ms, scan GB/s and checks the leak counts.
 
 import process from "node:process";
-import { analyzeHeap } from "../analysis/mod.ts";
+import { AllocationTable, analyzeHeap, LEAK_DIRECT, STATUS_CYCLE } from "../analysis/mod.ts";
 import { leaksJsonPieces } from "../report/mod.ts";
 import type { Allocation, HeapEnumeration, MemoryChunk, Snapshot } from "../analysis/mod.ts";
 
@@ -133,7 +133,7 @@ export function buildHeap(n: number) {
   };
   const heap: HeapEnumeration = {
     allocator: "synthetic",
-    allocations,
+    allocations: AllocationTable.from(allocations),
     excluded: [],
     heapRanges,
     warnings: [],
@@ -171,8 +171,8 @@ if (import.meta.main) {
       }
       let direct = 0, cycle = 0;
       for (let i = 0; i < a.status.length; i++) {
-        if (a.leak[i] === "direct") direct++;
-        if (a.status[i] === "cycle") cycle++;
+        if (a.leak[i] === LEAK_DIRECT) direct++;
+        if (a.status[i] === STATUS_CYCLE) cycle++;
       }
       const expectDirect = ARENAS.length * (Math.ceil(per / 1000) + Math.ceil((per - 500) / 1000));
       const ok = direct === expectDirect &&

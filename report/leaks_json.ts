@@ -4,6 +4,7 @@
 // (their context) are written, and what was left out is counted in `omitted`.
 
 import type { Analysis } from "../analysis/types.ts";
+import { LEAK_DIRECT, LEAK_KIND, NODE_STATUS, STATUS_REACHABLE } from "../analysis/types.ts";
 import {
   LEAKS_FORMAT,
   LEAKS_VERSION,
@@ -42,17 +43,18 @@ function hex(n: number): string {
 
 export function summarize(a: Analysis): LeaksSummary {
   const allocs = a.heap.allocations;
+  const sizes = allocs.sizes;
   let bytes = 0, reachable = 0, leaked = 0, leakedBytes = 0, direct = 0, indirect = 0;
   for (let i = 0; i < allocs.length; i++) {
-    const size = allocs[i]!.size;
+    const size = sizes[i]!;
     bytes += size;
-    if (a.status[i] === "reachable") {
+    if (a.status[i] === STATUS_REACHABLE) {
       reachable++;
       continue;
     }
     leaked++;
     leakedBytes += size;
-    if (a.leak[i] === "direct") direct++;
+    if (a.leak[i] === LEAK_DIRECT) direct++;
     else indirect++;
   }
   return {
@@ -72,9 +74,9 @@ function selectNodes(a: Analysis, graph: "all" | "leaked"): Uint8Array {
   const n = a.status.length;
   const keep = new Uint8Array(n);
   if (graph === "all") return keep.fill(1);
-  for (let i = 0; i < n; i++) if (a.status[i] !== "reachable") keep[i] = 1;
+  for (let i = 0; i < n; i++) if (a.status[i] !== STATUS_REACHABLE) keep[i] = 1;
   for (let e = 0; e < a.edgeSource.length; e++) {
-    if (a.status[a.edgeSource[e]!] !== "reachable") keep[a.edgeTarget[e]!] = 1;
+    if (a.status[a.edgeSource[e]!] !== STATUS_REACHABLE) keep[a.edgeTarget[e]!] = 1;
   }
   return keep;
 }
@@ -117,7 +119,6 @@ function rootsOf(a: Analysis, keep: Uint8Array): LeaksRoot[] {
 export function* leaksJsonPieces(a: Analysis, opts: LeaksJsonOptions = {}): Generator<string> {
   const graph = opts.graph ?? "all";
   const byteCount = opts.leakedBytes ?? 64;
-  const s = a.snapshot;
   const keep = selectNodes(a, graph);
   const head = leaksHead(a);
   const headText = JSON.stringify(head);
@@ -128,24 +129,23 @@ export function* leaksJsonPieces(a: Analysis, opts: LeaksJsonOptions = {}): Gene
   yield ',"nodes":[';
   // Pieces of about PIECE characters built by concatenation (cheap rope appends in V8), so the
   // writer encodes and writes ~1 MB at a time and never holds the whole file.
-  const zoneJson = new Map<string, string>();
+  const zoneJson = allocs.zones.map((z) => JSON.stringify(z));
+  const addresses = allocs.addresses, sizes = allocs.sizes, zoneIds = allocs.zoneIds;
   let piece = "";
   let sep = "";
   for (let i = 0; i < allocs.length; i++) {
-    const al = allocs[i]!;
+    const size = sizes[i]!;
     if (!keep[i]) {
       omittedNodes++;
-      omittedBytes += al.size;
+      omittedBytes += size;
       continue;
     }
     const status = a.status[i]!;
-    let zone = zoneJson.get(al.zone);
-    if (zone === undefined) zoneJson.set(al.zone, zone = JSON.stringify(al.zone));
-    let text = sep + '{"id":' + i + ',"address":"' + hex(al.address) + '","size":' + al.size +
-      ',"zone":' + zone + ',"status":"' + status + '"';
-    if (status !== "reachable") {
-      text += `,"leak":"${a.leak[i]}"`;
-      const b = byteCount > 0 ? blockBytes(s.memory, al.address, Math.min(al.size, byteCount)) : "";
+    let text = sep + '{"id":' + i + ',"address":"' + hex(addresses[i]!) + '","size":' + size +
+      ',"zone":' + zoneJson[zoneIds[i]!] + ',"status":"' + NODE_STATUS[status] + '"';
+    if (status !== STATUS_REACHABLE) {
+      text += `,"leak":"${LEAK_KIND[a.leak[i]!]}"`;
+      const b = leakedBytesHex(a, i, byteCount);
       if (b) text += `,"bytes":"${b}"`;
     } else if (a.via[i]! >= 0) text += ',"via":' + a.via[i];
     piece += text + "}";
@@ -199,25 +199,23 @@ export function toLeaksFile(a: Analysis, opts: LeaksJsonOptions = {}): LeaksFile
   const nodes: LeaksNode[] = [];
   let omittedNodes = 0, omittedBytes = 0, omittedEdges = 0;
   for (let i = 0; i < allocs.length; i++) {
-    const al = allocs[i]!;
+    const size = allocs.sizes[i]!;
     if (!keep[i]) {
       omittedNodes++;
-      omittedBytes += al.size;
+      omittedBytes += size;
       continue;
     }
     const status = a.status[i]!;
     const node: LeaksNode = {
       id: i,
-      address: hex(al.address),
-      size: al.size,
-      zone: al.zone,
-      status,
+      address: hex(allocs.addresses[i]!),
+      size,
+      zone: allocs.zone(i),
+      status: NODE_STATUS[status]!,
     };
-    if (status !== "reachable") {
-      node.leak = a.leak[i];
-      const b = byteCount > 0
-        ? blockBytes(a.snapshot.memory, al.address, Math.min(al.size, byteCount))
-        : "";
+    if (status !== STATUS_REACHABLE) {
+      node.leak = LEAK_KIND[a.leak[i]!];
+      const b = leakedBytesHex(a, i, byteCount);
       if (b) node.bytes = b;
     } else if (a.via[i]! >= 0) node.via = a.via[i]!;
     nodes.push(node);
@@ -240,18 +238,26 @@ export function toLeaksFile(a: Analysis, opts: LeaksJsonOptions = {}): LeaksFile
   };
 }
 
-function blockBytes(
-  memory: readonly { start: number; bytes: Uint8Array }[],
-  address: number,
-  len: number,
-): string {
-  for (const c of memory) {
+/**
+ * Hex of the first `count` bytes of leaked node `id`: from the analysis's kept prefixes when they
+ * cover it (the copied memory may be released by then), else from the snapshot's memory.
+ */
+function leakedBytesHex(a: Analysis, id: number, count: number): string {
+  if (count <= 0) return "";
+  const address = a.heap.allocations.addresses[id]!;
+  const len = Math.min(a.heap.allocations.sizes[id]!, count);
+  const kept = a.leakedPrefix.get(id);
+  if (kept && kept.length >= len) return hexBytes(kept, 0, len);
+  for (const c of a.snapshot.memory) {
     if (address >= c.start && address + len <= c.start + c.bytes.length) {
-      const off = address - c.start;
-      let out = "";
-      for (let i = 0; i < len; i++) out += c.bytes[off + i]!.toString(16).padStart(2, "0");
-      return out;
+      return hexBytes(c.bytes, address - c.start, len);
     }
   }
   return "";
+}
+
+function hexBytes(bytes: Uint8Array, off: number, len: number): string {
+  let out = "";
+  for (let i = 0; i < len; i++) out += bytes[off + i]!.toString(16).padStart(2, "0");
+  return out;
 }

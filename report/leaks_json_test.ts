@@ -1,5 +1,6 @@
 // Tests for the leaks.json writer and the text summary, on the hand-laid synthetic heap.
 import { deepEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { releaseMemory } from "../analysis/analyze.ts";
 import { analyzeHeap } from "../analysis/analyze_heap.ts";
 import { buildSynthetic } from "../analysis/testdata/synthetic.ts";
 import { leaksJsonPieces, toLeaksFile } from "./leaks_json.ts";
@@ -81,4 +82,13 @@ Deno.test("toLeaksFile() builds the same file as the streamed JSON, for both gra
     const streamed = JSON.parse([...leaksJsonPieces(a, { graph })].join(""));
     assertEquals(toLeaksFile(a, { graph }), streamed);
   }
+});
+
+Deno.test("leaksJsonPieces() writes the same leaked bytes after releaseMemory()", () => {
+  const { a } = analysis();
+  const before = [...leaksJsonPieces(a)].join("");
+  releaseMemory(a);
+  assertEquals(a.snapshot.memory.length, 0);
+  assertEquals([...leaksJsonPieces(a)].join(""), before);
+  assert(before.includes('"bytes":"'));
 });

@@ -4,6 +4,7 @@
 // sizes are computed only for the leaks shown, O(top · leaked subgraph).
 
 import type { Analysis } from "../analysis/types.ts";
+import { LEAK_DIRECT, STATUS_CYCLE, STATUS_REACHABLE } from "../analysis/types.ts";
 import { summarize } from "./leaks_json.ts";
 
 export function formatBytes(n: number): string {
@@ -56,10 +57,10 @@ export function heldBy(a: Analysis, id: number): { blocks: number; bytes: number
   let bytes = 0;
   while (stack.length) {
     const v = stack.pop()!;
-    bytes += a.heap.allocations[v]!.size;
+    bytes += a.heap.allocations.sizes[v]!;
     for (let e = lowerBound(v); e < src.length && src[e] === v; e++) {
       const w = a.edgeTarget[e]!;
-      if (a.status[w] === "reachable" || seen.has(w)) continue;
+      if (a.status[w] === STATUS_REACHABLE || seen.has(w)) continue;
       seen.add(w);
       stack.push(w);
     }
@@ -93,19 +94,20 @@ export function formatSummary(a: Analysis, opts: SummaryOptions): string {
 
   const top = opts.top ?? 10;
   const direct: number[] = [];
-  for (let i = 0; i < a.status.length; i++) if (a.leak[i] === "direct") direct.push(i);
+  for (let i = 0; i < a.status.length; i++) if (a.leak[i] === LEAK_DIRECT) direct.push(i);
   if (direct.length) {
     const held = new Map<number, { blocks: number; bytes: number }>();
     // Rank by own size first (cheap), then measure what the shown ones hold.
-    direct.sort((x, y) => a.heap.allocations[y]!.size - a.heap.allocations[x]!.size);
+    const sizes = a.heap.allocations.sizes;
+    direct.sort((x, y) => sizes[y]! - sizes[x]!);
     const shown = direct.slice(0, top);
     for (const id of shown) held.set(id, heldBy(a, id));
     shown.sort((x, y) => held.get(y)!.bytes - held.get(x)!.bytes);
     lines.push("");
     for (const id of shown) {
-      const al = a.heap.allocations[id]!;
+      const al = a.heap.allocations.at(id);
       const h = held.get(id)!;
-      const cyc = a.status[id] === "cycle" ? ", in a cycle" : "";
+      const cyc = a.status[id] === STATUS_CYCLE ? ", in a cycle" : "";
       const more = h.blocks > 1
         ? `, holding ${h.blocks - 1} more (${formatBytes(h.bytes)} in all)`
         : "";

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { runRecorded, type RunSnapshot } from "../ffi/run_command.ts";
 import { readRecorderDump } from "../ffi/recorder_table.ts";
 import type { SiteRow, StackFrame } from "../analysis/sites.ts";
+import { STATUS_REACHABLE } from "../analysis/types.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -180,7 +181,7 @@ function checkLeakedStacks(s: RunSnapshot) {
   const { analysis, sites } = s;
   let leaked = 0;
   for (let i = 0; i < analysis.status.length; i++) {
-    if (analysis.status[i] === "reachable") continue;
+    if (analysis.status[i] === STATUS_REACHABLE) continue;
     const site = sites.site[i]!;
     assert.ok(site >= 0, `leaked block ${i} was recorded`);
     const frame = ownFrame(sites.stacks[site]!);

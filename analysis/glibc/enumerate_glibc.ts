@@ -5,7 +5,8 @@
 // search over the chunks in address order, so no Map or Set is keyed by 10^6 addresses.
 
 import { MemoryImage } from "../memory.ts";
-import type { Allocation, ExcludedRange, HeapEnumeration, Snapshot } from "../types.ts";
+import { AllocationTableBuilder } from "../allocation_table.ts";
+import type { ExcludedRange, HeapEnumeration, Snapshot } from "../types.ts";
 import { hex } from "./_hex.ts";
 import { arenaRing, type ArenaState, findMainArena, findMp } from "./arena.ts";
 import { ChunkList, walkSegment } from "./chunks.ts";
@@ -140,8 +141,8 @@ export function enumerateGlibc(snapshot: Snapshot): HeapEnumeration {
 
   // Phase 6: the live set.
   // Heap chunks are in address order already; mmapped chunks are merged in (sorted when needed).
-  const allocations: Allocation[] = [];
   const mm = [...mmapped].sort((a, b) => a.header - b.header);
+  const live = new AllocationTableBuilder(sorted.length + mm.length);
   let k = 0;
   const order = sorted.order;
   for (let i = 0; i < sorted.length; i++) {
@@ -149,13 +150,12 @@ export function enumerateGlibc(snapshot: Snapshot): HeapEnumeration {
     if (!chunks.inUse[j] || dead[i]) continue;
     const address = chunks.address[j]! + 16;
     for (; k < mm.length && mm[k]!.header + 16 < address; k++) {
-      allocations.push({ address: mm[k]!.header + 16, size: mm[k]!.size - 16, zone: "mmap" });
+      live.push(mm[k]!.header + 16, mm[k]!.size - 16, "mmap");
     }
-    allocations.push({ address, size: chunks.size[j]! - 8, zone: zones[chunks.zone[j]!]! });
+    live.push(address, chunks.size[j]! - 8, zones[chunks.zone[j]!]!);
   }
-  for (; k < mm.length; k++) {
-    allocations.push({ address: mm[k]!.header + 16, size: mm[k]!.size - 16, zone: "mmap" });
-  }
+  for (; k < mm.length; k++) live.push(mm[k]!.header + 16, mm[k]!.size - 16, "mmap");
+  const allocations = live.finish();
   for (const m of mmapped) heapRanges.push({ start: m.mapStart, end: m.mapEnd });
 
   // Phase 7: mp_ and its cross-checks.

@@ -143,13 +143,16 @@ Deno.test("enumerateGlibc() equals the victim's own malloc record (gcore snapsho
       }
       const heap = enumerateGlibc(snap);
       assertEquals(heap.allocator, "glibc 2.36 malloc");
-      assertEquals(heap.allocations.map((a) => ({ address: a.address, size: a.size })), expected);
+      assertEquals(
+        heap.allocations.toArray().map((a) => ({ address: a.address, size: a.size })),
+        expected,
+      );
       for (const l of live) assert(l.usable >= l.requested);
       // Zones: the three mmapped blocks, the worker's thread arena, the rest in the main arena.
-      const zones = new Map(heap.allocations.map((a) => [a.address, a.zone]));
+      const zones = new Map(heap.allocations.toArray().map((a) => [a.address, a.zone]));
       const big = live.filter((l) => l.requested >= 300000).map((l) => zones.get(l.address));
       assertEquals(big, ["mmap", "mmap"]);
-      assert(heap.allocations.some((a) => a.zone.startsWith("arena 0x")));
+      assert(heap.allocations.toArray().some((a) => a.zone.startsWith("arena 0x")));
       // One tcache struct per thread that malloc'd and is alive (main + worker) is excluded.
       const structs = heap.excluded.filter((e) => e.why.startsWith("tcache of thread"));
       assertEquals(structs.length, 2);

@@ -24,7 +24,7 @@ Deno.test("enumerateGlibc() lists exactly the live chunks of every arena and mma
   const { process, expected } = buildFixture();
   const heap = enumerateGlibc(process.snapshot());
   assertEquals(heap.allocator, "glibc 2.36 malloc");
-  assertEquals(heap.allocations, expected);
+  assertEquals(heap.allocations.toArray(), expected);
   assertEquals(heap.warnings, [`main_arena found by bin signature at ${hex(MAIN_ARENA)}`]);
 });
 
@@ -56,7 +56,7 @@ Deno.test("enumerateGlibc() uses the main_arena symbol when present and reads no
   snap.memory = snap.memory.filter((m) => m.start !== 0x7ffff7800000); // drop the r-- banner page
   const heap = enumerateGlibc(snap);
   assertEquals(heap.allocator, "glibc malloc");
-  assertEquals(heap.allocations, expected);
+  assertEquals(heap.allocations.toArray(), expected);
   assertEquals(heap.warnings, ["glibc version unknown: assuming the 2.36 layout"]);
 });
 
@@ -65,7 +65,7 @@ Deno.test("enumerateGlibc() finds the tcache by TLS scan when libc has no GOT TP
   process.w64(0x7ffff7801d78, 0);
   process.w64(0x7ffff7801d70, 0);
   const heap = enumerateGlibc(process.snapshot());
-  assertEquals(heap.allocations, expected);
+  assertEquals(heap.allocations.toArray(), expected);
   assert(heap.warnings.includes("tcache TLS slot found by TLS scan heuristic"));
 });
 
@@ -75,7 +75,10 @@ Deno.test("enumerateGlibc() reports a corrupt chunk size and still analyses the 
   const heap = enumerateGlibc(process.snapshot());
   assert(heap.warnings.includes(`corrupt chunk at ${hex(c.d!)} in main-arena: size 0x12345678`));
   // Chunks before the corrupt one, the thread arena and the mmapped chunks are all still there.
-  assertEquals(heap.allocations, expected.filter((a) => a.address < c.d! || a.address > HEAP_END));
+  assertEquals(
+    heap.allocations.toArray(),
+    expected.filter((a) => a.address < c.d! || a.address > HEAP_END),
+  );
 });
 
 Deno.test("enumerateGlibc() stops at a tcache list cycle with a warning", () => {
@@ -86,7 +89,7 @@ Deno.test("enumerateGlibc() stops at a tcache list cycle with a warning", () => 
     heap.warnings.some((w) => w.includes(`cycle at ${hex(c.t2! + 16)}`)),
     heap.warnings.join("; "),
   );
-  assertEquals(heap.allocations, expected);
+  assertEquals(heap.allocations.toArray(), expected);
 });
 
 Deno.test("enumerateGlibc() stops at a fastbin cycle with a warning", () => {
@@ -96,14 +99,14 @@ Deno.test("enumerateGlibc() stops at a fastbin cycle with a warning", () => {
   assert(
     heap.warnings.some((w) => w.includes(`fastbin 5 of main-arena: cycle at ${hex(c.fast!)}`)),
   );
-  assertEquals(heap.allocations, expected);
+  assertEquals(heap.allocations.toArray(), expected);
 });
 
 Deno.test("enumerateGlibc() keeps an orphan tcache struct's entries free and excludes the struct", () => {
   const { process, expected, c } = buildFixture();
   process.threads.pop(); // thread 101 is gone (e.g. a fork child): its struct is orphaned
   const heap = enumerateGlibc(process.snapshot());
-  assertEquals(heap.allocations, expected);
+  assertEquals(heap.allocations.toArray(), expected);
   assert(
     heap.warnings.includes(
       `orphan tcache struct at ${hex(c.ttcache! + 16)} (no live thread points to it)`,
@@ -156,7 +159,7 @@ Deno.test("enumerateGlibc() treats a thread heap's size-0 end marker and fencepo
   const heap = enumerateGlibc(process.snapshot());
   const zone = `arena ${hex(TARENA)}`;
   assertEquals(
-    heap.allocations,
+    heap.allocations.toArray(),
     [...expected, { address: second + 0x40, size: 0x18, zone }].sort((a, b) =>
       a.address - b.address
     ),
@@ -190,7 +193,7 @@ Deno.test("enumerateGlibc() finds the tcache TLS slot from tls:tcache and libc's
   const f = buildFixture();
   withLinkMap(f, 0x98);
   const heap = enumerateGlibc(f.process.snapshot());
-  assertEquals(heap.allocations, f.expected);
+  assertEquals(heap.allocations.toArray(), f.expected);
   assertEquals(heap.warnings, [`main_arena found by bin signature at ${hex(MAIN_ARENA)}`]);
 });
 
@@ -198,7 +201,7 @@ Deno.test("enumerateGlibc() falls back to the TLS scan when the symbol slot does
   const f = buildFixture();
   withLinkMap(f, 0x90);
   const heap = enumerateGlibc(f.process.snapshot());
-  assertEquals(heap.allocations, f.expected);
+  assertEquals(heap.allocations.toArray(), f.expected);
   assert(heap.warnings.includes("tcache TLS slot tp-72 from symbols does not validate"));
   assert(heap.warnings.includes("tcache TLS slot found by TLS scan heuristic"));
 });

@@ -1,4 +1,5 @@
 // A hand-laid snapshot for tests: globals, a stack with a stale slot, registers, cycles, a tail.
+import { AllocationTable } from "../allocation_table.ts";
 import type { Allocation, HeapEnumeration, Snapshot } from "../types.ts";
 
 const D = 0x5555_5555_8000; // image data
@@ -60,7 +61,7 @@ export function buildSynthetic() {
   };
   const enumeration: HeapEnumeration = {
     allocator: "test",
-    allocations,
+    allocations: AllocationTable.from(allocations),
     excluded: [{ start: D + 0x100, end: D + 0x200, why: "main_arena" }],
     heapRanges: [{ start: H, end: H + 0x1000 }],
     warnings: [],
