@@ -1,21 +1,10 @@
 // Bench of the HTML report: leaks.json size, read and render time, HTML size, time to interactive and fps in Chromium.
 // Usage: deno run -A bench/report_bench.ts [allocations ...]   (default: 10000 100000 1000000)
 
-import { chromium } from "playwright-core";
 import { renderHtml } from "../report/html.ts";
 import { readLeaksFile } from "../report/read_leaks.ts";
 import { sampleLeaks } from "../report/sample_leaks.ts";
-
-const ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
+import { withChromium } from "../tests/browser.ts";
 
 interface Row {
   allocations: number;
@@ -33,86 +22,85 @@ interface Row {
 
 const sizes = Deno.args.length ? Deno.args.map(Number) : [10_000, 100_000, 1_000_000];
 const dir = await Deno.makeTempDir({ prefix: "heapscope-bench-" });
-const profile = await Deno.makeTempDir({ prefix: "heapscope-chromium-" });
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: "/usr/bin/chromium",
-  headless: true,
-  args: ARGS,
-  viewport: { width: 1440, height: 1000 },
-  offline: true,
-});
 const rows: Row[] = [];
 try {
-  for (const n of sizes) {
-    const jsonPath = `${dir}/leaks-${n}.json`;
-    await Deno.writeTextFile(jsonPath, JSON.stringify(sampleLeaks({ allocations: n })));
-    const jsonMB = (await Deno.stat(jsonPath)).size / 1e6;
+  await withChromium({ width: 1440, height: 1000 }, async (_page, context) => {
+    for (const n of sizes) {
+      const jsonPath = `${dir}/leaks-${n}.json`;
+      await Deno.writeTextFile(jsonPath, JSON.stringify(sampleLeaks({ allocations: n })));
+      const jsonMB = (await Deno.stat(jsonPath)).size / 1e6;
 
-    let t = performance.now();
-    const leaks = await readLeaksFile(jsonPath);
-    const readMs = performance.now() - t;
-    t = performance.now();
-    const html = await renderHtml(leaks);
-    const renderMs = performance.now() - t;
-    const htmlPath = `${dir}/report-${n}.html`;
-    await Deno.writeTextFile(htmlPath, html);
+      let t = performance.now();
+      const leaks = await readLeaksFile(jsonPath);
+      const readMs = performance.now() - t;
+      t = performance.now();
+      const html = await renderHtml(leaks);
+      const renderMs = performance.now() - t;
+      const htmlPath = `${dir}/report-${n}.html`;
+      await Deno.writeTextFile(htmlPath, html);
 
-    const page = await context.newPage();
-    await page.route(
-      "**/*",
-      (r) => r.request().url().startsWith("file:") ? r.continue() : r.abort(),
-    );
-    await page.goto("file://" + htmlPath, { waitUntil: "commit" });
-    await page.waitForFunction(
-      () => (globalThis as { __heapscopeReady?: boolean }).__heapscopeReady === true,
-      null,
-      {
-        timeout: 30_000,
-        polling: 10,
-      },
-    );
-    // performance.now() counts from navigation start: the ready flag records it at first draw.
-    const readyMs = await page.evaluate(() =>
-      (globalThis as { __heapscopeReadyAt?: number }).__heapscopeReadyAt ?? NaN
-    );
-    const measured = await page.evaluate(() =>
-      new Promise<
-        { frames: number; ms: number; drawn: number; alpha: number; tickMs: number; drawMs: number }
-      >((resolve) => {
-        const dbg = (globalThis as unknown as {
-          __heapscopeDebug: {
-            nodes: number;
-            stats(): { alpha: number; tickMs: number; drawMs: number };
+      const page = await context.newPage();
+      await page.route(
+        "**/*",
+        (r) => r.request().url().startsWith("file:") ? r.continue() : r.abort(),
+      );
+      await page.goto("file://" + htmlPath, { waitUntil: "commit" });
+      await page.waitForFunction(
+        () => (globalThis as { __heapscopeReady?: boolean }).__heapscopeReady === true,
+        null,
+        {
+          timeout: 30_000,
+          polling: 10,
+        },
+      );
+      // performance.now() counts from navigation start: the ready flag records it at first draw.
+      const readyMs = await page.evaluate(() =>
+        (globalThis as { __heapscopeReadyAt?: number }).__heapscopeReadyAt ?? NaN
+      );
+      const measured = await page.evaluate(() =>
+        new Promise<
+          {
+            frames: number;
+            ms: number;
+            drawn: number;
+            alpha: number;
+            tickMs: number;
+            drawMs: number;
+          }
+        >((resolve) => {
+          const dbg = (globalThis as unknown as {
+            __heapscopeDebug: {
+              nodes: number;
+              stats(): { alpha: number; tickMs: number; drawMs: number };
+            };
+          }).__heapscopeDebug;
+          let frames = 0;
+          const t0 = performance.now();
+          const step = (now: number) => {
+            frames++;
+            if (now - t0 < 3000) requestAnimationFrame(step);
+            else resolve({ ...dbg.stats(), frames, ms: now - t0, drawn: dbg.nodes });
           };
-        }).__heapscopeDebug;
-        let frames = 0;
-        const t0 = performance.now();
-        const step = (now: number) => {
-          frames++;
-          if (now - t0 < 3000) requestAnimationFrame(step);
-          else resolve({ ...dbg.stats(), frames, ms: now - t0, drawn: dbg.nodes });
-        };
-        requestAnimationFrame(step);
-      })
-    );
-    await page.close();
-    rows.push({
-      allocations: n,
-      jsonMB,
-      readMs,
-      renderMs,
-      htmlMB: html.length / 1e6,
-      drawn: measured.drawn,
-      readyMs,
-      fps: (measured.frames * 1000) / measured.ms,
-      simRunning: measured.alpha > 0.001,
-      tickMs: measured.tickMs,
-      drawMs: measured.drawMs,
-    });
-  }
+          requestAnimationFrame(step);
+        })
+      );
+      await page.close();
+      rows.push({
+        allocations: n,
+        jsonMB,
+        readMs,
+        renderMs,
+        htmlMB: html.length / 1e6,
+        drawn: measured.drawn,
+        readyMs,
+        fps: (measured.frames * 1000) / measured.ms,
+        simRunning: measured.alpha > 0.001,
+        tickMs: measured.tickMs,
+        drawMs: measured.drawMs,
+      });
+    }
+  });
 } finally {
-  await context.close();
-  await Deno.remove(profile, { recursive: true }).catch(() => {});
   await Deno.remove(dir, { recursive: true }).catch(() => {});
 }
 

@@ -1,11 +1,11 @@
 // End-to-end check of the one-file HTML report in headless Chromium, opened from file:// with the network cut off.
 
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { chromium } from "playwright-core";
 import type { BrowserContext, Page } from "playwright-core";
 import { renderHtml } from "../report/html.ts";
 import { sampleLeaks } from "../report/sample_leaks.ts";
 import { buildViewer } from "../report/viewer/build_viewer.ts";
+import { withChromium } from "./browser.ts";
 
 function assertGreater(actual: number, floor: number, message?: string) {
   assert(actual > floor, message ?? `expected ${actual} > ${floor}`);
@@ -14,16 +14,6 @@ function assertGreater(actual: number, floor: number, message?: string) {
 const OUT = new URL("./output/", import.meta.url).pathname;
 const HOSTILE = `</script><script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">`;
 const HOSTILE_FN = `</script><img src=x onerror=alert(1)>`;
-const ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 interface Debug {
   filter: string;
@@ -46,21 +36,8 @@ interface Stats {
   fitted: boolean;
 }
 
-async function withPage(fn: (page: Page, context: BrowserContext) => Promise<void>) {
-  const profile = await Deno.makeTempDir({ prefix: "heapscope-chromium-" });
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    args: ARGS,
-    viewport: { width: 1440, height: 1300 },
-    offline: true,
-  });
-  try {
-    await fn(context.pages()[0] ?? await context.newPage(), context);
-  } finally {
-    await context.close();
-    await Deno.remove(profile, { recursive: true }).catch(() => {});
-  }
+function withPage(fn: (page: Page, context: BrowserContext) => Promise<void>) {
+  return withChromium({ width: 1440, height: 1300 }, fn);
 }
 
 const debug = (page: Page) =>
