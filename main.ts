@@ -21,6 +21,7 @@ import {
   withSites,
 } from "./ffi/mod.ts";
 import {
+  formatBytes,
   formatSummary,
   LeaksFileError,
   leaksJsonPieces,
@@ -188,7 +189,9 @@ function progressPrinter(enabled: boolean) {
       const now = performance.now();
       if (now - last < 80 && done !== total) return;
       last = now;
-      const count = total > 1 ? ` ${done}/${total}` : "";
+      // The copy counts bytes; every other phase counts items.
+      const n = (v: number) => phase === "copy" ? formatBytes(v) : String(v);
+      const count = total > 1 ? ` ${n(done)}/${n(total)}` : "";
       Deno.stderr.writeSync(enc.encode(`\r\x1b[2Kheapscope: ${phase}${count}`));
     },
     done() {
