@@ -10,6 +10,7 @@
 // are forwarded to the command. Children the command forks do not talk to us (they write their
 // own dump files record.<pid> at exit).
 
+import { materialize } from "./embedded.ts";
 import { type Analysis, analyze, type Snapshot } from "../analysis/mod.ts";
 import {
   aggregateSites,
@@ -76,7 +77,8 @@ const FORWARDED = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 export function recorderPath(): string {
   const home = Deno.env.get("HEAPSCOPE_HOME");
   if (home) return `${home}/build/librecorder.so`;
-  return new URL("../build/librecorder.so", import.meta.url).pathname;
+  // In a compiled binary the library is embedded: LD_PRELOAD needs a real file.
+  return materialize(new URL("../build/librecorder.so", import.meta.url).pathname);
 }
 
 /**
