@@ -22,9 +22,9 @@ node_modules/.package-lock.json: package.json
 	@touch $@
 
 shim: $(SHIM)
-$(BUILD)/libheapscope.so: shim/heapscope.h shim/heapscope_linux.c
+$(BUILD)/libheapscope.so: shim/heapscope.h shim/heapscope_linux.c shim/scan_kernel.c
 	@mkdir -p $(BUILD)
-	$(CC) $(CFLAGS) -fPIC -shared -o $@ shim/heapscope_linux.c
+	$(CC) $(CFLAGS) -fPIC -shared -o $@ shim/heapscope_linux.c shim/scan_kernel.c
 
 victim: victim/leaky
 

@@ -18,6 +18,7 @@ import {
   recordedSites,
   runChecks,
   runRecorded,
+  scanKernel,
   withSites,
 } from "./ffi/mod.ts";
 import {
@@ -230,7 +231,7 @@ async function runAttach(pidText: string, opts: Options): Promise<number> {
   let analysis: Analysis;
   try {
     const snapshot = await captureSnapshot(pid, { onProgress: progress.update, timeoutMs });
-    analysis = analyze(snapshot, progress.update);
+    analysis = analyze(snapshot, { progress: progress.update, kernel: scanKernel() });
   } finally {
     progress.done();
   }

@@ -10,3 +10,4 @@ export { shimPaths } from "./shim.ts";
 export { type Check, formatChecks, runChecks } from "./doctor.ts";
 export { recordedSites, runRecorded, withSites } from "./run_command.ts";
 export { readRecorderTable } from "./recorder_table.ts";
+export { nativeScanKernel, scanKernel } from "./scan_kernel.ts";

@@ -31,6 +31,7 @@ import {
 import type { LeaksFile } from "../report/mod.ts";
 import { captureSnapshot } from "./mod.ts";
 import { readRecorderDump, readRecorderTable } from "./recorder_table.ts";
+import { scanKernel } from "./scan_kernel.ts";
 import { symbolize } from "./symbolize.ts";
 
 export interface RunOptions {
@@ -303,7 +304,7 @@ async function report(
   opts: RunOptions,
   log: (s: string) => void,
 ): Promise<number> {
-  const analysis = analyze(snap);
+  const analysis = analyze(snap, { kernel: scanKernel() });
   const top = opts.top ?? 10;
   const recorded = await recordedSites(snap, analysis, { sort, top });
   if (!recorded) {

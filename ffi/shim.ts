@@ -104,6 +104,59 @@ export const symbols = {
     ],
     result: "void",
   },
+  // The scan kernel (shim/scan_kernel.c). Optional: a shim built before it still loads, and the
+  // TypeScript scan is used (ffi/scan_kernel.ts).
+  hs_scan_blocks: {
+    parameters: [
+      "buffer", // const uint8_t *mem
+      "f64", // double base
+      "f64", // double len
+      "buffer", // const double *addr
+      "buffer", // const double *size
+      "u32", // uint32_t first
+      "u32", // uint32_t last
+      "buffer", // const double *starts
+      "buffer", // const double *ends
+      "buffer", // const double *seg_start
+      "buffer", // const double *seg_end
+      "buffer", // const int32_t *seg_table
+      "u32", // uint32_t segs
+      "buffer", // const int32_t *table
+      "f64", // double min
+      "f64", // double max
+      "buffer", // uint32_t *target
+      "buffer", // uint32_t *offset
+      "u32", // uint32_t m0
+      "u32", // uint32_t cap
+      "buffer", // uint32_t *start
+      "buffer", // double *out
+    ],
+    result: "i32",
+    optional: true,
+  },
+  hs_scan_range: {
+    parameters: [
+      "buffer", // const uint8_t *mem
+      "f64", // double base
+      "f64", // double from
+      "f64", // double to
+      "buffer", // const double *starts
+      "buffer", // const double *ends
+      "buffer", // const double *seg_start
+      "buffer", // const double *seg_end
+      "buffer", // const int32_t *seg_table
+      "u32", // uint32_t segs
+      "buffer", // const int32_t *table
+      "f64", // double min
+      "f64", // double max
+      "buffer", // double *hit_address
+      "buffer", // uint32_t *hit_target
+      "u32", // uint32_t cap
+      "buffer", // double *out
+    ],
+    result: "i32",
+    optional: true,
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 export type Shim = Deno.DynamicLibrary<typeof symbols>["symbols"];

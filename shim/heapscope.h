@@ -86,6 +86,31 @@ int32_t hs_resume(hs_target *t);
 /* Resume (if needed) and free the handle. Idempotent per handle; NULL is a no-op. */
 void hs_close(hs_target *t);
 
+/* The conservative scan's word loop (shim/scan_kernel.c; analysis/scan.ts is the TypeScript twin).
+ * No target involved: pure computation on caller buffers. `mem` holds the copied bytes of
+ * [base, base + len), base 8-aligned. The index arrays are AllocationIndex's (analysis/
+ * alloc_index.ts): block starts/ends, segment starts/ends/table offsets, the 256-byte bucket table,
+ * min and max. Addresses travel as doubles (exact below 2^53).
+ *
+ * hs_scan_blocks scans blocks [first, last) (addr/size per block id, all inside `mem`), writing
+ * start[i] (first edge of block i) and edges target/offset from index m0 on. Returns 0 when done,
+ * 1 when `cap` was reached: out = {next block, next edge index, bytes scanned}; grow the edge
+ * arrays and call again from the next block. */
+int32_t hs_scan_blocks(const uint8_t *mem, double base, double len, const double *addr,
+                       const double *size, uint32_t first, uint32_t last, const double *starts,
+                       const double *ends, const double *seg_start, const double *seg_end,
+                       const int32_t *seg_table, uint32_t segs, const int32_t *table, double min,
+                       double max, uint32_t *target, uint32_t *offset, uint32_t m0, uint32_t cap,
+                       uint32_t *start, double *out);
+/* Every 8-byte word of [from, to) (from 8-aligned, inside `mem` at `base`) that points into a
+ * block: up to `cap` hits (word address, block id). Returns 0 when done, 1 when `cap` was reached:
+ * out = {address to call again from, hits written}. */
+int32_t hs_scan_range(const uint8_t *mem, double base, double from, double to,
+                      const double *starts, const double *ends, const double *seg_start,
+                      const double *seg_end, const int32_t *seg_table, uint32_t segs,
+                      const int32_t *table, double min, double max, double *hit_address,
+                      uint32_t *hit_target, uint32_t cap, double *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,224 @@
+// The native scan kernel (shim/scan_kernel.c) behind analysis/'s ScanKernel interface.
+//
+// Blocks are scanned in runs that lie wholly inside one copied chunk: one FFI call per run (a
+// handful per capture), never per block. Blocks not wholly copied go through the TypeScript slow
+// path, exactly as in analysis/scan.ts, so both kernels give identical edges. `scanKernel()` picks
+// the kernel: HEAPSCOPE_SCAN=ts|c forces one; by default the C one when the shim has it.
+
+import {
+  type AllocationIndex,
+  type AllocationTable,
+  type EdgeSet,
+  type MemoryImage,
+  type RangeHits,
+  type ScanKernel,
+  scanPartialBlock,
+  TS_SCAN_KERNEL,
+} from "../analysis/mod.ts";
+import { shim } from "./shim.ts";
+
+type ScanBlocks = NonNullable<ReturnType<typeof shim>["hs_scan_blocks"]>;
+type ScanRange = NonNullable<ReturnType<typeof shim>["hs_scan_range"]>;
+
+/** The kernel to use: HEAPSCOPE_SCAN=ts|c, else C when available, else TypeScript. */
+export function scanKernel(): ScanKernel {
+  const want = Deno.env.get("HEAPSCOPE_SCAN");
+  if (want === "ts") return TS_SCAN_KERNEL;
+  const c = nativeScanKernel();
+  if (want === "c" && !c) {
+    throw new Error(
+      "HEAPSCOPE_SCAN=c: the native scan kernel is not available (rebuild the shim with `make shim`)",
+    );
+  }
+  return c ?? TS_SCAN_KERNEL;
+}
+
+/** The C kernel, or undefined when the shim cannot be loaded or lacks it. */
+export function nativeScanKernel(): ScanKernel | undefined {
+  let blocks: ScanBlocks | null, range: ScanRange | null;
+  try {
+    const s = shim();
+    blocks = s.hs_scan_blocks;
+    range = s.hs_scan_range;
+  } catch {
+    return undefined;
+  }
+  if (!blocks || !range) return undefined;
+  return {
+    name: "c",
+    scanBlocks: (memory, index, allocations) => _scanBlocks(blocks, memory, index, allocations),
+    scanRanges: (memory, index, ranges) => _scanRanges(range, memory, index, ranges),
+  };
+}
+
+function _aligned(memory: MemoryImage): boolean {
+  return memory.chunks.every((c) => c.start % 8 === 0);
+}
+
+function _scanBlocks(
+  hs_scan_blocks: ScanBlocks,
+  memory: MemoryImage,
+  index: AllocationIndex,
+  allocations: AllocationTable,
+): EdgeSet {
+  const n = allocations.length;
+  if (n === 0 || !_aligned(memory)) return TS_SCAN_KERNEL.scanBlocks(memory, index, allocations);
+  const addresses = allocations.addresses, sizes = allocations.sizes;
+  let cap = Math.max(1024, n * 2);
+  let target = new Uint32Array(cap), offset = new Uint32Array(cap);
+  const grow = () => {
+    cap = Math.ceil(cap * 1.5);
+    const t = new Uint32Array(cap), o = new Uint32Array(cap);
+    t.set(target);
+    o.set(offset);
+    target = t;
+    offset = o;
+  };
+  const start = new Uint32Array(n + 1);
+  const out = new Float64Array(3);
+  let m = 0, unreadable = 0, bytesScanned = 0;
+  let i = 0;
+  while (i < n) {
+    const addr = addresses[i]!, size = sizes[i]!;
+    const ci = memory.find(addr, Math.max(8, size));
+    if (ci < 0) {
+      unreadable++;
+      start[i] = m;
+      const part = scanPartialBlock(memory, index, addr, size);
+      bytesScanned += part.bytes;
+      for (let e = 0; e < part.target.length; e++) {
+        if (m === cap) grow();
+        target[m] = part.target[e]!;
+        offset[m] = part.offset[e]!;
+        m++;
+      }
+      i++;
+      continue;
+    }
+    // The run of blocks from i that lie wholly in chunk ci.
+    const chunk = memory.chunks[ci]!;
+    const chunkEnd = chunk.start + chunk.bytes.length;
+    let last = i + 1;
+    while (last < n && addresses[last]! + Math.max(8, sizes[last]!) <= chunkEnd) last++;
+    let first = i;
+    for (;;) {
+      const status = hs_scan_blocks(
+        chunk.bytes,
+        chunk.start,
+        chunk.bytes.length,
+        addresses,
+        sizes,
+        first,
+        last,
+        index.starts,
+        index.ends,
+        index.segStart,
+        index.segEnd,
+        index.segTable,
+        index.segStart.length,
+        index.table,
+        index.min,
+        index.max,
+        target,
+        offset,
+        m,
+        cap,
+        start,
+        out,
+      );
+      if (status < 0) throw new Error(`hs_scan_blocks failed: status ${status}`);
+      first = out[0]!;
+      m = out[1]!;
+      bytesScanned += out[2]!;
+      if (status === 0) break;
+      grow();
+    }
+    i = last;
+  }
+  start[n] = m;
+  const source = new Uint32Array(m);
+  for (let v = 0, e = 0; v < n; v++) for (const stop = start[v + 1]!; e < stop; e++) source[e] = v;
+  return {
+    source,
+    target: target.subarray(0, m),
+    offset: offset.subarray(0, m),
+    start,
+    unreadable,
+    bytesScanned,
+  };
+}
+
+/** Same walk over the copied chunks as analysis/scan.ts scanRange, the word loop in C. */
+function _scanRanges(
+  hs_scan_range: ScanRange,
+  memory: MemoryImage,
+  index: AllocationIndex,
+  ranges: readonly { start: number; end: number }[],
+): RangeHits {
+  if (index.count === 0 || !_aligned(memory)) {
+    return TS_SCAN_KERNEL.scanRanges(memory, index, ranges);
+  }
+  let cap = 4096;
+  let hitAddress = new Float64Array(cap), hitTarget = new Uint32Array(cap);
+  const range: number[] = [], address: number[] = [], target: number[] = [];
+  const out = new Float64Array(2);
+  const words = (base: number, bytes: Uint8Array, from: number, to: number, r: number) => {
+    for (;;) {
+      const status = hs_scan_range(
+        bytes,
+        base,
+        from,
+        to,
+        index.starts,
+        index.ends,
+        index.segStart,
+        index.segEnd,
+        index.segTable,
+        index.segStart.length,
+        index.table,
+        index.min,
+        index.max,
+        hitAddress,
+        hitTarget,
+        cap,
+        out,
+      );
+      if (status < 0) throw new Error(`hs_scan_range failed: status ${status}`);
+      const k = out[1]!;
+      for (let h = 0; h < k; h++) {
+        range.push(r);
+        address.push(hitAddress[h]!);
+        target.push(hitTarget[h]!);
+      }
+      if (status === 0) return;
+      from = out[0]!;
+      cap *= 2;
+      hitAddress = new Float64Array(cap);
+      hitTarget = new Uint32Array(cap);
+    }
+  };
+  for (let r = 0; r < ranges.length; r++) {
+    const { start, end } = ranges[r]!;
+    let addr = Math.ceil(start / 8) * 8;
+    while (addr + 8 <= end) {
+      const ci = memory.find(addr, 8);
+      if (ci < 0) {
+        const next = memory.chunks.find((c) => c.start > addr && c.start < end);
+        if (!next) break;
+        addr = Math.ceil(next.start / 8) * 8;
+        continue;
+      }
+      const chunk = memory.chunks[ci]!;
+      const chunkEnd = Math.min(end, chunk.start + chunk.bytes.length);
+      words(chunk.start, chunk.bytes, addr, chunkEnd, r);
+      addr = Math.ceil(chunkEnd / 8) * 8;
+      if (chunkEnd === chunk.start + chunk.bytes.length && addr < end) continue;
+      break;
+    }
+  }
+  return {
+    range: Uint32Array.from(range),
+    address: Float64Array.from(address),
+    target: Uint32Array.from(target),
+  };
+}

@@ -1,0 +1,179 @@
+// Tests for the native scan kernel: the same edges and root hits as the TypeScript one, on synthetic
+// heaps (hand-laid, glibc fixture, mutated, random with blocks across chunk boundaries) and on a
+// real captured process.
+
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import {
+  AllocationIndex,
+  AllocationTable,
+  analyze,
+  analyzeHeap,
+  enumerateHeap,
+  MemoryImage,
+  type ScanKernel,
+  TS_SCAN_KERNEL,
+} from "../analysis/mod.ts";
+import type { HeapEnumeration, MemoryChunk, Snapshot } from "../analysis/types.ts";
+import { buildSynthetic } from "../analysis/testdata/synthetic.ts";
+import { getHeapBase } from "../analysis/testdata/fuzz_targets.ts";
+import { mutateSnapshot, Rng } from "../analysis/testdata/mutate.ts";
+import { captureSnapshot } from "./mod.ts";
+import { nativeScanKernel, scanKernel } from "./scan_kernel.ts";
+import { kill, spawnDetached } from "../tests/procs.ts";
+
+function native(): ScanKernel {
+  const k = nativeScanKernel();
+  assert(k, "the shim has no scan kernel: run `make shim`");
+  return k;
+}
+
+/** Both kernels' edges and root hits on the same heap, compared field by field. */
+function assertSameScan(snapshot: Snapshot, heap: HeapEnumeration, label: string): void {
+  const memory = new MemoryImage(snapshot.memory);
+  const index = new AllocationIndex(heap.allocations);
+  const c = native();
+  const a = TS_SCAN_KERNEL.scanBlocks(memory, index, heap.allocations);
+  const b = c.scanBlocks(memory, index, heap.allocations);
+  assertEquals(b, a, `${label}: edges differ`);
+  const ranges = snapshot.regions.map((r) => ({ start: r.start, end: r.end }));
+  assertEquals(
+    c.scanRanges(memory, index, ranges),
+    TS_SCAN_KERNEL.scanRanges(memory, index, ranges),
+    `${label}: root hits differ`,
+  );
+}
+
+/** Both kernels through analyzeHeap: everything but the timings is equal. */
+function assertSameAnalysis(snapshot: Snapshot, heap: HeapEnumeration, label: string): void {
+  const strip = (k: ScanKernel) => {
+    const { phaseMs: _, ...rest } = analyzeHeap(snapshot, heap, { kernel: k });
+    return rest;
+  };
+  assertEquals(strip(native()), strip(TS_SCAN_KERNEL), `${label}: analyses differ`);
+}
+
+Deno.test("native scanBlocks()/scanRanges() equal the TypeScript kernel on the hand-laid heap", () => {
+  const { snapshot, enumeration } = buildSynthetic();
+  assertSameScan(snapshot, enumeration, "synthetic");
+  assertSameAnalysis(snapshot, enumeration, "synthetic");
+});
+
+Deno.test("native kernel equals the TypeScript kernel on the glibc fixture and mutations of it", () => {
+  const base = getHeapBase();
+  assertSameScan(base.snapshot, enumerateHeap(base.snapshot), "fixture");
+  let compared = 0;
+  for (let i = 0; i < 200; i++) {
+    const rng = new Rng(1000 + i);
+    const m = mutateSnapshot(rng, base.snapshot, base.hints, 6);
+    let heap: HeapEnumeration;
+    try {
+      heap = enumerateHeap(m.value);
+    } catch {
+      continue;
+    }
+    assertSameScan(m.value, heap, `mutation ${i} (${m.ops.join(", ")})`);
+    compared++;
+  }
+  assert(compared > 50, `only ${compared} mutations enumerated`);
+});
+
+/** Random blocks and pointers over several chunks, some blocks across chunk ends or not copied. */
+function randomHeap(seed: number, blocks: number): { snapshot: Snapshot; heap: HeapEnumeration } {
+  let s = seed;
+  const rand = () => {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    return s / 2147483648;
+  };
+  const base = 0x5555_0000_0000;
+  const addrs: number[] = [], sizes: number[] = [];
+  let at = base + 16;
+  for (let i = 0; i < blocks; i++) {
+    const size = rand() < 0.05 ? 0 : 8 * Math.floor(rand() * 40) + (rand() < 0.1 ? 3 : 0);
+    addrs.push(at);
+    sizes.push(size);
+    at += Math.ceil((size + 8) / 16) * 16 + (rand() < 0.003 ? 1 << 20 : 0); // some new segments
+  }
+  const span = at - base;
+  const bytes = new Uint8Array(span);
+  const view = new DataView(bytes.buffer);
+  for (let off = 0; off + 8 <= span; off += 8) {
+    const r = rand();
+    const v = r < 0.3
+      ? addrs[Math.floor(rand() * blocks)]! + Math.floor(rand() * 24)
+      : r < 0.35
+      ? base + Math.floor(rand() * span)
+      : Math.floor(rand() * 2 ** 40);
+    view.setUint32(off, v % 4294967296, true);
+    view.setUint32(off + 4, Math.floor(v / 4294967296), true);
+  }
+  // Copied in 4 KiB-aligned pieces with holes: blocks across a piece end go the slow path.
+  const memory: MemoryChunk[] = [];
+  for (let off = 0; off < span;) {
+    const len = Math.min(span - off, 4096 * (1 + Math.floor(rand() * 64)));
+    if (rand() > 0.1) memory.push({ start: base + off, bytes: bytes.subarray(off, off + len) });
+    off += len;
+  }
+  const allocations = new AllocationTable(
+    Float64Array.from(addrs),
+    Float64Array.from(sizes),
+    new Uint16Array(blocks),
+    ["z"],
+  );
+  const snapshot: Snapshot = {
+    pid: 1,
+    command: "random",
+    platform: "linux",
+    arch: "x86_64",
+    pageSize: 4096,
+    capturedAt: "",
+    pauseMs: 0,
+    regions: [{ start: base, end: at, perms: "rw-p", offset: 0, inode: 0, path: "" }],
+    memory,
+    threads: [],
+    images: [],
+    warnings: [],
+  };
+  const heap = { allocator: "random", allocations, excluded: [], heapRanges: [], warnings: [] };
+  return { snapshot, heap };
+}
+
+Deno.test("native kernel equals the TypeScript kernel on random heaps (edge buffers regrown)", () => {
+  for (const seed of [1, 2, 3]) {
+    const { snapshot, heap } = randomHeap(seed, 5_000);
+    assertSameScan(snapshot, heap, `seed ${seed}`);
+  }
+});
+
+Deno.test("scanKernel() honours HEAPSCOPE_SCAN", () => {
+  const old = Deno.env.get("HEAPSCOPE_SCAN");
+  try {
+    Deno.env.set("HEAPSCOPE_SCAN", "ts");
+    assertEquals(scanKernel().name, "ts");
+    Deno.env.set("HEAPSCOPE_SCAN", "c");
+    assertEquals(scanKernel().name, "c");
+  } finally {
+    if (old === undefined) Deno.env.delete("HEAPSCOPE_SCAN");
+    else Deno.env.set("HEAPSCOPE_SCAN", old);
+  }
+});
+
+Deno.test("native kernel equals the TypeScript kernel on a captured python process", async () => {
+  const pid = await spawnDetached(`exec python3 -c '
+import time
+keep = [bytearray(600 + i % 300) for i in range(20000)]
+time.sleep(60)'`);
+  try {
+    await new Promise((r) => setTimeout(r, 1000));
+    const snapshot = await captureSnapshot(pid);
+    const heap = enumerateHeap(snapshot);
+    assert(heap.allocations.length > 20000, `${heap.allocations.length} allocations`);
+    assertSameScan(snapshot, heap, "python");
+    const strip = (k: ScanKernel) => {
+      const { phaseMs: _, ...rest } = analyze(snapshot, { kernel: k });
+      return rest;
+    };
+    assertEquals(strip(native()), strip(TS_SCAN_KERNEL));
+  } finally {
+    kill(pid);
+  }
+});

@@ -1,0 +1,127 @@
+/* The conservative scan's word loop in C (analysis/scan.ts has the same in TypeScript; both must
+ * give identical edges). Pure computation on caller-owned buffers: no process access, no state.
+ * Compiled into the Linux and the macOS shim. O(words scanned) plus one index lookup per word that
+ * falls inside the heap's address span.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "heapscope.h"
+
+#define BUCKET_SHIFT 8
+
+typedef struct {
+  const double *starts, *ends;
+  const double *seg_start, *seg_end;
+  const int32_t *seg_table;
+  uint32_t segs;
+  const int32_t *table;
+  uint64_t min, max;
+  uint32_t last_seg;
+} scan_index;
+
+/* Same as AllocationIndex.lookup (analysis/alloc_index.ts). */
+static inline int64_t lookup(scan_index *x, uint64_t v) {
+  double dv = (double)v; /* exact: v < 2^53 here (checked against max) */
+  uint32_t s = x->last_seg;
+  if (dv < x->seg_start[s] || dv >= x->seg_end[s]) {
+    int64_t lo = 0, hi = (int64_t)x->segs - 1, found = -1;
+    while (lo <= hi) {
+      int64_t mid = (lo + hi) >> 1;
+      if (x->seg_start[mid] <= dv) {
+        found = mid;
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    if (found < 0 || dv >= x->seg_end[found]) return -1;
+    s = (uint32_t)found;
+    x->last_seg = s;
+  }
+  uint64_t bucket = (v - (uint64_t)x->seg_start[s]) >> BUCKET_SHIFT;
+  int64_t i = x->table[(uint64_t)x->seg_table[s] + bucket];
+  while (x->ends[i] <= dv) i++;
+  return x->starts[i] <= dv ? i : -1;
+}
+
+static inline uint64_t word_at(const uint8_t *p) {
+  uint64_t w;
+  memcpy(&w, p, 8); /* little-endian targets only (x86_64, arm64), as the TypeScript scan */
+  return w;
+}
+
+int32_t hs_scan_blocks(const uint8_t *mem, double base_d, double len_d, const double *addr,
+                       const double *size, uint32_t first, uint32_t last, const double *starts,
+                       const double *ends, const double *seg_start, const double *seg_end,
+                       const int32_t *seg_table, uint32_t segs, const int32_t *table, double min_d,
+                       double max_d, uint32_t *target, uint32_t *offset, uint32_t m0,
+                       uint32_t cap, uint32_t *start, double *out) {
+  if (!mem || !addr || !size || !target || !offset || !start || !out || segs == 0) {
+    return HS_ERR_ARG;
+  }
+  scan_index x = {starts, ends, seg_start, seg_end, seg_table, segs, table,
+                  (uint64_t)min_d, (uint64_t)max_d, 0};
+  const uint64_t base = (uint64_t)base_d, len = (uint64_t)len_d;
+  uint64_t m = m0;
+  double bytes = 0;
+  for (uint32_t i = first; i < last; i++) {
+    const uint64_t a = (uint64_t)addr[i], sz = (uint64_t)size[i];
+    if (a < base || a + (sz > 8 ? sz : 8) > base + len) return HS_ERR_ARG;
+    const uint64_t from = ((a + 7) & ~(uint64_t)7) - base;
+    const uint64_t to = ((a + sz - base) & ~(uint64_t)7);
+    const uint64_t mi = m;
+    start[i] = (uint32_t)m;
+    for (uint64_t off = from; off < to; off += 8) {
+      const uint64_t v = word_at(mem + off);
+      if (v < x.min || v >= x.max) continue;
+      const int64_t t = lookup(&x, v);
+      if (t < 0) continue;
+      if (m == cap) { /* out of room: report block i as the next to do, its edges discarded */
+        out[0] = i;
+        out[1] = (double)mi;
+        out[2] = bytes;
+        return 1;
+      }
+      target[m] = (uint32_t)t;
+      offset[m] = (uint32_t)(base + off - a);
+      m++;
+    }
+    if (to > from) bytes += (double)(to - from);
+  }
+  out[0] = last;
+  out[1] = (double)m;
+  out[2] = bytes;
+  return HS_OK;
+}
+
+int32_t hs_scan_range(const uint8_t *mem, double base_d, double from_d, double to_d,
+                      const double *starts, const double *ends, const double *seg_start,
+                      const double *seg_end, const int32_t *seg_table, uint32_t segs,
+                      const int32_t *table, double min_d, double max_d, double *hit_address,
+                      uint32_t *hit_target, uint32_t cap, double *out) {
+  if (!mem || !hit_address || !hit_target || !out || segs == 0) return HS_ERR_ARG;
+  scan_index x = {starts, ends, seg_start, seg_end, seg_table, segs, table,
+                  (uint64_t)min_d, (uint64_t)max_d, 0};
+  const uint64_t base = (uint64_t)base_d;
+  uint64_t off = (uint64_t)from_d - base;
+  const uint64_t stop = ((uint64_t)to_d - base) & ~(uint64_t)7;
+  uint32_t n = 0;
+  for (; off < stop; off += 8) {
+    const uint64_t v = word_at(mem + off);
+    if (v < x.min || v >= x.max) continue;
+    const int64_t t = lookup(&x, v);
+    if (t < 0) continue;
+    if (n == cap) {
+      out[0] = (double)(base + off); /* call again from here */
+      out[1] = n;
+      return 1;
+    }
+    hit_address[n] = (double)(base + off);
+    hit_target[n] = (uint32_t)t;
+    n++;
+  }
+  out[0] = 0;
+  out[1] = n;
+  return HS_OK;
+}
