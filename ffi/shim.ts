@@ -1,5 +1,6 @@
 // The native shim: its one FFI symbols table, its loader (with HEAPSCOPE_SHIM override) and unwrap().
 
+import { materialize, runningCompiled } from "./embedded.ts";
 import { CaptureError, type CaptureErrorCode } from "./errors.ts";
 
 /** HS_ABI_VERSION of shim/heapscope.h that this table matches. */
@@ -185,7 +186,13 @@ export function shimPaths(): string[] {
   if (override) return [override];
   const home = Deno.env.get("HEAPSCOPE_HOME");
   if (home) paths.push(`${home}/build/${file}`);
-  paths.push(new URL(`../build/${file}`, import.meta.url).pathname);
+  const beside = new URL(`../build/${file}`, import.meta.url).pathname;
+  if (runningCompiled()) {
+    // Embedded by `make binary`: dlopen needs a real file, so it is copied to a private cache.
+    try {
+      paths.push(materialize(beside));
+    } catch { /* not embedded: the loader reports what it tried */ }
+  } else paths.push(beside);
   return paths;
 }
 
