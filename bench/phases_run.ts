@@ -7,7 +7,7 @@
 
 import { parseArgs } from "node:util";
 import { analyze, LEAK_DIRECT, STATUS_CYCLE, STATUS_REACHABLE } from "../analysis/mod.ts";
-import { captureSnapshot } from "../ffi/mod.ts";
+import { captureSnapshot, scanKernel } from "../ffi/mod.ts";
 import { leaksJsonPieces, toLeaksFile, writeHtmlReport } from "../report/mod.ts";
 
 const { values, positionals } = parseArgs({
@@ -21,7 +21,8 @@ const phases: Record<string, number> = {};
 const t0 = performance.now();
 const snapshot = await captureSnapshot(pid, { timeoutMs: 60_000 });
 phases["capture"] = performance.now() - t0;
-const a = analyze(snapshot);
+// The same scan kernel as the CLI (C when the shim has it; HEAPSCOPE_SCAN=ts|c forces one).
+const a = analyze(snapshot, { kernel: scanKernel() });
 Object.assign(phases, a.phaseMs);
 
 const t1 = performance.now();
