@@ -316,16 +316,16 @@ async function report(
   const leaks = withSites(toLeaksFile(analysis, { graph: opts.graph ?? "all" }), sites);
   const output = numberedPath(opts.output ?? "leaks.json", index);
   await writeAtomic(output, JSON.stringify(leaks));
-  const outputs = [{ label: "leaks.json", path: output }];
+  const outputs = [{ label: "json", path: output }];
   if (opts.html) {
     const html = numberedPath(opts.html, index);
     await writeHtmlReport(leaks, html);
-    outputs.push({ label: "HTML report", path: html });
+    outputs.push({ label: "html", path: html });
   }
   if (opts.flameGraph) {
     const fg = numberedPath(opts.flameGraph, index);
     await writeAtomic(fg, foldedStacks(full.sites, full.stacks, "leaked"));
-    outputs.push({ label: "flame graph (folded)", path: fg });
+    outputs.push({ label: "flame graph", path: fg });
   }
   log(
     `heapscope: ${kind} snapshot${index ? ` ${index}` : ""} of process ${snap.pid}: ` +

@@ -68,6 +68,61 @@ export function heldBy(a: Analysis, id: number): { blocks: number; bytes: number
   return { blocks: seen.size, bytes };
 }
 
+/** Members measured per group for "holding N more" (bounds the work on pathological heaps). */
+const HELD_SAMPLE = 1000;
+
+/**
+ * Direct leaks grouped like LeakSanitizer's report: same size, zone and cycle membership make one
+ * line ("25 direct leaks of 88 B"), biggest first, at most `top` lines, then "N more omitted".
+ */
+function directLeakLines(a: Analysis, top: number): string[] {
+  const groups = new Map<string, number[]>();
+  const sizes = a.heap.allocations.sizes;
+  for (let i = 0; i < a.status.length; i++) {
+    if (a.leak[i] !== LEAK_DIRECT) continue;
+    const key = `${sizes[i]} ${a.heap.allocations.zoneIds[i]} ${a.status[i] === STATUS_CYCLE}`;
+    let g = groups.get(key);
+    if (!g) groups.set(key, g = []);
+    g.push(i);
+  }
+  if (groups.size === 0) return [];
+  // Rank by own bytes first (cheap), then measure what the shown groups hold.
+  const ranked = [...groups.values()].sort((x, y) =>
+    sizes[y[0]!]! * y.length - sizes[x[0]!]! * x.length
+  );
+  const shown = ranked.slice(0, top).map((members) => {
+    let blocks = 0, bytes = 0;
+    const sample = members.slice(0, HELD_SAMPLE);
+    for (const id of sample) {
+      const h = heldBy(a, id);
+      blocks += h.blocks;
+      bytes += h.bytes;
+    }
+    return { members, blocks, bytes, partial: sample.length < members.length };
+  }).sort((x, y) => y.bytes - x.bytes);
+  const lines = [""];
+  for (const g of shown) {
+    const first = a.heap.allocations.at(g.members[0]!);
+    const n = g.members.length;
+    const where = `[${printable(first.zone)}${
+      a.status[g.members[0]!] === STATUS_CYCLE ? ", in a cycle" : ""
+    }]`;
+    const extra = g.blocks - (g.partial ? HELD_SAMPLE : n);
+    const more = extra > 0
+      ? `, holding ${g.partial ? "at least " : ""}${extra} more (${formatBytes(g.bytes)} in all)`
+      : "";
+    const at = `0x${first.address.toString(16)}`;
+    lines.push(
+      n === 1
+        ? `  direct leak of ${formatBytes(first.size)} at ${at} ${where}${more}`
+        : `  ${n} direct leaks of ${formatBytes(first.size)} ${where}${more}, e.g. at ${at}`,
+    );
+  }
+  const omitted = ranked.slice(top).reduce((sum, g) => sum + g.length, 0);
+  if (omitted) lines.push(`  ... ${omitted} more direct leaks omitted (see the JSON)`);
+  return lines;
+}
+
 export function formatSummary(a: Analysis, opts: SummaryOptions): string {
   const s = a.snapshot;
   const sum = summarize(a);
@@ -92,35 +147,7 @@ export function formatSummary(a: Analysis, opts: SummaryOptions): string {
   row("paused", `${s.pauseMs.toFixed(1)} ms`);
   for (const o of opts.outputs) row(o.label, o.path);
 
-  const top = opts.top ?? 10;
-  const direct: number[] = [];
-  for (let i = 0; i < a.status.length; i++) if (a.leak[i] === LEAK_DIRECT) direct.push(i);
-  if (direct.length) {
-    const held = new Map<number, { blocks: number; bytes: number }>();
-    // Rank by own size first (cheap), then measure what the shown ones hold.
-    const sizes = a.heap.allocations.sizes;
-    direct.sort((x, y) => sizes[y]! - sizes[x]!);
-    const shown = direct.slice(0, top);
-    for (const id of shown) held.set(id, heldBy(a, id));
-    shown.sort((x, y) => held.get(y)!.bytes - held.get(x)!.bytes);
-    lines.push("");
-    for (const id of shown) {
-      const al = a.heap.allocations.at(id);
-      const h = held.get(id)!;
-      const cyc = a.status[id] === STATUS_CYCLE ? ", in a cycle" : "";
-      const more = h.blocks > 1
-        ? `, holding ${h.blocks - 1} more (${formatBytes(h.bytes)} in all)`
-        : "";
-      lines.push(
-        `  direct leak of ${formatBytes(al.size)} at 0x${al.address.toString(16)} [${
-          printable(al.zone)
-        }${cyc}]${more}`,
-      );
-    }
-    if (direct.length > shown.length) {
-      lines.push(`  ... ${direct.length - shown.length} more direct leaks omitted (see the JSON)`);
-    }
-  }
+  lines.push(...directLeakLines(a, opts.top ?? 10));
   const warnings = [...s.warnings, ...a.heap.warnings];
   if (warnings.length) {
     lines.push("");
