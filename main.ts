@@ -25,7 +25,7 @@ import {
   formatBytes,
   formatSummary,
   LeaksFileError,
-  leaksJsonPieces,
+  leaksJsonChunks,
   OutputFileError,
   readLeaksFile,
   removePendingTemps,
@@ -249,7 +249,7 @@ async function runAttach(pidText: string, opts: Options): Promise<number> {
     : undefined;
   await writeAtomic(
     output,
-    withStacks ? [JSON.stringify(withStacks), "\n"] : leaksJsonPieces(analysis, { graph }),
+    withStacks ? [JSON.stringify(withStacks), "\n"] : leaksJsonChunks(analysis, { graph }),
   );
   analysis.phaseMs["write-json"] = performance.now() - t0;
   const outputs = [{ label: "json", path: output }];

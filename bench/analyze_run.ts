@@ -9,7 +9,7 @@ import process from "node:process";
 import { parseArgs } from "node:util";
 import { analyzeHeap, enumerateHeap } from "../analysis/mod.ts";
 import { captureSnapshot } from "../ffi/mod.ts";
-import { leaksJsonPieces } from "../report/mod.ts";
+import { leaksJsonChunks } from "../report/mod.ts";
 
 const { values, positionals } = parseArgs({
   args: Deno.args,
@@ -55,7 +55,7 @@ for (let r = 0; r < reps; r++) {
       ` (cpu ${anaCpu.toFixed(0)}) [${mb()}]`;
     const [bytes, jsonMs, jsonCpu] = timed(() => {
       let n = 0;
-      for (const piece of leaksJsonPieces(a)) n += piece.length;
+      for (const chunk of leaksJsonChunks(a)) n += chunk.length;
       return n;
     });
     line += ` json ${jsonMs.toFixed(0)} ms (cpu ${jsonCpu.toFixed(0)}) ${

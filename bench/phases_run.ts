@@ -8,7 +8,7 @@
 import { parseArgs } from "node:util";
 import { analyze, LEAK_DIRECT, STATUS_CYCLE, STATUS_REACHABLE } from "../analysis/mod.ts";
 import { captureSnapshot, scanKernel } from "../ffi/mod.ts";
-import { leaksJsonPieces, toLeaksFile, writeHtmlReport } from "../report/mod.ts";
+import { leaksJsonChunks, toLeaksFile, writeHtmlReport } from "../report/mod.ts";
 
 const { values, positionals } = parseArgs({
   args: Deno.args,
@@ -31,10 +31,8 @@ const file = await Deno.open(values.output ?? "/dev/null", {
   create: true,
   truncate: true,
 });
-const enc = new TextEncoder();
 let jsonBytes = 0;
-for (const piece of leaksJsonPieces(a, { graph })) {
-  const b = enc.encode(piece);
+for (const b of leaksJsonChunks(a, { graph })) {
   jsonBytes += b.length;
   let off = 0;
   while (off < b.length) off += await file.write(b.subarray(off));

@@ -9,7 +9,7 @@
 
 import process from "node:process";
 import { AllocationTable, analyzeHeap, LEAK_DIRECT, STATUS_CYCLE } from "../analysis/mod.ts";
-import { leaksJsonPieces } from "../report/mod.ts";
+import { leaksJsonChunks } from "../report/mod.ts";
 import type { Allocation, HeapEnumeration, MemoryChunk, Snapshot } from "../analysis/mod.ts";
 
 const ARENAS = [0x5555_5556_0000, 0x7f10_0000_0000, 0x7f20_0000_0000, 0x7f30_0000_0000];
@@ -161,9 +161,8 @@ if (import.meta.main) {
       const p = a.phaseMs;
       if (Deno.args.includes("--json")) {
         const t2 = performance.now(), c2 = process.cpuUsage();
-        const enc = new TextEncoder();
         let bytes = 0;
-        for (const piece of leaksJsonPieces(a)) bytes += enc.encode(piece).length;
+        for (const chunk of leaksJsonChunks(a)) bytes += chunk.length;
         p["write-json"] = performance.now() - t2;
         const jc = process.cpuUsage(c2);
         p["write-json-cpu"] = (jc.user + jc.system) / 1000;

@@ -14,6 +14,7 @@ import {
   type LeaksRoot,
   type LeaksSummary,
 } from "./schema.ts";
+import { ByteWriter, putBytes, putHex, putUint32, utf8 } from "./byte_writer.ts";
 
 export interface LeaksJsonOptions {
   /** "all" (default): every allocation; "leaked": leaked blocks and their 1-hop context. */
@@ -23,8 +24,6 @@ export interface LeaksJsonOptions {
 }
 
 const TWO32 = 4294967296;
-/** Characters per yielded piece of the node and edge lists. */
-const PIECE = 100_000;
 /** 4-digit hex of every 16-bit value, built on first use (2 MB; Number#toString(16) is ~10× slower). */
 let hex4: string[] | undefined;
 
@@ -117,74 +116,192 @@ function rootsOf(a: Analysis, keep: Uint8Array): LeaksRoot[] {
 
 /** The file as a sequence of JSON text pieces (join them, or write them one by one). */
 export function* leaksJsonPieces(a: Analysis, opts: LeaksJsonOptions = {}): Generator<string> {
+  const dec = new TextDecoder();
+  for (const chunk of leaksJsonChunks(a, opts)) yield dec.decode(chunk, { stream: true });
+  const rest = dec.decode();
+  if (rest) yield rest;
+}
+
+/** Bytes per yielded chunk of `leaksJsonChunks` (the writer's reusable buffer). */
+const CHUNK = 1 << 20;
+/** Flush when less than this is left: more than any node or edge needs but a leaked node's bytes. */
+const SLACK = 4096;
+
+/**
+ * The file as UTF-8 chunks, encoded straight into one reusable buffer: each chunk is a view that is
+ * valid only until the next one is asked for (write it, or copy it). O(nodes + edges) time, O(1)
+ * allocations per chunk. `chunkBytes` is for tests (small chunks exercise the flushing).
+ */
+export function* leaksJsonChunks(
+  a: Analysis,
+  opts: LeaksJsonOptions & { chunkBytes?: number } = {},
+): Generator<Uint8Array> {
   const graph = opts.graph ?? "all";
   const byteCount = opts.leakedBytes ?? 64;
+  const size = Math.max(opts.chunkBytes ?? CHUNK, 2 * SLACK);
+  const limit = size - SLACK;
+  const w = new ByteWriter(size);
   const keep = selectNodes(a, graph);
-  const head = leaksHead(a);
-  const headText = JSON.stringify(head);
-  yield headText.slice(0, -1);
+  const headText = JSON.stringify(leaksHead(a));
+  w.text(headText.slice(0, -1));
 
   const allocs = a.heap.allocations;
-  let omittedNodes = 0, omittedBytes = 0;
-  yield ',"nodes":[';
-  // Pieces of about PIECE characters built by concatenation (cheap rope appends in V8), so the
-  // writer encodes and writes ~1 MB at a time and never holds the whole file.
-  const zoneJson = allocs.zones.map((z) => JSON.stringify(z));
+  w.text(',"nodes":[');
+  // `,"zone":<name>,"status":"<status>"` for every zone and status, pre-encoded.
+  const zoneStatus = allocs.zones.map((z) =>
+    NODE_STATUS.map((st) => utf8(`,"zone":${JSON.stringify(z)},"status":"${st}"`))
+  );
+  const nodes: NodeText = {
+    a,
+    keep,
+    byteCount,
+    zoneStatus,
+    zoneVia: allocs.zones.map((z) =>
+      utf8(`,"zone":${JSON.stringify(z)},"status":"${NODE_STATUS[STATUS_REACHABLE]}","via":`)
+    ),
+    first: true,
+    omittedNodes: 0,
+    omittedBytes: 0,
+  };
+  for (let i = 0; i < allocs.length;) {
+    i = encodeNodes(nodes, i, w, limit);
+    if (w.pos >= limit) yield w.take();
+  }
+  const { omittedNodes, omittedBytes } = nodes;
+  w.text("]");
+
+  w.text(',"edges":[');
+  const edges = { a, keep, first: true, omittedEdges: 0 };
+  for (let e = 0; e < a.edgeSource.length;) {
+    e = encodeEdges(edges, e, w, limit);
+    if (w.pos >= limit) yield w.take();
+  }
+  const { omittedEdges } = edges;
+  w.text("]");
+  w.text(`,"cycles":${JSON.stringify(a.cycles)}`);
+  const roots = rootsOf(a, keep);
+  w.text(`,"roots":${JSON.stringify(roots)}`);
+  if (graph !== "all") {
+    w.text(
+      `,"omitted":${
+        JSON.stringify({ nodes: omittedNodes, bytes: omittedBytes, edges: omittedEdges })
+      }`,
+    );
+  }
+  w.text("}\n");
+  yield w.take();
+}
+
+interface NodeText {
+  a: Analysis;
+  keep: Uint8Array;
+  byteCount: number;
+  /** Pre-encoded `,"zone":<name>,"status":"<status>"` by zone id, then status code. */
+  zoneStatus: Uint8Array[][];
+  /** The same for reachable nodes followed by `,"via":`. */
+  zoneVia: Uint8Array[];
+  /** No node written yet (no comma before the next). */
+  first: boolean;
+  omittedNodes: number;
+  omittedBytes: number;
+}
+
+const ID = utf8('{"id":'), ID_NEXT = utf8(',{"id":'), ADDRESS = utf8(',"address":"0x');
+const SIZE = utf8('","size":');
+
+/**
+ * Node objects from id `from` on into `w` until its position reaches `limit` (or the last node);
+ * returns the next id. A plain loop over local variables (not the generator, not the writer's
+ * methods) for the common case: ids and sizes below 2^32, addresses below 2^53.
+ */
+function encodeNodes(t: NodeText, from: number, w: ByteWriter, limit: number): number {
+  const { a, keep, zoneStatus, zoneVia } = t;
+  const allocs = a.heap.allocations;
   const addresses = allocs.addresses, sizes = allocs.sizes, zoneIds = allocs.zoneIds;
-  let piece = "";
-  let sep = "";
-  for (let i = 0; i < allocs.length; i++) {
+  const status = a.status, via = a.via, n = allocs.length;
+  let buf = w.buf, p = w.pos;
+  let i = from;
+  for (; i < n && p < limit; i++) {
     const size = sizes[i]!;
     if (!keep[i]) {
-      omittedNodes++;
-      omittedBytes += size;
+      t.omittedNodes++;
+      t.omittedBytes += size;
       continue;
     }
-    const status = a.status[i]!;
-    let text = sep + '{"id":' + i + ',"address":"' + hex(addresses[i]!) + '","size":' + size +
-      ',"zone":' + zoneJson[zoneIds[i]!] + ',"status":"' + NODE_STATUS[status] + '"';
-    if (status !== STATUS_REACHABLE) {
-      text += `,"leak":"${LEAK_KIND[a.leak[i]!]}"`;
-      const b = leakedBytesHex(a, i, byteCount);
-      if (b) text += `,"bytes":"${b}"`;
-    } else if (a.via[i]! >= 0) text += ',"via":' + a.via[i];
-    piece += text + "}";
-    sep = ",";
-    if (piece.length >= PIECE) {
-      yield piece;
-      piece = "";
+    const st = status[i]!;
+    // A node is at most ~200 bytes here; `limit` leaves SLACK bytes of room.
+    p = putBytes(buf, p, t.first ? ID : ID_NEXT);
+    t.first = false;
+    p = putUint32(buf, p, i);
+    p = putBytes(buf, p, ADDRESS);
+    const address = addresses[i]!;
+    if (address >= 0 && address <= Number.MAX_SAFE_INTEGER && address % 1 === 0) {
+      p = putHex(buf, p, address);
+    } else {
+      w.pos = p;
+      w.hex(address);
+      buf = w.buf, p = w.pos;
     }
+    p = putBytes(buf, p, SIZE);
+    if (size >= 0 && size < 4294967296 && size % 1 === 0) p = putUint32(buf, p, size);
+    else {
+      w.pos = p;
+      w.number(size);
+      buf = w.buf, p = w.pos;
+    }
+    if (st !== STATUS_REACHABLE) {
+      // Leaked nodes are few and carry a variable-length hex string: the writer's checked path.
+      p = putBytes(buf, p, zoneStatus[zoneIds[i]!]![st]!);
+      w.pos = p;
+      w.text(`,"leak":"${LEAK_KIND[a.leak[i]!]}"`);
+      const b = leakedBytesHex(a, i, t.byteCount);
+      if (b) w.text(`,"bytes":"${b}"`);
+      w.byte(0x7d); // }
+      buf = w.buf, p = w.pos;
+      continue;
+    }
+    const v = via[i]!;
+    if (v >= 0) {
+      p = putBytes(buf, p, zoneVia[zoneIds[i]!]!);
+      p = putUint32(buf, p, v);
+    } else p = putBytes(buf, p, zoneStatus[zoneIds[i]!]![st]!);
+    buf[p++] = 0x7d; // }
   }
-  yield piece + "]";
+  w.pos = p;
+  return i;
+}
 
-  yield ',"edges":[';
-  piece = "";
-  sep = "";
-  let omittedEdges = 0;
+const SOURCE = utf8('{"source":'), SOURCE_NEXT = utf8(',{"source":');
+const TARGET = utf8(',"target":'), OFFSET = utf8(',"offset":');
+
+/** Edge objects from index `from` on, like `encodeNodes`; returns the next edge index. */
+function encodeEdges(
+  t: { a: Analysis; keep: Uint8Array; first: boolean; omittedEdges: number },
+  from: number,
+  w: ByteWriter,
+  limit: number,
+): number {
+  const { a, keep } = t;
   const edgeSource = a.edgeSource, edgeTarget = a.edgeTarget, edgeOffset = a.edgeOffset;
-  for (let e = 0; e < edgeSource.length; e++) {
+  const n = edgeSource.length, buf = w.buf;
+  let p = w.pos, e = from;
+  for (; e < n && p < limit; e++) {
     const src = edgeSource[e]!, dst = edgeTarget[e]!;
     if (!keep[src] || !keep[dst]) {
-      omittedEdges++;
+      t.omittedEdges++;
       continue;
     }
-    piece += sep + '{"source":' + src + ',"target":' + dst + ',"offset":' + edgeOffset[e] + "}";
-    sep = ",";
-    if (piece.length >= PIECE) {
-      yield piece;
-      piece = "";
-    }
+    p = putBytes(buf, p, t.first ? SOURCE : SOURCE_NEXT);
+    t.first = false;
+    p = putUint32(buf, p, src);
+    p = putBytes(buf, p, TARGET);
+    p = putUint32(buf, p, dst);
+    p = putBytes(buf, p, OFFSET);
+    p = putUint32(buf, p, edgeOffset[e]!);
+    buf[p++] = 0x7d; // }
   }
-  yield piece + "]";
-  yield `,"cycles":${JSON.stringify(a.cycles)}`;
-  const roots = rootsOf(a, keep);
-  yield `,"roots":${JSON.stringify(roots)}`;
-  if (graph !== "all") {
-    yield `,"omitted":${
-      JSON.stringify({ nodes: omittedNodes, bytes: omittedBytes, edges: omittedEdges })
-    }`;
-  }
-  yield "}\n";
+  w.pos = p;
+  return e;
 }
 
 /**

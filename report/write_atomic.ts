@@ -30,8 +30,14 @@ function hintsFor(err: unknown): string[] {
   return [];
 }
 
-/** Write `content` (a string or pieces written one by one, never joined) to `path` atomically. */
-export async function writeAtomic(path: string, content: string | Iterable<string>): Promise<void> {
+/**
+ * Write `content` (a string, or pieces written one by one, never joined) to `path` atomically.
+ * Byte pieces are written before the next piece is asked for, so a producer may reuse its buffer.
+ */
+export async function writeAtomic(
+  path: string,
+  content: string | Iterable<string | Uint8Array>,
+): Promise<void> {
   const slash = path.lastIndexOf("/");
   const tmp = `${path.slice(0, slash + 1)}.${path.slice(slash + 1)}.${Deno.pid}.${serial++}.tmp`;
   pending.add(tmp);
@@ -40,7 +46,7 @@ export async function writeAtomic(path: string, content: string | Iterable<strin
     file = await Deno.open(tmp, { write: true, create: true, truncate: true });
     const enc = new TextEncoder();
     for (const piece of typeof content === "string" ? [content] : content) {
-      const bytes = enc.encode(piece);
+      const bytes = typeof piece === "string" ? enc.encode(piece) : piece;
       let off = 0;
       while (off < bytes.length) off += await file.write(bytes.subarray(off));
     }
