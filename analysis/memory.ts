@@ -44,6 +44,44 @@ export class MemoryImage {
     return found;
   }
 
+  /**
+   * The copied parts of [start, end), from an 8-byte-aligned start: each as its chunk and the
+   * [from, to) inside it. Holes (memory that was not copied) are skipped. O(log chunks + parts).
+   */
+  *copiedParts(
+    start: number,
+    end: number,
+  ): Generator<{ chunk: MemoryChunk; from: number; to: number }> {
+    let addr = Math.ceil(start / 8) * 8;
+    while (addr + 8 <= end) {
+      let ci = this.find(addr, 8);
+      if (ci < 0) {
+        ci = this.#firstStartingAfter(addr);
+        const next = this.chunks[ci];
+        if (!next || next.start >= end) return;
+        addr = Math.ceil(next.start / 8) * 8;
+        continue;
+      }
+      const chunk = this.chunks[ci]!;
+      const chunkEnd = chunk.start + chunk.bytes.length;
+      const to = Math.min(end, chunkEnd);
+      yield { chunk, from: addr, to };
+      if (to < chunkEnd) return;
+      addr = Math.ceil(to / 8) * 8;
+    }
+  }
+
+  /** Index of the first chunk starting after `addr` (chunks.length when none). */
+  #firstStartingAfter(addr: number): number {
+    let lo = 0, hi = this.#starts.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.#starts[mid]! <= addr) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
   /** Whether every byte of [addr, addr+len) was copied. */
   has(addr: number, len = 1): boolean {
     return this.find(addr, len) >= 0;

@@ -53,22 +53,8 @@ export function scanRange(
   hit: (wordAddress: number, block: number) => void,
 ): number {
   let scanned = 0;
-  let addr = Math.ceil(start / 8) * 8;
-  while (addr + 8 <= end) {
-    const ci = memory.find(addr, 8);
-    if (ci < 0) {
-      // Skip to the next copied chunk that starts inside the range.
-      const nextChunk = memory.chunks.find((c) => c.start > addr && c.start < end);
-      if (!nextChunk) break;
-      addr = Math.ceil(nextChunk.start / 8) * 8;
-      continue;
-    }
-    const chunk = memory.chunks[ci]!;
-    const chunkEnd = Math.min(end, chunk.start + chunk.bytes.length);
-    scanned += scanWords(wordsOf(chunk), chunk.start, addr, chunkEnd, index, hit);
-    addr = Math.ceil(chunkEnd / 8) * 8;
-    if (chunkEnd === chunk.start + chunk.bytes.length && addr < end) continue;
-    break;
+  for (const { chunk, from, to } of memory.copiedParts(start, end)) {
+    scanned += scanWords(wordsOf(chunk), chunk.start, from, to, index, hit);
   }
   return scanned;
 }

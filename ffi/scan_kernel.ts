@@ -199,21 +199,8 @@ function _scanRanges(
   };
   for (let r = 0; r < ranges.length; r++) {
     const { start, end } = ranges[r]!;
-    let addr = Math.ceil(start / 8) * 8;
-    while (addr + 8 <= end) {
-      const ci = memory.find(addr, 8);
-      if (ci < 0) {
-        const next = memory.chunks.find((c) => c.start > addr && c.start < end);
-        if (!next) break;
-        addr = Math.ceil(next.start / 8) * 8;
-        continue;
-      }
-      const chunk = memory.chunks[ci]!;
-      const chunkEnd = Math.min(end, chunk.start + chunk.bytes.length);
-      words(chunk.start, chunk.bytes, addr, chunkEnd, r);
-      addr = Math.ceil(chunkEnd / 8) * 8;
-      if (chunkEnd === chunk.start + chunk.bytes.length && addr < end) continue;
-      break;
+    for (const { chunk, from, to } of memory.copiedParts(start, end)) {
+      words(chunk.start, chunk.bytes, from, to, r);
     }
   }
   return {
