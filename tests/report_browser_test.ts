@@ -143,25 +143,7 @@ Deno.test("report HTML works offline in Chromium: graph colours, filters, cycles
   await Deno.writeTextFile(file, html);
 
   await withPage(async (page, context) => {
-    const network: string[] = [];
-    const errors: string[] = [];
-    await context.route("**/*", (route) => {
-      const url = route.request().url();
-      if (url.startsWith("file:")) return route.continue();
-      network.push(url);
-      return route.abort();
-    });
-    page.on("request", (r) => {
-      if (!r.url().startsWith("file:")) network.push(r.url());
-    });
-    page.on("pageerror", (e) => errors.push(String(e)));
-    page.on("console", (m) => {
-      if (m.type() === "error") errors.push(m.text());
-    });
-    page.on("dialog", (d) => {
-      errors.push("dialog: " + d.message());
-      d.dismiss();
-    });
+    const { network, errors } = await guard(page, context);
 
     await page.goto("file://" + file);
     await page.waitForFunction(
