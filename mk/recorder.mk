@@ -8,7 +8,7 @@ endif
 recorder: $(BUILD)/librecorder.so
 
 # Frame pointers in the recorder itself: HEAPSCOPE_UNWIND=fp starts its walk in these frames.
-$(BUILD)/librecorder.so: shim/recorder_linux.c
+$(BUILD)/librecorder.so: shim/recorder_linux.c shim/libc_malloc.h
 	@mkdir -p $(BUILD)
 	$(CC) -O2 -g -Wall -Wextra -Werror -std=gnu11 -fPIC -shared -fvisibility=hidden \
 	  -fno-omit-frame-pointer -pthread -o $@ $<

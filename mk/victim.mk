@@ -5,6 +5,6 @@
 truth: $(BUILD)/libtruth.so
 victim: $(BUILD)/libtruth.so
 
-$(BUILD)/libtruth.so: tests/interposer/truth.c
+$(BUILD)/libtruth.so: tests/interposer/truth.c shim/libc_malloc.h
 	@mkdir -p $(BUILD)
 	$(CC) -O2 -g -Wall -Wextra -Werror -std=gnu11 -fPIC -shared -fvisibility=hidden -pthread -o $@ $<

@@ -81,13 +81,7 @@
 #include <unistd.h>
 #include <unwind.h>
 
-extern void *__libc_malloc(size_t);
-extern void __libc_free(void *);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-extern void *__libc_memalign(size_t, size_t);
-extern void *__libc_valloc(size_t);
-extern void *__libc_pvalloc(size_t);
+#include "libc_malloc.h"
 
 #define EXPORT __attribute__((visibility("default")))
 #define HOT __attribute__((section("hs_text"), noinline))

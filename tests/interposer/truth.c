@@ -35,13 +35,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-extern void *__libc_malloc(size_t);
-extern void __libc_free(void *);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-extern void *__libc_memalign(size_t, size_t);
-extern void *__libc_valloc(size_t);
-extern void *__libc_pvalloc(size_t);
+#include "../../shim/libc_malloc.h"
 
 #define EXPORT __attribute__((visibility("default")))
 #define KEY_MASK ((uintptr_t)0xa5a5a5a5a5a5a5a5ull)
