@@ -65,6 +65,10 @@ export interface StackFrame {
   function?: string;
   file?: string;
   line?: number;
+  /** Source column, when the symbolizer gives it (llvm-symbolizer does, addr2line does not). */
+  column?: number;
+  /** Bytes from the start of `function` to `pc` (the return address), when known. */
+  offset?: number;
   /** Path of the image (executable or library) the pc is in. */
   image?: string;
 }
@@ -72,7 +76,11 @@ export interface StackFrame {
 /** Symbolizer output: return address → frames, innermost first. */
 export type FrameMap = Map<number, StackFrame[]>;
 
-/** leaks.json v2: one allocation site (one recorded stack). `site` indexes `LeaksSites.stacks`. */
+/**
+ * leaks.json v2: one allocation site (one recorded stack). Site ids are indexes into the file's
+ * `stacks`: dense, and renumbered per file (the listed sites first, in sort order), not the
+ * recorder's stack ids.
+ */
 export interface SiteRow {
   site: number;
   /** Live blocks and requested bytes now, and their peaks over the run. */
@@ -98,7 +106,10 @@ export type SiteSort = "size" | "count";
 
 /** What leaks.json version 2 adds. */
 export interface LeaksSites {
-  /** stacks[site] = frames, innermost first. */
+  /**
+   * stacks[site] = frames, innermost first. Only the kept sites: those listed in `sites` and those
+   * some written node refers to (`site`); a site id is an index into this array.
+   */
   stacks: StackFrame[][];
   /** Per node id (allocation index): site, or -1 when the recorder did not see the block. */
   site: Int32Array;
@@ -108,7 +119,10 @@ export interface LeaksSites {
   ageMs: Float64Array;
   /** Sorted, top N (see SitesOptions). */
   sites: SiteRow[];
-  /** Sites left out by top N. */
+  /**
+   * Recorded sites with no row in `sites` (left out by top N); their stacks are dropped too unless
+   * a written node refers to them.
+   */
   omittedSites: number;
   timeline: TimelineSample[];
   /** Recorded live blocks that the heap walker did not list (should be 0). */
@@ -119,6 +133,19 @@ export interface SitesOptions {
   sort?: SiteSort;
   /** Rows kept in `sites` (default all). */
   top?: number;
+  /**
+   * Nodes written to leaks.json (1 = written), default every node: their sites keep their stacks,
+   * whether listed in `sites` or not.
+   */
+  written?: Uint8Array;
+}
+
+/** The sites kept for leaks.json, renumbered densely, before symbolization. */
+export interface SiteSelection extends Omit<LeaksSites, "stacks"> {
+  /** recorded[site] = the recorder's stack of kept site `site` (undefined: unknown stack). */
+  recorded: (RecordedStack | undefined)[];
+  /** Every kept site's row, sorted (`sites` is its first N): the flame graph's input. */
+  keptRows: SiteRow[];
 }
 
 const hex = (n: number) => "0x" + n.toString(16);
@@ -227,19 +254,19 @@ export function aggregateSites(
   return { rows, stackIds, nodeSite, nodeBlock };
 }
 
-/** The leaks.json v2 additions for an analysis of a recorded process. */
-export function sitesForLeaks(
+/**
+ * Which sites leaks.json keeps (phase one of sitesForLeaks, before the slow symbolization): the top
+ * N rows and every site a written node refers to, renumbered 0.. in sort order so that the listed
+ * rows come first. Everything else is only counted (`omittedSites`). O(blocks + nodes + stacks).
+ */
+export function selectSites(
   analysis: Analysis,
   table: RecorderTable,
-  symbols: FrameMap,
   opts: SitesOptions = {},
-): LeaksSites {
+): SiteSelection {
   const { rows, stackIds, nodeSite, nodeBlock } = aggregateSites(table, analysis);
-  const stacks = stackIds.map((id) => {
-    const st = table.stacks.get(id);
-    return st ? framesOf(st, symbols) : [];
-  });
   const n = nodeSite.length;
+  const referenced = new Uint8Array(rows.length);
   const thread = new Uint32Array(n);
   const ageMs = new Float64Array(n).fill(-1);
   let matched = 0;
@@ -247,6 +274,7 @@ export function sitesForLeaks(
     const bi = nodeBlock[i]!;
     if (bi < 0) continue;
     matched++;
+    if (!opts.written || opts.written[i]) referenced[nodeSite[i]!] = 1;
     const b = table.blocks[bi]!;
     thread[i] = b.tid;
     ageMs[i] = Math.max(0, (table.nowNs - b.timeNs) / 1e6);
@@ -254,17 +282,54 @@ export function sitesForLeaks(
   const sorted = rows.filter((r) => r.count > 0 || r.totalCount > 0).sort(
     compareSites(opts.sort ?? "size"),
   );
-  const top = opts.top ?? sorted.length;
+  const top = Math.min(opts.top ?? sorted.length, sorted.length);
+  // Old site (row index) → kept id; the listed rows get 0..top-1.
+  const renumber = new Int32Array(rows.length).fill(-1);
+  const recorded: (RecordedStack | undefined)[] = [];
+  const keptRows: SiteRow[] = [];
+  sorted.forEach((r, k) => {
+    if (k >= top && !referenced[r.site]) return;
+    renumber[r.site] = recorded.length;
+    recorded.push(table.stacks.get(stackIds[r.site]!));
+    keptRows.push({ ...r, site: renumber[r.site]! });
+  });
+  const site = new Int32Array(n).fill(-1);
+  for (let i = 0; i < n; i++) {
+    if (nodeSite[i]! >= 0 && (!opts.written || opts.written[i])) site[i] = renumber[nodeSite[i]!]!;
+  }
   return {
-    stacks,
-    site: nodeSite,
+    recorded,
+    keptRows,
+    site,
     thread,
     ageMs,
-    sites: sorted.slice(0, top),
-    omittedSites: Math.max(0, sorted.length - top),
+    sites: keptRows.slice(0, top),
+    omittedSites: sorted.length - top,
     timeline: table.timeline,
     unmatchedBlocks: table.blocks.length - matched,
   };
+}
+
+/** Return addresses of the kept stacks: all that needs symbolizing. */
+export function selectedPcs(sel: Pick<SiteSelection, "recorded">): Set<number> {
+  const pcs = new Set<number>();
+  for (const st of sel.recorded) for (const pc of st?.pcs ?? []) pcs.add(pc);
+  return pcs;
+}
+
+/** Phase two: the selection with its frames. */
+export function withFrames(sel: SiteSelection, symbols: FrameMap): LeaksSites & SiteSelection {
+  return { ...sel, stacks: sel.recorded.map((st) => st ? framesOf(st, symbols) : []) };
+}
+
+/** The leaks.json v2 additions for an analysis of a recorded process (both phases). */
+export function sitesForLeaks(
+  analysis: Analysis,
+  table: RecorderTable,
+  symbols: FrameMap,
+  opts: SitesOptions = {},
+): LeaksSites {
+  return withFrames(selectSites(analysis, table, opts), symbols);
 }
 
 /** Name of a frame in a flame graph: function, else image+offset-less pc. */
@@ -296,9 +361,40 @@ export function foldedStacks(
   return out;
 }
 
-function formatFrame(f: StackFrame): string {
-  const where = f.file ? ` ${f.file}${f.line ? `:${f.line}` : ""}` : f.image ? ` (${f.image})` : "";
-  return `${f.function ?? f.pc}${where}`;
+/**
+ * Which of `frames` (one per listed site) need telling apart: those whose `text` equals another's
+ * while their addresses or columns differ (two allocations on one source line). Same text at the
+ * same address is the same call; the stacks then differ further out, which the output shows.
+ * O(frames).
+ */
+export function ambiguousFrames(
+  frames: readonly (StackFrame | undefined)[],
+  text: (f: StackFrame) => string,
+): boolean[] {
+  const groups = new Map<string, Set<string>>();
+  const keys = frames.map((f) => {
+    if (!f) return undefined;
+    const key = text(f);
+    const where = groups.get(key) ?? new Set<string>();
+    where.add(`${f.pc}:${f.column ?? ""}`);
+    groups.set(key, where);
+    return key;
+  });
+  return keys.map((k) => k !== undefined && groups.get(k)!.size > 1);
+}
+
+/** "+0x1c" (return address offset in the function), else "@pc"; "" when the name has an offset. */
+export function offsetSuffix(f: StackFrame): string {
+  if (!f.function) return ""; // the name is the pc already
+  if (/\+0x[0-9a-f]+$/.test(f.function)) return ""; // ELF fallback names: "fn+0x1c"
+  return f.offset !== undefined ? `+0x${f.offset.toString(16)}` : `@${f.pc}`;
+}
+
+function formatFrame(f: StackFrame, distinguish = false): string {
+  const name = `${f.function ?? f.pc}${distinguish ? offsetSuffix(f) : ""}`;
+  if (!f.file) return f.image ? `${name} (${f.image})` : name;
+  const column = distinguish && f.line && f.column ? `:${f.column}` : "";
+  return `${name} ${f.file}${f.line ? `:${f.line}` : ""}${column}`;
 }
 
 function bytes(n: number): string {
@@ -315,16 +411,22 @@ export function formatSites(
   const maxFrames = opts.frames ?? 8;
   const rows = opts.leakedOnly ? s.sites.filter((r) => r.leakedCount > 0) : s.sites;
   const lines: string[] = [];
-  for (const r of rows) {
+  const distinguish = ambiguousFrames(
+    rows.map((r) => s.stacks[r.site]?.[0]),
+    (f) => formatFrame(f),
+  );
+  rows.forEach((r, k) => {
     lines.push(
       `site ${r.site}: ${r.leakedCount} leaked (${bytes(r.leakedBytes)}), ${r.count} live ` +
         `(${bytes(r.bytes)}), peak ${r.peakCount} (${bytes(r.peakBytes)}), ${r.totalCount} ` +
         `allocated, oldest ${(r.oldestMs / 1000).toFixed(1)} s, threads ${r.threads.join(",")}`,
     );
     const frames = s.stacks[r.site] ?? [];
-    for (const f of frames.slice(0, maxFrames)) lines.push(`    at ${formatFrame(f)}`);
+    frames.slice(0, maxFrames).forEach((f, i) => {
+      lines.push(`    at ${formatFrame(f, i === 0 && distinguish[k])}`);
+    });
     if (frames.length > maxFrames) lines.push(`    ... ${frames.length - maxFrames} more frames`);
-  }
+  });
   if (s.omittedSites > 0) lines.push(`${s.omittedSites} more sites omitted (see --top)`);
   return lines.join("\n");
 }

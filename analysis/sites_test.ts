@@ -3,12 +3,17 @@
 import assert from "node:assert/strict";
 import {
   aggregateSites,
+  ambiguousFrames,
   compareSites,
   foldedStacks,
+  formatSites,
   framesOf,
   type RecorderTable,
+  selectedPcs,
+  selectSites,
   type StackFrame,
 } from "./sites.ts";
+import { type Analysis, LEAK_DIRECT, STATUS_LEAKED, STATUS_REACHABLE } from "./types.ts";
 
 const MS = 1e6;
 
@@ -71,4 +76,61 @@ Deno.test("foldedStacks() writes root-first frames and merges equal stacks", () 
   assert.equal(stacks[1]![0]!.pc, "0x30", "an unknown pc stays a bare frame");
   assert.equal(foldedStacks(rows, stacks, "live"), "main;inlined:caller;inner 20\nmain;0x30 500\n");
   assert.equal(foldedStacks(rows, stacks, "leaked"), "", "nothing leaked without an analysis");
+});
+
+/** Just what selectSites() reads of an analysis: node addresses and their status. */
+function analysisOf(nodes: { address: number; leaked: boolean }[]): Analysis {
+  return {
+    heap: { allocations: { length: nodes.length, addresses: nodes.map((n) => n.address) } },
+    status: Uint8Array.from(nodes, (n) => n.leaked ? STATUS_LEAKED : STATUS_REACHABLE),
+    leak: Uint8Array.from(nodes, () => LEAK_DIRECT),
+  } as unknown as Analysis;
+}
+
+Deno.test("selectSites() keeps the top rows and the written nodes' sites, renumbered densely", () => {
+  const t = table();
+  t.stacks.set(3, { ...t.stacks.get(1)!, id: 3, pcs: [0x40], totalCount: 9 });
+  // Node 0 (stack 1) leaked, node 1 (stack 2) reachable; stack 3 only churned.
+  const a = analysisOf([{ address: 0x1000, leaked: true }, { address: 0x3000, leaked: false }]);
+  const top1 = selectSites(a, t, { top: 1 });
+  assert.deepEqual(top1.sites.map((r) => r.site), [0], "the listed row is site 0");
+  assert.equal(top1.recorded[0]!.id, 1, "leaked bytes first: stack 1");
+  assert.deepEqual(top1.recorded.map((st) => st!.id), [1, 2], "stack 2 kept for node 1");
+  assert.deepEqual([...top1.site], [0, 1]);
+  assert.equal(top1.omittedSites, 2);
+  assert.deepEqual([...selectedPcs(top1)].sort((x, y) => x - y), [0x10, 0x20, 0x30]);
+  const leakedOnly = selectSites(a, t, { top: 1, written: Uint8Array.of(1, 0) });
+  assert.deepEqual(leakedOnly.recorded.map((st) => st!.id), [1], "node 1 is not written");
+  assert.deepEqual([...leakedOnly.site], [0, -1]);
+  assert.equal(leakedOnly.keptRows.length, 1);
+});
+
+Deno.test("formatSites() tells apart two sites on one line by offset and column", () => {
+  const frame = (pc: string, offset: number, column: number): StackFrame => ({
+    pc,
+    function: "leak_cycle",
+    file: "prog.c",
+    line: 7,
+    column,
+    offset,
+  });
+  const row = (site: number) => ({ ...aggregateSites(table()).rows[0]!, site });
+  const main: StackFrame = { pc: "0x90", function: "main", file: "prog.c", line: 20 };
+  const stacks = [[frame("0x51c", 0x1c, 13), main], [frame("0x52a", 0x2a, 31), main]];
+  const text = formatSites({ sites: [row(0), row(1)], stacks, omittedSites: 0 });
+  assert.match(text, /at leak_cycle\+0x1c prog\.c:7:13\n/);
+  assert.match(text, /at leak_cycle\+0x2a prog\.c:7:31\n/);
+  assert.equal(text.match(/at main prog\.c:20$/gm)?.length, 2, "outer frames unchanged");
+  // The same call from two callers prints the same innermost line: nothing to add.
+  const same = formatSites({
+    sites: [row(0), row(1)],
+    stacks: [stacks[0]!, stacks[0]!],
+    omittedSites: 0,
+  });
+  assert.equal(same.match(/at leak_cycle prog\.c:7$/gm)?.length, 2);
+  assert.deepEqual(ambiguousFrames([stacks[0]![0], undefined, main], (f) => f.function!), [
+    false,
+    false,
+    false,
+  ]);
 });

@@ -16,11 +16,15 @@ import {
   aggregateSites,
   foldedStacks,
   formatSites,
+  framesOf,
   type LeaksSites,
   type RecorderTable,
-  sitesForLeaks,
+  selectedPcs,
+  selectSites,
   type SiteSort,
+  withFrames,
 } from "../analysis/sites.ts";
+import { STATUS_REACHABLE } from "../analysis/types.ts";
 import {
   formatSummary,
   printable,
@@ -233,15 +237,20 @@ export async function runRecorded(argv: string[], opts: RunOptions = {}): Promis
     // any, still says what was live and where it came from, without a leak analysis.
     try {
       const dump = readRecorderDump(`${recordDir}/record.${pid}`);
-      const frames = await symbolize(allPcs(dump), dump.regions);
       const { rows, stackIds } = aggregateSites(dump);
+      const sorted = rows.filter((r) => r.count > 0).sort((a, b) => b.bytes - a.bytes);
+      const shown = sorted.slice(0, opts.top ?? 10);
+      // Symbolize only the stacks printed (and, for the flame graph, every live site's).
+      const needed = (opts.flameGraph ? sorted : shown).map((r) =>
+        dump.stacks.get(stackIds[r.site]!)
+      );
+      const frames = await symbolize(selectedPcs({ recorded: needed }), dump.regions);
       const stacks = stackIds.map((id) => {
         const st = dump.stacks.get(id);
-        return st ? st.pcs.flatMap((pc) => frames.get(pc) ?? [{ pc: "0x" + pc.toString(16) }]) : [];
+        return st ? framesOf(st, frames) : [];
       });
-      const sorted = rows.filter((r) => r.count > 0).sort((a, b) => b.bytes - a.bytes);
       log(`heapscope: no snapshot at exit; live at exit per the recorder's dump:`);
-      log(formatSites({ sites: sorted.slice(0, opts.top ?? 10), stacks, omittedSites: 0 }));
+      log(formatSites({ sites: shown, stacks, omittedSites: sorted.length - shown.length }));
       if (opts.flameGraph) {
         await Deno.writeTextFile(opts.flameGraph, foldedStacks(sorted, stacks, "live"));
       }
@@ -259,33 +268,44 @@ export async function runRecorded(argv: string[], opts: RunOptions = {}): Promis
   return lastStatus;
 }
 
-function allPcs(table: RecorderTable): Set<number> {
-  const pcs = new Set<number>();
-  for (const s of table.stacks.values()) for (const pc of s.pcs) pcs.add(pc);
-  return pcs;
-}
-
 /**
  * Sites for an analysed snapshot of a process that runs under the recorder (`heapscope <pid>` of
  * a process started by `heapscope run`, or any LD_PRELOAD=librecorder.so process); undefined when
- * the process has no recorder. Symbolizes every recorded stack.
+ * the process has no recorder. `sites` keeps the top N rows and the stacks of those rows and of
+ * the nodes `graph` writes; `full` has every kept row (the flame graph's input). Symbolizes only
+ * the kept stacks: most recorded stacks (every site that ever allocated) are never shown.
  */
 export async function recordedSites(
   snap: Snapshot,
   analysis: Analysis,
-  opts: { sort?: SiteSort; top?: number } = {},
+  opts: { sort?: SiteSort; top?: number; graph?: "all" | "leaked" } = {},
 ): Promise<{ table: RecorderTable; full: LeaksSites; sites: LeaksSites } | undefined> {
   const table = readRecorderTable(snap);
   if (!table) return undefined;
-  const frames = await symbolize(allPcs(table), snap.regions, { pageSize: snap.pageSize });
-  const full = sitesForLeaks(analysis, table, frames, { sort: opts.sort ?? "size" });
-  const top = opts.top ?? 10;
-  const sites: LeaksSites = {
-    ...full,
-    sites: full.sites.slice(0, top),
-    omittedSites: full.omittedSites + Math.max(0, full.sites.length - top),
-  };
-  return { table, full, sites };
+  const selection = selectSites(analysis, table, {
+    sort: opts.sort ?? "size",
+    top: opts.top ?? 10,
+    written: opts.graph === "leaked" ? leakedGraphNodes(analysis) : undefined,
+  });
+  const frames = await symbolize(selectedPcs(selection), snap.regions, {
+    pageSize: snap.pageSize,
+  });
+  const sites = withFrames(selection, frames);
+  return { table, full: { ...sites, sites: sites.keptRows }, sites };
+}
+
+/**
+ * The nodes `--graph leaked` writes: leaked nodes and what they point to (the rule of
+ * report/leaks_json.ts; withSites() compacts against the nodes actually written, so a difference
+ * would only cost symbolization time).
+ */
+function leakedGraphNodes(a: Analysis): Uint8Array {
+  const keep = new Uint8Array(a.status.length);
+  for (let i = 0; i < keep.length; i++) if (a.status[i] !== STATUS_REACHABLE) keep[i] = 1;
+  for (let e = 0; e < a.edgeSource.length; e++) {
+    if (a.status[a.edgeSource[e]!] !== STATUS_REACHABLE) keep[a.edgeTarget[e]!] = 1;
+  }
+  return keep;
 }
 
 /** With ".<k>" before the extension, for the k-th signal snapshot. */
@@ -306,14 +326,15 @@ async function report(
 ): Promise<number> {
   const analysis = analyze(snap, { kernel: scanKernel() });
   const top = opts.top ?? 10;
-  const recorded = await recordedSites(snap, analysis, { sort, top });
+  const graph = opts.graph ?? "all";
+  const recorded = await recordedSites(snap, analysis, { sort, top, graph });
   if (!recorded) {
     throw new Error(
       `process ${snap.pid} has no recorder table (librecorder.so not loaded or not initialised)`,
     );
   }
   const { table, full, sites } = recorded;
-  const leaks = withSites(toLeaksFile(analysis, { graph: opts.graph ?? "all" }), sites);
+  const leaks = withSites(toLeaksFile(analysis, { graph }), sites);
   const output = numberedPath(opts.output ?? "leaks.json", index);
   await writeAtomic(output, JSON.stringify(leaks));
   const outputs = [{ label: "json", path: output }];
@@ -329,7 +350,8 @@ async function report(
   }
   log(
     `heapscope: ${kind} snapshot${index ? ` ${index}` : ""} of process ${snap.pid}: ` +
-      `${table.blocks.length} recorded live blocks, ${table.stacks.size} stacks` +
+      `${table.blocks.length} recorded live blocks, ${table.stacks.size} stacks ` +
+      `(${leaks.stacks?.length ?? 0} kept)` +
       (full.unmatchedBlocks ? `, ${full.unmatchedBlocks} not found in the heap` : ""),
   );
   log(formatSummary(analysis, { outputs, top }));
@@ -342,19 +364,42 @@ async function report(
   return leaks.summary.leaked > 0 ? EXIT.leaks : EXIT.clean;
 }
 
-/** leaks.json version 2: stacks, sites and timeline, and per node its site, thread and age. */
+/**
+ * leaks.json version 2: stacks, sites and timeline, and per node its site, thread and age. Site
+ * ids in the file are indexes into its `stacks`; stacks that neither a written node nor a row of
+ * `sites` refers to are dropped here and the rest renumbered in order, so the file holds no stack
+ * it does not use whichever nodes `file` kept. O(nodes + sites).
+ */
 export function withSites(file: LeaksFile, s: LeaksSites): LeaksFile {
+  const used = new Uint8Array(s.stacks.length);
+  for (const r of s.sites) used[r.site] = 1;
+  for (const n of file.nodes) {
+    const site = s.site[n.id] ?? -1;
+    if (site >= 0) used[site] = 1;
+  }
+  const renumber = new Int32Array(s.stacks.length).fill(-1);
+  const stacks: LeaksSites["stacks"] = [];
+  s.stacks.forEach((frames, i) => {
+    if (!used[i]) return;
+    renumber[i] = stacks.length;
+    stacks.push(frames);
+  });
   const nodes = file.nodes.map((n) => {
     const site = s.site[n.id] ?? -1;
     if (site < 0) return n;
-    return { ...n, site, thread: s.thread[n.id], ageMs: Math.round(s.ageMs[n.id]! * 1000) / 1000 };
+    return {
+      ...n,
+      site: renumber[site]!,
+      thread: s.thread[n.id],
+      ageMs: Math.round(s.ageMs[n.id]! * 1000) / 1000,
+    };
   });
   return {
     ...file,
     version: 2,
     nodes,
-    stacks: s.stacks,
-    sites: s.sites,
+    stacks,
+    sites: s.sites.map((r) => ({ ...r, site: renumber[r.site]! })),
     omittedSites: s.omittedSites,
     timeline: s.timeline,
   } as unknown as LeaksFile;

@@ -136,7 +136,16 @@ async function llvmSymbolize(
   const lines = text.split("\n").filter((l) => l.startsWith("{"));
   for (let i = 0; i < lines.length && i < order.length; i++) {
     const { pc, image } = order[i]!;
-    let parsed: { Symbol?: { FunctionName?: string; FileName?: string; Line?: number }[] };
+    let parsed: {
+      Symbol?: {
+        FunctionName?: string;
+        FileName?: string;
+        Line?: number;
+        Column?: number;
+        /** Function start as a file vaddr; "" for an inlined frame. */
+        StartAddress?: string;
+      }[];
+    };
     try {
       parsed = JSON.parse(lines[i]!);
     } catch {
@@ -148,6 +157,10 @@ async function llvmSymbolize(
       if (s.FunctionName && s.FunctionName !== "??") f.function = s.FunctionName;
       if (s.FileName && s.FileName !== "??") f.file = s.FileName;
       if (s.Line) f.line = s.Line;
+      if (s.Column) f.column = s.Column;
+      const start = s.StartAddress ? Number(s.StartAddress) : NaN;
+      const vaddr = pc - image.bias;
+      if (Number.isFinite(start) && start < vaddr) f.offset = vaddr - start;
       frames.push(f);
     }
     if (frames.length > 0) out.set(pc, frames);
@@ -178,6 +191,13 @@ async function addr2line(image: ImageAt, pcs: number[], out: FrameMap): Promise<
       frames.push(f);
     }
     if (frames.some((f) => f.function)) out.set(pc, frames);
+  }
+  // addr2line gives no function start: the ELF symbol's, for the outermost (not inlined) frame.
+  const syms = functionSymbols(image.path);
+  for (const pc of pcs) {
+    const s = symbolAt(syms, pc - 1 - image.bias);
+    const outer = out.get(pc)?.at(-1);
+    if (s && outer?.function) outer.offset = pc - image.bias - s.start;
   }
 }
 
@@ -229,22 +249,29 @@ function functionSymbols(path: string): FuncSym[] {
   return list;
 }
 
+/** The function symbol containing file vaddr `addr` (binary search). */
+function symbolAt(syms: readonly FuncSym[], addr: number): FuncSym | undefined {
+  let lo = 0, hi = syms.length - 1, best = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (syms[mid]!.start <= addr) {
+      best = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  const s = best >= 0 ? syms[best] : undefined;
+  return s && (s.size === 0 || addr < s.start + s.size) ? s : undefined;
+}
+
 function elfSymbolize(image: ImageAt, pcs: number[], out: FrameMap): void {
   const syms = functionSymbols(image.path);
   for (const pc of pcs) {
     const addr = pc - 1 - image.bias;
-    let lo = 0, hi = syms.length - 1, best = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (syms[mid]!.start <= addr) {
-        best = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
-    const s = best >= 0 ? syms[best] : undefined;
+    const s = symbolAt(syms, addr);
     const frame: StackFrame = { pc: hex(pc), image: image.path };
-    if (s && (s.size === 0 || addr < s.start + s.size)) {
-      frame.function = `${s.name}+${hex(addr + 1 - s.start)}`;
+    if (s) {
+      frame.offset = addr + 1 - s.start;
+      frame.function = `${s.name}+${hex(frame.offset)}`;
     }
     out.set(pc, [frame]);
   }

@@ -1,6 +1,7 @@
 // Pure selectors: turn a LeaksFile into one bounded payload per report view, plus the viewer's interactive selections.
 
 import type { LeaksFile, LeaksNode, LeaksSite, LeaksStackFrame } from "./schema.ts";
+import { ambiguousFrames, offsetSuffix } from "../analysis/sites.ts";
 
 export type NodeStatus = LeaksNode["status"];
 export type Filter = "all" | "reachable" | "leaked" | "cycle";
@@ -686,12 +687,17 @@ export function selectSites(
     }
   }
 
-  const rows = listed.map((r): SiteRowView => {
-    const frame = meaningfulFrame(stacks[r.site] ?? []);
+  const frames = listed.map((r) => meaningfulFrame(stacks[r.site] ?? []));
+  // Two sites on one source line (two mallocs in one statement) would read alike: add the offset
+  // in the function and the column.
+  const distinguish = ambiguousFrames(frames, (f) => `${frameName(f)} ${frameLocation(f)}`);
+  const rows = listed.map((r, k): SiteRowView => {
+    const frame = frames[k];
+    const exact = distinguish[k] === true && frame !== undefined;
     const row: SiteRowView = {
       site: r.site,
-      label: frame ? frameName(frame) : `site ${r.site}`,
-      location: frame ? frameLocation(frame) : "",
+      label: frame ? frameName(frame) + (exact ? offsetSuffix(frame) : "") : `site ${r.site}`,
+      location: frame ? frameLocation(frame, exact) : "",
       count: r.count,
       bytes: r.bytes,
       peakCount: r.peakCount,
@@ -762,11 +768,15 @@ export function frameName(frame: { pc: string; function?: string; image?: string
   return frame.image ? `${_basename(frame.image)}@${frame.pc}` : frame.pc;
 }
 
-/** "file.c:123" (basename), "file.c", or "". */
-export function frameLocation(frame: { file?: string; line?: number }): string {
+/** "file.c:123" (basename), "file.c", or ""; with `column`, "file.c:123:9" when known. */
+export function frameLocation(
+  frame: { file?: string; line?: number; column?: number },
+  column = false,
+): string {
   if (!frame.file) return "";
   const base = _basename(frame.file);
-  return frame.line !== undefined && frame.line > 0 ? `${base}:${frame.line}` : base;
+  if (frame.line === undefined || frame.line <= 0) return base;
+  return column && frame.column ? `${base}:${frame.line}:${frame.column}` : `${base}:${frame.line}`;
 }
 
 function frameView(frame: LeaksStackFrame): FrameView {

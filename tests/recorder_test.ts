@@ -5,7 +5,9 @@
 import assert from "node:assert/strict";
 import { runRecorded, type RunSnapshot } from "../ffi/run_command.ts";
 import { readRecorderDump } from "../ffi/recorder_table.ts";
-import type { SiteRow, StackFrame } from "../analysis/sites.ts";
+import { formatSites, type SiteRow, type StackFrame } from "../analysis/sites.ts";
+import type { LeaksFile } from "../report/schema.ts";
+import { selectReportModel } from "../report/selectors.ts";
 import { STATUS_REACHABLE } from "../analysis/types.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -42,6 +44,11 @@ __attribute__((noinline)) void keep_c(void) {
   for (int i = 0; i < 7; i++) kept[i] = malloc(50); /* LINE keep_c */
 }
 
+__attribute__((noinline)) void leak_pair(void) {
+  char *p = malloc(4000), *q = malloc(4000); /* LINE leak_pair */
+  p[0] = q[0] = 1;
+}
+
 __attribute__((noinline)) void churn(void) {
   for (int i = 0; i < 1000; i++) free(malloc(32)); /* LINE churn */
 }
@@ -75,6 +82,7 @@ int main(int argc, char **argv) {
   }
   leak_a();
   leak_b();
+  leak_pair();
   keep_c();
   churn();
   pthread_t t[2];
@@ -101,7 +109,15 @@ int main(int argc, char **argv) {
 }
 `;
 
-const FUNCTIONS = ["leak_a", "leak_b", "keep_c", "churn", "thread_leak", "child_work"] as const;
+const FUNCTIONS = [
+  "leak_a",
+  "leak_b",
+  "leak_pair",
+  "keep_c",
+  "churn",
+  "thread_leak",
+  "child_work",
+] as const;
 type Fn = (typeof FUNCTIONS)[number];
 
 /** Source line of each "LINE fn" marker comment in PROGRAM. */
@@ -132,7 +148,7 @@ async function build(): Promise<{ dir: string; prog: string }> {
   return { dir, prog: `${dir}/prog` };
 }
 
-async function run(mode: string, extra: { signal?: boolean } = {}) {
+async function run(mode: string, extra: { signal?: boolean; top?: number } = {}) {
   const { dir, prog } = await build();
   const snaps: RunSnapshot[] = [];
   const status = await runRecorded([prog, mode, `${dir}/out.txt`], {
@@ -142,6 +158,7 @@ async function run(mode: string, extra: { signal?: boolean } = {}) {
     quiet: true,
     stdio: "null",
     signal: extra.signal,
+    top: extra.top,
     onSnapshot: (s) => snaps.push(s),
   });
   const lines = (await Deno.readTextFile(`${dir}/out.txt`)).trim().split("\n");
@@ -250,5 +267,44 @@ Deno.test("runRecorded() takes a SIGUSR1 snapshot of the live state at the signa
   );
   assert.deepEqual([c2.count, c2.peakCount, c2.totalCount], [0, 7, 7], "freed after the signal");
   assert.equal(atExit.table.blocks.length, atSignal.table.blocks.length - 7);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("runRecorded() keeps only the stacks leaks.json uses and tells apart two mallocs on one line", async () => {
+  const { dir, snaps } = await run("plain", { top: 3 });
+  const s = snaps[0]!;
+  // leak_pair's two sites lead the list (the most leaked bytes)...
+  const pair = s.sites.sites.filter((r) =>
+    ownFrame(s.sites.stacks[r.site] ?? [])?.function === "leak_pair"
+  );
+  assert.equal(pair.length, 2, "one site per malloc call");
+  const [p, q] = pair.map((r) => s.sites.stacks[r.site]![0]!) as [StackFrame, StackFrame];
+  assert.equal(p.line, LINES.leak_pair);
+  assert.equal(q.line, LINES.leak_pair);
+  assert.notEqual(p.offset, q.offset);
+  // ...and print apart, in the summary and in the report's sites table.
+  const text = formatSites(s.sites);
+  const at = text.split("\n").filter((l) => l.includes("at leak_pair"));
+  assert.equal(at.length, 2, text);
+  assert.notEqual(at[0], at[1]);
+  assert.match(at[0]!, /at leak_pair\+0x[0-9a-f]+ \S*prog\.c:\d+(:\d+)?$/);
+  const json: LeaksFile = JSON.parse(await Deno.readTextFile(`${dir}/leaks.json`));
+  const labels = selectReportModel(json).sites!.rows
+    .filter((r) => r.label.startsWith("leak_pair"))
+    .map((r) => `${r.label} ${r.location}`);
+  assert.equal(labels.length, 2);
+  assert.notEqual(labels[0], labels[1]);
+  assert.match(labels[0]!, /^leak_pair\+0x[0-9a-f]+ prog\.c:\d+/);
+
+  // leaks.json: site ids are dense indexes into `stacks`, each stack used by a node or a row.
+  assert.equal(json.sites!.length, 3);
+  const used = new Set([
+    ...json.sites!.map((r) => r.site),
+    ...json.nodes.flatMap((n) => n.site === undefined ? [] : [n.site]),
+  ]);
+  assert.deepEqual([...used].sort((a, b) => a - b), [...json.stacks!.keys()]);
+  assert.ok(json.stacks!.length < s.table.stacks.size, "churn's stack (nothing live) is dropped");
+  const recorded = [...s.table.stacks.values()].filter((st) => st.totalCount > 0).length;
+  assert.equal(json.omittedSites, recorded - 3, "every recorded site without a row is counted");
   await Deno.remove(dir, { recursive: true });
 });
