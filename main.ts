@@ -237,12 +237,12 @@ async function runAttach(pidText: string, opts: Options): Promise<number> {
   }
   // A process started under `heapscope run` carries the recorder's table: its leaks get stacks.
   const sort = opts.sort === "count" ? "count" : "size";
-  const recorded = await recordedSites(analysis.snapshot, analysis, { sort, top });
+  const graph = opts.graph === "leaked" ? "leaked" : "all";
+  const recorded = await recordedSites(analysis.snapshot, analysis, { sort, top, graph });
   releaseMemory(analysis); // the copy is not needed for the output: leaked blocks' bytes are kept
   progress.update("write json", 0, 1);
   const t0 = performance.now();
   const output = opts.output ?? "leaks.json";
-  const graph = opts.graph === "leaked" ? "leaked" : "all";
   const unguard = guardWrites();
   const withStacks = recorded
     ? withSites(toLeaksFile(analysis, { graph }), recorded.sites)
