@@ -3,11 +3,7 @@
 // Each target runs a fixed number of deterministic inputs (base seed below) in Workers with a 2 s
 // per-input bound; `deno run -A bench/fuzz.ts` runs the same targets for longer and replays seeds.
 
-import {
-  deepStrictEqual as assertEquals,
-  ok as assert,
-  throws as assertThrows,
-} from "node:assert/strict";
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { analyze } from "./analyze.ts";
 import { enumerateGlibc } from "./glibc/mod.ts";
 import { buildFixture, HEAP_END, MAIN_ARENA, TARENA } from "./glibc/testdata/fake_heap.ts";
@@ -196,13 +192,15 @@ Deno.test("enumerateGlibc() reports tcache and fastbin cycles and still lists th
   }
 });
 
-Deno.test("enumerateGlibc() ends on an arena ring that loops without main_arena with a named error", () => {
-  const { process } = buildFixture();
+Deno.test("enumerateGlibc() trusts the main_arena symbol when the arena ring loops without it", () => {
+  const { process, expected } = buildFixture();
   process.images[0]!.symbols = { main_arena: MAIN_ARENA };
   process.w64(TARENA + 0x870, TARENA); // the thread arena's next points to itself
-  // The ring is how main_arena is validated, so this is a clear refusal, not a loop or a TypeError.
-  assertThrows(
-    () => enumerateGlibc(process.snapshot()),
-    /^Error: Cannot enumerate allocations of process 4242: main_arena not found/,
+  // No loop, no TypeError, no refusal: both arenas reached before the bad link are analysed.
+  const heap = enumerateGlibc(process.snapshot());
+  assertEquals(heap.allocations.toArray(), expected);
+  assert(
+    heap.warnings.some((w) => w.startsWith(`arena ring broken at ${hex(TARENA)}`)),
+    String(heap.warnings),
   );
 });

@@ -27,36 +27,56 @@ export function readArena(
   return { address, top, next, systemMem };
 }
 
+/** Why the ring walk stopped before returning to main_arena. */
+export interface RingBreak {
+  /** The last arena analysed: its `next` is the bad link. */
+  at: number;
+  next: number;
+  why: string;
+}
+
+/**
+ * Whether `a` can be a thread arena: 16-aligned, readable, and named by the `ar_ptr` of the
+ * heap_info right before it (a thread arena's malloc_state follows its first heap's heap_info).
+ */
+function plausibleThreadArena(
+  mem: MemoryImage,
+  a: number,
+  layout: GlibcLayout,
+): string | undefined {
+  if (a === 0 || a % 16 !== 0) return "not an aligned address";
+  if (readArena(mem, a, layout) === undefined) return "not in the snapshot";
+  if (mem.u64(a - layout.heapInfoSize) !== a) return "no heap_info naming it precedes it";
+  return undefined;
+}
+
 /**
  * The arena ring starting at `main` (main first), following `next` until it returns to `main`.
- * Stops with a warning on an unreadable arena, a repeat that is not `main`, or more than 4096 arenas.
+ * Each `next` must be a plausible thread arena (see plausibleThreadArena) not seen before; on the
+ * first that is not, the ring is broken there and the arenas reached so far are returned with
+ * `broken` set. O(arenas), at most 4096.
  */
 export function arenaRing(
   mem: MemoryImage,
   main: number,
   layout: GlibcLayout,
-  warnings: string[],
-): ArenaState[] {
+): { ring: ArenaState[]; broken?: RingBreak } {
   const ring: ArenaState[] = [];
   const seen = new Set<number>();
   let a = main;
   for (let i = 0; i < 4096; i++) {
-    const st = readArena(mem, a, layout);
-    if (st === undefined) {
-      warnings.push(`arena ${hex(a)} is not in the snapshot: arena ring cut short`);
-      return ring;
-    }
+    const st = readArena(mem, a, layout); // others than main were checked by plausibleThreadArena
+    if (st === undefined) return { ring, broken: { at: a, next: a, why: "not in the snapshot" } };
     ring.push(st);
     seen.add(a);
-    if (st.next === main) return ring;
-    if (seen.has(st.next) || st.next % 8 !== 0) {
-      warnings.push(`arena ring is broken at ${hex(a)}: next ${hex(st.next)}`);
-      return ring;
-    }
+    if (st.next === main) return { ring };
+    const bad = seen.has(st.next)
+      ? "a cycle that does not return to main_arena"
+      : plausibleThreadArena(mem, st.next, layout);
+    if (bad !== undefined) return { ring, broken: { at: a, next: st.next, why: bad } };
     a = st.next;
   }
-  warnings.push("arena ring has more than 4096 arenas: cut short");
-  return ring;
+  return { ring, broken: { at: a, next: 0, why: "more than 4096 arenas" } };
 }
 
 /** Whether `next` comes back to `address` within 4096 steps. */
@@ -71,25 +91,43 @@ function ringCloses(mem: MemoryImage, address: number, layout: GlibcLayout): boo
   return false;
 }
 
+/** Whether the arena's `top` is a chunk inside `heap` that ends exactly at its end. */
+function topFitsHeap(
+  mem: MemoryImage,
+  arena: number,
+  layout: GlibcLayout,
+  heap: { start: number; end: number } | undefined,
+): boolean {
+  if (heap === undefined) return false;
+  const top = mem.u64(arena + layout.top);
+  if (top === undefined || top < heap.start || top >= heap.end || top % 16 !== 0) return false;
+  const size = mem.u64(top + 8);
+  return size !== undefined && top + size - (size % 8) === heap.end;
+}
+
 export interface MainArenaResult {
   address: number;
-  how: "symbol" | "signature";
+  how: "symbol" | "signature" | "signature+heap";
 }
 
 /**
- * Locates main_arena: the `main_arena` symbol when the image carries it, else the address T = &top
- * at which most of the 127 bins are empty (fd == bk == T + 16k), validated by its `next` ring.
+ * Locates main_arena. The `main_arena` symbol is trusted as is (a broken ring is arenaRing's
+ * business). Without it: the address T = &top at which most of the 127 bins are empty
+ * (fd == bk == T + 16k), validated by its `next` ring returning to it; when no candidate's ring
+ * closes, a candidate whose `top` ends exactly at the [heap] end, with a warning (a false match
+ * would misread the whole heap, so this needs both the bins and the heap to agree).
  */
 export function findMainArena(
   mem: MemoryImage,
   libc: LibcInfo,
   layout: GlibcLayout,
+  heap: { start: number; end: number } | undefined,
   warnings: string[],
 ): MainArenaResult | undefined {
   const sym = libc.image?.symbols?.["main_arena"];
   if (sym !== undefined) {
-    if (ringCloses(mem, sym, layout)) return { address: sym, how: "symbol" };
-    warnings.push(`main_arena symbol ${hex(sym)} does not validate: searching by signature`);
+    if (readArena(mem, sym, layout) !== undefined) return { address: sym, how: "symbol" };
+    warnings.push(`main_arena symbol ${hex(sym)} is not in the snapshot: searching by signature`);
   }
   const votes = new Map<number, number>();
   for (const r of libc.dataRanges) {
@@ -102,15 +140,25 @@ export function findMainArena(
       }
     }
   }
-  const candidates = [...votes].filter(([, v]) => v >= 64).sort((x, y) => y[1] - x[1]);
-  for (const [t] of candidates) {
-    const arena = t - layout.top;
-    if (!libc.dataRanges.some((r) => arena >= r.start && arena + layout.arenaSize <= r.end)) {
-      continue;
-    }
+  const candidates = [...votes].filter(([, v]) => v >= 64).sort((x, y) => y[1] - x[1])
+    .map(([t]) => t - layout.top)
+    .filter((arena) =>
+      libc.dataRanges.some((r) => arena >= r.start && arena + layout.arenaSize <= r.end) &&
+      readArena(mem, arena, layout) !== undefined
+    );
+  for (const arena of candidates) {
     if (ringCloses(mem, arena, layout)) {
       if (sym === undefined) warnings.push(`main_arena found by bin signature at ${hex(arena)}`);
       return { address: arena, how: "signature" };
+    }
+  }
+  for (const arena of candidates) {
+    if (topFitsHeap(mem, arena, layout, heap)) {
+      warnings.push(
+        `main_arena found by bin signature at ${hex(arena)}, validated by its top chunk ending ` +
+          `at the [heap] end (its arena ring does not close)`,
+      );
+      return { address: arena, how: "signature+heap" };
     }
   }
   return undefined;

@@ -62,7 +62,8 @@ export function detectAllocator(snapshot: Snapshot): AllocatorDetection {
     return { kind: "unknown", evidence: "no libc.so.6 and no static executable found in the maps" };
   }
   if (!libc.isStatic) return { kind: "glibc" };
-  const found = findMainArena(new MemoryImage(snapshot.memory), libc, GLIBC_2_36, []);
+  const heap = snapshot.regions.find((r) => r.path === "[heap]");
+  const found = findMainArena(new MemoryImage(snapshot.memory), libc, GLIBC_2_36, heap, []);
   if (found !== undefined) return { kind: "glibc" };
   return {
     kind: "unknown",

@@ -52,14 +52,36 @@ export function enumerateGlibc(snapshot: Snapshot): HeapEnumeration {
   if (warning !== undefined) warnings.push(warning);
 
   // Phase 1: arenas.
-  const main = findMainArena(mem, libc, layout, warnings);
+  const heapRegion = snapshot.regions.find((r) => r.path === "[heap]");
+  const main = findMainArena(mem, libc, layout, heapRegion, warnings);
   if (main === undefined) {
     throw new Error(
       `Cannot enumerate allocations of process ${snapshot.pid}: main_arena not found in ${libc.path}` +
         ` (no main_arena symbol and no empty-bins signature in its data)`,
     );
   }
-  const ring = arenaRing(mem, main.address, layout, warnings);
+  const { ring, broken } = arenaRing(mem, main.address, layout);
+  if (broken !== undefined) {
+    warnings.push(
+      `arena ring broken at ${hex(broken.at)} (its next ${hex(broken.next)} is ${broken.why}): ` +
+        `arenas after it are not analysed; their blocks are missing, not leaked (their heaps are ` +
+        `neither allocations nor roots, so pointers into them are ignored and blocks referenced ` +
+        `only from them may be reported as leaks)`,
+    );
+  }
+  if (snapshot.threads.length > 1) {
+    for (const a of ring) {
+      const mutex = mem.u32(a.address);
+      if (mutex !== undefined && mutex !== 0) {
+        warnings.push(
+          `arena ${
+            hex(a.address)
+          } was locked (mutex ${mutex}) when the heap was copied: a thread ` +
+            `was inside malloc/free, so blocks it was changing may be misclassified`,
+        );
+      }
+    }
+  }
   const excluded: ExcludedRange[] = [{
     start: main.address,
     end: main.address + layout.arenaSize,
@@ -71,7 +93,6 @@ export function enumerateGlibc(snapshot: Snapshot): HeapEnumeration {
   const zones: string[] = [];
 
   // Phase 2: the main heap.
-  const heapRegion = snapshot.regions.find((r) => r.path === "[heap]");
   const mainState = ring[0];
   if (mainState !== undefined) {
     walkMainHeap(
@@ -90,6 +111,18 @@ export function enumerateGlibc(snapshot: Snapshot): HeapEnumeration {
   // Phase 3: thread arenas and their heaps.
   for (const arena of ring.slice(1)) {
     walkThreadArena(mem, arena, layout, chunks, zones, excluded, heapRanges, warnings);
+  }
+
+  // Phase 3b: heaps of the arenas a broken ring hides: never roots, never mmapped chunks.
+  if (broken !== undefined) {
+    for (const h of unreachedHeaps(mem, snapshot.regions, heapRanges, layout)) {
+      heapRanges.push(h);
+      warnings.push(
+        `heap ${hex(h.start)}-${
+          hex(h.end)
+        } belongs to an arena the ring does not reach: not analysed`,
+      );
+    }
   }
 
   // Phase 4: free lists and tcache structs.
@@ -295,6 +328,34 @@ function walkThreadArena(
   if (total !== arena.systemMem) {
     warnings.push(`${zone}: system_mem ${hex(arena.systemMem)} != heap sizes ${hex(total)}`);
   }
+}
+
+/**
+ * Thread-arena heaps no walked arena owns: anonymous rw mappings at HEAP_MAX_SIZE boundaries
+ * (each slot of a merged VMA) starting with a plausible heap_info, outside `walked`.
+ * O(regions · slots).
+ */
+function unreachedHeaps(
+  mem: MemoryImage,
+  regions: readonly { start: number; end: number; perms: string; path: string }[],
+  walked: readonly Range[],
+  layout: GlibcLayout,
+): Range[] {
+  const out: Range[] = [];
+  for (const r of regions) {
+    if (r.path !== "" || !r.perms.startsWith("rw")) continue;
+    const first = r.start % HEAP_MAX_SIZE === 0
+      ? r.start
+      : r.start - (r.start % HEAP_MAX_SIZE) + HEAP_MAX_SIZE;
+    for (let h = first; h < r.end; h += HEAP_MAX_SIZE) {
+      if (walked.some((w) => h >= w.start && h < w.end)) continue;
+      const ar = mem.u64(h), size = mem.u64(h + 16);
+      if (ar === undefined || size === undefined || ar === 0 || ar % 16 !== 0) continue;
+      if (size < layout.heapInfoSize || size > HEAP_MAX_SIZE) continue;
+      out.push({ start: h, end: Math.min(r.end, h + HEAP_MAX_SIZE) });
+    }
+  }
+  return out;
 }
 
 /** The walked chunks in address order (stable for equal addresses), with lookups by header. */
