@@ -110,6 +110,16 @@ export interface Snapshot {
   zoneAllocations?: Allocation[];
   /** Allocator found by the capture layer when it is not glibc's (e.g. "jemalloc"). */
   foreignAllocator?: string;
+  /**
+   * Linux: how many times the capture let the target run again for a few ms and re-stopped it
+   * because a thread was stopped inside a malloc function (0 or absent: the first stop was used).
+   */
+  allocatorRetries?: number;
+  /**
+   * Linux: single steps the capture took to bring threads stopped inside a malloc function out of
+   * it (the other threads staying stopped) before copying.
+   */
+  allocatorSteps?: number;
   /** Anything the capture noticed: unreadable pages, threads that vanished. */
   warnings: string[];
 }

@@ -9,6 +9,7 @@ import {
   PF_W,
   STT_TLS,
 } from "../analysis/elf.ts";
+import { MALLOC_FUNCTIONS } from "../analysis/glibc/mod.ts";
 
 /** Symbols the analysis asks for; found in .symtab/.dynsym of the image and of its debug file. */
 export const WANTED_SYMBOLS = [
@@ -34,6 +35,8 @@ export const WANTED_SYMBOLS = [
   // STT_TLS: stored raw as "tls:<name>".
   "tcache",
   "thread_arena",
+  // glibc malloc's own functions (with their sizes): is a stopped thread inside the allocator?
+  ...MALLOC_FUNCTIONS,
 ] as const;
 
 /** What one ELF file contributes, independent of where it is loaded. */

@@ -21,6 +21,8 @@ import {
 } from "./procfs.ts";
 import { decodeRegisters, GP_SIZE } from "../analysis/linux_registers.ts";
 import { shim } from "./shim.ts";
+import { mallocFunctionAt, mallocFunctionRanges } from "../analysis/glibc/mod.ts";
+import type { MallocFunctionRange } from "../analysis/glibc/mod.ts";
 import { permissionHints, Target } from "./target.ts";
 
 export interface CaptureOptions {
@@ -45,6 +47,15 @@ const TLS_REACH = 8192;
 const ARENA_ALIGN = 64 * 1024 * 1024;
 /** How far a blocked thread's SP seen before the stop may sit above the one read while stopped. */
 const SP_MARGIN = 16384;
+/** Single steps (and ms) per thread inside a malloc function before falling back to re-stops. */
+const STEP_MAX = 100_000;
+const STEP_MS = 50;
+/** Re-stops at most this often when a thread is stopped inside a malloc function. */
+const ALLOCATOR_RETRIES = 20;
+/** How long the target runs between two stops of that retry (ms). */
+const RETRY_RUN_MS = 2;
+/** Retries stop once this share of --timeout has passed, leaving the rest for the copy. */
+const RETRY_SHARE = 0.25;
 
 /**
  * Snapshot of process `pid`. The target is stopped from the attach to the resume only
@@ -106,42 +117,86 @@ export async function captureLinuxSnapshot(
   let threads: ThreadState[] = [];
   const memory: MemoryChunk[] = [];
   let pauseMs = 0;
+  let retries = 0;
+  let steps = 0;
   try {
     progress("attach", 0, 1);
     const t0 = performance.now();
     const deadline = t0 + timeoutMs;
     const overdue = (done: number, total: number) =>
       timeoutError(pid, timeoutMs, done, total, performance.now() - t0);
-    try {
-      target = Target.attach(pid, Math.max(1, Math.ceil(timeoutMs)));
-    } catch (e) {
-      if (
-        e instanceof CaptureError && /did not stop in time/.test(e.detail) &&
-        performance.now() >= deadline
-      ) {
-        throw overdue(0, estimate);
+    const attach = (): Target => {
+      try {
+        return Target.attach(pid, Math.max(1, Math.ceil(deadline - performance.now())));
+      } catch (e) {
+        if (
+          e instanceof CaptureError && /did not stop in time/.test(e.detail) &&
+          performance.now() >= deadline
+        ) {
+          throw overdue(0, estimate);
+        }
+        throw e;
       }
-      throw e;
-    }
+    };
+    target = attach();
+    // Time stopped before the current stop (retries), and when the current stop began.
+    let stoppedBefore = 0;
+    let stoppedAt = t0;
     try {
-      // While stopped: is it still the program whose maps and ELF files were read before?
-      checkSameProgram(pid, before, readProc(pid, "stat", () => readIdentity(pid)));
-      // The maps may have changed before the stop (new threads, mmaps): these are authoritative,
-      // and the copy is planned from them alone.
-      regions = readProc(pid, "maps", () => readMaps(pid));
+      const t = () => target!;
+      for (;;) {
+        // While stopped: is it still the program whose maps and ELF files were read before?
+        checkSameProgram(pid, before, readProc(pid, "stat", () => readIdentity(pid)));
+        // The maps may have changed before the stop (new threads, mmaps): these are
+        // authoritative, and the copy is planned from them alone.
+        regions = readProc(pid, "maps", () => readMaps(pid));
+        images = table.images(pid, regions, pageSize, (start, length) => {
+          const buf = new Uint8Array(length);
+          return t().read([start, length], buf) === 0 ? buf : undefined;
+        });
+        progress("registers", 0, 1);
+        const threadWarnings: string[] = [];
+        threads = readThreads(target, arch, threadWarnings);
+        // A thread stopped inside malloc/free may have a chunk half split, half linked. First
+        // single-step each such thread out of the allocator while the others stay stopped; if
+        // one cannot leave (step or time limit, a signal), let the whole process run a few ms and
+        // stop it again, within a share of the deadline.
+        const ranges = mallocFunctionRanges(images);
+        let busy = threadsInAllocator(threads, ranges);
+        if (busy.length > 0 && !Deno.env.get("HEAPSCOPE_TEST_NO_STEP")) {
+          const ids = target.threadIds();
+          for (const b of busy) {
+            steps += target.stepOut(ids.indexOf(b.tid), ranges, STEP_MAX, STEP_MS).steps;
+          }
+          threadWarnings.length = 0;
+          threads = readThreads(target, arch, threadWarnings);
+          busy = threadsInAllocator(threads, ranges);
+        }
+        const late = performance.now() + RETRY_RUN_MS >= t0 + timeoutMs * RETRY_SHARE;
+        if (busy.length === 0 || retries >= ALLOCATOR_RETRIES || late) {
+          warnings.push(...threadWarnings);
+          for (const b of busy) {
+            warnings.push(
+              `thread ${b.tid} was inside ${b.fn} when the heap was copied: blocks it was ` +
+                `changing may be misclassified (${retries} re-stops did not find every thread ` +
+                `outside malloc)`,
+            );
+          }
+          break;
+        }
+        retries++;
+        target.close();
+        stoppedBefore += performance.now() - stoppedAt;
+        await new Promise((r) => setTimeout(r, RETRY_RUN_MS));
+        stoppedAt = performance.now();
+        target = attach();
+      }
       const changed = mapChanges(early, regions);
       if (changed) {
         warnings.push(
           `the memory map changed just before the stop (${changed}); the copy follows the map read while stopped`,
         );
       }
-      const t = target;
-      images = table.images(pid, regions, pageSize, (start, length) => {
-        const buf = new Uint8Array(length);
-        return t.read([start, length], buf) === 0 ? buf : undefined;
-      });
-      progress("registers", 0, 1);
-      threads = readThreads(target, arch, warnings);
       await testDelay("HEAPSCOPE_TEST_PAUSE_MS");
       if (Deno.env.get("HEAPSCOPE_TEST_THROW")) {
         throw new Error("HEAPSCOPE_TEST_THROW: an unexpected error inside the stopped window");
@@ -191,7 +246,7 @@ export async function captureLinuxSnapshot(
     } finally {
       progress("resume", 0, 1);
       target.close();
-      pauseMs = performance.now() - t0;
+      pauseMs = stoppedBefore + performance.now() - stoppedAt;
     }
   } finally {
     target?.close();
@@ -219,6 +274,8 @@ export async function captureLinuxSnapshot(
     warnings,
   };
   if (auxv) snapshot.auxv = auxv;
+  if (retries > 0) snapshot.allocatorRetries = retries;
+  if (steps > 0) snapshot.allocatorSteps = steps;
   return snapshot;
 }
 
@@ -363,6 +420,19 @@ function readThreads(target: Target, arch: Arch, warnings: string[]): ThreadStat
     const tp = tv.getUint32(0, true) + tv.getUint32(4, true) * 4294967296;
     out.push(decodeRegisters(arch, tid, gp, fp, tp));
   });
+  return out;
+}
+
+/** The threads whose PC is in a malloc function, with its name. O(threads · functions). */
+export function threadsInAllocator(
+  threads: readonly Pick<ThreadState, "tid" | "pc">[],
+  ranges: readonly MallocFunctionRange[],
+): { tid: number; fn: string }[] {
+  const out: { tid: number; fn: string }[] = [];
+  for (const t of threads) {
+    const fn = mallocFunctionAt(ranges, t.pc);
+    if (fn !== undefined) out.push({ tid: t.tid, fn });
+  }
   return out;
 }
 

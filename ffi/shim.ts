@@ -87,6 +87,19 @@ export const symbols = {
     ],
     result: "i32",
   },
+  hs_step_out: {
+    parameters: [
+      "pointer", // hs_target *t
+      "u32", // uint32_t index
+      "buffer", // const uint64_t *ranges
+      "u32", // uint32_t n
+      "u32", // uint32_t max_steps
+      "u32", // uint32_t timeout_ms
+      "buffer", // uint32_t *steps
+      "buffer", // uint32_t *inside
+    ],
+    result: "i32",
+  },
   hs_alive: {
     parameters: [
       "pointer", // hs_target *t

@@ -99,6 +99,30 @@ export class Target {
     return Number(missing[0]!);
   }
 
+  /**
+   * Single-step thread number `index` (the others stay stopped) until its PC leaves every
+   * [start, end) of `ranges`, within `maxSteps` steps and `timeoutMs`. Returns the steps taken and
+   * whether the PC is still inside a range.
+   */
+  stepOut(
+    index: number,
+    ranges: readonly { start: number; end: number }[],
+    maxSteps: number,
+    timeoutMs: number,
+  ): { steps: number; inside: boolean } {
+    const r = new BigUint64Array(ranges.length * 2);
+    ranges.forEach((x, i) => {
+      r[2 * i] = BigInt(x.start);
+      r[2 * i + 1] = BigInt(x.end);
+    });
+    const steps = new Uint32Array(1), inside = new Uint32Array(1);
+    unwrap(
+      shim().hs_step_out(this.#live(), index, r, ranges.length, maxSteps, timeoutMs, steps, inside),
+      `Cannot step thread ${index} of process ${this.pid}`,
+    );
+    return { steps: steps[0]!, inside: inside[0] === 1 };
+  }
+
   /** Whether the process still exists (and, while attached, is stopped). */
   alive(): boolean {
     return shim().hs_alive(this.#handle) === 1;

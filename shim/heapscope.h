@@ -77,6 +77,14 @@ int32_t hs_zone_allocations(hs_target *t, uint64_t *records, uint64_t cap, uint6
  * (uint64), then a NUL-terminated path, packed into `buf`. */
 int32_t hs_images(hs_target *t, uint8_t *buf, uint32_t cap, uint32_t *len, uint32_t *count);
 
+/* Single-step thread `index` until its program counter is outside every [start, end) of `ranges`
+ * (n pairs), taking at most `max_steps` steps and `timeout_ms`; every other thread stays stopped.
+ * Used to let a thread stopped inside malloc finish what it was doing. `*steps` receives the steps
+ * taken, `*inside` 1 when the PC is still in a range on return (limits hit, or another signal
+ * arrived: it is kept for the detach). Linux only; HS_ERR_UNSUPPORTED elsewhere. */
+int32_t hs_step_out(hs_target *t, uint32_t index, const uint64_t *ranges, uint32_t n,
+                    uint32_t max_steps, uint32_t timeout_ms, uint32_t *steps, uint32_t *inside);
+
 /* Whether the target is still alive and stopped (1), or exited (0). */
 int32_t hs_alive(hs_target *t);
 

@@ -467,6 +467,107 @@ int32_t hs_thread_regs(hs_target *t, uint32_t index, uint32_t kind, uint8_t *buf
   return HS_OK;
 }
 
+/* ---- stepping out of a function --------------------------------------------------------------- */
+
+static int32_t read_pc(hs_target *t, hs_thread *th, uint64_t *pc) {
+  struct user_regs_struct regs;
+  size_t n = 0;
+  int32_t rc = getregset(t, th, NT_PRSTATUS, &regs, sizeof regs, &n);
+  if (rc != HS_OK) return rc;
+#if defined(__x86_64__)
+  *pc = regs.rip;
+#elif defined(__aarch64__)
+  *pc = regs.pc;
+#else
+  set_error("hs_step_out: not supported on this architecture");
+  return HS_ERR_UNSUPPORTED;
+#endif
+  return HS_OK;
+}
+
+static int in_ranges(uint64_t pc, const uint64_t *ranges, uint32_t n) {
+  for (uint32_t i = 0; i < n; i++) {
+    if (pc >= ranges[2 * i] && pc < ranges[2 * i + 1]) return 1;
+  }
+  return 0;
+}
+
+int32_t hs_step_out(hs_target *t, uint32_t index, const uint64_t *ranges, uint32_t n,
+                    uint32_t max_steps, uint32_t timeout_ms, uint32_t *steps, uint32_t *inside) {
+  if (!t || (!ranges && n) || !steps || !inside) {
+    set_error("hs_step_out: NULL argument");
+    return HS_ERR_ARG;
+  }
+  *steps = 0;
+  *inside = 1;
+  if (!t->attached) {
+    set_error("hs_step_out: target %d is not stopped (resumed already)", t->pid);
+    return HS_ERR_STATE;
+  }
+  if (index >= t->count) {
+    set_error("hs_step_out: thread index %u out of range (%u threads)", index, t->count);
+    return HS_ERR_ARG;
+  }
+  hs_thread *th = &t->threads[index];
+  /* A signal waiting for delivery would run its handler on the first step: leave that thread. */
+  if (!th->stopped || th->sig != 0) return HS_OK;
+  uint64_t deadline = now_ms() + (timeout_ms ? timeout_ms : 50);
+  for (;;) {
+    uint64_t pc = 0;
+    int32_t rc = read_pc(t, th, &pc);
+    if (rc != HS_OK) return rc;
+    if (!in_ranges(pc, ranges, n)) {
+      *inside = 0;
+      return HS_OK;
+    }
+    if (*steps >= max_steps || now_ms() >= deadline) return HS_OK;
+    if (ptrace(PTRACE_SINGLESTEP, th->tid, 0, 0) < 0) {
+      set_error("PTRACE_SINGLESTEP of thread %d of process %d: %s", th->tid, t->pid,
+                strerror(errno));
+      if (errno == ESRCH) t->exited = 1;
+      return errno == ESRCH ? HS_ERR_EXITED : HS_ERR_INTERNAL;
+    }
+    th->stopped = 0;
+    (*steps)++;
+    /* A step takes microseconds: spin on WNOHANG, then back off; past the deadline (a step into
+     * a blocking system call) interrupt the thread to get it stopped again. */
+    unsigned spins = 0;
+    for (;;) {
+      int status = 0;
+      pid_t r = waitpid(th->tid, &status, __WALL | WNOHANG);
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0 || (r == th->tid && (WIFEXITED(status) || WIFSIGNALED(status)))) {
+        t->exited = 1;
+        set_error("hs_step_out: thread %d exited while stepping", th->tid);
+        return HS_ERR_EXITED;
+      }
+      if (r == th->tid && WIFSTOPPED(status)) {
+        th->stopped = 1;
+        int event = (unsigned)status >> 16;
+        if (event == 0 && WSTOPSIG(status) != SIGTRAP) {
+          th->sig = WSTOPSIG(status); /* a real signal: delivered at the detach */
+          return HS_OK;
+        }
+        break;
+      }
+      if (now_ms() >= deadline + 100) {
+        ptrace(PTRACE_INTERRUPT, th->tid, 0, 0);
+        int w = wait_stop(th, now_ms() + 1000);
+        if (w == 0) {
+          t->exited = 1;
+          return HS_ERR_EXITED;
+        }
+        if (th->sig == SIGTRAP) th->sig = 0; /* the step's own trap, not the program's */
+        return w == 1 ? HS_OK : HS_ERR_INTERNAL;
+      }
+      if (++spins > 200) {
+        struct timespec ts = {0, 20000};
+        nanosleep(&ts, NULL);
+      }
+    }
+  }
+}
+
 /* ---- memory ----------------------------------------------------------------------------------- */
 
 static int target_gone(hs_target *t) {

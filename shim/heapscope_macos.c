@@ -703,6 +703,17 @@ int32_t hs_zone_allocations(hs_target *t, uint64_t *records, uint64_t cap, uint6
   return HS_OK;
 }
 
+/* ------------------------------------------------------------ stepping */
+
+int32_t hs_step_out(hs_target *t, uint32_t index, const uint64_t *ranges, uint32_t n,
+                    uint32_t max_steps, uint32_t timeout_ms, uint32_t *steps, uint32_t *inside) {
+  (void)t, (void)index, (void)ranges, (void)n, (void)max_steps, (void)timeout_ms;
+  if (steps) *steps = 0;
+  if (inside) *inside = 0;
+  set_err("hs_step_out: not supported on macOS");
+  return HS_ERR_UNSUPPORTED;
+}
+
 /* ------------------------------------------------------------ lifecycle */
 
 int32_t hs_alive(hs_target *t) {
