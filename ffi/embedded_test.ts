@@ -1,6 +1,7 @@
 // Tests for materialize(): embedded native files copied to a private cache and loadable from there.
 import { deepEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { materialize, runningCompiled } from "./embedded.ts";
+import { ABI_VERSION } from "./shim.ts";
 
 const SHIM = new URL("../build/libheapscope.so", import.meta.url).pathname;
 
@@ -24,7 +25,7 @@ Deno.test("materialize() copies a library to a private cache once, and dlopen lo
     assertEquals(Deno.statSync(out).mtime, mtime, "the second run reuses the copy");
     const lib = Deno.dlopen(out, { hs_abi_version: { parameters: [], result: "i32" } });
     try {
-      assertEquals(lib.symbols.hs_abi_version(), 1);
+      assertEquals(lib.symbols.hs_abi_version(), ABI_VERSION);
     } finally {
       lib.close();
     }

@@ -4,7 +4,7 @@ import { materialize, runningCompiled } from "./embedded.ts";
 import { CaptureError, type CaptureErrorCode } from "./errors.ts";
 
 /** HS_ABI_VERSION of shim/heapscope.h that this table matches. */
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 
 /** The C ABI of shim/heapscope.h. */
 export const symbols = {
@@ -99,6 +99,9 @@ export const symbols = {
       "buffer", // uint32_t *inside
     ],
     result: "i32",
+    // Optional so that a shim from before ABI 2 still opens and is refused by the version check
+    // with a clear "rebuild it" instead of a missing-symbol error.
+    optional: true,
   },
   hs_alive: {
     parameters: [

@@ -116,8 +116,10 @@ export class Target {
       r[2 * i + 1] = BigInt(x.end);
     });
     const steps = new Uint32Array(1), inside = new Uint32Array(1);
+    // Present in every shim that passed the ABI check (optional only so older ones load to be refused).
+    const stepOut = shim().hs_step_out!;
     unwrap(
-      shim().hs_step_out(this.#live(), index, r, ranges.length, maxSteps, timeoutMs, steps, inside),
+      stepOut(this.#live(), index, r, ranges.length, maxSteps, timeoutMs, steps, inside),
       `Cannot step thread ${index} of process ${this.pid}`,
     );
     return { steps: steps[0]!, inside: inside[0] === 1 };
