@@ -296,21 +296,7 @@ function _recordSites(
     stacks.push(frames);
   }
 
-  const sites: LeaksSite[] = stacks.map((_, site) => ({
-    site,
-    count: 0,
-    bytes: 0,
-    peakCount: 0,
-    peakBytes: 0,
-    totalCount: 0,
-    totalBytes: 0,
-    leakedCount: 0,
-    leakedBytes: 0,
-    direct: 0,
-    oldestMs: 0,
-    meanAgeMs: 0,
-    threads: [],
-  }));
+  const sites: LeaksSite[] = stacks.map((_, site) => emptySite(site));
   const runMs = 42_000;
   const pickLeaked = (size: number) => {
     const r = rand();
@@ -402,5 +388,24 @@ function _mulberry32(seed: number): () => number {
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A site row with every counter at zero (samples and tests fill in what they need). */
+export function emptySite(site: number): LeaksSite {
+  return {
+    site,
+    count: 0,
+    bytes: 0,
+    peakCount: 0,
+    peakBytes: 0,
+    totalCount: 0,
+    totalBytes: 0,
+    leakedCount: 0,
+    leakedBytes: 0,
+    direct: 0,
+    oldestMs: 0,
+    meanAgeMs: 0,
+    threads: [],
   };
 }

@@ -3,7 +3,7 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { LEAKS_FORMAT, LEAKS_VERSION } from "./schema.ts";
 import type { LeaksFile, LeaksNode, LeaksSite } from "./schema.ts";
-import { sampleLeaks } from "./sample_leaks.ts";
+import { emptySite, sampleLeaks } from "./sample_leaks.ts";
 import {
   formatBytes,
   formatDuration,
@@ -292,22 +292,7 @@ Deno.test("formatting helpers: bytes, size classes, hexdump of odd input", () =>
 /** tiny() as a recorded process: three sites; node 7 (200 KB leak) from site 2, 2 and 3 from site 0. */
 function tinyRecorded(): LeaksFile {
   const leaks = tiny();
-  const site = (s: number, over: Partial<LeaksSite>): LeaksSite => ({
-    site: s,
-    count: 0,
-    bytes: 0,
-    peakCount: 0,
-    peakBytes: 0,
-    totalCount: 0,
-    totalBytes: 0,
-    leakedCount: 0,
-    leakedBytes: 0,
-    direct: 0,
-    oldestMs: 0,
-    meanAgeMs: 0,
-    threads: [],
-    ...over,
-  });
+  const site = (s: number, over: Partial<LeaksSite>): LeaksSite => ({ ...emptySite(s), ...over });
   leaks.version = 2;
   leaks.stacks = [
     [

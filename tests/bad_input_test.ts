@@ -4,35 +4,11 @@
 // leaves an existing report.html byte-identical; a failing or interrupted `heapscope <pid>` leaves
 // an existing leaks.json byte-identical and no temporary file behind.
 
+import { startHeapscope } from "./procs.ts";
 import { deepEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { startVictim } from "./expect.ts";
-import { ROOT } from "./truth.ts";
 
-const HEAPSCOPE = `${ROOT}/heapscope`;
-
-interface Run {
-  code: number;
-  signal: string | null;
-  stderr: string;
-}
-
-function start(args: string[]) {
-  const child = new Deno.Command(HEAPSCOPE, {
-    args: [...args, "--no-color"],
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const done = (async (): Promise<Run> => {
-    const stderr = new TextDecoder().decode(
-      (await new Response(child.stderr).arrayBuffer()) as ArrayBuffer,
-    );
-    const s = await child.status;
-    return { code: s.code, signal: s.signal, stderr };
-  })();
-  return { child, done };
-}
-
-const heapscope = (args: string[]) => start(args).done;
+const heapscope = (args: string[]) => startHeapscope(args).done;
 
 /** Names in `dir`, sorted. */
 function names(dir: string): string[] {
@@ -193,7 +169,7 @@ Deno.test("SIGINT while heapscope writes leaks.json: exit 130, old file byte-ide
   const { proc } = await startVictim({ args: ["--blocks", "300000"], timeoutMs: 60_000 });
   try {
     Deno.writeTextFileSync(`${dir}/leaks.json`, text);
-    const hs = start([
+    const hs = startHeapscope([
       String(proc.pid),
       "--output",
       `${dir}/leaks.json`,

@@ -54,3 +54,33 @@ export async function assertRunning(pid: number): Promise<void> {
   };
   await until(check, 2000, `every thread of ${pid} to run`).catch(() => assert(false, bad));
 }
+
+/** How a `./heapscope` run ended. */
+export interface HeapscopeRun {
+  code: number;
+  signal: string | null;
+  stderr: string;
+}
+
+const HEAPSCOPE = new URL("../heapscope", import.meta.url).pathname;
+
+/**
+ * Start `./heapscope args…` as a separate process (never the tracer of our own children through
+ * Deno's reaper); `done` resolves with its exit and stderr.
+ */
+export function startHeapscope(args: string[], env: Record<string, string> = {}) {
+  const child = new Deno.Command(HEAPSCOPE, {
+    args: [...args, "--no-color"],
+    env,
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const done = (async (): Promise<HeapscopeRun> => {
+    const stderr = new TextDecoder().decode(
+      (await new Response(child.stderr).arrayBuffer()) as ArrayBuffer,
+    );
+    const s = await child.status;
+    return { code: s.code, signal: s.signal, stderr };
+  })();
+  return { child, done };
+}

@@ -8,7 +8,14 @@ import { deepEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { VICTIM } from "./expect.ts";
 import { requireBuilt, ROOT } from "./truth.ts";
 import { readStatus } from "../ffi/procfs.ts";
-import { assertRunning, kill, spawnDetached, until } from "./procs.ts";
+import {
+  assertRunning,
+  type HeapscopeRun,
+  kill,
+  spawnDetached,
+  startHeapscope,
+  until,
+} from "./procs.ts";
 
 const HEAPSCOPE = `${ROOT}/heapscope`;
 
@@ -42,32 +49,8 @@ async function assertAlive(pid: number, file: string): Promise<void> {
   await until(() => beats(file) > b + 2, 5000, `process ${pid} to beat again`);
 }
 
-interface Run {
-  code: number;
-  signal: string | null;
-  stderr: string;
-}
-
-/** Start ./heapscope (a separate process: it is never our children's tracer through Deno). */
-function startHeapscope(args: string[], env: Record<string, string> = {}) {
-  const child = new Deno.Command(HEAPSCOPE, {
-    args: [...args, "--quiet", "--no-color"],
-    env,
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const done = (async (): Promise<Run> => {
-    const stderr = new TextDecoder().decode(
-      (await new Response(child.stderr).arrayBuffer()) as ArrayBuffer,
-    );
-    const s = await child.status;
-    return { code: s.code, signal: s.signal, stderr };
-  })();
-  return { child, done };
-}
-
-function heapscope(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return startHeapscope(args, env).done;
+function heapscope(args: string[], env: Record<string, string> = {}): Promise<HeapscopeRun> {
+  return startHeapscope([...args, "--quiet"], env).done;
 }
 
 function tempFiles(dir: string): string[] {
@@ -82,7 +65,7 @@ for (const [sig, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] a
     const pid = await startHeartbeat(`${dir}/beat`);
     try {
       Deno.writeTextFileSync(`${dir}/leaks.json`, GOOD);
-      const hs = startHeapscope([String(pid), "--output", `${dir}/leaks.json`], {
+      const hs = startHeapscope([String(pid), "--output", `${dir}/leaks.json`, "--quiet"], {
         HEAPSCOPE_TEST_PAUSE_MS: "20000",
       });
       await until(
@@ -107,7 +90,7 @@ Deno.test("SIGKILL of heapscope while the target is stopped: the kernel resumes 
   const dir = Deno.makeTempDirSync({ prefix: "hs_safety_" });
   const pid = await startHeartbeat(`${dir}/beat`);
   try {
-    const hs = startHeapscope([String(pid), "--output", `${dir}/leaks.json`], {
+    const hs = startHeapscope([String(pid), "--output", `${dir}/leaks.json`, "--quiet"], {
       HEAPSCOPE_TEST_PAUSE_MS: "20000",
     });
     await until(() => readStatus(pid)["TracerPid"] === String(hs.child.pid), 10_000, "the stop");
@@ -147,7 +130,7 @@ Deno.test("a target killed while stopped: exit 3 'exited during the scan', no le
   const dir = Deno.makeTempDirSync({ prefix: "hs_safety_" });
   const pid = await startHeartbeat(`${dir}/beat`);
   try {
-    const hs = startHeapscope([String(pid), "--output", `${dir}/leaks.json`], {
+    const hs = startHeapscope([String(pid), "--output", `${dir}/leaks.json`, "--quiet"], {
       HEAPSCOPE_TEST_PAUSE_MS: "1000",
     });
     // Stopped, not merely seized, and the attach over (the 1 s pause has begun): a kill during
