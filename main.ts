@@ -15,6 +15,7 @@ import {
   CaptureError,
   captureSnapshot,
   formatChecks,
+  onInterrupt,
   recordedSites,
   runChecks,
   runRecorded,
@@ -201,25 +202,6 @@ function progressPrinter(enabled: boolean) {
   };
 }
 
-/**
- * Until the returned function is called, SIGINT/SIGTERM/SIGHUP remove the temporary files of the
- * outputs being written and exit 128+signo, so an interrupted run leaves every output as it was.
- */
-function guardWrites(): () => void {
-  const listeners = ([["SIGINT", 2], ["SIGTERM", 15], ["SIGHUP", 1]] as const).map((
-    [name, no],
-  ) =>
-    [name, () => {
-      removePendingTemps();
-      Deno.exit(128 + no);
-    }] as const
-  );
-  for (const [name, fn] of listeners) Deno.addSignalListener(name, fn);
-  return () => {
-    for (const [name, fn] of listeners) Deno.removeSignalListener(name, fn);
-  };
-}
-
 async function runAttach(pidText: string, opts: Options): Promise<number> {
   if (!/^\d+$/.test(pidText)) {
     throw new UsageError(`Not a process id: "${pidText}"`, ["Usage: heapscope <pid> [options]"]);
@@ -243,7 +225,8 @@ async function runAttach(pidText: string, opts: Options): Promise<number> {
   progress.update("write json", 0, 1);
   const t0 = performance.now();
   const output = opts.output ?? "leaks.json";
-  const unguard = guardWrites();
+  // An interrupted write removes its temporaries: every existing output stays as it was.
+  const guard = onInterrupt(removePendingTemps);
   const withStacks = recorded
     ? withSites(toLeaksFile(analysis, { graph }), recorded.sites)
     : undefined;
@@ -259,7 +242,7 @@ async function runAttach(pidText: string, opts: Options): Promise<number> {
     analysis.phaseMs["write-html"] = performance.now() - t1;
     outputs.push({ label: "html", path: opts.html });
   }
-  unguard();
+  await guard.release();
   progress.done();
   if (!opts.quiet) {
     const color = !opts["no-color"] && Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");
@@ -298,9 +281,10 @@ async function runReport(args: string[], opts: Options): Promise<number> {
   }
   if (!opts.html) throw new UsageError("Missing --html <file>: where to write the report");
   const leaks = await readLeaksFile(input);
-  const unguard = guardWrites();
+  // An interrupted write removes its temporaries: every existing output stays as it was.
+  const guard = onInterrupt(removePendingTemps);
   await writeHtmlReport(leaks, opts.html);
-  unguard();
+  await guard.release();
   if (!opts.quiet) console.log(`html          ${opts.html}`);
   return leaks.summary.leaked > 0 ? EXIT.leaks : EXIT.clean;
 }

@@ -6,6 +6,7 @@
 // every image's Mach-O header and load commands, one hs_zone_allocations (libmalloc's enumerators
 // run in this process against the target), and one hs_read_ranges per ≤256 MiB of writable memory.
 
+import { onInterrupt } from "./on_interrupt.ts";
 import { machOHeaderSize, machOWritableRanges, MH_EXECUTE, parseMachO } from "../analysis/macho.ts";
 import { machRegion } from "../analysis/mach_regions.ts";
 import { decodeMachThreadState, decodeMachVectorState } from "../analysis/mach_thread_state.ts";
@@ -31,7 +32,6 @@ const HS_ERR_ARG = -6;
 const HS_ERR_EXITED = -4;
 const BATCH_BYTES = 256 * 1024 * 1024;
 const MAX_LOAD_COMMANDS = 1 << 20;
-const SIGNALS = [["SIGINT", 2], ["SIGTERM", 15], ["SIGHUP", 1]] as const;
 const PAGE_SIZE: Record<Arch, number> = { aarch64: 16384, x86_64: 4096 };
 const TWO32 = 4294967296;
 
@@ -153,12 +153,7 @@ export async function captureDarwinSnapshot(
   const progress = opts.onProgress ?? (() => {});
   const warnings: string[] = [];
   let target: DarwinTarget | undefined;
-  const onSignal = (signo: number) => () => {
-    target?.close();
-    Deno.exit(128 + signo);
-  };
-  const listeners = SIGNALS.map(([name, no]) => [name, onSignal(no)] as const);
-  for (const [name, fn] of listeners) Deno.addSignalListener(name, fn);
+  const interrupt = onInterrupt(() => target?.close());
 
   let regions: Region[] = [];
   let images: Image[] = [];
@@ -191,9 +186,7 @@ export async function captureDarwinSnapshot(
     }
   } finally {
     target?.close();
-    // Let a signal that arrived during the synchronous pause reach its listener first.
-    await new Promise((r) => setTimeout(r, 0));
-    for (const [name, fn] of listeners) Deno.removeSignalListener(name, fn);
+    await interrupt.release();
   }
   progress("done", 1, 1);
   return {

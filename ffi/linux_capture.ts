@@ -6,6 +6,7 @@
 // copies. Of a thread's stack only the part the analysis reads is copied (from SP down to the
 // red zone, and the TLS at the top of the mapping).
 
+import { onInterrupt } from "./on_interrupt.ts";
 import type { Arch, Image, MemoryChunk, Region, Snapshot, ThreadState } from "../analysis/types.ts";
 import { CopyBuffers } from "./copy_buffers.ts";
 import { CaptureError } from "./errors.ts";
@@ -38,7 +39,6 @@ const AT_PAGESZ = 6;
 const BATCH_BYTES = 32 * 1024 * 1024;
 /** Longest stretch of copying before signal listeners get a turn of the event loop. */
 const YIELD_MS = 50;
-const SIGNALS = [["SIGINT", 2], ["SIGTERM", 15], ["SIGHUP", 1]] as const;
 /** Below SP the stack is dead but for the x86_64 red zone (aarch64 has none; 128 covers both). */
 const RED_ZONE = 128;
 /** How far below the thread pointer static TLS reaches (analysis/roots.ts, glibc/tcache.ts). */
@@ -105,12 +105,7 @@ export async function captureLinuxSnapshot(
   await testDelay("HEAPSCOPE_TEST_ATTACH_DELAY_MS");
 
   let target: Target | undefined;
-  const onSignal = (signo: number) => () => {
-    target?.close();
-    Deno.exit(128 + signo);
-  };
-  const listeners = SIGNALS.map(([name, no]) => [name, onSignal(no)] as const);
-  for (const [name, fn] of listeners) Deno.addSignalListener(name, fn);
+  const interrupt = onInterrupt(() => target?.close());
 
   let regions: Region[] = early;
   let images: Image[] = [];
@@ -250,10 +245,7 @@ export async function captureLinuxSnapshot(
     }
   } finally {
     target?.close();
-    // Let a signal that arrived during the synchronous pause reach its listener (which exits with
-    // 128+signo) before the listeners go away; otherwise it would be swallowed.
-    await new Promise((r) => setTimeout(r, 0));
-    for (const [name, fn] of listeners) Deno.removeSignalListener(name, fn);
+    await interrupt.release();
   }
   warnings.push(...table.warnings);
   memory.sort((a, b) => a.start - b.start);

@@ -11,3 +11,4 @@ export { type Check, formatChecks, runChecks } from "./doctor.ts";
 export { recordedSites, runRecorded, withSites } from "./run_command.ts";
 export { readRecorderTable } from "./recorder_table.ts";
 export { nativeScanKernel, scanKernel } from "./scan_kernel.ts";
+export { onInterrupt } from "./on_interrupt.ts";
