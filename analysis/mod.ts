@@ -6,6 +6,7 @@ export { AllocationIndex } from "./alloc_index.ts";
 export { BlockPrefixes, LEAKED_PREFIX_BYTES } from "./block_prefixes.ts";
 export {
   type EdgeSet,
+  finishEdgeSet,
   type RangeHits,
   scanBlocks,
   type ScanKernel,

@@ -166,8 +166,24 @@ export function scanBlocks(
     }
   }
   start[n] = m;
+  return finishEdgeSet(start, target, offset, m, unreadable, bytesScanned);
+}
+
+/**
+ * The EdgeSet of a scan that filled `target`/`offset` (m entries) grouped by source, with
+ * `start[v]` the first edge of block v: derives each edge's source from the CSR starts. O(n + m).
+ */
+export function finishEdgeSet(
+  start: Uint32Array,
+  target: Uint32Array,
+  offset: Uint32Array,
+  m: number,
+  unreadable: number,
+  bytesScanned: number,
+): EdgeSet {
+  const n = start.length - 1;
   const source = new Uint32Array(m);
-  for (let i = 0, e = 0; i < n; i++) for (const stop = start[i + 1]!; e < stop; e++) source[e] = i;
+  for (let v = 0, e = 0; v < n; v++) for (const stop = start[v + 1]!; e < stop; e++) source[e] = v;
   return {
     source,
     // Views, not copies: the slack is at most a third, less than a copy's transient peak.

@@ -9,6 +9,7 @@ import {
   type AllocationIndex,
   type AllocationTable,
   type EdgeSet,
+  finishEdgeSet,
   type MemoryImage,
   type RangeHits,
   type ScanKernel,
@@ -136,16 +137,7 @@ function _scanBlocks(
     i = last;
   }
   start[n] = m;
-  const source = new Uint32Array(m);
-  for (let v = 0, e = 0; v < n; v++) for (const stop = start[v + 1]!; e < stop; e++) source[e] = v;
-  return {
-    source,
-    target: target.subarray(0, m),
-    offset: offset.subarray(0, m),
-    start,
-    unreadable,
-    bytesScanned,
-  };
+  return finishEdgeSet(start, target, offset, m, unreadable, bytesScanned);
 }
 
 /** Same walk over the copied chunks as analysis/scan.ts scanRange, the word loop in C. */
