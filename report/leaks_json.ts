@@ -114,14 +114,6 @@ function rootsOf(a: Analysis, keep: Uint8Array): LeaksRoot[] {
   }));
 }
 
-/** The file as a sequence of JSON text pieces (join them, or write them one by one). */
-export function* leaksJsonPieces(a: Analysis, opts: LeaksJsonOptions = {}): Generator<string> {
-  const dec = new TextDecoder();
-  for (const chunk of leaksJsonChunks(a, opts)) yield dec.decode(chunk, { stream: true });
-  const rest = dec.decode();
-  if (rest) yield rest;
-}
-
 /** Bytes per yielded chunk of `leaksJsonChunks` (the writer's reusable buffer). */
 const CHUNK = 1 << 20;
 /** Flush when less than this is left: more than any node or edge needs but a leaked node's bytes. */
