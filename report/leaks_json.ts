@@ -1,4 +1,4 @@
-// Turns an Analysis into leaks.json (format version 2), streamed as string pieces for big heaps.
+// Turns an Analysis into leaks.json (format version 2), streamed as byte chunks for big heaps.
 //
 // O(nodes + edges). With `graph: "leaked"` only leaked nodes and the reachable blocks they point to
 // (their context) are written, and what was left out is counted in `omitted`.
