@@ -1,0 +1,72 @@
+// Frozen baseline walker (analysis/glibc at fadc9df, kept to time and compare the new one against): Tells whether a process allocates with glibc malloc or a foreign allocator heapscope cannot parse.
+
+import { MemoryImage } from "../../../memory.ts";
+import type { Snapshot } from "../../../types.ts";
+import { findMainArena } from "./arena.ts";
+import { GLIBC_2_36 } from "./layout.ts";
+import { findLibc } from "./libc_image.ts";
+
+export type AllocatorDetection =
+  | { kind: "glibc" }
+  | { kind: "foreign"; name: string; evidence: string }
+  | { kind: "unknown"; evidence: string };
+
+const FOREIGN_LIBS: { name: string; re: RegExp }[] = [
+  { name: "jemalloc", re: /\/libjemalloc[^/]*\.so/ },
+  { name: "tcmalloc", re: /\/libtcmalloc[^/]*\.so/ },
+  { name: "mimalloc", re: /\/libmimalloc[^/]*\.so/ },
+  { name: "musl", re: /\/(ld-musl-[^/]*\.so|libc\.musl-[^/]*\.so)/ },
+];
+const FOREIGN_SYMBOLS: { name: string; symbols: string[] }[] = [
+  { name: "jemalloc", symbols: ["mallocx", "je_malloc", "je_mallocx"] },
+  { name: "tcmalloc", symbols: ["tc_malloc", "tcmalloc"] },
+  { name: "mimalloc", symbols: ["mi_malloc"] },
+];
+
+/** A foreign allocator named by one of the mapped file paths, or undefined. */
+export function foreignLibrary(
+  paths: Iterable<string>,
+): { name: string; evidence: string } | undefined {
+  for (const { name, re } of FOREIGN_LIBS) {
+    for (const p of paths) if (re.test(p)) return { name, evidence: `${p} is mapped` };
+  }
+  return undefined;
+}
+
+/**
+ * Looks at mapped libraries and image symbols: jemalloc, tcmalloc, mimalloc and musl are foreign;
+ * a mapped libc.so.6 is glibc; a static executable is glibc only when main_arena is found in its data.
+ */
+export function detectAllocator(snapshot: Snapshot): AllocatorDetection {
+  if (snapshot.foreignAllocator !== undefined) {
+    return {
+      kind: "foreign",
+      name: snapshot.foreignAllocator,
+      evidence: "reported by the capture layer",
+    };
+  }
+  const paths = new Set([
+    ...snapshot.regions.map((r) => r.path),
+    ...snapshot.images.map((i) => i.path),
+  ]);
+  const lib = foreignLibrary(paths);
+  if (lib) return { kind: "foreign", ...lib };
+  for (const { name, symbols } of FOREIGN_SYMBOLS) {
+    for (const img of snapshot.images) {
+      const s = symbols.find((n) => img.symbols?.[n] !== undefined);
+      if (s !== undefined) return { kind: "foreign", name, evidence: `${img.path} defines ${s}` };
+    }
+  }
+  const libc = findLibc(snapshot);
+  if (libc === undefined) {
+    return { kind: "unknown", evidence: "no libc.so.6 and no static executable found in the maps" };
+  }
+  if (!libc.isStatic) return { kind: "glibc" };
+  const heap = snapshot.regions.find((r) => r.path === "[heap]");
+  const found = findMainArena(new MemoryImage(snapshot.memory), libc, GLIBC_2_36, heap, []);
+  if (found !== undefined) return { kind: "glibc" };
+  return {
+    kind: "unknown",
+    evidence: `static executable ${libc.path} has no libc.so.6 and no glibc main_arena in its data`,
+  };
+}
