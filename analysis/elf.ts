@@ -239,6 +239,75 @@ export function loadBias(
   return undefined;
 }
 
+/** One file mapping of a process, as /proc/PID/maps shows it. */
+export interface FileMapping {
+  start: number;
+  /** File offset of `start` (page-aligned). */
+  offset: number;
+  /** "r-xp" style; only the x bit is used. */
+  perms: string;
+}
+
+/**
+ * Load bias of one load of an image from its mappings (runtime address = bias + vaddr).
+ *
+ * `loadBias` trusts the first PT_LOAD covering a mapping's file offset. That is wrong for lld
+ * (and rust-lld, Rust's default linker since 1.90): it packs segments into the same file page
+ * (R at offset 0, R E at 0x5e0, RW at 0x720 ...) and gives each its own virtual page, so every
+ * mapping of a small image shows offset 0 and the first covering segment is the read-only one:
+ * code addresses came out a page (vaddr minus file offset of the code segment) too low.
+ *
+ * Here each mapping proposes one bias per PT_LOAD covering its offset whose execute flag matches
+ * the mapping's x bit (RELRO may take away w, nothing takes away x of code), and the bias that the
+ * most mappings agree on wins; ties go to the one placing the lowest mapping at the first PT_LOAD
+ * (ld.so maps the first segment lowest). Covers bfd, gold, lld and mold layouts, PIE or not, and
+ * shared objects. O(mappings · segments). Undefined when no mapping is covered by any segment.
+ */
+export function imageBias(
+  loads: readonly ElfSegment[],
+  mappings: readonly FileMapping[],
+  pageSize: number,
+): number | undefined {
+  const votes = new Map<number, number>();
+  let lowest: FileMapping | undefined;
+  for (const m of mappings) {
+    if (!lowest || m.start < lowest.start) lowest = m;
+    for (const bias of new Set(mappingBiases(loads, m, pageSize))) {
+      votes.set(bias, (votes.get(bias) ?? 0) + 1);
+    }
+  }
+  const first = loads[0];
+  const natural = lowest && first ? lowest.start - pageDown(first.vaddr, pageSize) : undefined;
+  let best: number | undefined, bestVotes = 0;
+  for (const [bias, n] of votes) {
+    if (n > bestVotes || (n === bestVotes && bias === natural)) {
+      best = bias;
+      bestVotes = n;
+    }
+  }
+  return best;
+}
+
+/** The biases one mapping allows: one per PT_LOAD that covers its offset with a matching x flag. */
+export function mappingBiases(
+  loads: readonly ElfSegment[],
+  m: FileMapping,
+  pageSize: number,
+): number[] {
+  const exec = m.perms[2] === "x";
+  const all: number[] = [], matching: number[] = [];
+  for (const s of loads) {
+    const fileStart = pageDown(s.offset, pageSize);
+    const fileEnd = s.offset + Math.max(s.filesz, 1);
+    if (m.offset < fileStart || m.offset >= fileEnd) continue;
+    const bias = m.start - (pageDown(s.vaddr, pageSize) + (m.offset - fileStart));
+    all.push(bias);
+    if (((s.flags & PF_X) !== 0) === exec) matching.push(bias);
+  }
+  // No segment with the mapping's x flag: text relocations or an mprotect we cannot know of.
+  return matching.length > 0 ? matching : all;
+}
+
 /** Where Debian/Fedora install the separate debug file of an image with this build-id. */
 export function debugFilePath(buildId: string, root = "/usr/lib/debug"): string {
   return `${root}/.build-id/${buildId.slice(0, 2)}/${buildId.slice(2)}.debug`;

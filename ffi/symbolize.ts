@@ -1,17 +1,22 @@
 // Symbolizes return addresses: each pc → its image (from the regions saved at snapshot time) →
-// function, file:line and inlined callers.
+// function, file:line and inlined callers, with names demangled here.
 //
 // Tool order and why: `llvm-symbolizer` (or `llvm-symbolizer-14`) first: one process for every
 // image (each input line names its module), JSON output that cannot be confused by odd function
-// names, and inlined frames with --inlining. Else GNU `addr2line -f -C -i -e FILE`, one process per
+// names, and inlined frames with --inlining. Else GNU `addr2line -f -i -e FILE`, one process per
 // image, batched (all that image's addresses on its stdin). Else, with no tool, function+offset from
 // the image's ELF .symtab/.dynsym (analysis/elf.ts gives the sections; the function symbols are
 // read here). Addresses given to tools are file vaddrs of pc - 1 (the call instruction, not the
-// one after it, which may belong to the next line or function). O(pcs · log symbols).
+// one after it, which may belong to the next line or function); the pc → file vaddr bias comes
+// from every mapping of the image together (analysis/elf.ts imageBias: lld packs several segments
+// into one file page). Every tool is asked for mangled names and analysis/demangle.ts demangles
+// them, so the three paths name a function alike (llvm-symbolizer 14 half-demangles Rust legacy
+// names and not v0 ones; addr2line -C neither). O(pcs · log symbols + mappings · segments).
 
 import type { Region } from "../analysis/types.ts";
-import { ElfFile, loadBias } from "../analysis/elf.ts";
+import { ElfFile, imageBias, mappingBiases } from "../analysis/elf.ts";
 import type { FrameMap, StackFrame } from "../analysis/sites.ts";
+import { demangle, loadDemangler } from "../analysis/demangle.ts";
 
 export type Symbolizer = "llvm-symbolizer" | "addr2line" | "elf";
 
@@ -21,7 +26,7 @@ export interface SymbolizeOptions {
   pageSize?: number;
 }
 
-interface ImageAt {
+export interface ImageAt {
   path: string;
   bias: number;
 }
@@ -43,18 +48,15 @@ export async function symbolize(
   regions: readonly Region[],
   opts: SymbolizeOptions = {},
 ): Promise<FrameMap> {
-  const pageSize = opts.pageSize ?? 4096;
+  await loadDemangler();
   const found = opts.tool
     ? { tool: opts.tool, command: opts.tool === "llvm-symbolizer" ? "llvm-symbolizer" : opts.tool }
     : availableSymbolizer();
-  const sorted = [...regions].filter((r) => r.path.startsWith("/")).sort((a, b) =>
-    a.start - b.start
-  );
-  const biasCache = new Map<string, ElfFile | null>();
+  const images = new ImageFinder(regions, opts.pageSize ?? 4096);
   const byImage = new Map<string, { image: ImageAt; pcs: number[] }>();
   const out: FrameMap = new Map();
   for (const pc of new Set(pcs)) {
-    const image = imageOf(pc, sorted, biasCache, pageSize);
+    const image = images.at(pc);
     if (!image) {
       out.set(pc, [{ pc: hex(pc) }]);
       continue;
@@ -75,42 +77,122 @@ export async function symbolize(
     const missing = g.pcs.filter((pc) => !out.get(pc)?.some((f) => f.function));
     if (missing.length > 0) elfSymbolize(g.image, missing, out);
   }
+  for (const frames of out.values()) {
+    for (const f of frames) if (f.function) f.function = demangle(f.function);
+  }
   return out;
 }
 
-function imageOf(
-  pc: number,
-  regions: readonly Region[],
-  cache: Map<string, ElfFile | null>,
-  pageSize: number,
-): ImageAt | undefined {
-  let lo = 0, hi = regions.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const r = regions[mid]!;
-    if (pc < r.start) hi = mid - 1;
-    else if (pc >= r.end) lo = mid + 1;
-    else {
-      let elf = cache.get(r.path);
-      if (elf === undefined) {
-        try {
-          elf = new ElfFile(fileReader(r.path));
-        } catch {
-          elf = null;
-        }
-        cache.set(r.path, elf);
-      }
-      if (!elf) return undefined;
-      const bias = loadBias(elf.loads, r.start, r.offset, pageSize);
-      return bias === undefined ? undefined : { path: r.path, bias };
+/**
+ * pc → image and load bias. The file mappings, in address order, are cut into loads: runs of
+ * mappings of one file (same path and inode); each run's bias is computed once from all its
+ * mappings. O(log mappings) per pc after an O(mappings · segments) first use of each image.
+ */
+export class ImageFinder {
+  #regions: Region[];
+  /** Index of each region's run: the runs are [runStart[i], runStart[i + 1]). */
+  #run: Int32Array;
+  #runStart: number[] = [];
+  #bias = new Map<number, number | null>();
+  #elf = new Map<string, ElfFile | null>();
+  #pageSize: number;
+
+  constructor(regions: readonly Region[], pageSize: number) {
+    this.#pageSize = pageSize;
+    this.#regions = regions.filter((r) => r.path.startsWith("/")).sort((a, b) => a.start - b.start);
+    this.#run = new Int32Array(this.#regions.length);
+    for (let i = 0; i < this.#regions.length; i++) {
+      const r = this.#regions[i]!, prev = this.#regions[i - 1];
+      if (!prev || prev.path !== r.path || prev.inode !== r.inode) this.#runStart.push(i);
+      this.#run[i] = this.#runStart.length - 1;
     }
+    this.#runStart.push(this.#regions.length);
   }
-  return undefined;
+
+  /** The image mapped at `pc`, with its bias; undefined outside file mappings or non-ELF files. */
+  at(pc: number): ImageAt | undefined {
+    const regions = this.#regions;
+    let lo = 0, hi = regions.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const r = regions[mid]!;
+      if (pc < r.start) hi = mid - 1;
+      else if (pc >= r.end) lo = mid + 1;
+      else return this.#imageOf(mid);
+    }
+    return undefined;
+  }
+
+  #imageOf(index: number): ImageAt | undefined {
+    const r = this.#regions[index]!;
+    const elf = this.#open(r.path);
+    if (!elf) return undefined;
+    const run = this.#run[index]!;
+    let bias = this.#bias.get(run);
+    if (bias === undefined) {
+      const mappings = this.#regions.slice(this.#runStart[run], this.#runStart[run + 1]);
+      bias = imageBias(elf.loads, mappings, this.#pageSize) ?? null;
+      this.#bias.set(run, bias);
+    }
+    // A run that holds two loads of one file (dlmopen, or a file mapped again as data right
+    // after its image) can vote for the other load: this mapping alone decides then.
+    if (bias === null || !mappingBiases(elf.loads, r, this.#pageSize).includes(bias)) {
+      bias = imageBias(elf.loads, [r], this.#pageSize) ?? null;
+    }
+    return bias === null ? undefined : { path: r.path, bias };
+  }
+
+  #open(path: string): ElfFile | null {
+    let elf = this.#elf.get(path);
+    if (elf === undefined) {
+      try {
+        elf = new ElfFile(fileReader(path));
+      } catch {
+        elf = null; // unreadable or not ELF: its pcs stay unnamed
+      }
+      this.#elf.set(path, elf);
+    }
+    return elf;
+  }
 }
 
+/** Reads ranges of a file on demand: ElfFile needs only the headers of a possibly huge file. */
 function fileReader(path: string): (offset: number, length: number) => Uint8Array {
-  const bytes = Deno.readFileSync(path);
-  return (o, n) => bytes.subarray(o, o + n);
+  const file = Deno.openSync(path);
+  try {
+    const size = file.statSync().size;
+    const headers = new Uint8Array(Math.min(size, HEADER_BYTES));
+    readFully(file, headers, 0);
+    return (o, n) => {
+      if (o + n <= headers.length) return headers.subarray(o, o + n);
+      const f = Deno.openSync(path);
+      try {
+        const b = new Uint8Array(Math.max(0, Math.min(n, size - o)));
+        readFully(f, b, o);
+        return b;
+      } finally {
+        f.close();
+      }
+    };
+  } finally {
+    file.close();
+  }
+}
+
+/**
+ * Bytes read up front from each image: the ELF header and program headers sit at its start (64 +
+ * 56 · phnum bytes; 64 KiB covers 1000+ segments), so most images need one read.
+ */
+const HEADER_BYTES = 65536;
+
+function readFully(file: Deno.FsFile, into: Uint8Array, at: number): void {
+  file.seekSync(at, Deno.SeekMode.Start);
+  let done = 0;
+  while (done < into.length) {
+    const n = file.readSync(into.subarray(done));
+    if (n === null || n === 0) break;
+    done += n;
+  }
 }
 
 async function llvmSymbolize(
@@ -129,7 +211,7 @@ async function llvmSymbolize(
   if (order.length === 0) return;
   const text = await runWithInput(
     command,
-    ["--output-style=JSON", "--inlining", "--demangle"],
+    ["--output-style=JSON", "--inlining", "--no-demangle"],
     input,
   );
   if (text === undefined) return;
@@ -171,7 +253,7 @@ async function addr2line(image: ImageAt, pcs: number[], out: FrameMap): Promise<
   // An address after the last one marks the end of each address's output: addr2line prints the
   // inlined chain as pairs of lines, so a sentinel "0" address (which gives "??") separates them.
   const input = pcs.map((pc) => `${hex(pc - 1 - image.bias)}\n0\n`).join("");
-  const text = await runWithInput("addr2line", ["-f", "-C", "-i", "-e", image.path], input);
+  const text = await runWithInput("addr2line", ["-f", "-i", "-e", image.path], input);
   if (text === undefined) return;
   const lines = text.split("\n");
   let i = 0;
@@ -192,12 +274,17 @@ async function addr2line(image: ImageAt, pcs: number[], out: FrameMap): Promise<
     }
     if (frames.some((f) => f.function)) out.set(pc, frames);
   }
-  // addr2line gives no function start: the ELF symbol's, for the outermost (not inlined) frame.
+  // addr2line gives no function start, and names the outermost (not inlined) frame by its DWARF
+  // name (`each<main()::<lambda(int)> >`) where llvm-symbolizer and the symbol table give the
+  // linkage name: the ELF symbol gives both, so the three paths agree.
   const syms = functionSymbols(image.path);
   for (const pc of pcs) {
     const s = symbolAt(syms, pc - 1 - image.bias);
     const outer = out.get(pc)?.at(-1);
-    if (s && outer?.function) outer.offset = pc - image.bias - s.start;
+    if (s && outer?.function) {
+      outer.offset = pc - image.bias - s.start;
+      outer.function = s.name;
+    }
   }
 }
 
@@ -271,7 +358,7 @@ function elfSymbolize(image: ImageAt, pcs: number[], out: FrameMap): void {
     const frame: StackFrame = { pc: hex(pc), image: image.path };
     if (s) {
       frame.offset = addr + 1 - s.start;
-      frame.function = `${s.name}+${hex(frame.offset)}`;
+      frame.function = s.name;
     }
     out.set(pc, [frame]);
   }
