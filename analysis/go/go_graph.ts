@@ -229,7 +229,8 @@ function interfaceTyper(
   if (dump.types.size === 0) return () => {};
   const typeOf = (word: number): string | undefined => {
     const t = dump.types.get(dump.itabs.get(word) ?? word);
-    if (!t || !t.indirect) return undefined;
+    // Go writes "pkg." for an unnamed type with a package path (e.g. some pointer types): no name.
+    if (!t || !t.indirect || t.name.endsWith(".")) return undefined;
     // A pointer type's data word is the pointer: it points to the element type's object.
     return t.name.startsWith("*") ? t.name.slice(1) : t.name;
   };

@@ -87,7 +87,13 @@ export class HeapDumpReader {
   #mark = 0;
   #done = false;
   #decoder = new TextDecoder();
-  #word = new Uint8Array(8);
+  /**
+   * Read-ahead for the words of an object larger than the window. 64 KiB: a few thousand fields per
+   * read, small beside the window.
+   */
+  #side = new Uint8Array(64 << 10);
+  #sideStart = 0;
+  #sideEnd = 0;
 
   constructor(source: DumpSource, opts: ReaderOptions = {}) {
     this.name = opts.name ?? "(bytes)";
@@ -297,10 +303,25 @@ export class HeapDumpReader {
     if (fileOffset >= this.#bufStart && fileOffset + n <= this.#bufEnd) {
       b = this.#buf;
       at = fileOffset - this.#bufStart;
+    } else if (fileOffset >= this.#sideStart && fileOffset + n <= this.#sideEnd) {
+      b = this.#side;
+      at = fileOffset - this.#sideStart;
     } else {
-      b = this.#word;
+      // A word of an object larger than the window: its fields come in ascending order, so read
+      // ahead from here rather than one word at a time.
+      const len = Math.min(this.#side.length, this.size - fileOffset);
+      if (len < n) {
+        throw this.#error(
+          `a pointer word at ${fileOffset} is past the end`,
+          this.#mark,
+          TRUNCATED_HINT,
+        );
+      }
+      this.#fill(fileOffset, this.#side.subarray(0, len));
+      this.#sideStart = fileOffset;
+      this.#sideEnd = fileOffset + len;
+      b = this.#side;
       at = 0;
-      this.#fill(fileOffset, b.subarray(0, n));
     }
     if (n === 4) {
       return this.bigEndian
