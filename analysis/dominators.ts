@@ -11,7 +11,10 @@
 // the DFS parent and the semidominator, found by walking up the partially built tree. Everything is
 // iterative (explicit stacks): heap graphs have 10^7 nodes and lists 10^6 long.
 // Time O(E log V) worst case (simple path compression), near-linear on heap graphs; the NCA walk is
-// O(V · depth) worst case but short in practice (it measured under 10% of the total at 10^7 nodes).
+// O(V · depth) worst case, short on heap graphs. bench/dominators_bench.ts, heap-like graphs on
+// this 2-core machine: 10^6 nodes in 0.4–0.5 s; 10^7 nodes in 11–13 s, where the preorder DFS, the
+// predecessor lists and the semidominators take ~3.5 s each (random reads in 40 MB arrays that no
+// longer fit a cache) and the NCA walk 0.06 s.
 // Memory: nine Int32/Uint32 arrays of V + 1 and one of E (the predecessor lists), plus the output.
 
 /** A graph in compressed sparse row form: the targets of node v are target[start[v] .. start[v+1]). */
