@@ -1,7 +1,7 @@
 # Test programs of the symbolizer tests (tests/symbols/): the same C program linked by bfd, gold and
 # lld, PIE and not, each with a shared library from the same linker; a C++ program (bfd and lld);
 # a Rust program with legacy and v0 mangling (rustc's default linker, rust-lld since Rust 1.90).
-# Built on demand by ffi/symbolize_test.ts (`make symbols-programs`), not by `make all`: g++, lld
+# Built on demand by the symbol tests (`make symbols-programs`), not by `make all`: g++, lld
 # and rustc are test dependencies only.
 
 SYMBOLS := $(BUILD)/symbols
