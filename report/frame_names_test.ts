@@ -29,9 +29,13 @@ async function recordedStacks(program: string): Promise<StackFrame[][]> {
       stdout: "null",
       stderr: "piped",
     }).output();
-    // 1: leaks found (the programs leak on purpose).
-    assert.equal(out.code, 1, new TextDecoder().decode(out.stderr));
-    return JSON.parse(await Deno.readTextFile(`${dir}/leaks.json`)).stacks;
+    // 1: leaks found (the programs leak on purpose); an uncaught error exits 1 too.
+    const err = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 1, err);
+    const text = await Deno.readTextFile(`${dir}/leaks.json`).catch(() => {
+      throw new Error(`heapscope run ${program} wrote no leaks.json; it said:\n${err}`);
+    });
+    return JSON.parse(text).stacks;
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
