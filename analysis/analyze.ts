@@ -1,20 +1,53 @@
-// The whole analysis of a Snapshot, as a list of named phases (the table of contents of heapscope).
+// The whole analysis of a native heap, as a list of named phases: heapscope's table of contents.
 //
-// enumerate allocations ► collect roots ► scan blocks ► scan roots ► flood fill ► classify (SCC).
-// Every phase is linear in the bytes or blocks it touches; see each module for its complexity.
+//   enumerate    what the allocator says is allocated (glibc's arenas, or macOS zones)
+//   roots        image data, stacks, TLS, registers, other writable memory
+//   scan         every word of every block that points into a block (conservative, interior too)
+//   scan-roots   every word of every root range and every root register that does
+//   live-bytes   requested sizes (a recorder) and unused container capacity narrow what counts
+//   graph        the HeapGraph every later phase reads (the same for a Go heap dump)
+//   reachability strong evidence, then weak (possibly hidden)
+//   components   Tarjan SCC of the leaked subgraph          ┐ analysis/analyze_graph.ts
+//   classify     direct, indirect, cycles, each one's entry ├ (shared with Go heap dumps)
+//   attribute    every leaked block under one direct leak   ┘
+//
+// Each phase is linear in the bytes or blocks it touches; see each module for its complexity.
 
+import { AllocationIndex } from "./alloc_index.ts";
 import { AllocationTable } from "./allocation_table.ts";
-import { analyzeHeap, type AnalyzeOptions, type Progress } from "./analyze_heap.ts";
+import { analyzeGraph, PhaseTimer, type Progress } from "./analyze_graph.ts";
+import { BlockPrefixes } from "./block_prefixes.ts";
+import { nativeGraph } from "./build_graph.ts";
+import { EDGE_WEAK } from "./graph.ts";
+import { recogniseContainers, type References } from "./containers.ts";
+import { AnalysisError } from "./errors.ts";
 import { detectAllocator, enumerateGlibc } from "./glibc/mod.ts";
 import { darwinHeapRanges } from "./mach_regions.ts";
-import type { Analysis, HeapEnumeration, Snapshot } from "./types.ts";
+import { MemoryImage } from "./memory.ts";
+import { collectRoots } from "./roots.ts";
+import { type EdgeSet, type RangeHits, type ScanKernel, TS_SCAN_KERNEL } from "./scan.ts";
+import {
+  type Analysis,
+  type HeapEnumeration,
+  isLeaked,
+  type RootRef,
+  type Snapshot,
+} from "./types.ts";
 
-/** The analysis could not be done (an allocator heapscope cannot read, no heap found...). */
-export class AnalysisError extends Error {
-  constructor(message: string, readonly hints: string[] = []) {
-    super(message);
-    this.name = "AnalysisError";
-  }
+export type { Progress } from "./analyze_graph.ts";
+
+export interface AnalyzeOptions {
+  progress?: Progress;
+  /** The conservative scan to use (default: the TypeScript one; ffi/ has a native one). */
+  kernel?: ScanKernel;
+  /**
+   * What a recorder knows of each live block, by address (heapscope run): the requested size
+   * (only those bytes are scanned) and the allocation time in ns (a leaked cycle's entry is the
+   * member allocated first).
+   */
+  recorded?: ReadonlyMap<number, { size: number; timeNs: number }>;
+  /** Recognise libstdc++ containers' unused capacity (default true; tests turn it off). */
+  containers?: boolean;
 }
 
 /** Enumerate the target's allocations: macOS zones come in the snapshot, glibc is parsed here. */
@@ -42,16 +75,187 @@ export function enumerateHeap(snapshot: Snapshot): HeapEnumeration {
       ],
     );
   }
-  return enumerateGlibc(snapshot);
+  if (found.kind === "unknown") {
+    throw new AnalysisError(
+      `Cannot enumerate the allocations of process ${snapshot.pid}: no allocator heapscope can read was found`,
+      [
+        `Evidence: ${found.evidence}`,
+        "heapscope reads glibc malloc (a dynamically linked libc.so.6, or a static executable with glibc's main_arena)",
+      ],
+    );
+  }
+  try {
+    return enumerateGlibc(snapshot);
+  } catch (e) {
+    // The walker's own refusals (main_arena not found) are about the target, not a bug.
+    if (e instanceof Error && /^Cannot enumerate/.test(e.message)) {
+      throw new AnalysisError(e.message, [
+        "Install your distribution's libc debug symbols (Debian: libc6-dbg) so that main_arena is found by name",
+      ]);
+    }
+    throw e;
+  }
 }
 
 /** Run every phase on a snapshot (a bare function is taken as `progress`). */
 export function analyze(snapshot: Snapshot, options: AnalyzeOptions | Progress = {}): Analysis {
   const opts = typeof options === "function" ? { progress: options } : options;
-  opts.progress?.("enumerate", 0, 1);
-  const t0 = performance.now();
-  const heap = enumerateHeap(snapshot);
-  return analyzeHeap(snapshot, heap, opts, { enumerate: performance.now() - t0 });
+  const phases = new PhaseTimer(opts.progress);
+  const heap = phases.run("enumerate", () => enumerateHeap(snapshot));
+  return analyzeHeap(snapshot, heap, opts, phases);
+}
+
+/** Every phase after enumeration, on a given allocation list (tests build one by hand). */
+export function analyzeHeap(
+  snapshot: Snapshot,
+  heap: HeapEnumeration,
+  opts: AnalyzeOptions = {},
+  phases = new PhaseTimer(opts.progress),
+): Analysis {
+  const kernel = opts.kernel ?? TS_SCAN_KERNEL;
+  const memory = new MemoryImage(snapshot.memory);
+  const allocations = heap.allocations;
+  const index = phases.run("index", () => new AllocationIndex(allocations));
+  const roots = phases.run("roots", () => collectRoots(snapshot, memory, heap));
+  const blockEdges = phases.run("scan", () => kernel.scanBlocks(memory, index, allocations));
+  const rootHits = phases.run("scan-roots", () => kernel.scanRanges(memory, index, roots.ranges));
+  const registerHits = roots.registers.map((r) => ({ reg: r, target: index.lookup(r.value) }))
+    .filter((h) => h.target >= 0);
+
+  const requested = opts.recorded ? requestedSizes(allocations, opts.recorded) : undefined;
+  const live = phases.run("live-bytes", () => {
+    const initial = allocations.sizes.slice();
+    if (requested) {
+      for (let i = 0; i < initial.length; i++) {
+        if (requested[i]! >= 0) initial[i] = Math.min(initial[i]!, requested[i]!);
+      }
+    }
+    if (opts.containers === false) {
+      return { scanSize: initial, skipped: new Set<number>(), strings: 0, vectors: 0 };
+    }
+    return recogniseContainers(
+      memory,
+      allocations.addresses,
+      allocations.sizes,
+      initial,
+      references(allocations, blockEdges, rootHits),
+    );
+  });
+
+  const graph = phases.run("graph", () =>
+    nativeGraph({
+      memory,
+      allocations,
+      blockEdges,
+      rootHits,
+      rootRanges: roots.ranges,
+      registerHits,
+      scanSize: live.scanSize,
+      skipped: live.skipped,
+    }));
+  const allocatedAt = opts.recorded ? allocationTimes(allocations, opts.recorded) : undefined;
+  const result = analyzeGraph(graph, { allocatedAt }, phases);
+
+  // The first bytes of leaked blocks, so that the caller can drop the copied memory early.
+  const n = allocations.length;
+  let leaked = 0;
+  for (let i = 0; i < n; i++) if (isLeaked(result.status[i]!)) leaked++;
+  const leakedIds = new Uint32Array(leaked);
+  for (let i = 0, k = 0; i < n; i++) if (isLeaked(result.status[i]!)) leakedIds[k++] = i;
+  const leakedPrefix = BlockPrefixes.copy(
+    memory,
+    leakedIds,
+    allocations.addresses,
+    allocations.sizes,
+  );
+
+  const warnings = [...heap.warnings, ...roots.warnings];
+  return {
+    ...result,
+    snapshot,
+    heap: { ...heap, warnings },
+    ...(requested ? { requested } : {}),
+    leakedPrefix,
+    edgeSource: sourcesOf(graph.edges.start, graph.edges.target.length),
+    edgeTarget: graph.edges.target,
+    edgeOffset: graph.edges.offset,
+    roots: firstRootRefs(graph, result.rootRef),
+  };
+}
+
+/** Per node the recorder's requested size, -1 when the recorder did not see the block. O(n). */
+function requestedSizes(
+  allocations: AllocationTable,
+  recorded: ReadonlyMap<number, { size: number }>,
+): Float64Array {
+  const out = new Float64Array(allocations.length).fill(-1);
+  for (let i = 0; i < out.length; i++) {
+    const r = recorded.get(allocations.addresses[i]!);
+    if (r) out[i] = r.size;
+  }
+  return out;
+}
+
+function allocationTimes(
+  allocations: AllocationTable,
+  recorded: ReadonlyMap<number, { timeNs: number }>,
+): Float64Array {
+  const out = new Float64Array(allocations.length).fill(NaN);
+  for (let i = 0; i < out.length; i++) {
+    const r = recorded.get(allocations.addresses[i]!);
+    if (r) out[i] = r.timeNs;
+  }
+  return out;
+}
+
+/** Every block and root-range reference as one list (the container recogniser's input). */
+function references(allocations: AllocationTable, edges: EdgeSet, hits: RangeHits): References {
+  const m = edges.target.length, h = hits.target.length;
+  const where = new Float64Array(m + h), holder = new Int32Array(m + h);
+  const target = new Uint32Array(m + h);
+  for (let e = 0; e < m; e++) {
+    const s = edges.source[e]!;
+    where[e] = allocations.addresses[s]! + edges.offset[e]!;
+    holder[e] = s;
+    target[e] = edges.target[e]!;
+  }
+  for (let k = 0; k < h; k++) {
+    where[m + k] = hits.address[k]!;
+    holder[m + k] = -1;
+    target[m + k] = hits.target[k]!;
+  }
+  return { where, holder, target, count: m + h };
+}
+
+/** The source of each edge from CSR starts. O(n + m). */
+function sourcesOf(start: Uint32Array, m: number): Uint32Array {
+  const source = new Uint32Array(m);
+  for (let v = 0, e = 0; v < start.length - 1; v++) {
+    for (const stop = start[v + 1]!; e < stop; e++) source[e] = v;
+  }
+  return source;
+}
+
+/** leaks.json's `roots`: the first reference of each node a root reaches directly. */
+function firstRootRefs(graph: Analysis["graph"], rootRef: Int32Array): RootRef[] {
+  const out: RootRef[] = [];
+  const roots = graph.roots;
+  for (let v = 0; v < rootRef.length; v++) {
+    const r = rootRef[v]!;
+    if (r < 0) continue;
+    const entry = roots.entries[roots.entry[r]!]!;
+    const weak = roots.flags !== undefined && (roots.flags[r]! & EDGE_WEAK) !== 0;
+    out.push({
+      kind: entry.kind,
+      ...(entry.thread !== undefined ? { thread: entry.thread } : {}),
+      ...(entry.image !== undefined ? { image: entry.image } : {}),
+      address: roots.where[r]!,
+      ...(entry.kind === "register" ? { register: entry.name } : {}),
+      target: v,
+      ...(weak ? { weak } : {}),
+    });
+  }
+  return out;
 }
 
 /**

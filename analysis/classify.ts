@@ -1,38 +1,56 @@
-// Flood fill from the roots and classification of what is left: direct, indirect, in a cycle.
+// Reachability from the roots and classification of what is left: direct, indirect, in a cycle.
 //
-// Flood fill is a breadth-first search over the block graph, O(V + E). Leaked blocks are split into
-// strongly connected components (iterative Tarjan, O(V + E)); a component of 2+ blocks or a block
-// pointing to itself is a cycle. A leaked block held by a leaked block outside its own component is
-// indirect; a component nothing leaked holds is direct: a single block is a direct leak, and a cycle
-// nobody holds counts once, by its lowest-address member, so every leaked structure has exactly one
-// direct entry to start fixing from.
+// Reachability is two breadth-first searches, O(V + E) each: one over strong evidence only, one
+// over everything; a node only the second reaches is "possible" (possibly hidden by weak evidence).
+// Leaked nodes are split into strongly connected components (iterative Tarjan on the leaked
+// subgraph, O(V + E)); a component of 2+ nodes or a node pointing to itself is a cycle. A leaked
+// node held by a leaked node outside its own component is indirect; a component nothing leaked
+// holds is direct: a single node is a direct leak, and a cycle nobody holds counts once, by the
+// member a developer would fix (`entryOf`), so every leaked structure has one direct entry.
+// Attribution gives every leaked node to exactly one direct leak (multi-source BFS, O(V + E)), so
+// the totals shown per direct leak add up.
 
 import { stronglyConnected } from "./scc.ts";
-import type { EdgeSet } from "./scan.ts";
+import { EDGE_INTERIOR, EDGE_WEAK, type GraphEdges, type HeapGraph } from "./graph.ts";
 import {
   LEAK_DIRECT,
   LEAK_INDIRECT,
   STATUS_CYCLE,
   STATUS_LEAKED,
+  STATUS_POSSIBLE,
   STATUS_REACHABLE,
 } from "./types.ts";
 
+/** Edges grouped by source (CSR), as every phase here reads them. */
+export type EdgeCsr = Pick<GraphEdges, "start" | "target"> & { flags?: Uint8Array };
+
 /**
- * Breadth-first search from `seeds`. Returns, per node, -2 when not reached, -1 when a root reached
- * it, else the id of the node that first reached it (the retainer shown in "why is this alive").
+ * Breadth-first search from `seeds`. Returns, per node, -2 when not reached, -1 when a seed, else
+ * the id of the node that first reached it (the retainer shown in "why is this alive"). Edges
+ * with any bit of `skip` in their flags are not followed. Nodes already reached in `from` (a
+ * previous search) are taken as reached, with their retainers.
  */
-export function floodFill(nodeCount: number, edges: EdgeSet, seeds: Iterable<number>): Int32Array {
-  const via = new Int32Array(nodeCount).fill(-2);
+export function floodFill(
+  nodeCount: number,
+  edges: EdgeCsr,
+  seeds: Iterable<number>,
+  skip = 0,
+  from?: Int32Array,
+): Int32Array {
+  const via = from ? from.slice() : new Int32Array(nodeCount).fill(-2);
   const queue = new Uint32Array(nodeCount);
   let head = 0, tail = 0;
+  if (from) { for (let v = 0; v < nodeCount; v++) if (from[v] !== -2) queue[tail++] = v; }
   for (const s of seeds) {
     if (via[s] !== -2) continue;
     via[s] = -1;
     queue[tail++] = s;
   }
+  const flags = skip ? edges.flags : undefined;
   while (head < tail) {
     const v = queue[head++]!;
     for (let e = edges.start[v]!, end = edges.start[v + 1]!; e < end; e++) {
+      if (flags && (flags[e]! & skip)) continue;
       const w = edges.target[e]!;
       if (via[w] !== -2) continue;
       via[w] = v;
@@ -40,6 +58,49 @@ export function floodFill(nodeCount: number, edges: EdgeSet, seeds: Iterable<num
     }
   }
   return via;
+}
+
+export interface Reachability {
+  /** STATUS_REACHABLE, STATUS_POSSIBLE, or STATUS_LEAKED for every node nothing reaches. */
+  state: Uint8Array;
+  /** Retainer per node (see floodFill), from the strong search for reachable nodes. */
+  via: Int32Array;
+  /** Per node a root reference reaches directly: that reference's index; else -1. */
+  rootRef: Int32Array;
+}
+
+/** Which nodes the roots reach through strong evidence, through weak evidence only, or not at all. */
+export function reachability(graph: HeapGraph): Reachability {
+  const n = graph.nodes.count, roots = graph.roots;
+  const rootRef = new Int32Array(n).fill(-1);
+  const strongSeeds: number[] = [], weakSeeds: number[] = [];
+  for (let r = 0; r < roots.target.length; r++) {
+    const t = roots.target[r]!;
+    const weak = roots.flags !== undefined && (roots.flags[r]! & EDGE_WEAK) !== 0;
+    if (weak) weakSeeds.push(t);
+    else strongSeeds.push(t);
+  }
+  const strong = floodFill(n, graph.edges, strongSeeds, EDGE_WEAK);
+  const hasWeak = weakSeeds.length > 0 ||
+    (graph.edges.flags?.some((f) => (f & EDGE_WEAK) !== 0) ?? false);
+  const all = hasWeak ? floodFill(n, graph.edges, weakSeeds, 0, strong) : strong;
+  const state = new Uint8Array(n);
+  for (let v = 0; v < n; v++) {
+    state[v] = strong[v] !== -2
+      ? STATUS_REACHABLE
+      : all[v] !== -2
+      ? STATUS_POSSIBLE
+      : STATUS_LEAKED;
+  }
+  // The first reference of each node a root reaches directly: strong for reachable nodes, weak
+  // for possible ones (what "held by a root" names).
+  for (let r = 0; r < roots.target.length; r++) {
+    const t = roots.target[r]!;
+    if (rootRef[t] !== -1 || all[t] !== -1) continue;
+    const weak = roots.flags !== undefined && (roots.flags[r]! & EDGE_WEAK) !== 0;
+    if (weak === (state[t] === STATUS_POSSIBLE)) rootRef[t] = r;
+  }
+  return { state, via: all, rootRef };
 }
 
 export interface Classification {
@@ -51,14 +112,25 @@ export interface Classification {
   indirect: number;
 }
 
+export interface ClassifyOptions {
+  /** Start address of each node (ties: the lowest address is the entry of an unheld cycle). */
+  addresses: ArrayLike<number>;
+  /** Allocation time of each node (NaN: unknown): the first allocated is a cycle's entry. */
+  allocatedAt?: ArrayLike<number>;
+}
+
+/**
+ * Direct/indirect/cycle for every node `state` says is leaked (STATUS_LEAKED); reachable and
+ * possible nodes keep their state with LEAK_NONE.
+ */
 export function classify(
-  addresses: ArrayLike<number>,
-  edges: EdgeSet,
-  via: Int32Array,
+  edges: EdgeCsr,
+  state: Uint8Array,
+  opts: ClassifyOptions,
 ): Classification {
-  const n = via.length;
+  const n = state.length;
   const leakedMask = new Uint8Array(n);
-  for (let i = 0; i < n; i++) if (via[i] === -2) leakedMask[i] = 1;
+  for (let i = 0; i < n; i++) if (state[i] === STATUS_LEAKED) leakedMask[i] = 1;
   const comp = leakedComponents(n, edges, leakedMask);
   let count = 0;
   for (let v = 0; v < n; v++) if (comp[v]! >= count) count = comp[v]! + 1;
@@ -66,13 +138,10 @@ export function classify(
   const compSize = new Uint32Array(count);
   const selfLoop = new Uint8Array(count);
   const held = new Uint8Array(count);
-  const lowest = new Int32Array(count).fill(-1);
   for (let v = 0; v < n; v++) {
     if (!leakedMask[v]) continue;
     const c = comp[v]!;
     compSize[c]!++;
-    const l = lowest[c]!;
-    if (l < 0 || addresses[v]! < addresses[l]!) lowest[c] = v;
     for (let e = edges.start[v]!, end = edges.start[v + 1]!; e < end; e++) {
       const w = edges.target[e]!;
       if (!leakedMask[w]) continue;
@@ -80,6 +149,7 @@ export function classify(
       else if (comp[w] !== c) held[comp[w]!] = 1;
     }
   }
+  const entry = entries(edges, comp, count, compSize, leakedMask, opts);
 
   const status = new Uint8Array(n);
   const leak = new Uint8Array(n);
@@ -88,13 +158,13 @@ export function classify(
   let direct = 0, indirect = 0;
   for (let v = 0; v < n; v++) {
     if (!leakedMask[v]) {
-      status[v] = STATUS_REACHABLE;
+      status[v] = state[v] === STATUS_POSSIBLE ? STATUS_POSSIBLE : STATUS_REACHABLE;
       continue;
     }
     const c = comp[v]!;
     const inCycle = compSize[c]! > 1 || selfLoop[c] === 1;
     status[v] = inCycle ? STATUS_CYCLE : STATUS_LEAKED;
-    const isDirect = !held[c] && lowest[c] === v;
+    const isDirect = !held[c] && entry[c] === v;
     leak[v] = isDirect ? LEAK_DIRECT : LEAK_INDIRECT;
     if (isDirect) direct++;
     else indirect++;
@@ -110,12 +180,92 @@ export function classify(
 }
 
 /**
+ * The entry of each component: the member a developer would fix. With allocation times (a
+ * recorded process), the member allocated first: the object whose creation built the structure
+ * (valgrind, whose allocator does not recycle memory soon, names it by its lowest address, which
+ * is the same thing there). Without: an owner that embeds its structure's header — a member other
+ * members point into but never at its start, as every leaked `new std::map`, `std::list` or
+ * `std::unordered_map` object is from its nodes — else the lowest address. O(V + E).
+ */
+function entries(
+  edges: EdgeCsr,
+  comp: Int32Array,
+  count: number,
+  compSize: Uint32Array,
+  leakedMask: Uint8Array,
+  opts: ClassifyOptions,
+): Int32Array {
+  const n = comp.length, addr = opts.addresses, at = opts.allocatedAt;
+  const entry = new Int32Array(count).fill(-1);
+  const earlier = (v: number, u: number) => {
+    const tv = at?.[v] ?? NaN, tu = at?.[u] ?? NaN;
+    if (!Number.isNaN(tv) && !Number.isNaN(tu) && tv !== tu) return tv < tu;
+    if (!Number.isNaN(tv) !== !Number.isNaN(tu)) return !Number.isNaN(tv);
+    return addr[v]! < addr[u]!;
+  };
+  // Interior and start references each member receives from its own component.
+  const interiorIn = new Uint32Array(n), startIn = new Uint32Array(n);
+  for (let v = 0; v < n; v++) {
+    if (!leakedMask[v] || compSize[comp[v]!]! < 2) continue;
+    for (let e = edges.start[v]!, end = edges.start[v + 1]!; e < end; e++) {
+      const w = edges.target[e]!;
+      if (w === v || !leakedMask[w] || comp[w] !== comp[v]) continue;
+      if (edges.flags && (edges.flags[e]! & EDGE_INTERIOR) !== 0) interiorIn[w]!++;
+      else startIn[w]!++;
+    }
+  }
+  const owner = (v: number) => interiorIn[v]! > 0 && startIn[v] === 0;
+  for (let v = 0; v < n; v++) {
+    if (!leakedMask[v]) continue;
+    const c = comp[v]!, e = entry[c]!;
+    if (e < 0) {
+      entry[c] = v;
+      continue;
+    }
+    const known = at !== undefined && !Number.isNaN(at[v] ?? NaN);
+    if (!known && owner(v) !== owner(e)) {
+      if (owner(v)) entry[c] = v;
+      continue;
+    }
+    if (earlier(v, e)) entry[c] = v;
+  }
+  return entry;
+}
+
+/**
+ * Every leaked node's direct leak: a breadth-first search from all direct leaks at once over the
+ * leaked subgraph, each node counted under the first that reaches it. -1 for non-leaked nodes.
+ */
+export function attributeLeaks(edges: EdgeCsr, status: Uint8Array, leak: Uint8Array): Int32Array {
+  const n = status.length;
+  const owner = new Int32Array(n).fill(-1);
+  const queue = new Uint32Array(n);
+  let head = 0, tail = 0;
+  for (let v = 0; v < n; v++) {
+    if (leak[v] === LEAK_DIRECT) {
+      owner[v] = v;
+      queue[tail++] = v;
+    }
+  }
+  while (head < tail) {
+    const v = queue[head++]!;
+    for (let e = edges.start[v]!, end = edges.start[v + 1]!; e < end; e++) {
+      const w = edges.target[e]!;
+      if (owner[w] !== -1 || (status[w] !== STATUS_LEAKED && status[w] !== STATUS_CYCLE)) continue;
+      owner[w] = owner[v]!;
+      queue[tail++] = w;
+    }
+  }
+  return owner;
+}
+
+/**
  * Tarjan's components of the leaked subgraph, run on a compact copy of it (leaked nodes renumbered
  * densely, edges between leaked nodes only), so its working arrays are O(leaked), not O(all
  * blocks): at 10^6 blocks and a few thousand leaks that is ~25 MB less at the peak. Component
  * ids (per node, -1 when not leaked) are the same as on the whole graph with the mask.
  */
-function leakedComponents(n: number, edges: EdgeSet, leakedMask: Uint8Array): Int32Array {
+export function leakedComponents(n: number, edges: EdgeCsr, leakedMask: Uint8Array): Int32Array {
   const local = new Int32Array(n).fill(-1);
   let k = 0, m = 0;
   for (let v = 0; v < n; v++) {

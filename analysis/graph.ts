@@ -40,9 +40,13 @@ export interface GraphEdges {
   readonly target: Uint32Array;
   /** Byte offset of the pointer inside the source node. */
   readonly offset: Uint32Array;
-  /** 1 where the reference is weak evidence (see README: "possibly hidden"); absent: all strong. */
-  readonly weak?: Uint8Array;
+  /** EDGE_* bits per edge; absent: every edge strong and to its target's start. */
+  readonly flags?: Uint8Array;
 }
+
+/** Bits of `GraphEdges.flags` and `GraphRoots.flags`. */
+export const EDGE_WEAK = 1; // weak evidence: the target is only "possibly hidden" through it
+export const EDGE_INTERIOR = 2; // points inside its target, not at its start
 
 /** A named place that holds root references: an image segment, a stack, a register, a Go frame. */
 export interface RootEntry {
@@ -64,8 +68,8 @@ export interface GraphRoots {
   readonly where: Float64Array;
   /** Per reference: the node it points into. */
   readonly target: Uint32Array;
-  /** Per reference: 1 when it is weak evidence (e.g. a vector register); absent: all strong. */
-  readonly weak?: Uint8Array;
+  /** Per reference: EDGE_* bits (weak evidence, interior); absent: all strong, to starts. */
+  readonly flags?: Uint8Array;
 }
 
 export interface HeapGraph {

@@ -1,6 +1,13 @@
-// Public surface of the analysis layer: pure TypeScript from a Snapshot to an Analysis.
-export { AnalysisError, analyze, enumerateHeap, releaseMemory } from "./analyze.ts";
-export { analyzeHeap, type AnalyzeOptions, type Progress } from "./analyze_heap.ts";
+// Public surface of the analysis layer: pure TypeScript from a Snapshot (or a HeapGraph) to an Analysis.
+export {
+  analyze,
+  analyzeHeap,
+  type AnalyzeOptions,
+  enumerateHeap,
+  releaseMemory,
+} from "./analyze.ts";
+export { analyzeGraph, PhaseTimer, type Progress } from "./analyze_graph.ts";
+export { AnalysisError, EXIT, type ExitStatus, HeapscopeError } from "./errors.ts";
 export { AllocationTable, AllocationTableBuilder } from "./allocation_table.ts";
 export { AllocationIndex } from "./alloc_index.ts";
 export { BlockPrefixes, LEAKED_PREFIX_BYTES } from "./block_prefixes.ts";
@@ -17,7 +24,10 @@ export {
 } from "./scan.ts";
 export { MemoryImage } from "./memory.ts";
 export type * from "./types.ts";
+export type * from "./graph.ts";
+export { EDGE_INTERIOR, EDGE_WEAK, NODE_FINALIZER } from "./graph.ts";
 export {
+  isLeaked,
   LEAK_DIRECT,
   LEAK_INDIRECT,
   LEAK_KIND,
@@ -25,6 +35,18 @@ export {
   NODE_STATUS,
   STATUS_CYCLE,
   STATUS_LEAKED,
+  STATUS_POSSIBLE,
   STATUS_REACHABLE,
 } from "./types.ts";
-export { aggregateSites, foldedStacks, formatSites, sitesForLeaks } from "./sites.ts";
+export {
+  aggregateSites,
+  foldedStacks,
+  framesOf,
+  type LeaksSites,
+  type RecorderTable,
+  selectedPcs,
+  selectSites,
+  sitesForLeaks,
+  type SiteSort,
+  withFrames,
+} from "./sites.ts";

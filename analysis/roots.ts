@@ -2,11 +2,18 @@
 //
 // Roots, as LeakSanitizer takes them plus what an out-of-process tool needs: writable segments of
 // every image, each thread's stack from SP (minus the x86_64 red zone) to the end of its mapping,
-// each thread's TLS and DTV, every register, and all other writable memory that is not heap.
-// Allocator bookkeeping (arena structs, mp_, tcache structs) is subtracted. O(regions · ranges).
+// each thread's TLS and DTV, the registers that can hold live values, and all other writable memory
+// that is not heap. Allocator bookkeeping (arena structs, mp_, tcache structs) is subtracted.
+//
+// Weak evidence (a block held only through it is "possibly hidden", not reachable): the red zone
+// below SP (live only in a leaf function), and vector registers (valgrind and LSan scan only
+// general registers; a pointer copied through xmm by memcpy is dead once stored). A thread stopped
+// in a system call holds nothing live in its caller-saved registers (the call clobbers them; its
+// arguments are copies the caller keeps elsewhere if it needs them): only the callee-saved ones,
+// SP and the thread pointer are roots there. O(regions · ranges).
 
 import type { MemoryImage } from "./memory.ts";
-import type { HeapEnumeration, RootKind, Snapshot } from "./types.ts";
+import type { HeapEnumeration, RootKind, Snapshot, ThreadState } from "./types.ts";
 
 export interface RootRange {
   start: number;
@@ -14,12 +21,16 @@ export interface RootRange {
   kind: RootKind;
   thread?: number;
   image?: string;
+  /** Weak evidence (the red zone below SP). */
+  weak?: boolean;
 }
 
 export interface RegisterRoot {
   thread: number;
   name: string;
   value: number;
+  /** Weak evidence (a vector register). */
+  weak?: boolean;
 }
 
 export interface Roots {
@@ -108,7 +119,13 @@ export function collectRoots(
     }
     const from = Math.max(r.start, t.sp - (RED_ZONE[snapshot.arch] ?? 0));
     staleStack.push({ start: r.start, end: from });
-    add(subtract([{ start: from, end: r.end }], covered), { kind: "stack", thread: t.tid });
+    const live = Math.max(r.start, Math.min(t.sp, r.end));
+    add(subtract([{ start: from, end: live }], covered), {
+      kind: "stack",
+      thread: t.tid,
+      weak: true,
+    });
+    add(subtract([{ start: live, end: r.end }], covered), { kind: "stack", thread: t.tid });
   }
 
   // Phase 3: every other writable region that is not heap and not the dead part of a stack.
@@ -120,11 +137,46 @@ export function collectRoots(
   }
 
   const registers: RegisterRoot[] = [];
-  for (const t of snapshot.threads) {
-    for (const reg of t.registers) registers.push({ thread: t.tid, ...reg });
-  }
+  for (const t of snapshot.threads) registers.push(...registerRoots(snapshot.arch, t));
   ranges.sort((a, b) => a.start - b.start);
   return { ranges, registers, warnings };
+}
+
+/** x86_64 registers a function call preserves (SysV ABI), and what else stays live at a syscall. */
+const X86_64_KEPT = new Set(["rbx", "rbp", "r12", "r13", "r14", "r15", "rsp", "fs_base"]);
+/** aarch64 callee-saved registers (AAPCS64: x19–x28, fp, lr is the return address) and SP. */
+const AARCH64_KEPT = new Set([
+  ..."x19 x20 x21 x22 x23 x24 x25 x26 x27 x28 x29 sp".split(" "),
+]);
+/** orig_rax of a thread that is not in a system call (-1 as an unsigned 64-bit word). */
+const NOT_IN_SYSCALL = 2 ** 64 - 1;
+
+/**
+ * Whether thread `t` was stopped in a system call: x86_64 keeps the call number in orig_rax (-1
+ * otherwise); aarch64's general registers do not say, so it counts as in user code there.
+ */
+export function inSystemCall(arch: Snapshot["arch"], t: ThreadState): boolean {
+  if (arch !== "x86_64") return false;
+  const orig = t.registers.find((r) => r.name === "orig_rax")?.value;
+  return orig !== undefined && orig < NOT_IN_SYSCALL && orig < 2 ** 32;
+}
+
+/** The register roots of one thread (see the header for which, and which are weak). */
+export function registerRoots(arch: Snapshot["arch"], t: ThreadState): RegisterRoot[] {
+  const syscall = inSystemCall(arch, t);
+  const kept = arch === "x86_64" ? X86_64_KEPT : AARCH64_KEPT;
+  const out: RegisterRoot[] = [];
+  for (const reg of t.registers) {
+    const vector = /^(xmm|ymm|zmm|v)\d+/.test(reg.name);
+    if (syscall && !kept.has(reg.name)) continue;
+    out.push({
+      thread: t.tid,
+      name: reg.name,
+      value: reg.value,
+      ...(vector ? { weak: true } : {}),
+    });
+  }
+  return out;
 }
 
 /** The dynamic thread vector of the thread whose pointer is `tp` (x86_64: *(tp+8); aarch64: *tp). */

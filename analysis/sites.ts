@@ -7,7 +7,7 @@
 // Also the leaks.json version 2 additions (the lead merges them into report/schema.ts): `stacks`
 // (symbolized frames per site), `site` on each node, `sites` (the per-site rows) and `timeline`.
 
-import { type Analysis, LEAK_DIRECT, STATUS_REACHABLE } from "./types.ts";
+import { type Analysis, isLeaked, LEAK_DIRECT } from "./types.ts";
 
 /** One deduplicated call stack as the recorder keeps it. */
 export interface RecordedStack {
@@ -94,7 +94,10 @@ export interface SiteRow {
   /** Live blocks from here that the analysis found leaked (direct + indirect), and their bytes. */
   leakedCount: number;
   leakedBytes: number;
+  /** Direct leaks allocated here, and the bytes of the structures they hold (themselves and every
+   * leaked block counted under them; requested sizes where the recorder knows them). */
   direct: number;
+  directBytes: number;
   /** Age of the oldest live block, and the mean age, in ms at the snapshot. */
   oldestMs: number;
   meanAgeMs: number;
@@ -161,15 +164,19 @@ export function framesOf(stack: RecordedStack, symbols: FrameMap): StackFrame[] 
   return out;
 }
 
-/** Compare rows for `sort`: leaked first, then live, then peak; ties by site. */
+/**
+ * Compare rows for `sort`: the sites whose direct leaks hold the most first (the allocation a
+ * developer fixes: a library's internals leak only because something above them did), then all
+ * leaked, then live, then peak; ties by site.
+ */
 export function compareSites(sort: SiteSort): (a: SiteRow, b: SiteRow) => number {
   return sort === "count"
     ? (a, b) =>
-      b.leakedCount - a.leakedCount || b.count - a.count || b.totalCount - a.totalCount ||
-      a.site - b.site
+      b.direct - a.direct || b.leakedCount - a.leakedCount || b.count - a.count ||
+      b.totalCount - a.totalCount || a.site - b.site
     : (a, b) =>
-      b.leakedBytes - a.leakedBytes || b.bytes - a.bytes || b.peakBytes - a.peakBytes ||
-      a.site - b.site;
+      b.directBytes - a.directBytes || b.leakedBytes - a.leakedBytes || b.bytes - a.bytes ||
+      b.peakBytes - a.peakBytes || a.site - b.site;
 }
 
 /**
@@ -203,6 +210,7 @@ export function aggregateSites(
         leakedCount: 0,
         leakedBytes: 0,
         direct: 0,
+        directBytes: 0,
         oldestMs: 0,
         meanAgeMs: 0,
         threads: [],
@@ -237,6 +245,15 @@ export function aggregateSites(
     const byAddress = new Map<number, number>();
     table.blocks.forEach((b, i) => byAddress.set(b.address, i));
     const addresses = analysis.heap.allocations.addresses;
+    const sizes = analysis.heap.allocations.sizes;
+    // Bytes of each direct leak's structure (requested sizes where recorded).
+    const held = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const o = analysis.owner[i]!;
+      if (o < 0) continue;
+      const bi = byAddress.get(addresses[i]!);
+      held[o]! += bi !== undefined ? table.blocks[bi]!.size : sizes[i]!;
+    }
     for (let i = 0; i < n; i++) {
       const bi = byAddress.get(addresses[i]!);
       if (bi === undefined) continue;
@@ -244,10 +261,13 @@ export function aggregateSites(
       const r = row(b.stack);
       nodeSite[i] = r.site;
       nodeBlock[i] = bi;
-      if (analysis.status[i] !== STATUS_REACHABLE) {
+      if (isLeaked(analysis.status[i]!)) {
         r.leakedCount++;
         r.leakedBytes += b.size;
-        if (analysis.leak[i] === LEAK_DIRECT) r.direct++;
+        if (analysis.leak[i] === LEAK_DIRECT) {
+          r.direct++;
+          r.directBytes += held[i]!;
+        }
       }
     }
   }
@@ -359,74 +379,4 @@ export function foldedStacks(
   let out = "";
   for (const [k, w] of merged) out += `${k} ${w}\n`;
   return out;
-}
-
-/**
- * Which of `frames` (one per listed site) need telling apart: those whose `text` equals another's
- * while their addresses or columns differ (two allocations on one source line). Same text at the
- * same address is the same call; the stacks then differ further out, which the output shows.
- * O(frames).
- */
-export function ambiguousFrames(
-  frames: readonly (StackFrame | undefined)[],
-  text: (f: StackFrame) => string,
-): boolean[] {
-  const groups = new Map<string, Set<string>>();
-  const keys = frames.map((f) => {
-    if (!f) return undefined;
-    const key = text(f);
-    const where = groups.get(key) ?? new Set<string>();
-    where.add(`${f.pc}:${f.column ?? ""}`);
-    groups.set(key, where);
-    return key;
-  });
-  return keys.map((k) => k !== undefined && groups.get(k)!.size > 1);
-}
-
-/** "+0x1c" (return address offset in the function), else "@pc"; "" when the name has an offset. */
-export function offsetSuffix(f: StackFrame): string {
-  if (!f.function) return ""; // the name is the pc already
-  if (/\+0x[0-9a-f]+$/.test(f.function)) return ""; // ELF fallback names: "fn+0x1c"
-  return f.offset !== undefined ? `+0x${f.offset.toString(16)}` : `@${f.pc}`;
-}
-
-function formatFrame(f: StackFrame, distinguish = false): string {
-  const name = `${f.function ?? f.pc}${distinguish ? offsetSuffix(f) : ""}`;
-  if (!f.file) return f.image ? `${name} (${f.image})` : name;
-  const column = distinguish && f.line && f.column ? `:${f.column}` : "";
-  return `${name} ${f.file}${f.line ? `:${f.line}` : ""}${column}`;
-}
-
-function bytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
-}
-
-/** Text for the summary: the top sites with their stacks (at most `frames` frames each). */
-export function formatSites(
-  s: Pick<LeaksSites, "sites" | "stacks" | "omittedSites">,
-  opts: { frames?: number; leakedOnly?: boolean } = {},
-): string {
-  const maxFrames = opts.frames ?? 8;
-  const rows = opts.leakedOnly ? s.sites.filter((r) => r.leakedCount > 0) : s.sites;
-  const lines: string[] = [];
-  const distinguish = ambiguousFrames(
-    rows.map((r) => s.stacks[r.site]?.[0]),
-    (f) => formatFrame(f),
-  );
-  rows.forEach((r, k) => {
-    lines.push(
-      `site ${r.site}: ${r.leakedCount} leaked (${bytes(r.leakedBytes)}), ${r.count} live ` +
-        `(${bytes(r.bytes)}), peak ${r.peakCount} (${bytes(r.peakBytes)}), ${r.totalCount} ` +
-        `allocated, oldest ${(r.oldestMs / 1000).toFixed(1)} s, threads ${r.threads.join(",")}`,
-    );
-    const frames = s.stacks[r.site] ?? [];
-    frames.slice(0, maxFrames).forEach((f, i) => {
-      lines.push(`    at ${formatFrame(f, i === 0 && distinguish[k])}`);
-    });
-    if (frames.length > maxFrames) lines.push(`    ... ${frames.length - maxFrames} more frames`);
-  });
-  if (s.omittedSites > 0) lines.push(`${s.omittedSites} more sites omitted (see --top)`);
-  return lines.join("\n");
 }

@@ -3,10 +3,8 @@
 import assert from "node:assert/strict";
 import {
   aggregateSites,
-  ambiguousFrames,
   compareSites,
   foldedStacks,
-  formatSites,
   framesOf,
   type RecorderTable,
   selectedPcs,
@@ -78,12 +76,22 @@ Deno.test("foldedStacks() writes root-first frames and merges equal stacks", () 
   assert.equal(foldedStacks(rows, stacks, "leaked"), "", "nothing leaked without an analysis");
 });
 
-/** Just what selectSites() reads of an analysis: node addresses and their status. */
+/**
+ * Just what selectSites() reads of an analysis: node addresses and sizes, their status, and each
+ * leaked node under itself (every leaked node here is a direct leak).
+ */
 function analysisOf(nodes: { address: number; leaked: boolean }[]): Analysis {
   return {
-    heap: { allocations: { length: nodes.length, addresses: nodes.map((n) => n.address) } },
+    heap: {
+      allocations: {
+        length: nodes.length,
+        addresses: nodes.map((n) => n.address),
+        sizes: nodes.map(() => 100),
+      },
+    },
     status: Uint8Array.from(nodes, (n) => n.leaked ? STATUS_LEAKED : STATUS_REACHABLE),
     leak: Uint8Array.from(nodes, () => LEAK_DIRECT),
+    owner: Int32Array.from(nodes, (n, i) => n.leaked ? i : -1),
   } as unknown as Analysis;
 }
 
@@ -103,34 +111,4 @@ Deno.test("selectSites() keeps the top rows and the written nodes' sites, renumb
   assert.deepEqual(leakedOnly.recorded.map((st) => st!.id), [1], "node 1 is not written");
   assert.deepEqual([...leakedOnly.site], [0, -1]);
   assert.equal(leakedOnly.keptRows.length, 1);
-});
-
-Deno.test("formatSites() tells apart two sites on one line by offset and column", () => {
-  const frame = (pc: string, offset: number, column: number): StackFrame => ({
-    pc,
-    function: "leak_cycle",
-    file: "prog.c",
-    line: 7,
-    column,
-    offset,
-  });
-  const row = (site: number) => ({ ...aggregateSites(table()).rows[0]!, site });
-  const main: StackFrame = { pc: "0x90", function: "main", file: "prog.c", line: 20 };
-  const stacks = [[frame("0x51c", 0x1c, 13), main], [frame("0x52a", 0x2a, 31), main]];
-  const text = formatSites({ sites: [row(0), row(1)], stacks, omittedSites: 0 });
-  assert.match(text, /at leak_cycle\+0x1c prog\.c:7:13\n/);
-  assert.match(text, /at leak_cycle\+0x2a prog\.c:7:31\n/);
-  assert.equal(text.match(/at main prog\.c:20$/gm)?.length, 2, "outer frames unchanged");
-  // The same call from two callers prints the same innermost line: nothing to add.
-  const same = formatSites({
-    sites: [row(0), row(1)],
-    stacks: [stacks[0]!, stacks[0]!],
-    omittedSites: 0,
-  });
-  assert.equal(same.match(/at leak_cycle prog\.c:7$/gm)?.length, 2);
-  assert.deepEqual(ambiguousFrames([stacks[0]![0], undefined, main], (f) => f.function!), [
-    false,
-    false,
-    false,
-  ]);
 });

@@ -5,6 +5,9 @@
 
 import type { AllocationTable } from "./allocation_table.ts";
 import type { BlockPrefixes } from "./block_prefixes.ts";
+import type { HeapGraph, RootKind } from "./graph.ts";
+
+export type { RootKind } from "./graph.ts";
 
 export type Platform = "linux" | "darwin";
 export type Arch = "x86_64" | "aarch64";
@@ -124,20 +127,29 @@ export interface Snapshot {
   warnings: string[];
 }
 
-export type NodeStatus = "reachable" | "leaked" | "cycle";
+/**
+ * reachable: a root reaches it; possible: only weak evidence reaches it ("possibly hidden": a leak
+ * if that evidence is stale); leaked: nothing reaches it; cycle: leaked and in a cycle.
+ */
+export type NodeStatus = "reachable" | "leaked" | "cycle" | "possible";
 export type LeakKind = "direct" | "indirect";
 
 /** `Analysis.status` codes (one byte per node, not a string array): index into NODE_STATUS. */
 export const STATUS_REACHABLE = 0;
 export const STATUS_LEAKED = 1;
 export const STATUS_CYCLE = 2;
-export const NODE_STATUS: readonly NodeStatus[] = ["reachable", "leaked", "cycle"];
+export const STATUS_POSSIBLE = 3;
+export const NODE_STATUS: readonly NodeStatus[] = ["reachable", "leaked", "cycle", "possible"];
 /** `Analysis.leak` codes: 0 for reachable nodes, else index into LEAK_KIND. */
 export const LEAK_NONE = 0;
 export const LEAK_DIRECT = 1;
 export const LEAK_INDIRECT = 2;
 export const LEAK_KIND: readonly (LeakKind | undefined)[] = [undefined, "direct", "indirect"];
-export type RootKind = "data" | "stack" | "register" | "tls" | "other";
+
+/** Whether status code `s` is a leak (leaked or in a leaked cycle). */
+export function isLeaked(s: number): boolean {
+  return s === STATUS_LEAKED || s === STATUS_CYCLE;
+}
 
 export interface RootRef {
   kind: RootKind;
@@ -148,15 +160,39 @@ export interface RootRef {
   register?: string;
   /** Node id it points into. */
   target: number;
+  /** Weak evidence (a vector register, the red zone below SP). */
+  weak?: boolean;
 }
 
-/** Result of the whole analysis. Node ids are indexes into `allocations`. */
-export interface Analysis {
-  snapshot: Snapshot;
-  heap: HeapEnumeration;
+/** What the graph phases find (reachability, leaks, cycles), for any input. */
+export interface GraphAnalysis {
+  graph: HeapGraph;
   /** Per node: status code (STATUS_*; names in NODE_STATUS) and leak kind (LEAK_*; LEAK_KIND). */
   status: Uint8Array;
   leak: Uint8Array;
+  /**
+   * Why each reachable (or possible) node is alive: the node id that first reached it in the flood
+   * fill, -1 when a root reached it directly, -2 for leaked nodes.
+   */
+  via: Int32Array;
+  /** Per node reached by a root directly: index of that root reference in `graph.roots`; else -1. */
+  rootRef: Int32Array;
+  /** Leaked cycles (strongly connected components of 2+ leaked nodes, or a self loop). */
+  cycles: number[][];
+  /**
+   * Per leaked node: the direct leak it is counted under (each leaked block under exactly one, so
+   * totals per direct leak add up to the leaked total); -1 for other nodes.
+   */
+  owner: Int32Array;
+  phaseMs: Record<string, number>;
+}
+
+/** Result of the whole analysis of a native heap. Node ids are indexes into `allocations`. */
+export interface Analysis extends GraphAnalysis {
+  snapshot: Snapshot;
+  heap: HeapEnumeration;
+  /** Requested size of each node when a recorder knew it (heapscope run), else -1. */
+  requested?: Float64Array;
   /**
    * The first bytes (up to LEAKED_PREFIX_BYTES) of every leaked block, copied out of the snapshot so
    * that its memory can be dropped before the output is written.
@@ -166,13 +202,6 @@ export interface Analysis {
   edgeSource: Uint32Array;
   edgeTarget: Uint32Array;
   edgeOffset: Uint32Array;
-  cycles: number[][];
   /** First root reference of each root-reached node (one per node, to keep output bounded). */
   roots: RootRef[];
-  /**
-   * Why each reachable node is alive: the node id that first reached it in the flood fill, -1 when a
-   * root reached it directly, -2 for leaked nodes.
-   */
-  via: Int32Array;
-  phaseMs: Record<string, number>;
 }

@@ -5,7 +5,7 @@
 // returns "ok" (parsed, invariants hold), "rejected" (a deliberate, named error) or a failure.
 
 import { analyze } from "../analyze.ts";
-import { analyzeHeap } from "../analyze_heap.ts";
+import { analyzeHeap } from "../analyze.ts";
 import { decodeDyldImages } from "../dyld_images.ts";
 import { ElfFile } from "../elf.ts";
 import { enumerateGlibc } from "../glibc/mod.ts";

@@ -7,7 +7,7 @@ const H = 0x5555_5555_9000; // heap
 const S = 0x7fff_fffd_e000; // stack
 const SP = S + 0x1000;
 
-/** Blocks A..X with known fates; see analyze_heap_test.ts for what each must be. */
+/** Blocks A..X with known fates; see analyze_test.ts for what each must be. */
 export function buildSynthetic() {
   const data = new DataView(new ArrayBuffer(0x1000));
   const heap = new DataView(new ArrayBuffer(0x1000));

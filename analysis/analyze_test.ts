@@ -1,6 +1,6 @@
 // Tests for the phases after enumeration, on a snapshot laid out by hand.
 import { deepEqual as assertEquals } from "node:assert/strict";
-import { analyzeHeap } from "./analyze_heap.ts";
+import { analyzeHeap } from "./analyze.ts";
 import { LEAK_KIND, NODE_STATUS } from "./types.ts";
 import { buildSynthetic as build } from "./testdata/synthetic.ts";
 

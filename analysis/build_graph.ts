@@ -1,0 +1,119 @@
+// nativeGraph(): the HeapGraph of a native heap from the scan's references and the live bytes.
+//
+// A reference counts when its word lies in its holder's live bytes (requested size, container
+// capacity in use) and is not a skipped word; each is flagged weak (weak root evidence) and
+// interior (not to its target's start). O(references).
+
+import type { AllocationTable } from "./allocation_table.ts";
+import {
+  EDGE_INTERIOR,
+  EDGE_WEAK,
+  type GraphRoots,
+  type HeapGraph,
+  type RootEntry,
+} from "./graph.ts";
+import type { MemoryImage } from "./memory.ts";
+import type { RegisterRoot, RootRange } from "./roots.ts";
+import type { EdgeSet, RangeHits } from "./scan.ts";
+
+export interface NativeGraphInput {
+  memory: MemoryImage;
+  allocations: AllocationTable;
+  blockEdges: EdgeSet;
+  rootHits: RangeHits;
+  rootRanges: readonly RootRange[];
+  registerHits: readonly { reg: RegisterRoot; target: number }[];
+  /** Live bytes of each node: words at or past it are not references. */
+  scanSize: Float64Array;
+  /** Words that hold no reference. */
+  skipped: ReadonlySet<number>;
+}
+
+export function nativeGraph(input: NativeGraphInput): HeapGraph {
+  const { memory, allocations, blockEdges: be, scanSize, skipped } = input;
+  const n = allocations.length;
+  const addresses = allocations.addresses;
+  const m0 = be.target.length;
+  const start = new Uint32Array(n + 1);
+  const target = new Uint32Array(m0), offset = new Uint32Array(m0), flags = new Uint8Array(m0);
+  let m = 0;
+  for (let v = 0; v < n; v++) {
+    start[v] = m;
+    const limit = scanSize[v]!, base = addresses[v]!;
+    for (let e = be.start[v]!, end = be.start[v + 1]!; e < end; e++) {
+      const off = be.offset[e]!;
+      if (off + 8 > limit) continue;
+      const where = base + off;
+      if (skipped.size > 0 && skipped.has(where)) continue;
+      const t = be.target[e]!;
+      target[m] = t;
+      offset[m] = off;
+      flags[m] = memory.u64(where) === addresses[t] ? 0 : EDGE_INTERIOR;
+      m++;
+    }
+  }
+  start[n] = m;
+  return {
+    nodes: {
+      count: n,
+      address: addresses,
+      size: allocations.sizes,
+      zone: allocations.zoneIds,
+      zoneNames: allocations.zones,
+      type: new Int32Array(n).fill(-1),
+      typeNames: [],
+      flags: new Uint8Array(n),
+    },
+    edges: {
+      start,
+      target: target.subarray(0, m),
+      offset: offset.subarray(0, m),
+      flags: flags.subarray(0, m),
+    },
+    roots: graphRoots(input),
+    bytes: (id, max) => memory.slice(addresses[id]!, Math.min(max, allocations.sizes[id]!)),
+    warnings: [],
+  };
+}
+
+/** Root references: one entry per root range and per (thread, register). */
+function graphRoots(input: NativeGraphInput): GraphRoots {
+  const { memory, allocations, rootHits: hits, rootRanges, registerHits, skipped } = input;
+  const entries: RootEntry[] = rootRanges.map((r) => ({
+    kind: r.kind,
+    ...(r.thread !== undefined ? { thread: r.thread } : {}),
+    ...(r.image !== undefined ? { image: r.image } : {}),
+  }));
+  const count = hits.target.length + registerHits.length;
+  const entry = new Uint32Array(count), where = new Float64Array(count);
+  const target = new Uint32Array(count), flags = new Uint8Array(count);
+  let k = 0;
+  for (let h = 0; h < hits.target.length; h++) {
+    const w = hits.address[h]!;
+    if (skipped.size > 0 && skipped.has(w)) continue;
+    const range = rootRanges[hits.range[h]!]!;
+    const t = hits.target[h]!;
+    entry[k] = hits.range[h]!;
+    where[k] = w;
+    target[k] = t;
+    flags[k] = (range.weak ? EDGE_WEAK : 0) |
+      (memory.u64(w) === allocations.addresses[t] ? 0 : EDGE_INTERIOR);
+    k++;
+  }
+  for (const { reg, target: t } of registerHits) {
+    entry[k] = entries.length;
+    entries.push({ kind: "register", name: reg.name, thread: reg.thread });
+    where[k] = 0;
+    target[k] = t;
+    flags[k] = (reg.weak ? EDGE_WEAK : 0) |
+      (reg.value === allocations.addresses[t] ? 0 : EDGE_INTERIOR);
+    k++;
+  }
+  return {
+    entries,
+    entry: entry.subarray(0, k),
+    where: where.subarray(0, k),
+    target: target.subarray(0, k),
+    flags: flags.subarray(0, k),
+  };
+}
