@@ -1,10 +1,22 @@
-// Turns an Analysis into leaks.json (format version 2), streamed as byte chunks for big heaps.
+// Turns an Analysis into leaks.json (format version 3), streamed as byte chunks for big heaps.
 //
-// O(nodes + edges). With `graph: "leaked"` only leaked nodes and the reachable blocks they point to
-// (their context) are written, and what was left out is counted in `omitted`.
+// One mapping from the analysis to the file, field by field (report/schema.ts declares the
+// format): `leaksJsonChunks` streams it, `toLeaksFile` builds the same thing as an object for the
+// HTML report (a test checks they are identical). O(nodes + edges). With `graph: "leaked"` only
+// leaked and possible nodes and the blocks they point to (their context) are written, and what
+// was left out is counted in `omitted`. A recorded process's sites add `stacks`, `sites` and
+// `timeline`, and per node its site, thread, age and requested size.
 
+import type { LeaksSites } from "../analysis/sites.ts";
 import type { Analysis } from "../analysis/types.ts";
-import { LEAK_DIRECT, LEAK_KIND, NODE_STATUS, STATUS_REACHABLE } from "../analysis/types.ts";
+import { EDGE_INTERIOR } from "../analysis/graph.ts";
+import {
+  isLeaked,
+  LEAK_DIRECT,
+  LEAK_KIND,
+  NODE_STATUS,
+  STATUS_REACHABLE,
+} from "../analysis/types.ts";
 import {
   LEAKS_FORMAT,
   LEAKS_VERSION,
@@ -12,6 +24,8 @@ import {
   type LeaksFile,
   type LeaksNode,
   type LeaksRoot,
+  type LeaksSite,
+  type LeaksStackFrame,
   type LeaksSummary,
 } from "./schema.ts";
 import { ByteWriter, putBytes, putHex, putUint32, utf8 } from "./byte_writer.ts";
@@ -21,6 +35,8 @@ export interface LeaksJsonOptions {
   graph?: "all" | "leaked";
   /** Hex of the first bytes of each leaked block (default 64; 0 = none). */
   leakedBytes?: number;
+  /** A recorded process's allocation sites (heapscope run, or a pid started under it). */
+  sites?: LeaksSites;
 }
 
 const TWO32 = 4294967296;
@@ -44,11 +60,17 @@ export function summarize(a: Analysis): LeaksSummary {
   const allocs = a.heap.allocations;
   const sizes = allocs.sizes;
   let bytes = 0, reachable = 0, leaked = 0, leakedBytes = 0, direct = 0, indirect = 0;
+  let possible = 0, possibleBytes = 0;
   for (let i = 0; i < allocs.length; i++) {
     const size = sizes[i]!;
     bytes += size;
     if (a.status[i] === STATUS_REACHABLE) {
       reachable++;
+      continue;
+    }
+    if (!isLeaked(a.status[i]!)) {
+      possible++;
+      possibleBytes += size;
       continue;
     }
     leaked++;
@@ -65,11 +87,13 @@ export function summarize(a: Analysis): LeaksSummary {
     direct,
     indirect,
     cycles: a.cycles.length,
+    possible,
+    possibleBytes,
   };
 }
 
-/** Which node ids go into the file. */
-function selectNodes(a: Analysis, graph: "all" | "leaked"): Uint8Array {
+/** Which node ids go into the file: all, or leaked and possible ones and what they point to. */
+export function selectNodes(a: Analysis, graph: "all" | "leaked"): Uint8Array {
   const n = a.status.length;
   const keep = new Uint8Array(n);
   if (graph === "all") return keep.fill(1);
@@ -80,7 +104,74 @@ function selectNodes(a: Analysis, graph: "all" | "leaked"): Uint8Array {
   return keep;
 }
 
-/** Everything but the node, edge, cycle and root lists. */
+/** Blocks and bytes counted under each direct leak (its structure), by node id. O(n). */
+export function heldTotals(a: Analysis): Map<number, { blocks: number; bytes: number }> {
+  const out = new Map<number, { blocks: number; bytes: number }>();
+  const sizes = a.heap.allocations.sizes;
+  for (let i = 0; i < a.owner.length; i++) {
+    const o = a.owner[i]!;
+    if (o < 0) continue;
+    let h = out.get(o);
+    if (!h) out.set(o, h = { blocks: 0, bytes: 0 });
+    h.blocks++;
+    h.bytes += sizes[i]!;
+  }
+  return out;
+}
+
+/** The sites' tables as written: only stacks a written node or a row uses, renumbered densely. */
+interface SiteTables {
+  /** Old site id → written site id (-1: dropped). */
+  renumber: Int32Array;
+  stacks: LeaksStackFrame[][];
+  rows: LeaksSite[];
+}
+
+function siteTables(s: LeaksSites, keep: Uint8Array): SiteTables {
+  const used = new Uint8Array(s.stacks.length);
+  for (const r of s.sites) used[r.site] = 1;
+  for (let i = 0; i < keep.length; i++) {
+    const site = s.site[i] ?? -1;
+    if (keep[i] && site >= 0) used[site] = 1;
+  }
+  const renumber = new Int32Array(s.stacks.length).fill(-1);
+  const stacks: LeaksStackFrame[][] = [];
+  s.stacks.forEach((frames, i) => {
+    if (!used[i]) return;
+    renumber[i] = stacks.length;
+    stacks.push(frames.map((f) => ({ ...f })));
+  });
+  const rows = s.sites.map((r): LeaksSite => ({
+    site: renumber[r.site]!,
+    count: r.count,
+    bytes: r.bytes,
+    peakCount: r.peakCount,
+    peakBytes: r.peakBytes,
+    totalCount: r.totalCount,
+    totalBytes: r.totalBytes,
+    leakedCount: r.leakedCount,
+    leakedBytes: r.leakedBytes,
+    direct: r.direct,
+    directBytes: r.directBytes,
+    oldestMs: r.oldestMs,
+    meanAgeMs: r.meanAgeMs,
+    threads: r.threads,
+  }));
+  return { renumber, stacks, rows };
+}
+
+/** The per-node fields of a recorded block (site, thread, age, requested size), or "". */
+function siteFields(a: Analysis, s: LeaksSites | undefined, t: SiteTables | undefined, i: number) {
+  if (!s || !t) return "";
+  const site = s.site[i] ?? -1;
+  if (site < 0 || t.renumber[site]! < 0) return "";
+  const req = a.requested?.[i] ?? -1;
+  return `,"site":${t.renumber[site]},"thread":${s.thread[i]},"ageMs":${
+    Math.round(s.ageMs[i]! * 1000) / 1000
+  }${req >= 0 ? `,"requested":${req}` : ""}`;
+}
+
+/** Everything but the node, edge, cycle and root lists (and the sites' tables). */
 function leaksHead(a: Analysis): Omit<LeaksFile, "nodes" | "edges" | "cycles" | "roots"> {
   const s = a.snapshot;
   return {
@@ -111,7 +202,15 @@ function rootsOf(a: Analysis, keep: Uint8Array): LeaksRoot[] {
     ...(r.image !== undefined ? { image: r.image } : {}),
     address: r.kind === "register" ? r.register ?? "?" : hex(r.address),
     target: r.target,
+    ...(r.weak ? { weak: true as const } : {}),
   }));
+}
+
+/** `,"stacks":…,"sites":…,"omittedSites":…,"timeline":…` of a recorded process, or "". */
+function sitesTail(s: LeaksSites | undefined, t: SiteTables | undefined): string {
+  if (!s || !t) return "";
+  return `,"stacks":${JSON.stringify(t.stacks)},"sites":${JSON.stringify(t.rows)}` +
+    `,"omittedSites":${s.omittedSites},"timeline":${JSON.stringify(s.timeline)}`;
 }
 
 /** Bytes per yielded chunk of `leaksJsonChunks` (the writer's reusable buffer). */
@@ -129,7 +228,6 @@ export function* leaksJsonChunks(
   opts: LeaksJsonOptions & { chunkBytes?: number } = {},
 ): Generator<Uint8Array> {
   const graph = opts.graph ?? "all";
-  const byteCount = opts.leakedBytes ?? 64;
   const size = Math.max(opts.chunkBytes ?? CHUNK, 2 * SLACK);
   const limit = size - SLACK;
   const w = new ByteWriter(size);
@@ -143,14 +241,18 @@ export function* leaksJsonChunks(
   const zoneStatus = allocs.zones.map((z) =>
     NODE_STATUS.map((st) => utf8(`,"zone":${JSON.stringify(z)},"status":"${st}"`))
   );
+  const sites = opts.sites ? siteTables(opts.sites, keep) : undefined;
   const nodes: NodeText = {
     a,
     keep,
-    byteCount,
+    byteCount: opts.leakedBytes ?? 64,
     zoneStatus,
     zoneVia: allocs.zones.map((z) =>
-      utf8(`,"zone":${JSON.stringify(z)},"status":"${NODE_STATUS[STATUS_REACHABLE]}","via":`)
+      NODE_STATUS.map((st) => utf8(`,"zone":${JSON.stringify(z)},"status":"${st}","via":`))
     ),
+    held: heldTotals(a),
+    sites: opts.sites,
+    siteTables: sites,
     first: true,
     omittedNodes: 0,
     omittedBytes: 0,
@@ -180,6 +282,7 @@ export function* leaksJsonChunks(
       }`,
     );
   }
+  w.text(sitesTail(opts.sites, sites));
   w.text("}\n");
   yield w.take();
 }
@@ -190,8 +293,11 @@ interface NodeText {
   byteCount: number;
   /** Pre-encoded `,"zone":<name>,"status":"<status>"` by zone id, then status code. */
   zoneStatus: Uint8Array[][];
-  /** The same for reachable nodes followed by `,"via":`. */
-  zoneVia: Uint8Array[];
+  /** The same followed by `,"via":`. */
+  zoneVia: Uint8Array[][];
+  held: Map<number, { blocks: number; bytes: number }>;
+  sites: LeaksSites | undefined;
+  siteTables: SiteTables | undefined;
   /** No node written yet (no comma before the next). */
   first: boolean;
   omittedNodes: number;
@@ -241,22 +347,30 @@ function encodeNodes(t: NodeText, from: number, w: ByteWriter, limit: number): n
       w.number(size);
       buf = w.buf, p = w.pos;
     }
-    if (st !== STATUS_REACHABLE) {
+    if (isLeaked(st)) {
       // Leaked nodes are few and carry a variable-length hex string: the writer's checked path.
       p = putBytes(buf, p, zoneStatus[zoneIds[i]!]![st]!);
       w.pos = p;
       w.text(`,"leak":"${LEAK_KIND[a.leak[i]!]}"`);
+      const h = a.leak[i] === LEAK_DIRECT ? t.held.get(i) : undefined;
+      if (h) w.text(`,"held":{"blocks":${h.blocks},"bytes":${h.bytes}}`);
       const b = leakedBytesHex(a, i, t.byteCount);
       if (b) w.text(`,"bytes":"${b}"`);
+      if (t.sites) w.text(siteFields(a, t.sites, t.siteTables, i));
       w.byte(0x7d); // }
       buf = w.buf, p = w.pos;
       continue;
     }
     const v = via[i]!;
     if (v >= 0) {
-      p = putBytes(buf, p, zoneVia[zoneIds[i]!]!);
+      p = putBytes(buf, p, zoneVia[zoneIds[i]!]![st]!);
       p = putUint32(buf, p, v);
     } else p = putBytes(buf, p, zoneStatus[zoneIds[i]!]![st]!);
+    if (t.sites) {
+      w.pos = p;
+      w.text(siteFields(a, t.sites, t.siteTables, i));
+      buf = w.buf, p = w.pos;
+    }
     buf[p++] = 0x7d; // }
   }
   w.pos = p;
@@ -264,7 +378,7 @@ function encodeNodes(t: NodeText, from: number, w: ByteWriter, limit: number): n
 }
 
 const SOURCE = utf8('{"source":'), SOURCE_NEXT = utf8(',{"source":');
-const TARGET = utf8(',"target":'), OFFSET = utf8(',"offset":');
+const TARGET = utf8(',"target":'), OFFSET = utf8(',"offset":'), INTERIOR = utf8(',"interior":true');
 
 /** Edge objects from index `from` on, like `encodeNodes`; returns the next edge index. */
 function encodeEdges(
@@ -275,6 +389,7 @@ function encodeEdges(
 ): number {
   const { a, keep } = t;
   const edgeSource = a.edgeSource, edgeTarget = a.edgeTarget, edgeOffset = a.edgeOffset;
+  const flags = a.graph.edges.flags;
   const n = edgeSource.length, buf = w.buf;
   let p = w.pos, e = from;
   for (; e < n && p < limit; e++) {
@@ -290,6 +405,7 @@ function encodeEdges(
     p = putUint32(buf, p, dst);
     p = putBytes(buf, p, OFFSET);
     p = putUint32(buf, p, edgeOffset[e]!);
+    if (flags && (flags[e]! & EDGE_INTERIOR)) p = putBytes(buf, p, INTERIOR);
     buf[p++] = 0x7d; // }
   }
   w.pos = p;
@@ -305,6 +421,8 @@ export function toLeaksFile(a: Analysis, opts: LeaksJsonOptions = {}): LeaksFile
   const byteCount = opts.leakedBytes ?? 64;
   const keep = selectNodes(a, graph);
   const allocs = a.heap.allocations;
+  const held = heldTotals(a);
+  const sites = opts.sites ? siteTables(opts.sites, keep) : undefined;
   const nodes: LeaksNode[] = [];
   let omittedNodes = 0, omittedBytes = 0, omittedEdges = 0;
   for (let i = 0; i < allocs.length; i++) {
@@ -322,18 +440,35 @@ export function toLeaksFile(a: Analysis, opts: LeaksJsonOptions = {}): LeaksFile
       zone: allocs.zone(i),
       status: NODE_STATUS[status]!,
     };
-    if (status !== STATUS_REACHABLE) {
+    if (isLeaked(status)) {
       node.leak = LEAK_KIND[a.leak[i]!];
+      const h = a.leak[i] === LEAK_DIRECT ? held.get(i) : undefined;
+      if (h) node.held = { blocks: h.blocks, bytes: h.bytes };
       const b = leakedBytesHex(a, i, byteCount);
       if (b) node.bytes = b;
     } else if (a.via[i]! >= 0) node.via = a.via[i]!;
+    if (opts.sites && sites) {
+      const site = opts.sites.site[i] ?? -1;
+      if (site >= 0 && sites.renumber[site]! >= 0) {
+        node.site = sites.renumber[site]!;
+        node.thread = opts.sites.thread[i]!;
+        node.ageMs = Math.round(opts.sites.ageMs[i]! * 1000) / 1000;
+        const req = a.requested?.[i] ?? -1;
+        if (req >= 0) node.requested = req;
+      }
+    }
     nodes.push(node);
   }
   const edges: LeaksEdge[] = [];
+  const flags = a.graph.edges.flags;
   for (let e = 0; e < a.edgeSource.length; e++) {
     const source = a.edgeSource[e]!, target = a.edgeTarget[e]!;
     if (!keep[source] || !keep[target]) omittedEdges++;
-    else edges.push({ source, target, offset: a.edgeOffset[e]! });
+    else {
+      const edge: LeaksEdge = { source, target, offset: a.edgeOffset[e]! };
+      if (flags && (flags[e]! & EDGE_INTERIOR)) edge.interior = true;
+      edges.push(edge);
+    }
   }
   return {
     ...leaksHead(a),
@@ -343,6 +478,14 @@ export function toLeaksFile(a: Analysis, opts: LeaksJsonOptions = {}): LeaksFile
     roots: rootsOf(a, keep),
     ...(graph !== "all"
       ? { omitted: { nodes: omittedNodes, bytes: omittedBytes, edges: omittedEdges } }
+      : {}),
+    ...(opts.sites && sites
+      ? {
+        stacks: sites.stacks,
+        sites: sites.rows,
+        omittedSites: opts.sites.omittedSites,
+        timeline: opts.sites.timeline,
+      }
       : {}),
   };
 }

@@ -1,7 +1,7 @@
 // Tests for the leaks.json writer and the text summary, on the hand-laid synthetic heap.
 import { deepEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { releaseMemory } from "../analysis/analyze.ts";
-import { analyzeHeap } from "../analysis/analyze_heap.ts";
+import { analyzeHeap } from "../analysis/analyze.ts";
 import { buildSynthetic } from "../analysis/testdata/synthetic.ts";
 import { AllocationTable } from "../analysis/allocation_table.ts";
 import { leaksJsonChunks, type LeaksJsonOptions, toLeaksFile } from "./leaks_json.ts";
@@ -24,7 +24,7 @@ Deno.test("toLeaksFile() writes the format with every node, edge, cycle and root
   const { a, names } = analysis();
   const f = toLeaksFile(a);
   assertEquals(f.format, "heapscope-leaks");
-  assertEquals(f.version, 2);
+  assertEquals(f.version, 3);
   assertEquals(f.summary, {
     allocations: 11,
     bytes: 11 * 0x38,
@@ -34,6 +34,8 @@ Deno.test("toLeaksFile() writes the format with every node, edge, cycle and root
     direct: 4,
     indirect: 3,
     cycles: 2,
+    possible: 0,
+    possibleBytes: 0,
   });
   assertEquals(f.nodes.length, 11);
   const c = f.nodes[names.indexOf("C")]!;
@@ -60,6 +62,7 @@ Deno.test("toLeaksFile() with graph 'leaked' keeps leaked blocks and their conte
 
 Deno.test("formatSummary() states counts, the biggest direct leaks and the verdict", () => {
   const { a } = analysis();
+  const f = toLeaksFile(a);
   const text = formatSummary(a, { outputs: [{ label: "json", path: "leaks.json" }] });
   assert(text.includes("leaked        7 blocks, 392 B (4 direct, 3 indirect)"), text);
   assert(text.includes("cycles        1") === false);
@@ -70,8 +73,15 @@ Deno.test("formatSummary() states counts, the biggest direct leaks and the verdi
     "  2 direct leaks of 56 B [main-arena, in a cycle], holding 2 more (224 B in all), e.g. at 0x5555555590d0",
     "  2 direct leaks of 56 B [main-arena], holding 1 more (168 B in all), e.g. at 0x555555559090",
   ]);
+  // Every leaked block is counted under one direct leak: the lines add up to the total.
+  const held = f.nodes.filter((n) => n.leak === "direct").map((n) => n.held!);
+  assertEquals(held.reduce((s, h) => s + h.blocks, 0), 7);
+  assertEquals(held.reduce((s, h) => s + h.bytes, 0), 7 * 0x38);
   const one = formatSummary(a, { outputs: [], top: 1 });
-  assert(one.includes("  ... 2 more direct leaks omitted (see the JSON)"), one);
+  assert(
+    one.includes("  ... 2 more direct leaks (168 B in all) omitted (see --top and the JSON)"),
+    one,
+  );
   assert(text.endsWith("✗ 7 allocation(s) unreachable from any root"));
 });
 

@@ -1,6 +1,15 @@
 // Public surface of the report layer: leaks.json, the text summary, the one-file HTML report.
-export { leaksJsonChunks, summarize, toLeaksFile } from "./leaks_json.ts";
-export { formatBytes, formatSummary, printable } from "./summary.ts";
+export {
+  heldTotals,
+  leaksJsonChunks,
+  type LeaksJsonOptions,
+  summarize,
+  toLeaksFile,
+} from "./leaks_json.ts";
+export { formatSummary } from "./summary.ts";
+export { formatSites } from "./sites_text.ts";
+export { formatAddress, formatBytes, formatCount, formatDuration, printable } from "./format.ts";
+export { formatFrame } from "./frame_text.ts";
 export { LeaksFileError, readLeaksFile } from "./read_leaks.ts";
 export { renderHtml, writeHtmlReport } from "./html.ts";
 export { OutputFileError, removePendingTemps, writeAtomic } from "./write_atomic.ts";

@@ -1,14 +1,13 @@
 // Read and validate a saved leaks.json: format, version, required fields, node ids that edges, cycles and roots name.
 
+import { EXIT, HeapscopeError } from "../analysis/errors.ts";
 import { LEAKS_FORMAT, LEAKS_READABLE_VERSIONS, LEAKS_VERSION } from "./schema.ts";
 import type { LeaksFile } from "./schema.ts";
 
-/** A leaks.json that cannot be used; the message names the file, the problem and `Hint:` lines. */
-export class LeaksFileError extends Error {
+/** A leaks.json that cannot be used: the message names the file and the problem (exit 2). */
+export class LeaksFileError extends HeapscopeError {
   constructor(readonly path: string, problem: string, hints: string[] = []) {
-    super(
-      `Cannot read leaks file "${path}": ${problem}` + hints.map((h) => `\nHint: ${h}`).join(""),
-    );
+    super(`Cannot read leaks file "${path}": ${problem}`, hints, EXIT.usage);
     this.name = "LeaksFileError";
   }
 }

@@ -1,10 +1,17 @@
 // leaks.json, the versioned analysis format: types shared by the writer, the reader and the viewer.
+//
+// Declared here, field by field, and filled by an explicit mapping (report/leaks_json.ts): a
+// rename in the analysis types can never change the file format silently.
 
 export const LEAKS_FORMAT = "heapscope-leaks";
-/** Version written. 2 = 1 plus the optional allocation-site fields (stacks, sites, timeline). */
-export const LEAKS_VERSION = 2;
+/**
+ * Version written. 1: the graph. 2: + allocation sites (stacks, sites, timeline). 3: + the
+ * "possible" status (possibly hidden by weak evidence), summary.possible/possibleBytes, each direct
+ * leak's `held` totals, sites' `directBytes`, roots' `weak`, edges' `interior`.
+ */
+export const LEAKS_VERSION = 3;
 /** Versions read. */
-export const LEAKS_READABLE_VERSIONS: readonly number[] = [1, 2];
+export const LEAKS_READABLE_VERSIONS: readonly number[] = [1, 2, 3];
 
 export interface LeaksTarget {
   pid: number;
@@ -24,7 +31,12 @@ export interface LeaksSummary {
   direct: number;
   indirect: number;
   cycles: number;
+  /** v3: blocks only weak evidence keeps (possibly hidden leaks), and their bytes. */
+  possible?: number;
+  possibleBytes?: number;
 }
+
+export type LeaksNodeStatus = "reachable" | "leaked" | "cycle" | "possible";
 
 export interface LeaksNode {
   id: number;
@@ -33,9 +45,11 @@ export interface LeaksNode {
   /** Usable size in bytes. */
   size: number;
   zone: string;
-  status: "reachable" | "leaked" | "cycle";
+  status: LeaksNodeStatus;
   /** Leaked nodes only. */
   leak?: "direct" | "indirect";
+  /** v3, direct leaks only: blocks and bytes of the structure counted under it (itself included). */
+  held?: { blocks: number; bytes: number };
   /** Optional: hex of the first bytes of the block (at most 64). */
   bytes?: string;
   /** Reachable nodes: id of the node that holds it alive (absent when a root holds it directly). */
@@ -44,30 +58,68 @@ export interface LeaksNode {
   site?: number;
   thread?: number;
   ageMs?: number;
+  /** v3, recorded processes only: the requested size (`size` is the usable size). */
+  requested?: number;
 }
 
-/** v2: one symbolized frame (innermost first), one site's counters, one timeline sample. */
-export type {
-  SiteRow as LeaksSite,
-  StackFrame as LeaksStackFrame,
-  TimelineSample as LeaksTimelineSample,
-} from "../analysis/sites.ts";
-import type { SiteRow, StackFrame, TimelineSample } from "../analysis/sites.ts";
+/** v2: one symbolized frame (innermost first); inlined functions give several with one pc. */
+export interface LeaksStackFrame {
+  /** "0x…" return address (the call is at pc - 1). */
+  pc: string;
+  function?: string;
+  file?: string;
+  line?: number;
+  column?: number;
+  /** Bytes from the start of `function` to `pc`, when known. */
+  offset?: number;
+  image?: string;
+}
+
+/** v2: one allocation site's counters (sizes are requested sizes). */
+export interface LeaksSite {
+  /** Index into `stacks`. */
+  site: number;
+  count: number;
+  bytes: number;
+  peakCount: number;
+  peakBytes: number;
+  totalCount: number;
+  totalBytes: number;
+  leakedCount: number;
+  leakedBytes: number;
+  direct: number;
+  /** v3: bytes of the structures this site's direct leaks hold. */
+  directBytes?: number;
+  oldestMs: number;
+  meanAgeMs: number;
+  threads: number[];
+}
+
+/** v2: live bytes and blocks over time. */
+export interface LeaksTimelineSample {
+  timeNs: number;
+  liveBytes: number;
+  liveCount: number;
+}
 
 export interface LeaksEdge {
   source: number;
   target: number;
   /** Byte offset of the pointer inside the source block. */
   offset: number;
+  /** v3: the pointer points inside the target, not at its start. */
+  interior?: true;
 }
 
 export interface LeaksRoot {
-  kind: "data" | "stack" | "register" | "tls" | "other";
+  kind: "data" | "stack" | "register" | "tls" | "finalizer" | "other";
   thread?: number;
   image?: string;
   /** "0x…" where the pointer was found; for registers, the register name. */
   address: string;
   target: number;
+  /** v3: weak evidence (a vector register, the red zone below SP). */
+  weak?: true;
 }
 
 /** Aggregated counts for what the node list leaves out (`--graph leaked`). */
@@ -79,7 +131,7 @@ export interface LeaksOmitted {
 
 export interface LeaksFile {
   format: typeof LEAKS_FORMAT;
-  version: 1 | 2;
+  version: 1 | 2 | 3;
   target: LeaksTarget;
   capturedAt: string;
   pauseMs: number;
@@ -95,8 +147,8 @@ export interface LeaksFile {
   /** Present when the node list is not every allocation. */
   omitted?: LeaksOmitted;
   /** v2, recorded processes only (`heapscope run`, or a pid started under it). */
-  stacks?: StackFrame[][];
-  sites?: SiteRow[];
+  stacks?: LeaksStackFrame[][];
+  sites?: LeaksSite[];
   omittedSites?: number;
-  timeline?: TimelineSample[];
+  timeline?: LeaksTimelineSample[];
 }

@@ -1,7 +1,10 @@
 // Pure selectors: turn a LeaksFile into one bounded payload per report view, plus the viewer's interactive selections.
 
+export { formatBytes, formatCount, formatDuration } from "./format.ts";
+import { formatBytes, formatCount } from "./format.ts";
+
 import type { LeaksFile, LeaksNode, LeaksSite, LeaksStackFrame } from "./schema.ts";
-import { ambiguousFrames, offsetSuffix } from "../analysis/sites.ts";
+import { ambiguousFrames, offsetSuffix } from "./frame_text.ts";
 
 export type NodeStatus = LeaksNode["status"];
 export type Filter = "all" | "reachable" | "leaked" | "cycle";
@@ -707,6 +710,7 @@ export function selectSites(
       leakedCount: r.leakedCount,
       leakedBytes: r.leakedBytes,
       direct: r.direct,
+      directBytes: r.directBytes ?? 0,
       oldestMs: r.oldestMs,
       meanAgeMs: r.meanAgeMs,
       threads: r.threads.slice(0, 16),
@@ -825,17 +829,6 @@ export function selectTimeline(leaks: LeaksFile, maxPoints = 600): TimelinePaylo
   return { points, samples: samples.length, snapshotMs, peakBytes, peakCount };
 }
 
-/** "0.4 ms", "850 ms", "12.3 s", "4.2 min", "1.5 h". */
-export function formatDuration(ms: number): string {
-  if (!Number.isFinite(ms) || ms < 0) return "";
-  if (ms < 10) return `${ms.toFixed(1)} ms`;
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  const s = ms / 1000;
-  if (s < 120) return `${s < 10 ? s.toFixed(2) : s.toFixed(1)} s`;
-  if (s < 7200) return `${(s / 60).toFixed(1)} min`;
-  return `${(s / 3600).toFixed(1)} h`;
-}
-
 // ----- interactive selections (run in the viewer on the graph payload) -----
 
 export interface ViewState {
@@ -857,7 +850,7 @@ export interface Visible {
 /** Which graph nodes the view shows under a filter, a zone, a site and an address search. O(nodes). */
 export function selectVisible(graph: GraphPayload, view: ViewState): Visible {
   const mask = new Uint8Array(graph.nodes.length);
-  const counts = { reachable: 0, leaked: 0, cycle: 0 };
+  const counts = { reachable: 0, leaked: 0, cycle: 0, possible: 0 };
   const matches: number[] = [];
   const needle = normalizeAddressQuery(view.search);
   graph.nodes.forEach((node, i) => {
@@ -1021,22 +1014,6 @@ export const SIZE_CLASSES: { label: string; max: number }[] = [
 export function sizeClassOf(size: number): string {
   for (const c of SIZE_CLASSES) if (size <= c.max) return c.label;
   return SIZE_CLASSES[SIZE_CLASSES.length - 1]!.label;
-}
-
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  let v = bytes / 1024;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[u]}`;
-}
-
-export function formatCount(n: number): string {
-  return n.toLocaleString("en-US");
 }
 
 function _count(n: number, noun: string): string {

@@ -202,16 +202,18 @@ Deno.test("selectGraph() counts allocations the file left out as not drawn", () 
 Deno.test("selectVisible() applies filter, zone and address search", () => {
   const g = selectGraph(tiny());
   const all = selectVisible(g, { filter: "all", zone: null, search: "" });
-  assertEquals(all.counts, { reachable: 2, leaked: 4, cycle: 2 });
+  assertEquals(all.counts, { reachable: 2, leaked: 4, cycle: 2, possible: 0 });
   assertEquals(selectVisible(g, { filter: "leaked", zone: null, search: "" }).counts, {
     reachable: 0,
     leaked: 4,
     cycle: 2,
+    possible: 0,
   });
   assertEquals(selectVisible(g, { filter: "cycle", zone: null, search: "" }).counts, {
     reachable: 0,
     leaked: 0,
     cycle: 2,
+    possible: 0,
   });
   assertEquals(
     selectVisible(g, { filter: "reachable", zone: null, search: "" }).counts.reachable,
@@ -221,6 +223,7 @@ Deno.test("selectVisible() applies filter, zone and address search", () => {
     reachable: 0,
     leaked: 1,
     cycle: 0,
+    possible: 0,
   });
   const found = selectVisible(g, { filter: "all", zone: null, search: " 0X14 " });
   assertEquals(found.matches.map((i) => g.nodes[i]!.address), ["0x1400"]);

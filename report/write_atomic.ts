@@ -4,12 +4,14 @@
 // one. Temporaries in flight are tracked so a signal handler can remove them before exiting.
 
 /** An output file could not be written; `hints` say what to do. The command line exits 2. */
-export class OutputFileError extends Error {
-  constructor(readonly path: string, problem: string, readonly hints: string[] = []) {
-    super(`Cannot write "${path}": ${problem}`);
+export class OutputFileError extends HeapscopeError {
+  constructor(readonly path: string, problem: string, hints: string[] = []) {
+    super(`Cannot write "${path}": ${problem}`, hints, EXIT.usage);
     this.name = "OutputFileError";
   }
 }
+
+import { EXIT, HeapscopeError } from "../analysis/errors.ts";
 
 const pending = new Set<string>();
 let serial = 0;
