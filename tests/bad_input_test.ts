@@ -175,6 +175,8 @@ Deno.test("SIGINT while heapscope writes leaks.json: exit 130, old file byte-ide
       `${dir}/leaks.json`,
       "--html",
       `${dir}/report.html`,
+      "--graph",
+      "all",
       "--quiet",
     ]);
     const end = Date.now() + 120_000;

@@ -3,9 +3,10 @@
 // leaked block, count each site exactly, and survive threads, fork+exec and SIGUSR1.
 
 import assert from "node:assert/strict";
-import { runRecorded, type RunSnapshot } from "../ffi/run_command.ts";
+import { runRecorded, type RunSnapshot } from "../cli/mod.ts";
 import { readRecorderDump } from "../ffi/recorder_table.ts";
-import { formatSites, type SiteRow, type StackFrame } from "../analysis/sites.ts";
+import type { SiteRow, StackFrame } from "../analysis/sites.ts";
+import { formatSites } from "../report/sites_text.ts";
 import type { LeaksFile } from "../report/schema.ts";
 import { selectReportModel } from "../report/selectors.ts";
 import { STATUS_REACHABLE } from "../analysis/types.ts";
@@ -148,7 +149,10 @@ async function build(): Promise<{ dir: string; prog: string }> {
   return { dir, prog: `${dir}/prog` };
 }
 
-async function run(mode: string, extra: { signal?: boolean; top?: number } = {}) {
+/** SIGUSR1: the test program raises it in "signal" mode. */
+const SIGUSR1 = 10;
+
+async function run(mode: string, extra: { signal?: number; top?: number } = {}) {
   const { dir, prog } = await build();
   const snaps: RunSnapshot[] = [];
   const status = await runRecorded([prog, mode, `${dir}/out.txt`], {
@@ -171,15 +175,15 @@ function ownFrame(frames: StackFrame[]): StackFrame | undefined {
 }
 
 function siteOf(s: RunSnapshot, fn: Fn): SiteRow {
-  const all = [...s.sites.sites];
-  const row = all.find((r) => ownFrame(s.sites.stacks[r.site] ?? [])?.function === fn);
+  const all = [...s.sites!.sites];
+  const row = all.find((r) => ownFrame(s.sites!.stacks[r.site] ?? [])?.function === fn);
   assert.ok(row, `a site whose stack names ${fn}`);
   return row;
 }
 
 /** Sites with every row (the snapshot keeps only --top rows: the test asks for all). */
 function checkPlainSites(s: RunSnapshot, tids: number[]) {
-  assert.equal(s.sites.unmatchedBlocks, 0, "every recorded live block is a heap allocation");
+  assert.equal(s.sites!.unmatchedBlocks, 0, "every recorded live block is a heap allocation");
   const a = siteOf(s, "leak_a"), b = siteOf(s, "leak_b"), c = siteOf(s, "keep_c");
   assert.deepEqual([a.count, a.totalCount, a.bytes], [3, 3, 300]);
   assert.deepEqual([b.count, b.totalCount, b.bytes], [5, 5, 1000]);
@@ -195,7 +199,8 @@ function checkPlainSites(s: RunSnapshot, tids: number[]) {
 }
 
 function checkLeakedStacks(s: RunSnapshot) {
-  const { analysis, sites } = s;
+  const { analysis } = s;
+  const sites = s.sites!;
   let leaked = 0;
   for (let i = 0; i < analysis.status.length; i++) {
     if (analysis.status[i] === STATUS_REACHABLE) continue;
@@ -220,9 +225,9 @@ Deno.test("runRecorded() names the allocating function and line of every leaked 
   assert.equal(tids.length, 2);
   checkPlainSites(s, tids);
   checkLeakedStacks(s);
-  // leaks.json version 2 on disk.
+  // leaks.json version 3 on disk.
   const json = JSON.parse(await Deno.readTextFile(`${dir}/leaks.json`));
-  assert.equal(json.version, 2);
+  assert.equal(json.version, 3);
   const node = json.nodes.find((n: { status: string; site?: number }) =>
     n.status !== "reachable" && n.site !== undefined
   );
@@ -255,9 +260,9 @@ Deno.test("runRecorded() handles fork+exec: the child records on its own, the pa
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("runRecorded() takes a SIGUSR1 snapshot of the live state at the signal", async () => {
-  const { dir, snaps } = await run("signal", { signal: true });
-  assert.deepEqual(snaps.map((s) => s.kind), ["signal", "exit"]);
+Deno.test("runRecorded() takes a --signal snapshot of the live state at the signal", async () => {
+  const { dir, snaps } = await run("signal", { signal: SIGUSR1 });
+  assert.deepEqual(snaps.map((s) => s.kind), ["request", "exit"]);
   const [atSignal, atExit] = snaps as [RunSnapshot, RunSnapshot];
   const c1 = siteOf(atSignal, "keep_c"), c2 = siteOf(atExit, "keep_c");
   assert.deepEqual(
@@ -266,7 +271,7 @@ Deno.test("runRecorded() takes a SIGUSR1 snapshot of the live state at the signa
     "kept blocks live and reachable",
   );
   assert.deepEqual([c2.count, c2.peakCount, c2.totalCount], [0, 7, 7], "freed after the signal");
-  assert.equal(atExit.table.blocks.length, atSignal.table.blocks.length - 7);
+  assert.equal(atExit.table!.blocks.length, atSignal.table!.blocks.length - 7);
   await Deno.remove(dir, { recursive: true });
 });
 
@@ -274,16 +279,17 @@ Deno.test("runRecorded() keeps only the stacks leaks.json uses and tells apart t
   const { dir, snaps } = await run("plain", { top: 3 });
   const s = snaps[0]!;
   // leak_pair's two sites lead the list (the most leaked bytes)...
-  const pair = s.sites.sites.filter((r) =>
-    ownFrame(s.sites.stacks[r.site] ?? [])?.function === "leak_pair"
+  const sites = s.sites!;
+  const pair = sites.sites.filter((r) =>
+    ownFrame(sites.stacks[r.site] ?? [])?.function === "leak_pair"
   );
   assert.equal(pair.length, 2, "one site per malloc call");
-  const [p, q] = pair.map((r) => s.sites.stacks[r.site]![0]!) as [StackFrame, StackFrame];
+  const [p, q] = pair.map((r) => sites.stacks[r.site]![0]!) as [StackFrame, StackFrame];
   assert.equal(p.line, LINES.leak_pair);
   assert.equal(q.line, LINES.leak_pair);
   assert.notEqual(p.offset, q.offset);
   // ...and print apart, in the summary and in the report's sites table.
-  const text = formatSites(s.sites);
+  const text = formatSites(sites);
   const at = text.split("\n").filter((l) => l.includes("at leak_pair"));
   assert.equal(at.length, 2, text);
   assert.notEqual(at[0], at[1]);
@@ -303,8 +309,8 @@ Deno.test("runRecorded() keeps only the stacks leaks.json uses and tells apart t
     ...json.nodes.flatMap((n) => n.site === undefined ? [] : [n.site]),
   ]);
   assert.deepEqual([...used].sort((a, b) => a - b), [...json.stacks!.keys()]);
-  assert.ok(json.stacks!.length < s.table.stacks.size, "churn's stack (nothing live) is dropped");
-  const recorded = [...s.table.stacks.values()].filter((st) => st.totalCount > 0).length;
+  assert.ok(json.stacks!.length < s.table!.stacks.size, "churn's stack (nothing live) is dropped");
+  const recorded = [...s.table!.stacks.values()].filter((st) => st.totalCount > 0).length;
   assert.equal(json.omittedSites, recorded - 3, "every recorded site without a row is counted");
   await Deno.remove(dir, { recursive: true });
 });

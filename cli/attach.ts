@@ -1,0 +1,67 @@
+// `heapscope <pid>`: stop the process, copy its memory, resume it, analyse the copy, write.
+
+import type { ExitStatus } from "../analysis/mod.ts";
+import { captureSnapshot } from "../ffi/mod.ts";
+import {
+  helpText,
+  type OptionTable,
+  OUTPUT_OPTIONS,
+  parseOptions,
+  pidArgument,
+  positiveInt,
+  UsageError,
+} from "./options.ts";
+import { analyseAndWrite } from "./pipeline.ts";
+import { progressLine } from "./progress.ts";
+import { useColor } from "./terminal.ts";
+
+export const ATTACH_OPTIONS = {
+  ...OUTPUT_OPTIONS,
+  timeout: {
+    type: "string",
+    default: "30",
+    arg: "SECONDS",
+    help: "longest time the target may stay stopped",
+  },
+} as const satisfies OptionTable;
+
+const USAGE = "heapscope <pid> [options]";
+
+export function attachHelp(): string {
+  return helpText([USAGE], ATTACH_OPTIONS, [
+    "Exit status: 0 no leaks, 1 leaks found, 2 usage error, 3 the target could not be analysed.",
+  ]);
+}
+
+export async function attach(argv: string[]): Promise<ExitStatus> {
+  const { values: o, positionals } = parseOptions("attach", ATTACH_OPTIONS, argv);
+  if (o.help) {
+    console.log(attachHelp());
+    return 0;
+  }
+  if (positionals.length > 1) {
+    throw new UsageError(`Unexpected argument: "${positionals[1]}"`, [`Usage: ${USAGE}`]);
+  }
+  const pid = pidArgument(positionals[0], USAGE);
+  const timeoutMs = positiveInt("timeout", o.timeout) * 1000;
+  const top = positiveInt("top", o.top);
+  const progress = progressLine(!o.quiet && Deno.stderr.isTerminal());
+  let snapshot;
+  try {
+    snapshot = await captureSnapshot(pid, { onProgress: progress.update, timeoutMs });
+  } finally {
+    progress.done();
+  }
+  const outcome = await analyseAndWrite(snapshot, {
+    output: o.output,
+    html: o.html,
+    flameGraph: o["flame-graph"],
+    graph: o.graph as "auto" | "all" | "leaked",
+    top,
+    sort: o.sort === "count" ? "count" : "size",
+    quiet: o.quiet,
+    color: useColor(o["no-color"]),
+    progress,
+  });
+  return outcome.status;
+}

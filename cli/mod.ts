@@ -1,0 +1,86 @@
+// The command line: pick the command, run it, print every expected failure the same way.
+//
+// Commands, one file each: attach (`heapscope <pid>`), run, report, doctor. Every expected
+// failure is a HeapscopeError (UsageError, CaptureError, AnalysisError, LeaksFileError,
+// OutputFileError, ...): its message, its `Hint:` lines, its exit status. Anything else is a bug:
+// exit 3 with the stack, never 1 ("leaks found").
+
+import { EXIT, type ExitStatus, HeapscopeError } from "../analysis/mod.ts";
+import { CaptureError } from "../ffi/mod.ts";
+import { attach, attachHelp } from "./attach.ts";
+import { doctor } from "./doctor.ts";
+import { UsageError } from "./options.ts";
+import { report } from "./report.ts";
+import { run } from "./run.ts";
+
+export { type RunOptions, runRecorded, type RunSnapshot } from "./run.ts";
+export { analyseAndWrite, type OutputOptions } from "./pipeline.ts";
+
+export const VERSION = "0.2.0";
+
+/** Every command: name → its function (argv before `--`, the command after it). */
+const COMMANDS: Record<
+  string,
+  (argv: string[], command: string[]) => Promise<ExitStatus> | ExitStatus
+> = {
+  run,
+  report: (argv) => report(argv),
+  doctor: (argv) => doctor(argv),
+};
+
+function usage(): string {
+  return [
+    "heapscope: find leaked heap blocks and leaked cycles in a running process",
+    "",
+    "Commands:",
+    "  heapscope <pid> [options]                      attach, analyse, write leaks.json",
+    "  heapscope run [options] -- <command…>          run under the allocation recorder: leaks with stacks",
+    "  heapscope report <leaks.json> --html <file>    render a saved analysis",
+    "  heapscope doctor [pid]                         check privileges, Yama, container, target",
+    "",
+    "`heapscope <command> --help` lists a command's options. The options of `heapscope <pid>`:",
+    "",
+    attachHelp(),
+  ].join("\n");
+}
+
+/** Run the command line `argv`; returns the exit status. */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    // `run` takes everything after `--` as the command, untouched by option parsing.
+    const dash = argv.indexOf("--");
+    const before = dash >= 0 ? argv.slice(0, dash) : argv;
+    const after = dash >= 0 ? argv.slice(dash + 1) : [];
+    const first = before.find((a) => !a.startsWith("-"));
+    if (before.length === 0 || ((before[0] === "--help" || before[0] === "-h") && !first)) {
+      console.log(usage());
+      return before.length === 0 && dash < 0 ? EXIT.usage : EXIT.clean;
+    }
+    if (before[0] === "--version" || before[0] === "-V") {
+      console.log(`heapscope ${VERSION}`);
+      return EXIT.clean;
+    }
+    const name = before[0]!;
+    const command = COMMANDS[name];
+    if (command) return await command(before.slice(1), after);
+    if (dash >= 0) throw new UsageError("Only `heapscope run` takes a command after --");
+    if (!/^\d/.test(name) && !name.startsWith("-")) {
+      throw new UsageError(`Unknown command or process id: "${name}"`, [
+        `Commands: ${Object.keys(COMMANDS).join(", ")}; or a process id: heapscope <pid>`,
+      ]);
+    }
+    return await attach(before);
+  } catch (e) {
+    if (e instanceof HeapscopeError || e instanceof CaptureError) {
+      console.error(`heapscope: ${e.message}`);
+      for (const h of e.hints) console.error(`  Hint: ${h}`);
+      return e instanceof HeapscopeError ? e.exitStatus : EXIT.cannot;
+    }
+    // Not a user error: a bug. Still exit 3, never 1 ("leaks found"), and show where it happened.
+    console.error(
+      `heapscope: internal error: ${e instanceof Error ? e.stack ?? e.message : String(e)}`,
+    );
+    console.error("  Hint: Please report this with the command line you ran");
+    return EXIT.cannot;
+  }
+}

@@ -1,0 +1,213 @@
+// The one analyse-and-write path every command that analyses a native heap takes:
+//
+//   capture (the caller: attach, run, analyze)  →  recorder table (a recorded process)
+//   → analyze (analysis/analyze.ts: enumerate → roots → scan → live bytes → graph → reachability
+//     → classify → attribute)  →  sites (symbolize the stacks that are written)
+//   → write leaks.json, the HTML report, the flame graph  →  summary  →  exit status
+//
+// Each output is written atomically (report/write_atomic.ts), and an interrupt removes the
+// temporaries of the writes in flight.
+
+import {
+  type Analysis,
+  analyze,
+  EXIT,
+  type ExitStatus,
+  isLeaked,
+  type LeaksSites,
+  type RecorderTable,
+  releaseMemory,
+  selectedPcs,
+  selectSites,
+  type SiteSort,
+  type Snapshot,
+  STATUS_REACHABLE,
+  withFrames,
+} from "../analysis/mod.ts";
+import { foldedStacks } from "../analysis/sites.ts";
+import { onInterrupt, readRecorderTable, scanKernel } from "../ffi/mod.ts";
+import { RecorderTableError } from "../ffi/recorder_table.ts";
+import { symbolize } from "../ffi/symbolize.ts";
+import {
+  formatCount,
+  formatSites,
+  formatSummary,
+  leaksJsonChunks,
+  removePendingTemps,
+  toLeaksFile,
+  writeAtomic,
+  writeHtmlReport,
+} from "../report/mod.ts";
+import type { ProgressLine } from "./progress.ts";
+
+/** Above this many blocks `--graph auto` writes leaked blocks and their context, not every block. */
+export const AUTO_GRAPH_LIMIT = 100_000;
+
+export interface OutputOptions {
+  /** leaks.json path, or "-" for standard output. */
+  output: string;
+  html?: string;
+  flameGraph?: string;
+  graph: "auto" | "all" | "leaked";
+  top: number;
+  sort: SiteSort;
+  quiet: boolean;
+  color: boolean;
+  progress: ProgressLine;
+}
+
+export interface Outcome {
+  status: ExitStatus;
+  analysis: Analysis;
+  sites?: LeaksSites;
+  table?: RecorderTable;
+}
+
+/** Analyse a captured snapshot and write every output: the one path (see the header). */
+export async function analyseAndWrite(snapshot: Snapshot, opts: OutputOptions): Promise<Outcome> {
+  const warnings: string[] = [];
+  const table = recorderTable(snapshot, warnings);
+  let analysis: Analysis;
+  try {
+    analysis = analyze(snapshot, {
+      progress: opts.progress.update,
+      kernel: scanKernel(),
+      recorded: table ? recordedBlocks(table) : undefined,
+    });
+  } finally {
+    opts.progress.done();
+  }
+  analysis.heap.warnings.push(...warnings);
+  const graph = resolveGraph(opts.graph, analysis.status.length);
+  const sites = table
+    ? await recordedSites(snapshot, analysis, table, { sort: opts.sort, top: opts.top, graph })
+    : undefined;
+  releaseMemory(analysis); // leaked blocks' first bytes are kept; the copy is not needed any more
+  await writeOutputs(analysis, sites, { ...opts, graph });
+  if (!opts.quiet) printSummary(analysis, sites, { ...opts, graph }, table);
+  return {
+    status: analysis.status.some(isLeaked) ? EXIT.leaks : EXIT.clean,
+    analysis,
+    ...(sites ? { sites } : {}),
+    ...(table ? { table } : {}),
+  };
+}
+
+/** `--graph auto`: every block of a small heap, leaked blocks and their context of a big one. */
+export function resolveGraph(graph: OutputOptions["graph"], blocks: number): "all" | "leaked" {
+  if (graph !== "auto") return graph;
+  return blocks <= AUTO_GRAPH_LIMIT ? "all" : "leaked";
+}
+
+/** The recorder's table when the process runs under it; a damaged table is a warning, not fatal. */
+function recorderTable(snapshot: Snapshot, warnings: string[]): RecorderTable | undefined {
+  try {
+    return readRecorderTable(snapshot);
+  } catch (e) {
+    if (!(e instanceof RecorderTableError)) throw e;
+    warnings.push(`${e.message}: analysed without allocation stacks`);
+    return undefined;
+  }
+}
+
+function recordedBlocks(table: RecorderTable): Map<number, { size: number; timeNs: number }> {
+  const out = new Map<number, { size: number; timeNs: number }>();
+  for (const b of table.blocks) out.set(b.address, { size: b.size, timeNs: b.timeNs });
+  return out;
+}
+
+/**
+ * Sites of a recorded process: the top N rows and the stacks of those rows and of the nodes
+ * `graph` writes, symbolized (only those: most recorded stacks are never shown).
+ */
+export async function recordedSites(
+  snap: Snapshot,
+  analysis: Analysis,
+  table: RecorderTable,
+  opts: { sort: SiteSort; top: number; graph: "all" | "leaked" },
+): Promise<LeaksSites & { keptRows: LeaksSites["sites"] }> {
+  const selection = selectSites(analysis, table, {
+    sort: opts.sort,
+    top: opts.top,
+    written: opts.graph === "leaked" ? contextNodes(analysis) : undefined,
+  });
+  const frames = await symbolize(selectedPcs(selection), snap.regions, {
+    pageSize: snap.pageSize,
+  });
+  return withFrames(selection, frames);
+}
+
+/** The nodes `--graph leaked` writes (report/leaks_json.ts selectNodes' rule). */
+function contextNodes(a: Analysis): Uint8Array {
+  const keep = new Uint8Array(a.status.length);
+  for (let i = 0; i < keep.length; i++) if (a.status[i] !== STATUS_REACHABLE) keep[i] = 1;
+  for (let e = 0; e < a.edgeSource.length; e++) {
+    if (a.status[a.edgeSource[e]!] !== STATUS_REACHABLE) keep[a.edgeTarget[e]!] = 1;
+  }
+  return keep;
+}
+
+/** leaks.json, then the HTML report and the flame graph; atomically, interrupt-guarded. */
+async function writeOutputs(
+  analysis: Analysis,
+  sites: (LeaksSites & { keptRows?: LeaksSites["sites"] }) | undefined,
+  opts: OutputOptions & { graph: "all" | "leaked" },
+): Promise<void> {
+  const guard = onInterrupt(removePendingTemps);
+  try {
+    opts.progress.update("write json", 0, 1);
+    const t0 = performance.now();
+    await writeAtomic(opts.output, leaksJsonChunks(analysis, { graph: opts.graph, sites }));
+    analysis.phaseMs["write-json"] = performance.now() - t0;
+    if (opts.html) {
+      opts.progress.update("write html", 0, 1);
+      const t1 = performance.now();
+      await writeHtmlReport(toLeaksFile(analysis, { graph: opts.graph, sites }), opts.html);
+      analysis.phaseMs["write-html"] = performance.now() - t1;
+    }
+    if (opts.flameGraph && sites) {
+      await writeAtomic(
+        opts.flameGraph,
+        foldedStacks(sites.keptRows ?? sites.sites, sites.stacks, "leaked"),
+      );
+    }
+  } finally {
+    opts.progress.done();
+    await guard.release();
+  }
+}
+
+function printSummary(
+  analysis: Analysis,
+  sites: LeaksSites | undefined,
+  opts: OutputOptions & { graph: "all" | "leaked" },
+  table: RecorderTable | undefined,
+): void {
+  const outputs = [{
+    label: "json",
+    path: opts.output === "-" ? "(standard output)" : opts.output,
+  }];
+  if (opts.html) outputs.push({ label: "html", path: opts.html });
+  if (opts.flameGraph && sites) outputs.push({ label: "flame graph", path: opts.flameGraph });
+  const n = analysis.status.length;
+  const graphNote = opts.graph === "leaked"
+    ? `leaks.json holds the leaked blocks and their context, not all ${
+      formatCount(n)
+    } blocks: --graph all writes every block`
+    : undefined;
+  // With leaks.json on standard output the summary goes to stderr.
+  const print = opts.output === "-" ? console.error : console.log;
+  if (table) {
+    print(
+      `recorded      ${formatCount(table.blocks.length)} live blocks, ${
+        formatCount(table.stacks.size)
+      } stacks (${sites?.stacks.length ?? 0} kept)`,
+    );
+  }
+  print(formatSummary(analysis, { outputs, top: opts.top, color: opts.color, graphNote }));
+  const leakedSites = sites?.sites.filter((r) => r.leakedCount > 0) ?? [];
+  if (sites && leakedSites.length > 0) {
+    print(`Top leaking sites (by ${opts.sort === "count" ? "count" : "size"}):`);
+    print(formatSites({ ...sites, sites: leakedSites }));
+  }
+}
