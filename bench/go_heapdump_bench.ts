@@ -9,7 +9,7 @@
 import { buildGoGraph } from "../analysis/go/go_graph.ts";
 import { classifyGoHeap } from "../analysis/go/go_liveness.ts";
 import { parseHeapDump } from "../analysis/go/parse_heapdump.ts";
-import { openDumpFile } from "../tests/go_dump_file.ts";
+import { openRangeFile } from "../cli/heapdump_file.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 const mb = Number(Deno.args[0] ?? 300);
@@ -36,7 +36,7 @@ const vmHwm = () =>
   Number(/VmHWM:\s+(\d+)/.exec(Deno.readTextFileSync("/proc/self/status"))![1]) * 1024;
 const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
 const rssBefore = vmHwm();
-using file = openDumpFile(dumpPath);
+using file = openRangeFile(dumpPath, "Go heap dump");
 const t0 = performance.now();
 const dump = parseHeapDump(file, { name: dumpPath });
 const t1 = performance.now();

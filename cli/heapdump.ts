@@ -131,7 +131,10 @@ export async function heapdump(argv: string[]): Promise<ExitStatus> {
       const r = ownersOf(g, id, owners);
       lines.push(...formatOwners(g, r));
       if (o.html) {
-        await writeHtmlReport(toGoLeaksFile(g, l, { name: path, only: r.nodes }), o.html);
+        await writeHtmlReport(
+          toGoLeaksFile(g, l, { name: path, only: r.nodes, capturedAt: file.mtime }),
+          o.html,
+        );
         lines.push(
           `html          ${o.html} (${r.nodes.length} objects: ${
             objectLine(g, id)
@@ -155,7 +158,11 @@ export async function heapdump(argv: string[]): Promise<ExitStatus> {
     printLines(lines);
     return EXIT.clean;
   }
-  const leaks = toGoLeaksFile(g, l, { name: path, graph: o.graph as "auto" | "all" | "leaked" });
+  const leaks = toGoLeaksFile(g, l, {
+    name: path,
+    graph: o.graph as "auto" | "all" | "leaked",
+    capturedAt: file.mtime,
+  });
   const json = JSON.stringify(leaks);
   if (o.output === "-") console.log(json);
   else await writeAtomic(o.output, json);

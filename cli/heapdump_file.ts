@@ -5,6 +5,8 @@ import type { FileRangeReader } from "../analysis/go/types.ts";
 import { EXIT, HeapscopeError } from "../analysis/errors.ts";
 
 export interface RangeFile extends FileRangeReader, Disposable {
+  /** When the file was last written (a dump: when it was taken), if the file system says. */
+  mtime?: Date;
   /** `length` bytes at `offset` (fewer at the end of the file). */
   slice(offset: number, length: number): Uint8Array;
   close(): void;
@@ -25,7 +27,8 @@ export function openRangeFile(path: string, what: string): RangeFile {
       "Check the path; `heapscope heapdump --help` says how to write a Go heap dump",
     ], EXIT.usage);
   }
-  const size = file.statSync().size;
+  const stat = file.statSync();
+  const size = stat.size;
   let closed = false;
   const read = (offset: number, into: Uint8Array): number => {
     file.seekSync(offset, Deno.SeekMode.Start);
@@ -37,6 +40,7 @@ export function openRangeFile(path: string, what: string): RangeFile {
   };
   return {
     size,
+    mtime: stat.mtime ?? undefined,
     read,
     slice(offset, length) {
       const out = new Uint8Array(Math.max(0, Math.min(length, size - offset)));

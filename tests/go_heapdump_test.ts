@@ -26,7 +26,7 @@ import { captureSnapshot } from "../ffi/capture.ts";
 import { formatHexdump } from "../report/go/hexdump.ts";
 import { formatGoSummary, goAttachAdvice } from "../report/go/go_text.ts";
 import { printRecords } from "../report/go/print_records.ts";
-import { openDumpFile } from "./go_dump_file.ts";
+import { openRangeFile } from "../cli/heapdump_file.ts";
 import { kill, spawnDetached, until } from "./procs.ts";
 
 const root = new URL("../", import.meta.url).pathname;
@@ -84,7 +84,7 @@ let cached: { g: GoHeapGraph; r: Run } | undefined;
 async function graph() {
   if (cached) return cached;
   const r = await dumped();
-  using file = openDumpFile(r.dump);
+  using file = openRangeFile(r.dump, "Go heap dump");
   const bytesOf = Deno.readFileSync(r.dump);
   const oids = parseOidFile(Deno.readTextFileSync(OIDS), OIDS);
   const dump = parseHeapDump(file, { oids });
@@ -125,7 +125,7 @@ Deno.test({
   async fn() {
     const r = await dumped();
     const bytes = Deno.readFileSync(r.dump);
-    using file = openDumpFile(r.dump);
+    using file = openRangeFile(r.dump, "Go heap dump");
     const a = parseHeapDump(file, { window: 4096 });
     const b = parseHeapDump(bytes);
     assertEquals(a, b);
@@ -217,7 +217,7 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     const { g, r } = await graph();
-    using file = openDumpFile(r.dump);
+    using file = openRangeFile(r.dump, "Go heap dump");
     const oids = parseOidFile(Deno.readTextFileSync(OIDS), OIDS);
     const symbols = g.symbols!;
     const lines = [...printRecords(new HeapDumpReader(file), { oids, symbols })];
@@ -247,6 +247,100 @@ Deno.test({
     const hex = formatHexdump(g.bytes!(v, 4096)!, ptrs);
     assert(hex[0]!.startsWith("00000000  01 00 00 00 4e e1 ff ca *"), hex[0]);
     assertEquals(ptrs.map((p) => p.offset), [8, 24]);
+  },
+});
+
+/** `heapdump argv…` through the command's own function in a fresh Deno (cli/mod.ts wires it). */
+async function heapdumpCommand(args: string[]) {
+  const code = `import { heapdump } from "./cli/heapdump.ts";
+import { HeapscopeError } from "./analysis/errors.ts";
+try { Deno.exit(await heapdump(${JSON.stringify(args)})); }
+catch (e) { if (!(e instanceof HeapscopeError)) throw e;
+  console.error(e.format()); Deno.exit(e.exitStatus); }`;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", code],
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+Deno.test({
+  name: "heapdump command: summary, leaks.json and HTML of the victim; exit 1 for the leaked cycle",
+  sanitizeResources: false,
+  async fn() {
+    const r = await dumped();
+    const dir = Deno.makeTempDirSync({ prefix: "heapscope-go-cmd-" });
+    try {
+      const res = await heapdumpCommand([
+        r.dump,
+        "--program",
+        VICTIM,
+        "--oid",
+        OIDS,
+        "--output",
+        `${dir}/leaks.json`,
+        "--html",
+        `${dir}/report.html`,
+      ]);
+      assertEquals(res.code, 1, res.stderr);
+      assert(/✗ Go leaked cycle: 2 objects, 128 B/.test(res.stdout), res.stdout);
+      const leaks = JSON.parse(Deno.readTextFileSync(`${dir}/leaks.json`));
+      assertEquals(leaks.summary.cycles, 1);
+      assertEquals(leaks.summary.leaked, 2);
+      const byAddress = new Map(leaks.nodes.map((n: { address: string }) => [n.address, n]));
+      const a = byAddress.get(`0x${one(r, "cycle-a").toString(16)}`) as Record<string, unknown>;
+      assertEquals([a.status, a.leak], ["cycle", "direct"]);
+      assert(!byAddress.has(`0x${one(r, "garbage").toString(16)}`), "garbage is not shown");
+      assert(Deno.readTextFileSync(`${dir}/report.html`).includes("go heap"));
+    } finally {
+      Deno.removeSync(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "heapdump command: --address with --anchors and --owners -1, and bad input exits 2",
+  sanitizeResources: false,
+  async fn() {
+    const r = await dumped();
+    const item = `0x${r.made.get("registry-item")![1]!.toString(16)}`;
+    const anchors = await heapdumpCommand([
+      r.dump,
+      "--program",
+      VICTIM,
+      "--address",
+      item,
+      "--anchors",
+    ]);
+    assertEquals(anchors.code, 0, anchors.stderr);
+    assert(anchors.stdout.startsWith("BssSegment (main.registry) @ 0x"), anchors.stdout);
+    const owners = await heapdumpCommand([
+      r.dump,
+      "--program",
+      VICTIM,
+      "--oid",
+      OIDS,
+      "--address",
+      item,
+      "--owners",
+      "-1",
+    ]);
+    assertEquals(owners.code, 0, owners.stderr);
+    assertEquals(owners.stdout.split("\n")[0], `main.Item @ ${item} with 2 pointers in 48 bytes`);
+    assert(
+      /^ {2}main\.Session @ /m.test(owners.stdout) &&
+        /^ +BssSegment \(main\.registry\)$/m.test(owners.stdout),
+      owners.stdout,
+    );
+    const none = await heapdumpCommand([r.dump, "--address", "0x10"]);
+    assertEquals(none.code, 2);
+    assert(/No object at 0x10 in .*\nHint: /.test(none.stderr), none.stderr);
+    const notDump = await heapdumpCommand([OIDS]);
+    assertEquals(notDump.code, 2);
+    assert(/not a Go heap dump/.test(notDump.stderr), notDump.stderr);
   },
 });
 

@@ -6,6 +6,7 @@
 // carries their file range, and only the words its field list names are read. O(file size) time;
 // memory is the window plus the largest field list.
 
+import { EXIT, HeapscopeError } from "../errors.ts";
 import {
   type DumpRecord,
   type DumpSource,
@@ -45,10 +46,10 @@ const FIELD_PTR = 1;
 const FIELD_IFACE = 2;
 const FIELD_EFACE = 3;
 
-/** A dump that cannot be read: what, where, and a hint. */
-export class HeapDumpError extends Error {
-  constructor(message: string) {
-    super(message);
+/** A dump that cannot be read: what, where, and a hint. Exit status 2 (an input file error). */
+export class HeapDumpError extends HeapscopeError {
+  constructor(message: string, hints: string[]) {
+    super(message, hints, EXIT.usage);
     this.name = "HeapDumpError";
   }
 }
@@ -490,7 +491,8 @@ export class HeapDumpReader {
 
   #error(what: string, offset: number, hint: string): HeapDumpError {
     return new HeapDumpError(
-      `Cannot read Go heap dump ${this.name}: ${what} (record at offset ${offset})\nHint: ${hint}`,
+      `Cannot read Go heap dump ${this.name}: ${what} (record at offset ${offset})`,
+      [hint],
     );
   }
 }

@@ -3,6 +3,8 @@
 //
 // O(lines). Values are kept as 16-digit lowercase hex keys: they are 64-bit and do not fit a number.
 
+import { EXIT, HeapscopeError } from "../errors.ts";
+
 /** Names by first-word value. */
 export interface OidTable {
   /** 16 lowercase hex digits (no 0x) → index into `names`. */
@@ -11,9 +13,9 @@ export interface OidTable {
 }
 
 /** A line of an object-id file that is not "VALUE NAME". */
-export class OidFileError extends Error {
-  constructor(message: string) {
-    super(message);
+export class OidFileError extends HeapscopeError {
+  constructor(message: string, hints: string[]) {
+    super(message, hints, EXIT.usage);
     this.name = "OidFileError";
   }
 }
@@ -30,8 +32,8 @@ export function parseOidFile(text: string, fileName = "(oid file)"): OidTable {
     if (!m) {
       throw new OidFileError(
         `Cannot read object-id file ${fileName}: line ${i + 1} is not "VALUE NAME": ` +
-          `${JSON.stringify(line.slice(0, 80))}\n` +
-          `Hint: each line is a 64-bit hex value and a name, e.g. "0xcaffe14e00000016 pkg.Type"`,
+          JSON.stringify(line.slice(0, 80)),
+        ['each line is a 64-bit hex value and a name, e.g. "0xcaffe14e00000016 pkg.Type"'],
       );
     }
     const key = m[2]!.toLowerCase().padStart(16, "0");
