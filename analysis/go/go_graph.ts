@@ -44,8 +44,7 @@ export function buildGoGraph(dump: HeapDump, opts: GoGraphOptions = {}): GoHeapG
 
   // ---- nodes: sorted by address, overlapping objects dropped ----
   const sorted = sortByAddress(objs.address);
-  const keep: number[] = [];
-  let prevEnd = -1, overlaps = 0;
+  let n = 0, prevEnd = -1, overlaps = 0;
   for (const o of sorted) {
     const a = objs.address[o]!;
     if (a < prevEnd) {
@@ -54,12 +53,11 @@ export function buildGoGraph(dump: HeapDump, opts: GoGraphOptions = {}): GoHeapG
       }
       continue;
     }
-    keep.push(o);
+    sorted[n++] = o; // in place: n never passes the read position
     prevEnd = a + Math.max(objs.size[o]!, 1);
   }
   if (overlaps > MAX_OVERLAP_WARNINGS) warnings.push(`${overlaps} overlapping objects ignored`);
-  const n = keep.length;
-  const objectOf = Uint32Array.from(keep);
+  const objectOf = n === sorted.length ? sorted : sorted.slice(0, n);
   const address = new Float64Array(n), size = new Float64Array(n);
   for (let v = 0; v < n; v++) {
     address[v] = objs.address[objectOf[v]!]!;

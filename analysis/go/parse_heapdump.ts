@@ -41,7 +41,7 @@ export function indexRecords(r: HeapDumpReader, opts: ParseOptions = {}): HeapDu
     fileSize: r.size,
     types: new Map(),
     itabs: new Map(),
-    objects: objects.finish(), // replaced below
+    objects: new ObjectColumns(false).finish(), // replaced below
     otherRoots: [],
     goroutines: [],
     frames: [],
@@ -220,16 +220,25 @@ class ObjectColumns {
     const n = this.count, f = this.fields;
     return {
       count: n,
-      address: this.address.subarray(0, n),
-      size: this.size.subarray(0, n),
-      contents: this.contents.subarray(0, n),
-      pointerSlots: this.pointerSlots.subarray(0, n),
-      fieldStart: this.fieldStart.subarray(0, n + 1),
-      fieldOffset: this.fieldOffset.subarray(0, f),
-      fieldValue: this.fieldValue.subarray(0, f),
-      oid: this.oid?.subarray(0, n),
+      address: fit(this.address, n),
+      size: fit(this.size, n),
+      contents: fit(this.contents, n),
+      pointerSlots: fit(this.pointerSlots, n),
+      fieldStart: fit(this.fieldStart, n + 1),
+      fieldOffset: fit(this.fieldOffset, f),
+      fieldValue: fit(this.fieldValue, f),
+      oid: this.oid && fit(this.oid, n),
     };
   }
+}
+
+/**
+ * The first `n` entries; copied to an exact-size array when the doubling left more than an eighth
+ * unused (up to half of a 100-MB column), so that the index keeps only what it uses.
+ */
+function fit<T extends Float64Array | Uint32Array | Int32Array>(a: T, n: number): T {
+  if (a.length - n <= a.length / 8) return a.subarray(0, n) as T;
+  return a.slice(0, n) as T;
 }
 
 function grow<T extends Float64Array | Uint32Array | Int32Array>(a: T, cap: number): T {
