@@ -1,10 +1,12 @@
 // Reads the allocation recorder's table (shim/recorder_linux.c) from a Snapshot's copied memory or
-// from a dump file written at exit.
+// from a dump file written at exit, with what the recorder says about its own health (records it
+// could not hold, the fill, the snapshot signal, a failed start-up).
 //
 // In memory: the exported `heapscope_recorder` struct (found through the ELF symbol table of the
 // loaded librecorder.so) gives the addresses of the stripe tables, stack segments and timeline.
 // Block addresses are stored XOR-encoded with the header's key; they are decoded in two 32-bit
-// halves to keep BigInt out of the loop. O(table slots + stacks · depth).
+// halves to keep BigInt out of the loop. Header fields are only appended: `header_size` says which
+// exist (176 bytes from the recorder that counts dropped records on). O(table slots + stacks · depth).
 
 import type { Snapshot } from "../analysis/types.ts";
 import { MemoryImage } from "../analysis/memory.ts";
@@ -22,6 +24,40 @@ const MEM_MAGIC = "HSRECMEM";
 const DUMP_MAGIC = "HSDUMP1\0";
 const TWO32 = 4294967296;
 const UNWINDERS = ["dwarf", "fp", "libunwind"] as const;
+/** struct hs_recorder up to `requests` (offset 132), before the health fields were appended. */
+const HEADER_V1_SIZE = 136;
+/** With dropped_count … init_errno (offsets 136–168). */
+const HEADER_HEALTH_SIZE = 176;
+/** Dump header bytes per dump version. */
+const DUMP_HEADER = { 1: 72, 2: 96 } as const;
+/** signal_state in the header (HS_SIG_* in shim/recorder_linux.c). */
+const SIGNAL_STATES = ["none", "installed", "refused", "failed", "replaced"] as const;
+/** init_error in the header (HS_INIT_*). */
+const INIT_STAGES = ["", "mapping its tables", "pthread_atfork"] as const;
+/** The errno values a failed start-up reports in practice, by number (x86_64 and aarch64 Linux). */
+const ERRNO_NAMES: Record<number, string> = {
+  1: "EPERM",
+  11: "EAGAIN",
+  12: "ENOMEM",
+  22: "EINVAL",
+};
+
+/** What became of the snapshot signal the recorder was asked to use. */
+export type SnapshotSignalState = (typeof SIGNAL_STATES)[number];
+
+/** What the recorder says about itself, beside the table. */
+export interface RecorderHealth {
+  /** Allocations the block table could not hold (it could not grow): never recorded, no site. */
+  droppedCount: number;
+  droppedBytes: number;
+  /** Whether new blocks' requested bytes were filled (HEAPSCOPE_FILL); undefined when unknown. */
+  fill?: boolean;
+  /** HEAPSCOPE_SNAPSHOT_SIGNAL and what became of it ("replaced": the program took it over). */
+  snapshotSignal?: { signal: number; state: SnapshotSignalState };
+}
+
+/** A recorder table with the recorder's own account of it. */
+export type RecorderTableInfo = RecorderTable & RecorderHealth;
 
 export class RecorderTableError extends Error {
   constructor(message: string, readonly hints: string[] = []) {
@@ -31,7 +67,7 @@ export class RecorderTableError extends Error {
 }
 
 /** A dump file's table plus the maps the process had at exit (for symbolization). */
-export interface RecorderDump extends RecorderTable {
+export interface RecorderDump extends RecorderTable, RecorderHealth {
   regions: Region[];
 }
 
@@ -67,9 +103,10 @@ export function findRecorderSymbol(snapshot: Snapshot): number | undefined {
 
 /**
  * The recorder table of a snapshot, or undefined when the process was not started under the
- * recorder. Throws RecorderTableError when the recorder is there but its tables were not copied.
+ * recorder (or its start-up has not finished). Throws RecorderTableError when the recorder is
+ * there but its tables were not copied, or when it could not start (it says why).
  */
-export function readRecorderTable(snapshot: Snapshot): RecorderTable | undefined {
+export function readRecorderTable(snapshot: Snapshot): RecorderTableInfo | undefined {
   const at = findRecorderSymbol(snapshot);
   if (at === undefined) return undefined;
   const mem = new MemoryImage(snapshot.memory);
@@ -95,8 +132,30 @@ export function readRecorderTable(snapshot: Snapshot): RecorderTable | undefined
       ["Rebuild build/librecorder.so with this heapscope (make recorder)"],
     );
   }
+  const headerSize = need(mem.u32(at + 12), "header");
+  const health = headerSize >= HEADER_HEALTH_SIZE;
   const ready = need(mem.u32(at + 68), "header");
-  if (ready !== 1) return undefined;
+  if (ready !== 1) {
+    const stage = health ? need(mem.u32(at + 164), "header") : 0;
+    if (stage === 0) return undefined; // still starting
+    const errno = need(mem.u32(at + 168), "header");
+    throw new RecorderTableError(
+      `The allocation recorder in process ${snapshot.pid} could not start: ` +
+        `${INIT_STAGES[stage] ?? `stage ${stage}`} failed (${errnoName(errno)}); ` +
+        "the program ran unrecorded",
+      [
+        "It said so on the program's stderr at start-up",
+        "Free memory or raise the address-space limit (ulimit -v), then run it again",
+      ],
+    );
+  }
+  if (headerSize < HEADER_V1_SIZE) {
+    throw new RecorderTableError(
+      `Cannot read the recorder in process ${snapshot.pid}: header of ${headerSize} bytes, ` +
+        `expected at least ${HEADER_V1_SIZE}`,
+      ["Rebuild build/librecorder.so with this heapscope (make recorder)"],
+    );
+  }
   const keyLo = need(mem.u32(at + 16), "header");
   const keyHi = need(mem.u32(at + 20), "header");
   const depth = need(mem.u32(at + 24), "header");
@@ -158,6 +217,17 @@ export function readRecorderTable(snapshot: Snapshot): RecorderTable | undefined
     const v = new DataView(tl.buffer, tl.byteOffset, tl.byteLength);
     for (let i = 0; i < timelineCount; i++) samples.push(sample(v, i * 24));
   }
+  let info: RecorderHealth = { droppedCount: 0, droppedBytes: 0 };
+  if (health) {
+    const signal = need(mem.u32(at + 152), "header") | 0;
+    const state = SIGNAL_STATES[need(mem.u32(at + 156), "header")] ?? "none";
+    info = {
+      droppedCount: need(mem.u64(at + 136), "header"),
+      droppedBytes: need(mem.u64(at + 144), "header"),
+      fill: need(mem.u32(at + 160), "header") === 1,
+      snapshotSignal: state === "none" ? undefined : { signal, state },
+    };
+  }
   return {
     pid,
     depth,
@@ -168,7 +238,69 @@ export function readRecorderTable(snapshot: Snapshot): RecorderTable | undefined
     blocks,
     timeline: samples,
     source: `memory of process ${snapshot.pid}`,
+    ...info,
   };
+}
+
+/** A problem the recorder reported about a table, with what to do about it. */
+export interface RecorderWarning {
+  message: string;
+  hints: string[];
+}
+
+/**
+ * What a user must know about a table's completeness: records the recorder dropped, a snapshot
+ * signal that was refused or taken over by the program, memory that was not filled. Empty when
+ * all is well. `table.source` names the process or dump in each message.
+ */
+export function recorderWarnings(
+  table: RecorderTable & Partial<RecorderHealth>,
+): RecorderWarning[] {
+  const out: RecorderWarning[] = [];
+  const where = table.source;
+  if (table.droppedCount) {
+    out.push({
+      message: `The allocation recorder (${where}) could not hold ${table.droppedCount} ` +
+        `allocations (${table.droppedBytes ?? 0} bytes): its table could not grow, so they have ` +
+        "no allocation site and count as unrecorded",
+      hints: [
+        "The process ran short of memory for the recorder's tables; free memory or record a " +
+        "shorter run",
+      ],
+    });
+  }
+  const sig = table.snapshotSignal;
+  if (sig?.state === "refused" || sig?.state === "failed") {
+    out.push({
+      message: `The allocation recorder (${where}) installed no snapshot handler: signal ` +
+        `${sig.signal < 0 ? "(not a number)" : sig.signal} was ${
+          sig.state === "refused" ? "refused" : "not accepted by sigaction"
+        }`,
+      hints: [
+        "The reason is on the program's stderr",
+        "Choose a signal the program does not use, e.g. a real-time one (SIGRTMIN+6 is 40 on Linux)",
+      ],
+    });
+  } else if (sig?.state === "replaced") {
+    out.push({
+      message: `The program (${where}) installed its own handler for signal ${sig.signal}, the ` +
+        "snapshot signal: from then on that signal did what the program wants, not a snapshot",
+      hints: ["Choose a signal the program does not use, e.g. a real-time one"],
+    });
+  }
+  if (table.fill === false) {
+    out.push({
+      message: `The allocation recorder (${where}) did not fill new blocks (HEAPSCOPE_FILL=0): ` +
+        "stale pointers left in recycled memory may keep dead blocks reachable",
+      hints: ["Unset HEAPSCOPE_FILL for an accurate analysis"],
+    });
+  }
+  return out;
+}
+
+function errnoName(n: number): string {
+  const name = ERRNO_NAMES[n];
+  return name ? `${name}, errno ${n}` : `errno ${n}`;
 }
 
 /** Parse a dump file's bytes (format in shim/recorder_linux.c). */
@@ -181,11 +313,18 @@ export function parseRecorderDump(bytes: Uint8Array, name = "dump"): RecorderDum
   if (bytes.length < 72 || new TextDecoder().decode(bytes.subarray(0, 8)) !== DUMP_MAGIC) {
     throw bad("not a recorder dump (bad magic)");
   }
-  if (v.getUint32(8, true) !== 1) throw bad(`version ${v.getUint32(8, true)}, expected 1`);
+  const version = v.getUint32(8, true);
+  if (version !== 1 && version !== 2) throw bad(`version ${version}, expected 1 or 2`);
+  const headerSize = DUMP_HEADER[version];
+  if (bytes.length < headerSize) throw bad(`truncated at byte ${bytes.length}`);
   const depth = v.getUint32(12, true);
   const pid = u64(v, 16), startNs = u64(v, 24), nowNs = u64(v, 32);
   const nStacks = u64(v, 40), nBlocks = u64(v, 48), nSamples = u64(v, 56), mapsLen = u64(v, 64);
-  let o = 72;
+  const health: RecorderHealth = version === 1
+    ? { droppedCount: 0, droppedBytes: 0 }
+    : { droppedCount: u64(v, 72), droppedBytes: u64(v, 80), fill: v.getUint32(92, true) === 1 };
+  const unwinder = version === 1 ? "dwarf" : UNWINDERS[v.getUint32(88, true)] ?? "dwarf";
+  let o = headerSize;
   try {
     const stacks = new Map<number, RecordedStack>();
     for (let i = 0; i < nStacks; i++) {
@@ -210,7 +349,7 @@ export function parseRecorderDump(bytes: Uint8Array, name = "dump"): RecorderDum
     return {
       pid,
       depth,
-      unwinder: "dwarf",
+      unwinder,
       startNs,
       nowNs,
       stacks,
@@ -218,6 +357,7 @@ export function parseRecorderDump(bytes: Uint8Array, name = "dump"): RecorderDum
       timeline,
       regions,
       source: name,
+      ...health,
     };
   } catch (e) {
     if (e instanceof RangeError) throw bad(`truncated at byte ${o}`);
