@@ -1,74 +1,73 @@
-// Walks the chunks of one contiguous glibc heap segment ([heap] or a thread-arena heap).
+// Walks the chunks of one contiguous glibc heap segment ([heap] or a piece of it, a thread heap).
 //
-// O(chunks in the segment): each step reads one header and the next one's PREV_INUSE bit, straight
-// from the copied bytes of the memory chunk that holds them (no search per word). Chunks go into
-// a ChunkList of typed arrays: no object per chunk, ~25 bytes per chunk at 10^6 chunks.
+// O(chunks in the segment), one pass: each step reads the next chunk's header once, straight from
+// a Uint32Array over the copied bytes (word_views.ts), and appends each in-use chunk to HeapColumns,
+// typed arrays in address order (18 bytes per chunk, no object per chunk), which become the
+// AllocationTable. Segments are walked in ascending address order, so the columns come out sorted
+// and lookups are binary searches.
 
-import type { MemoryImage } from "../memory.ts";
 import { hex } from "./_hex.ts";
-import { MINSIZE, PREV_INUSE } from "./layout.ts";
+import { MINSIZE } from "./layout.ts";
+import type { WordViews } from "./word_views.ts";
 
 const TWO32 = 4294967296;
 
 /**
- * Chunks found by the walks, as parallel typed arrays in walk order: header address, chunk size
- * (csize), whether the next chunk's PREV_INUSE bit is set (still includes tcache and fastbin
- * entries) and the zone id of the arena that owns the segment.
+ * The in-use chunks the walks found (next chunk's PREV_INUSE set: still including tcache and fastbin
+ * entries, which the free-list phase marks dead), as the columns the AllocationTable is made of:
+ * user pointer (header + 16) ascending, usable size (csize − 8), zone. The columns are allocated at
+ * their upper bound up front: untouched pages of a typed array cost no memory, while growing copies
+ * would touch every page again (fresh memory costs ~6 ms/MB to fault in on our CI VMs).
  */
-export class ChunkList {
-  address = new Float64Array(1024);
-  size = new Float64Array(1024);
-  inUse = new Uint8Array(1024);
-  zone = new Uint16Array(1024);
+export class HeapColumns {
+  address: Float64Array;
+  usable: Float64Array;
+  zone: Uint16Array;
   length = 0;
 
-  push(address: number, size: number, inUse: boolean, zone: number): void {
-    if (this.length === this.address.length) this.#grow();
+  constructor(capacity: number) {
+    this.address = new Float64Array(capacity);
+    this.usable = new Float64Array(capacity);
+    this.zone = new Uint16Array(capacity);
+  }
+
+  push(user: number, usable: number, zone = 0): void {
+    if (this.length === this.address.length) this.grow();
     const i = this.length++;
-    this.address[i] = address;
-    this.size[i] = size;
-    this.inUse[i] = inUse ? 1 : 0;
+    this.address[i] = user;
+    this.usable[i] = usable;
     this.zone[i] = zone;
   }
 
-  #grow(): void {
-    const cap = Math.ceil(this.address.length * 1.5); // 1.5×: less slack at 10^6 chunks
-    const address = new Float64Array(cap), size = new Float64Array(cap);
-    const inUse = new Uint8Array(cap), zone = new Uint16Array(cap);
-    address.set(this.address);
-    size.set(this.size);
-    inUse.set(this.inUse);
-    zone.set(this.zone);
+  /** Doubles the capacity (only when the up-front bound was capped). */
+  grow(): void {
+    const cap = Math.max(16, this.address.length * 2);
+    const address = new Float64Array(cap), usable = new Float64Array(cap);
+    const zone = new Uint16Array(cap);
+    address.set(this.address.subarray(0, this.length));
+    usable.set(this.usable.subarray(0, this.length));
+    zone.set(this.zone.subarray(0, this.length));
     this.address = address;
-    this.size = size;
-    this.inUse = inUse;
+    this.usable = usable;
     this.zone = zone;
   }
-}
 
-/** Sequential 64-bit reads that stay inside one copied memory chunk until they leave it. */
-class WordReader {
-  #mem: MemoryImage;
-  #start = 0;
-  #end = 0;
-  #view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
-
-  constructor(mem: MemoryImage) {
-    this.#mem = mem;
+  /** First index whose user pointer is ≥ `a` (length when none). O(log n). */
+  lowerBound(a: number): number {
+    const address = this.address;
+    let lo = 0, hi = this.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (address[mid]! < a) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
-  /** Little-endian u64 at `addr` (8-aligned or not), or undefined when not copied. */
-  u64(addr: number): number | undefined {
-    if (addr < this.#start || addr + 8 > this.#end) {
-      const i = this.#mem.find(addr, 8);
-      if (i < 0) return undefined;
-      const c = this.#mem.chunks[i]!;
-      this.#start = c.start;
-      this.#end = c.start + c.bytes.length;
-      this.#view = new DataView(c.bytes.buffer, c.bytes.byteOffset, c.bytes.length);
-    }
-    const off = addr - this.#start;
-    return this.#view.getUint32(off, true) + this.#view.getUint32(off + 4, true) * TWO32;
+  /** Index of the in-use chunk whose header is at `header`, or −1. O(log n). */
+  indexOfHeader(header: number): number {
+    const i = this.lowerBound(header + 16);
+    return i < this.length && this.address[i] === header + 16 ? i : -1;
   }
 }
 
@@ -76,82 +75,188 @@ export interface WalkOptions {
   /** First chunk header and the segment end (exclusive). */
   start: number;
   end: number;
-  /** The arena's top chunk (walk stops there when it lies in the segment). */
+  /** The arena's top chunk: the walk stops there (−1 when it is elsewhere). */
   top: number;
-  /** Zone name (for warnings) and its id (stored per chunk). */
+  /** Zone name, for warnings. */
   zone: string;
-  zoneId: number;
 }
 
+/**
+ * Why a walk stopped: at `top`; at the segment `end` (or the last header that fits before it); at a
+ * size-0 end marker (a thread heap's tail: fencepost 0x10|P then 0|P); after a main-arena pair of
+ * 0x10|P fenceposts with more segment after them (sysmalloc left the old top there: what follows
+ * is another segment, or foreign sbrk memory); at a corrupt or an uncopied header; after
+ * `maxSteps` chunks ("budget", checking only).
+ */
+export type WalkStop =
+  | "top"
+  | "end"
+  | "marker"
+  | "fenceposts"
+  | "corrupt"
+  | "unreadable"
+  | "budget";
+
 export interface SegmentWalk {
-  /** Whether the walk reached `top`. */
-  reachedTop: boolean;
+  stop: WalkStop;
+  /** Header where the walk stopped; after "fenceposts", the address right after the pair. */
+  at: number;
+  /** In-use chunks appended (without `out`: chunks checked). */
+  chunks: number;
   warnings: string[];
 }
 
 /**
- * Walks [start, end) chunk by chunk until `top`, a size-0 end marker, or the segment end, appending
- * each chunk to `out`. Bytes are untrusted: an impossible size stops this walk with a warning
- * naming the chunk.
+ * Walks [start, end) chunk by chunk, appending each in-use chunk to `out` with zone `zoneId` (or,
+ * without `out`, only checks that the chain is well formed, for at most `maxSteps` chunks:
+ * "corrupt" when it is not). Bytes are untrusted: an impossible size stops the walk with a warning
+ * naming the chunk. A single fencepost (0x10) is stepped over; csize 0 ends the walk.
  */
-export function walkSegment(mem: MemoryImage, opts: WalkOptions, out: ChunkList): SegmentWalk {
-  const { start, end, top, zone, zoneId } = opts;
+export function walkSegment(
+  views: WordViews,
+  opts: WalkOptions,
+  out?: HeapColumns,
+  zoneId = 0,
+  maxSteps = Infinity,
+): SegmentWalk {
+  const { start, end, top, zone } = opts;
   const warnings: string[] = [];
-  const words = new WordReader(mem);
-  let reachedTop = false;
-  let p = start;
-  const maxSteps = Math.ceil((end - start) / 16) + 1;
-  for (let step = 0; step < maxSteps; step++) {
+  const first = out?.length ?? 0;
+  let p = start, n = first, steps = 0;
+  let address = out?.address, usable = out?.usable;
+  let cap = address?.length ?? 0;
+  let u32: Uint32Array | undefined, sStart = 0, sEnd = 0;
+  let stop: WalkStop = "end";
+  for (;;) {
     if (p === top) {
-      reachedTop = true;
+      stop = "top";
       break;
     }
     if (p + 16 > end) break;
-    const size = words.u64(p + 8);
-    if (size === undefined) {
-      warnings.push(`unreadable chunk header at ${hex(p)} in ${zone}: walk stopped`);
+    if (steps++ >= maxSteps) {
+      stop = "budget";
       break;
     }
-    const csize = size - (size % 8);
-    if (csize === 0) break; // end marker after a fencepost
-    if (csize === 16) { // fencepost
+    if (u32 === undefined || p < sStart || p + 16 > sEnd) {
+      const s = views.spanAt(p, 16);
+      if (s === undefined) {
+        if (out !== undefined) {
+          warnings.push(`unreadable chunk header at ${hex(p)} in ${zone}: walk stopped`);
+        }
+        stop = "unreadable";
+        break;
+      }
+      u32 = s.u32;
+      sStart = s.start;
+      sEnd = s.end;
+    }
+    const k = (p - sStart) / 4;
+    const lo = u32[k + 2]!, hi = u32[k + 3]!;
+    const csize = hi === 0 ? lo - (lo & 7) : hi * TWO32 + lo - (lo & 7);
+    if (csize === 0) {
+      stop = "marker";
+      break;
+    }
+    if (csize === 16) {
+      // A fencepost. Two in a row are where sysmalloc closed a main-arena segment.
+      if (p + 32 <= end) {
+        const second = p + 32 <= sEnd ? u32[k + 6]! + u32[k + 7]! * TWO32 : views.u64(p + 24);
+        if (second !== undefined && second - (second % 8) === 16) {
+          p += 32;
+          if (p + 16 <= end) {
+            stop = "fenceposts";
+            break;
+          }
+          continue;
+        }
+      }
       p += 16;
       continue;
     }
     if (csize < MINSIZE || csize % 16 !== 0 || p + csize > end) {
-      warnings.push(`corrupt chunk at ${hex(p)} in ${zone}: size ${hex(size)}`);
+      if (out !== undefined) {
+        warnings.push(`corrupt chunk at ${hex(p)} in ${zone}: size ${hex(hi * TWO32 + lo)}`);
+      }
+      stop = "corrupt";
       break;
     }
     const next = p + csize;
-    let inUse = false;
+    let used = 0;
     if (next + 16 <= end) {
-      const nsize = words.u64(next + 8);
-      if (nsize !== undefined) {
-        const ncsize = nsize - (nsize % 8);
+      let nu32: Uint32Array | undefined = u32, nStart = sStart;
+      if (next + 16 > sEnd) {
+        const s = views.spanAt(next, 16);
+        nu32 = s?.u32;
+        nStart = s?.start ?? 0;
+      }
+      if (nu32 !== undefined) {
+        const j = (next - nStart) / 4;
+        const nlo = nu32[j + 2]!, nhi = nu32[j + 3]!;
+        const ncsize = nhi === 0 ? nlo - (nlo & 7) : nhi * TWO32 + nlo - (nlo & 7);
         // A chunk followed by a size-0 header is the remnant of an old top, never handed out.
-        inUse = ncsize !== 0 && (nsize % 2) === PREV_INUSE;
-        if (!inUse && ncsize !== 0) {
-          const footer = words.u64(next);
+        used = ncsize !== 0 && (nlo & 1) === 1 ? 1 : 0;
+        if (used === 0 && ncsize !== 0 && out !== undefined) {
+          const footer = nu32[j]! + nu32[j + 1]! * TWO32;
           if (footer !== csize) {
             warnings.push(
-              `free chunk at ${hex(p)} in ${zone}: footer ${hex(footer ?? 0)} != size ${
-                hex(csize)
-              }`,
+              `free chunk at ${hex(p)} in ${zone}: footer ${hex(footer)} != size ${hex(csize)}`,
             );
           }
         }
       }
     }
-    out.push(p, csize, inUse, zoneId);
+    if (out !== undefined && used === 1) {
+      if (n === cap) {
+        out.length = n;
+        out.grow();
+        address = out.address;
+        usable = out.usable;
+        cap = address.length;
+      }
+      address![n] = p + 16;
+      usable![n] = csize - 8; // glibc's memsize() without memory tagging
+      n++;
+    }
     p = next;
   }
-  // Stopping short of a top that lies in this segment (a size-0 header, a stray fencepost) means
-  // the chunk at `p` is corrupt, even when an earlier free chunk's footer was already reported.
-  const stopped = warnings.some((w) => w.startsWith("corrupt") || w.startsWith("unreadable"));
-  if (!reachedTop && top >= start && top < end && !stopped) {
-    warnings.push(
-      `corrupt chunk at ${hex(p)} in ${zone}: walk ended before the top chunk ${hex(top)}`,
-    );
+  if (out !== undefined) {
+    out.length = n;
+    out.zone.fill(zoneId, first, n);
   }
-  return { reachedTop, warnings };
+  return { stop, at: p, chunks: out === undefined ? steps : n - first, warnings };
+}
+
+/**
+ * Where a main-arena chunk chain starts again after a pair of fenceposts at `from`: the first
+ * 16-aligned address in [from, end) from which the chain is well formed until `top`, a segment end
+ * or the next fencepost pair (or for `maxSteps` chunks), with a first chunk whose PREV_INUSE bit is set and no IS_MMAPPED or
+ * NON_MAIN_ARENA bit (sysmalloc's new top: `set_head (av->top, size | PREV_INUSE)`). `from` itself
+ * is the usual answer (the break moved on from where the old segment ended); a foreign sbrk puts
+ * the program's own bytes in between. Tries at most `maxTries` starts, walking at most `maxSteps`
+ * chunks from each: O(maxTries · maxSteps) in the worst case, a few headers per try in practice.
+ */
+export function resumeAfterFenceposts(
+  views: WordViews,
+  from: number,
+  end: number,
+  top: number,
+  zone: string,
+  maxTries = 1 << 16,
+  maxSteps = 1 << 20,
+): number | undefined {
+  for (let s = from, tries = 0; s + 32 <= end && tries < maxTries; s += 16, tries++) {
+    const size = views.u64(s + 8);
+    if (size === undefined) {
+      // Holes (pages not copied) cannot hold the next header we look for: skip to copied memory.
+      continue;
+    }
+    if (size % 8 !== 1 || size - 1 < MINSIZE) continue;
+    const w = walkSegment(views, { start: s, end, top, zone }, undefined, 0, maxSteps);
+    const ok = w.stop === "top" || w.stop === "fenceposts" || w.stop === "budget" ||
+      (w.stop === "end" && w.at === end);
+    if (ok) {
+      return s;
+    }
+  }
+  return undefined;
 }

@@ -3,8 +3,9 @@
 import { MemoryImage } from "../memory.ts";
 import type { Snapshot } from "../types.ts";
 import { findMainArena } from "./arena.ts";
-import { GLIBC_2_36 } from "./layout.ts";
+import { ALL_LAYOUTS } from "./layout.ts";
 import { findLibc } from "./libc_image.ts";
+import { heapSpan } from "./segments.ts";
 
 export type AllocatorDetection =
   | { kind: "glibc" }
@@ -62,9 +63,12 @@ export function detectAllocator(snapshot: Snapshot): AllocatorDetection {
     return { kind: "unknown", evidence: "no libc.so.6 and no static executable found in the maps" };
   }
   if (!libc.isStatic) return { kind: "glibc" };
-  const heap = snapshot.regions.find((r) => r.path === "[heap]");
-  const found = findMainArena(new MemoryImage(snapshot.memory), libc, GLIBC_2_36, heap, []);
-  if (found !== undefined) return { kind: "glibc" };
+  // The static executable's glibc release is not known yet: any layout whose arena validates will do.
+  const heap = heapSpan(snapshot.regions);
+  const mem = new MemoryImage(snapshot.memory);
+  for (const layout of ALL_LAYOUTS) {
+    if (findMainArena(mem, libc, layout, heap, []) !== undefined) return { kind: "glibc" };
+  }
   return {
     kind: "unknown",
     evidence: `static executable ${libc.path} has no libc.so.6 and no glibc main_arena in its data`,

@@ -1,36 +1,57 @@
 // Enumerates glibc malloc's live allocations from a Snapshot: the phases of glibc-heap.md §9.
 //
-// O(chunks + free-list entries · log chunks + scanned anonymous pages + libc data words). Chunks
-// live in typed arrays (ChunkList); free-list membership is a mark per chunk index, found by binary
-// search over the chunks in address order, so no Map or Set is keyed by 10^6 addresses.
+// O(chunks + free-list entries · log chunks + scanned anonymous pages + libc data words). One pass
+// over each heap segment, in address order, into typed-array columns (ChunkColumns): no object per
+// chunk, no sort, free-list membership marked per chunk index found by binary search.
 
 import { MemoryImage } from "../memory.ts";
-import { AllocationTableBuilder } from "../allocation_table.ts";
-import type { ExcludedRange, HeapEnumeration, Snapshot } from "../types.ts";
+import { AllocationTable } from "../allocation_table.ts";
+import type { ExcludedRange, HeapEnumeration, Snapshot, ThreadState } from "../types.ts";
 import { hex } from "./_hex.ts";
 import { arenaRing, type ArenaState, findMainArena, findMp } from "./arena.ts";
-import { ChunkList, walkSegment } from "./chunks.ts";
+import { HeapColumns, resumeAfterFenceposts, walkSegment } from "./chunks.ts";
 import { detectAllocator } from "./detect_allocator.ts";
 import { walkFastbins } from "./fastbins.ts";
-import { type GlibcLayout, HEAP_MAX_SIZE, layoutFor } from "./layout.ts";
-import { findLibc, glibcVersion } from "./libc_image.ts";
-import { findMmappedChunks } from "./mmapped.ts";
-import { findTcaches } from "./tcache.ts";
+import {
+  type GlibcLayout,
+  HEAP_MAX_SIZE,
+  layoutFor,
+  MINSIZE,
+  NONCONTIGUOUS_BIT,
+  request2size,
+  tcacheChunkSizes,
+} from "./layout.ts";
+import { findLibc, glibcVersion, type LibcInfo } from "./libc_image.ts";
+import { findMmappedChunks, type MmappedChunk } from "./mmapped.ts";
+import {
+  alignChunk,
+  fallbackSegments,
+  heapSpan,
+  threadHeapJobs,
+  type WalkJob,
+} from "./segments.ts";
+import { findTcaches, type TcacheCandidates } from "./tcache.ts";
 import { tcacheTlsOffset } from "./tls_slot.ts";
+import { WordViews } from "./word_views.ts";
 
 type Range = { start: number; end: number };
 
-/** First chunk after `p` such that chunk+16 is 16-aligned. */
-function alignChunk(p: number): number {
-  const mis = (p + 16) % 16;
-  return mis === 0 ? p : p + 16 - mis;
+export interface EnumerateOptions {
+  /** Filled with the time of each phase, in milliseconds (bench/enumerate_bench.ts). */
+  phaseMs?: Record<string, number>;
 }
 
 /**
  * The live glibc malloc allocations of the snapshot. Throws when the process does not use glibc
  * malloc or main_arena cannot be found; corruption and cross-check mismatches become warnings.
  */
-export function enumerateGlibc(snapshot: Snapshot): HeapEnumeration {
+export function enumerateGlibc(snapshot: Snapshot, opts: EnumerateOptions = {}): HeapEnumeration {
+  let t0 = performance.now();
+  const phase = (name: string) => {
+    const now = performance.now();
+    if (opts.phaseMs) opts.phaseMs[name] = (opts.phaseMs[name] ?? 0) + now - t0;
+    t0 = now;
+  };
   const detected = detectAllocator(snapshot);
   if (detected.kind === "foreign") {
     throw new Error(
@@ -46,14 +67,16 @@ export function enumerateGlibc(snapshot: Snapshot): HeapEnumeration {
   }
   const libc = findLibc(snapshot)!;
   const mem = new MemoryImage(snapshot.memory);
+  const views = new WordViews(mem);
   const warnings: string[] = [];
   const version = glibcVersion(mem, libc);
   const { layout, warning } = layoutFor(version);
   if (warning !== undefined) warnings.push(warning);
+  phase("setup");
 
-  // Phase 1: arenas.
-  const heapRegion = snapshot.regions.find((r) => r.path === "[heap]");
-  const main = findMainArena(mem, libc, layout, heapRegion, warnings);
+  // Phase 1: arenas, and mp_ (its sbrk_base is where the main heap starts).
+  const span = heapSpan(snapshot.regions);
+  const main = findMainArena(mem, libc, layout, span, warnings);
   if (main === undefined) {
     throw new Error(
       `Cannot enumerate allocations of process ${snapshot.pid}: main_arena not found in ${libc.path}` +
@@ -74,95 +97,48 @@ export function enumerateGlibc(snapshot: Snapshot): HeapEnumeration {
       const mutex = mem.u32(a.address);
       if (mutex !== undefined && mutex !== 0) {
         warnings.push(
-          `arena ${
-            hex(a.address)
-          } was locked (mutex ${mutex}) when the heap was copied: a thread ` +
-            `was inside malloc/free, so blocks it was changing may be misclassified`,
+          `arena ${hex(a.address)} was locked (mutex ${mutex}) when the heap was copied: a ` +
+            `thread was inside malloc/free, so blocks it was changing may be misclassified`,
         );
       }
     }
   }
+  const mp = findMp(mem, libc, layout, span?.start);
   const excluded: ExcludedRange[] = [{
     start: main.address,
     end: main.address + layout.arenaSize,
     why: "glibc main_arena",
   }];
   const heapRanges: Range[] = [];
-  const chunks = new ChunkList();
-  // Zone names, interned: chunks carry the index.
-  const zones: string[] = [];
+  const zones: string[] = ["main-arena"];
+  phase("arenas");
 
-  // Phase 2: the main heap.
+  // Phase 2: the heap segments of every arena, walked in address order into one set of columns.
+  const jobs: WalkJob[] = [];
   const mainState = ring[0];
   if (mainState !== undefined) {
-    walkMainHeap(
-      snapshot,
-      mem,
-      mainState,
-      heapRegion,
-      libc.dataRanges,
-      chunks,
-      zones,
-      heapRanges,
-      warnings,
+    jobs.push(
+      ...mainArenaJobs(snapshot, mem, views, mainState, layout, libc, span, mp, heapRanges),
     );
   }
-
-  // Phase 3: thread arenas and their heaps.
   for (const arena of ring.slice(1)) {
-    walkThreadArena(mem, arena, layout, chunks, zones, excluded, heapRanges, warnings);
+    const zone = zones.push(`arena ${hex(arena.address)}`) - 1;
+    jobs.push(
+      ...threadHeapJobs(mem, arena, layout, zone, zones[zone]!, excluded, heapRanges, warnings),
+    );
   }
-
-  // Phase 3b: heaps of the arenas a broken ring hides: never roots, never mmapped chunks.
   if (broken !== undefined) {
+    // Heaps of the arenas a broken ring hides: never roots, never mmapped chunks.
     for (const h of unreachedHeaps(mem, snapshot.regions, heapRanges, layout)) {
       heapRanges.push(h);
       warnings.push(
-        `heap ${hex(h.start)}-${
-          hex(h.end)
-        } belongs to an arena the ring does not reach: not analysed`,
+        `heap ${hex(h.start)}-${hex(h.end)} belongs to an arena the ring does not reach: ` +
+          `not analysed`,
       );
     }
   }
 
-  // Phase 4: free lists and tcache structs.
-  const sorted = byAddress(chunks);
-  const lookup = (h: number) => sorted.inUseSize(h);
-  // Per chunk (address order): 1 when a free list holds it or it is allocator metadata.
-  const dead = new Uint8Array(sorted.length);
-  for (const arena of ring) {
-    const zone = arena.address === main.address ? "main-arena" : `arena ${hex(arena.address)}`;
-    for (const p of walkFastbins(mem, arena.address, zone, layout, lookup, warnings)) {
-      sorted.mark(dead, p);
-    }
-  }
-  const tcacheUsers = new Set<number>();
-  for (let i = 0; i < chunks.length; i++) {
-    if (chunks.inUse[i] && chunks.size[i] === layout.tcacheChunkSize) {
-      tcacheUsers.add(chunks.address[i]! + 16);
-    }
-  }
-  const tcaches = findTcaches(
-    mem,
-    snapshot.threads,
-    libc.gotRanges,
-    tcacheUsers,
-    layout,
-    lookup,
-    warnings,
-    tcacheTlsOffset(mem, snapshot.images, libc.image),
-  );
-  for (const t of tcaches) {
-    for (const e of t.walk.entries) sorted.mark(dead, e);
-    sorted.mark(dead, t.user - 16);
-    excluded.push({
-      start: t.user - 16,
-      end: t.user - 16 + layout.tcacheChunkSize,
-      why: t.tid === undefined ? "orphan tcache_perthread_struct" : `tcache of thread ${t.tid}`,
-    });
-  }
-
-  // Phase 5: mmapped chunks.
+  // Phase 3: mmapped chunks (before the walk, which sizes its columns for them too).
   const skip: Range[] = [...heapRanges];
   for (const t of snapshot.threads) {
     const stack = snapshot.regions.find((r) => t.sp >= r.start && t.sp < r.end);
@@ -170,29 +146,56 @@ export function enumerateGlibc(snapshot: Snapshot): HeapEnumeration {
   }
   for (const img of snapshot.images) skip.push(...img.writable); // globals are never mmapped chunks
   skip.push(...libc.dataRanges);
-  const mmapped = findMmappedChunks(mem, snapshot.regions, skip, snapshot.pageSize);
+  const mmapped = findMmappedChunks(views, snapshot.regions, skip, snapshot.pageSize, layout);
+  phase("mmapped");
 
-  // Phase 6: the live set.
-  // Heap chunks are in address order already; mmapped chunks are merged in (sorted when needed).
-  const mm = [...mmapped].sort((a, b) => a.header - b.header);
-  const live = new AllocationTableBuilder(sorted.length + mm.length);
-  let k = 0;
-  const order = sorted.order;
-  for (let i = 0; i < sorted.length; i++) {
-    const j = order[i]!;
-    if (!chunks.inUse[j] || dead[i]) continue;
-    const address = chunks.address[j]! + 16;
-    for (; k < mm.length && mm[k]!.header + 16 < address; k++) {
-      live.push(mm[k]!.header + 16, mm[k]!.size - 16, "mmap");
-    }
-    live.push(address, chunks.size[j]! - 8, zones[chunks.zone[j]!]!);
+  const chunks = new HeapColumns(columnCapacity(jobs, mmapped.length));
+  walkJobs(views, jobs, chunks, warnings);
+  phase("walk");
+
+  // Phase 4: free lists and tcache structs: the chunks on them are free or allocator metadata.
+  const lookup = chunkLookup(chunks, layout.mmapHeader === "minus-header" ? mmapped : []);
+  const dead: number[] = []; // chunk headers
+  for (const arena of ring) {
+    const zone = arena.address === main.address ? "main-arena" : `arena ${hex(arena.address)}`;
+    dead.push(...walkFastbins(mem, arena.address, zone, layout, lookup, warnings));
   }
-  for (; k < mm.length; k++) live.push(mm[k]!.header + 16, mm[k]!.size - 16, "mmap");
-  const allocations = live.finish();
-  for (const m of mmapped) heapRanges.push({ start: m.mapStart, end: m.mapEnd });
+  phase("fastbins");
+  const tcaches = findTcaches({
+    mem,
+    threads: snapshot.threads,
+    libcData: libc.gotRanges,
+    libcRegions: libc.regions,
+    candidates: tcacheCandidates(chunks, mmapped, layout, snapshot.pageSize),
+    layout,
+    lookup,
+    warnings,
+    symbolSlot: tcacheTlsOffset(mem, snapshot.images, libc.image),
+    tcacheCount: mp === undefined ? undefined : mem.u64(mp + layout.mpTcacheCount),
+    tcacheKey: layout.tcacheKey === "random" ? symbolValue(mem, libc, "tcache_key") : undefined,
+    liveStack: (t) => liveStack(snapshot, t),
+  });
+  for (const t of tcaches) {
+    dead.push(...t.walk.entries, t.user - 16);
+    if (t.inFlight !== undefined) dead.push(t.inFlight);
+    excluded.push({
+      start: t.user - 16,
+      end: t.user - 16 + t.chunkSize,
+      why: t.tid === undefined
+        ? "orphan tcache_perthread_struct"
+        : t.draining
+        ? `tcache of exiting thread ${t.tid}`
+        : `tcache of thread ${t.tid}`,
+    });
+  }
+  phase("tcache");
 
-  // Phase 7: mp_ and its cross-checks.
-  const mp = findMp(mem, libc, layout, heapRegion?.start);
+  // Phase 5: the live set: the in-use chunks but the dead ones, mmapped chunks merged in.
+  const allocations = liveSet(chunks, dead, mmapped, zones);
+  for (const m of mmapped) heapRanges.push({ start: m.mapStart, end: m.mapEnd });
+  phase("live-set");
+
+  // Phase 6: mp_ and its cross-checks.
   if (mp !== undefined) {
     excluded.push({ start: mp, end: mp + layout.mpSize, why: "glibc mp_ (malloc_par)" });
     const n = mem.u32(mp + layout.mpNMmaps), bytes = mem.u64(mp + layout.mpMmappedMem);
@@ -209,6 +212,7 @@ export function enumerateGlibc(snapshot: Snapshot): HeapEnumeration {
 
   excluded.sort((a, b) => a.start - b.start);
   heapRanges.sort((a, b) => a.start - b.start);
+  phase("checks");
   return {
     allocator: version === undefined ? "glibc malloc" : `glibc ${version} malloc`,
     allocations,
@@ -216,118 +220,283 @@ export function enumerateGlibc(snapshot: Snapshot): HeapEnumeration {
     heapRanges,
     warnings,
   };
-}
 
-function walkMainHeap(
-  snapshot: Snapshot,
-  mem: MemoryImage,
-  arena: ArenaState,
-  heap: { start: number; end: number } | undefined,
-  libcData: Range[],
-  chunks: ChunkList,
-  zones: string[],
-  heapRanges: Range[],
-  warnings: string[],
-): void {
-  const zone = "main-arena";
-  const zoneId = zones.push(zone) - 1;
-  if (libcData.some((r) => arena.top >= r.start && arena.top < r.end)) {
-    return; // top still points at the unsorted bin: the main arena was never used.
-  }
-  if (heap !== undefined) {
-    heapRanges.push({ start: heap.start, end: heap.end });
-    const w = walkSegment(mem, {
-      start: alignChunk(heap.start),
-      end: heap.end,
-      top: arena.top,
-      zone,
-      zoneId,
-    }, chunks);
-    warnings.push(...w.warnings);
-    if (w.reachedTop) {
-      const topSize = mem.u64(arena.top + 8) ?? 0;
-      if (arena.top + topSize - (topSize % 8) !== heap.end) {
-        warnings.push(
-          `main-arena top ${hex(arena.top)} does not end at the [heap] end ${hex(heap.end)}`,
-        );
-      }
-      if (arena.systemMem !== heap.end - heap.start) {
-        warnings.push(
-          `main_arena.system_mem ${hex(arena.systemMem)} != [heap] size ${
-            hex(heap.end - heap.start)
-          }`,
-        );
-      }
-      return;
+  /**
+   * The main arena's walk jobs: the [heap] span from sbrk_base, and, when the arena is
+   * non-contiguous (sbrk failed at some point), its mmap fallback segments; their ranges go to
+   * `ranges`. Cross-checks the top chunk and system_mem.
+   */
+  function mainArenaJobs(
+    snapshot: Snapshot,
+    mem: MemoryImage,
+    views: WordViews,
+    arena: ArenaState,
+    layout: GlibcLayout,
+    libc: LibcInfo,
+    span: Range | undefined,
+    mp: number | undefined,
+    ranges: Range[],
+  ): WalkJob[] {
+    const zoneName = "main-arena";
+    if (libc.dataRanges.some((r) => arena.top >= r.start && arena.top < r.end)) {
+      return []; // top still points at the unsorted bin: the main arena never took memory.
     }
-  }
-  // Non-contiguous main arena: chunks continue in the mapping that holds top.
-  const seg = snapshot.regions.find((r) => arena.top >= r.start && arena.top < r.end);
-  if (seg === undefined || seg.path !== "") {
-    warnings.push(`main-arena top ${hex(arena.top)} is not in an anonymous mapping`);
-    return;
-  }
-  warnings.push(`main arena is non-contiguous: also walking ${hex(seg.start)}-${hex(seg.end)}`);
-  heapRanges.push({ start: seg.start, end: seg.end });
-  const w = walkSegment(
-    mem,
-    { start: alignChunk(seg.start), end: seg.end, top: arena.top, zone, zoneId },
-    chunks,
-  );
-  warnings.push(...w.warnings);
-}
-
-function walkThreadArena(
-  mem: MemoryImage,
-  arena: ArenaState,
-  layout: GlibcLayout,
-  chunks: ChunkList,
-  zones: string[],
-  excluded: ExcludedRange[],
-  heapRanges: Range[],
-  warnings: string[],
-): void {
-  const zone = `arena ${hex(arena.address)}`;
-  const zoneId = zones.push(zone) - 1;
-  let h = arena.top - (arena.top % HEAP_MAX_SIZE);
-  const seen = new Set<number>();
-  let total = 0;
-  for (let i = 0; h !== 0 && i < 4096; i++) {
-    if (seen.has(h) || h % HEAP_MAX_SIZE !== 0) {
-      warnings.push(`${zone}: heap chain is broken at ${hex(h)}`);
-      break;
+    const jobs: WalkJob[] = [];
+    let start = span?.start;
+    if (span !== undefined && mp !== undefined) {
+      // A program that moved the break itself before its first malloc owns [span.start, sbrk_base).
+      const base = mem.u64(mp + layout.mpSbrkBase);
+      if (base !== undefined && base > span.start && base < span.end) start = base;
     }
-    seen.add(h);
-    const ar = mem.u64(h), prev = mem.u64(h + 8), size = mem.u64(h + 16), mprot = mem.u64(h + 24);
-    if (ar === undefined || prev === undefined || size === undefined || mprot === undefined) {
-      warnings.push(`${zone}: heap_info at ${hex(h)} is not in the snapshot`);
-      break;
-    }
-    if (ar !== arena.address || size > HEAP_MAX_SIZE || size < layout.heapInfoSize) {
-      warnings.push(
-        `${zone}: heap_info at ${hex(h)} is corrupt (ar_ptr ${hex(ar)}, size ${hex(size)})`,
-      );
-      break;
-    }
-    total += size;
-    const first = h + layout.heapInfoSize === arena.address;
-    excluded.push({ start: h, end: h + layout.heapInfoSize, why: `heap_info of ${zone}` });
-    if (first) {
-      excluded.push({
-        start: arena.address,
-        end: arena.address + layout.arenaSize,
-        why: `malloc_state of ${zone}`,
+    if (span !== undefined && start !== undefined) {
+      ranges.push({ start, end: span.end });
+      jobs.push({
+        start: alignChunk(start),
+        end: span.end,
+        top: arena.top,
+        zone: 0,
+        zoneName,
+        kind: "main",
       });
     }
-    heapRanges.push({ start: h, end: h + Math.min(HEAP_MAX_SIZE, Math.max(size, mprot)) });
-    const start = first ? alignChunk(arena.address + layout.arenaSize) : h + layout.heapInfoSize;
-    const w = walkSegment(mem, { start, end: h + size, top: arena.top, zone, zoneId }, chunks);
-    warnings.push(...w.warnings);
-    h = prev;
+    const topInSpan = span !== undefined && arena.top >= span.start && arena.top < span.end;
+    const flags = mem.u32(arena.address + layout.flags) ?? 0;
+    let fallback: Range[] = [];
+    if (!topInSpan || (flags & NONCONTIGUOUS_BIT) !== 0) {
+      const skip: Range[] = [...ranges, ...libc.dataRanges];
+      for (const r of snapshot.regions) {
+        if (r.start % HEAP_MAX_SIZE === 0) skip.push({ start: r.start, end: r.end }); // thread heap
+      }
+      for (const t of snapshot.threads) {
+        const stack = snapshot.regions.find((r) => t.sp >= r.start && t.sp < r.end);
+        if (stack !== undefined) skip.push(stack);
+      }
+      for (const img of snapshot.images) skip.push(...img.writable);
+      fallback = fallbackSegments(views, snapshot.regions, skip, arena.top, snapshot.pageSize);
+      for (const f of fallback) {
+        warnings.push(
+          `main arena is non-contiguous: also walking ${hex(f.start)}-${hex(f.end)}`,
+        );
+        ranges.push(f);
+        jobs.push({ ...f, top: arena.top, zone: 0, zoneName, kind: "fallback" });
+      }
+      if (!topInSpan && !fallback.some((f) => arena.top >= f.start && arena.top < f.end)) {
+        warnings.push(`main-arena top ${hex(arena.top)} is not in an anonymous mapping`);
+      }
+    }
+    if (span !== undefined && topInSpan && start !== undefined) {
+      const topSize = mem.u64(arena.top + 8) ?? 0;
+      if (arena.top + topSize - (topSize % 8) !== span.end) {
+        warnings.push(
+          `main-arena top ${hex(arena.top)} does not end at the [heap] end ${hex(span.end)}`,
+        );
+      }
+      const walked = span.end - start + fallback.reduce((s, f) => s + f.end - f.start, 0);
+      if (arena.systemMem !== walked && fallback.length === 0) {
+        warnings.push(
+          `main_arena.system_mem ${hex(arena.systemMem)} != [heap] size ${hex(span.end - start)}`,
+        );
+      } else if (arena.systemMem !== walked) {
+        warnings.push(
+          `main_arena.system_mem ${hex(arena.systemMem)} != its segments' size ${hex(walked)}`,
+        );
+      }
+    }
+    return jobs;
   }
-  if (total !== arena.systemMem) {
-    warnings.push(`${zone}: system_mem ${hex(arena.systemMem)} != heap sizes ${hex(total)}`);
+}
+
+/**
+ * Walks the jobs in address order into `chunks`. The [heap] span may hold several segments: after
+ * a fencepost pair the chain resumes where resumeAfterFenceposts() finds it (at once, or past a
+ * foreign sbrk's bytes). A job that starts below where the previous one ended (corrupt heap_info)
+ * is skipped with a warning, so the columns stay in address order.
+ */
+function walkJobs(
+  views: WordViews,
+  jobs: WalkJob[],
+  chunks: HeapColumns,
+  warnings: string[],
+): void {
+  jobs.sort((a, b) => a.start - b.start);
+  let floor = -Infinity;
+  for (const job of jobs) {
+    if (job.start < floor) {
+      warnings.push(
+        `${job.zoneName}: segment ${hex(job.start)}-${hex(job.end)} overlaps one already walked: ` +
+          `skipped`,
+      );
+      continue;
+    }
+    let start = job.start;
+    for (;;) {
+      const opts = { start, end: job.end, top: job.top, zone: job.zoneName };
+      const w = walkSegment(views, opts, chunks, job.zone);
+      warnings.push(...w.warnings);
+      floor = Math.max(floor, w.at);
+      if (w.stop === "fenceposts" && job.kind === "main") {
+        const resume = resumeAfterFenceposts(views, w.at, job.end, job.top, job.zoneName);
+        if (resume === undefined) {
+          warnings.push(
+            `main-arena: no chunk chain found after the fenceposts ending at ${hex(w.at)}: ` +
+              `${hex(w.at)}-${hex(job.end)} not walked`,
+          );
+          break;
+        }
+        if (resume !== w.at) {
+          warnings.push(
+            `main-arena: ${hex(w.at)}-${hex(resume)} between two heap segments is not malloc's ` +
+              `(memory the program took with sbrk): walking on at ${hex(resume)}`,
+          );
+        }
+        start = resume;
+        continue;
+      }
+      const topHere = job.top >= job.start && job.top < job.end;
+      if (topHere && w.stop !== "top" && w.stop !== "corrupt" && w.stop !== "unreadable") {
+        warnings.push(
+          `corrupt chunk at ${hex(w.at)} in ${job.zoneName}: walk ended before the top chunk ` +
+            hex(job.top),
+        );
+      }
+      break;
+    }
   }
+}
+
+/**
+ * Room for every chunk the jobs can hold (one per MINSIZE bytes) plus the mmapped chunks, capped at
+ * 2^25 rows (600 MB of address space; a bigger heap grows the columns by doubling). Pages never
+ * written are never faulted in, so the bound costs nothing but address space.
+ */
+function columnCapacity(jobs: readonly WalkJob[], mmapped: number): number {
+  const bytes = jobs.reduce((s, j) => s + Math.max(0, j.end - j.start), 0);
+  return Math.min(2 ** 25, Math.ceil(bytes / MINSIZE) + mmapped + 16);
+}
+
+/** Header → chunk size of in-use-by-P heap chunks (and of the given mmapped chunks). O(log n). */
+function chunkLookup(chunks: HeapColumns, mmapped: readonly MmappedChunk[]) {
+  return (header: number): number | undefined => {
+    const i = chunks.indexOfHeader(header);
+    if (i >= 0) return chunks.usable[i]! + 8;
+    const j = mmappedIndex(mmapped, header);
+    return j >= 0 ? mmapped[j]!.size : undefined;
+  };
+}
+
+/** Index of the mmapped chunk with this header, or −1. O(log n). */
+function mmappedIndex(mmapped: readonly MmappedChunk[], header: number): number {
+  let lo = 0, hi = mmapped.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (mmapped[mid]!.header < header) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < mmapped.length && mmapped[lo]!.header === header ? lo : -1;
+}
+
+/**
+ * In-use chunks of the sizes a tcache struct can occupy (layout.tcacheChunkSizes), and mmapped
+ * chunks of the one mapping size it would get from sysmalloc's mmap path; user pointers ascending.
+ */
+function tcacheCandidates(
+  chunks: HeapColumns,
+  mmapped: readonly MmappedChunk[],
+  layout: GlibcLayout,
+  pageSize: number,
+): TcacheCandidates {
+  const sizes = tcacheChunkSizes(layout);
+  const lo = sizes[0]! - 8, hi = sizes[sizes.length - 1]! - 8;
+  const users: number[] = [], sz: number[] = [];
+  const mapLen = Math.ceil((request2size(layout.tcacheStructSize) + 16) / pageSize) * pageSize;
+  const pushMmapped = (m: MmappedChunk) => {
+    if (m.header === m.mapStart && m.mapEnd - m.mapStart === mapLen) {
+      users.push(m.header + 16);
+      sz.push(m.size);
+    }
+  };
+  let k = 0;
+  const n = chunks.length, usable = chunks.usable, address = chunks.address;
+  for (let i = 0; i < n; i++) {
+    const u = usable[i]!;
+    if (u < lo || u > hi || !sizes.includes(u + 8)) continue;
+    for (; k < mmapped.length && mmapped[k]!.header + 16 < address[i]!; k++) {
+      pushMmapped(mmapped[k]!);
+    }
+    users.push(address[i]!);
+    sz.push(u + 8);
+  }
+  for (; k < mmapped.length; k++) pushMmapped(mmapped[k]!);
+  return { users: Float64Array.from(users), sizes: Float64Array.from(sz) };
+}
+
+/**
+ * The live allocations: `chunks` without the `dead` headers, with the mmapped chunks not dead
+ * merged in, all in place in the columns (compaction forwards, then a merge backwards into the free
+ * room at the end), so no page is written twice. O(chunks + dead · log chunks + mmapped).
+ */
+function liveSet(
+  chunks: HeapColumns,
+  dead: readonly number[],
+  mmapped: readonly MmappedChunk[],
+  zones: readonly string[],
+): AllocationTable {
+  const deadMmapped = new Uint8Array(mmapped.length);
+  for (const h of dead) {
+    const i = chunks.indexOfHeader(h);
+    if (i >= 0) chunks.usable[i] = -1;
+    else {
+      const j = mmappedIndex(mmapped, h);
+      if (j >= 0) deadMmapped[j] = 1;
+    }
+  }
+  let liveMmapped = 0;
+  for (let j = 0; j < mmapped.length; j++) if (!deadMmapped[j]) liveMmapped++;
+  while (chunks.address.length < chunks.length + liveMmapped) chunks.grow();
+  const address = chunks.address, usable = chunks.usable, zone = chunks.zone;
+  let o = 0;
+  for (let i = 0; i < chunks.length; i++) {
+    if (usable[i]! < 0) continue;
+    if (o !== i) {
+      address[o] = address[i]!;
+      usable[o] = usable[i]!;
+      zone[o] = zone[i]!;
+    }
+    o++;
+  }
+  const mmapZone = zones.length;
+  const total = o + liveMmapped;
+  let w = total - 1, i = o - 1;
+  for (let j = mmapped.length - 1; j >= 0; j--) {
+    if (deadMmapped[j]) continue;
+    const m = mmapped[j]!, a = m.header + 16;
+    for (; i >= 0 && address[i]! > a; i--, w--) {
+      address[w] = address[i]!;
+      usable[w] = usable[i]!;
+      zone[w] = zone[i]!;
+    }
+    address[w] = a;
+    usable[w] = m.usable;
+    zone[w--] = mmapZone;
+  }
+  return new AllocationTable(
+    address.subarray(0, total),
+    usable.subarray(0, total),
+    zone.subarray(0, total),
+    [...zones, "mmap"],
+  );
+}
+
+/** The runtime address of a libc data symbol's value (e.g. tcache_key), when symbols are known. */
+function symbolValue(mem: MemoryImage, libc: LibcInfo, name: string): number | undefined {
+  const a = libc.image?.symbols?.[name];
+  return a === undefined ? undefined : mem.u64(a);
+}
+
+/** The part of thread `t`'s stack mapping from its stack pointer up, when it was copied. */
+function liveStack(snapshot: Snapshot, t: ThreadState): Range | undefined {
+  const r = snapshot.regions.find((r) => t.sp >= r.start && t.sp < r.end);
+  return r === undefined ? undefined : { start: t.sp - (t.sp % 8), end: r.end };
 }
 
 /**
@@ -356,69 +525,4 @@ function unreachedHeaps(
     }
   }
   return out;
-}
-
-/** The walked chunks in address order (stable for equal addresses), with lookups by header. */
-interface SortedChunks {
-  length: number;
-  /** Walk index (into the ChunkList) of the chunk at each address-order position. */
-  order: Uint32Array;
-  /** Chunk size of the in-use-by-P chunk with this header (the last walked one), or undefined. */
-  inUseSize(header: number): number | undefined;
-  /** Sets `marks[i]` for every address-order position i whose chunk header is `header`. */
-  mark(marks: Uint8Array, header: number): void;
-}
-
-/**
- * Puts the chunks in address order (a permutation, no copy of the chunk arrays). Each segment's
- * walk is ascending and segments do not overlap, so this normally only reorders whole runs (O(n));
- * overlapping runs (corrupt input) fall back to a stable sort of the indices, O(n log n).
- */
-function byAddress(c: ChunkList): SortedChunks {
-  const n = c.length;
-  const address = c.address, size = c.size, inUse = c.inUse;
-  const runs: number[] = []; // first index of each ascending run
-  for (let i = 0; i < n; i++) if (i === 0 || address[i]! <= address[i - 1]!) runs.push(i);
-  runs.sort((x, y) => address[x]! - address[y]! || x - y);
-  let order = new Uint32Array(n);
-  let o = 0;
-  for (const r of runs) {
-    let i = r;
-    do order[o++] = i++; while (i < n && address[i]! > address[i - 1]!);
-  }
-  for (let i = 1; i < n; i++) {
-    if (address[order[i]!]! < address[order[i - 1]!]!) {
-      order = Uint32Array.from({ length: n }, (_, k) => k)
-        .sort((x, y) => address[x]! - address[y]! || x - y);
-      break;
-    }
-  }
-  /** First address-order position whose address is >= `a`. */
-  const lowerBound = (a: number): number => {
-    let lo = 0, hi = n;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (address[order[mid]!]! < a) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
-  return {
-    length: n,
-    order,
-    inUseSize(header) {
-      let found: number | undefined, foundAt = -1;
-      for (let i = lowerBound(header); i < n && address[order[i]!] === header; i++) {
-        const j = order[i]!;
-        if (inUse[j] && j > foundAt) {
-          found = size[j];
-          foundAt = j;
-        }
-      }
-      return found;
-    },
-    mark(marks, header) {
-      for (let i = lowerBound(header); i < n && address[order[i]!] === header; i++) marks[i] = 1;
-    },
-  };
 }

@@ -8,11 +8,13 @@ import { type GlibcLayout, NFASTBINS } from "./layout.ts";
 import { reveal } from "./safe_link.ts";
 import type { ChunkLookup } from "./tcache.ts";
 
+/** 2^22 entries (128 MiB of the smallest fastbin chunks): a longer chain is taken as corrupt. */
 const MAX_PER_BIN = 1 << 22;
 
 /**
- * Chunk headers on the fastbins of the arena at `arena`. An entry must be a chunk the heap walk saw
- * as in use (P bit) with the bin's size; the first bad entry or a repeat ends that bin with a warning.
+ * Chunk headers on the fastbins of the arena at `arena` (none in 2.43+, which removed them). An
+ * entry must be a chunk the heap walk saw as in use (P bit) with the bin's size; the first bad entry
+ * or a repeat ends that bin with a warning.
  */
 export function walkFastbins(
   mem: MemoryImage,
@@ -24,6 +26,7 @@ export function walkFastbins(
 ): number[] {
   const out: number[] = [];
   const seen = new Set<number>();
+  if (layout.fastbinsY === undefined) return out; // 2.43+: no fastbins
   for (let i = 0; i < NFASTBINS; i++) {
     let p = mem.u64(arena + layout.fastbinsY + 8 * i);
     if (p === undefined) {
