@@ -130,8 +130,9 @@ export function analyzeHeap(
         if (requested[i]! >= 0) initial[i] = Math.min(initial[i]!, requested[i]!);
       }
     }
+    const weakFrom = slackWords(allocations, requested);
     if (opts.containers === false) {
-      return { scanSize: initial, skipped: new Set<number>(), strings: 0, vectors: 0 };
+      return { scanSize: initial, weakFrom, skipped: new Set<number>(), strings: 0, vectors: 0 };
     }
     return recogniseContainers(
       memory,
@@ -139,6 +140,7 @@ export function analyzeHeap(
       allocations.sizes,
       initial,
       references(allocations, blockEdges, rootHits),
+      weakFrom,
     );
   });
 
@@ -151,6 +153,7 @@ export function analyzeHeap(
       rootRanges: roots.ranges,
       registerHits,
       scanSize: live.scanSize,
+      weakFrom: live.weakFrom,
       skipped: live.skipped,
     }));
   const allocatedAt = opts.recorded ? allocationTimes(allocations, opts.recorded) : undefined;
@@ -181,6 +184,29 @@ export function analyzeHeap(
     edgeOffset: graph.edges.offset,
     roots: firstRootRefs(graph, result.rootRef),
   };
+}
+
+/**
+ * Where each block's weak words start, when the requested size is unknown. glibc gives a request
+ * of r bytes a usable size U with r in [U − 15, U], so the last word is unused (and may hold a
+ * stale pointer from the memory's earlier life) for every r ≤ U − 8: a reference found only there
+ * is weak evidence. Earlier words hold requested bytes, except in glibc's smallest chunk (U = 24),
+ * which every request of 0–24 bytes gets: there only the first word is sure. Mmapped chunks are
+ * fresh from the kernel (zero), and a recorded block's requested size is known: none there.
+ */
+/** glibc's smallest chunk (MINSIZE 32) has 24 usable bytes. */
+const MIN_USABLE = 24;
+
+function slackWords(allocations: AllocationTable, requested?: Float64Array): Float64Array {
+  const out = allocations.sizes.slice();
+  const mmap = allocations.zones.indexOf("mmap");
+  for (let i = 0; i < out.length; i++) {
+    if (allocations.zoneIds[i] === mmap || (requested && requested[i]! >= 0)) continue;
+    const size = out[i]!;
+    if (size === MIN_USABLE) out[i] = 8;
+    else if (size >= 16) out[i] = size - 8;
+  }
+  return out;
 }
 
 /** Per node the recorder's requested size, -1 when the recorder did not see the block. O(n). */

@@ -1,8 +1,9 @@
 // nativeGraph(): the HeapGraph of a native heap from the scan's references and the live bytes.
 //
 // A reference counts when its word lies in its holder's live bytes (requested size, container
-// capacity in use) and is not a skipped word; each is flagged weak (weak root evidence) and
-// interior (not to its target's start). O(references).
+// capacity in use) and is not a skipped word; each is flagged weak (a root that is weak evidence,
+// a word that may be malloc's slack or a pool's spare part) and interior (not to its target's
+// start). O(references).
 
 import type { AllocationTable } from "./allocation_table.ts";
 import {
@@ -25,12 +26,14 @@ export interface NativeGraphInput {
   registerHits: readonly { reg: RegisterRoot; target: number }[];
   /** Live bytes of each node: words at or past it are not references. */
   scanSize: Float64Array;
+  /** Offset in each node from which words are weak evidence. */
+  weakFrom: Float64Array;
   /** Words that hold no reference. */
   skipped: ReadonlySet<number>;
 }
 
 export function nativeGraph(input: NativeGraphInput): HeapGraph {
-  const { memory, allocations, blockEdges: be, scanSize, skipped } = input;
+  const { memory, allocations, blockEdges: be, scanSize, weakFrom, skipped } = input;
   const n = allocations.length;
   const addresses = allocations.addresses;
   const m0 = be.target.length;
@@ -39,7 +42,7 @@ export function nativeGraph(input: NativeGraphInput): HeapGraph {
   let m = 0;
   for (let v = 0; v < n; v++) {
     start[v] = m;
-    const limit = scanSize[v]!, base = addresses[v]!;
+    const limit = scanSize[v]!, weak = weakFrom[v]!, base = addresses[v]!;
     for (let e = be.start[v]!, end = be.start[v + 1]!; e < end; e++) {
       const off = be.offset[e]!;
       if (off + 8 > limit) continue;
@@ -48,7 +51,8 @@ export function nativeGraph(input: NativeGraphInput): HeapGraph {
       const t = be.target[e]!;
       target[m] = t;
       offset[m] = off;
-      flags[m] = memory.u64(where) === addresses[t] ? 0 : EDGE_INTERIOR;
+      flags[m] = (memory.u64(where) === addresses[t] ? 0 : EDGE_INTERIOR) |
+        (off >= weak ? EDGE_WEAK : 0);
       m++;
     }
   }

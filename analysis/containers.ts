@@ -18,11 +18,23 @@
 // NUL is where its length says, the three words lie in scanned memory. A triple found inside spare
 // memory is itself stale, so the recognition is repeated on the narrowed scan until it is stable
 // (at most MAX_ROUNDS). O(references) per round.
+//
+// Weak evidence, not proof (a block only it keeps is "possibly hidden"): the spare part of a bump
+// pool — two consecutive words `{ char *free; char *end; }` pointing into one block, `end` where
+// the block ends (libxml2's dictionary strings, nginx's and APR's pools, obstacks): the bytes from
+// `free` on were not handed out yet. Unlike a vector's spare storage this is only likely (a span
+// `{ begin, end }` of live data has the same shape), so it weakens, never removes, a reference.
 
 import type { MemoryImage } from "./memory.ts";
 
 /** glibc's usable size exceeds a request of 17+ bytes by at most 15 (MALLOC_ALIGNMENT − 1). */
 const ROUNDING = 15;
+/**
+ * How far a bump pool's `end` may sit before its block's end: the pool's header and a one-byte
+ * array member (libxml2's `xmlDictStrings`: `end = &array[size]` is 8 bytes short of the
+ * request) plus glibc's rounding.
+ */
+const POOL_SLACK = 31;
 /** libstdc++'s inline string buffer holds 15 chars and the NUL. */
 const SSO_CAPACITY = 15;
 /** Rounds of recognition on the narrowed scan; real heaps settle in 2. */
@@ -41,6 +53,8 @@ export interface References {
 export interface ScanLimits {
   /** Bytes of each node that hold live data: words at or past it are not references. */
   scanSize: Float64Array;
+  /** Offset in each node from which words are only weak evidence (its size: none). */
+  weakFrom: Float64Array;
   /** Addresses of words that hold no reference (the unused part of a string object). */
   skipped: Set<number>;
   /** Layouts recognised (for the phase line and tests). */
@@ -58,6 +72,7 @@ export function recogniseContainers(
   sizes: Float64Array,
   initial: Float64Array,
   refs: References,
+  weakFrom: Float64Array = sizes.slice(),
 ): ScanLimits {
   // Candidates for a string body or vector storage: references to a node's exact start. Every
   // reference is a candidate for the unused part of an inline string (16 or 24 bytes into it).
@@ -66,9 +81,15 @@ export function recogniseContainers(
     if (memory.u64(refs.where[r]!) === addresses[refs.target[r]!]) starts.push(r);
   }
   let limits = initial;
-  let result: ScanLimits = { scanSize: initial, skipped: new Set(), strings: 0, vectors: 0 };
+  let result: ScanLimits = {
+    scanSize: initial,
+    weakFrom,
+    skipped: new Set(),
+    strings: 0,
+    vectors: 0,
+  };
   for (let round = 0; round < MAX_ROUNDS; round++) {
-    const next = _round(memory, addresses, sizes, initial, limits, refs, starts);
+    const next = _round(memory, addresses, sizes, initial, limits, refs, starts, weakFrom);
     const stable = _same(next.scanSize, result.scanSize) && _sameSet(next.skipped, result.skipped);
     result = next;
     if (stable) break;
@@ -86,8 +107,10 @@ function _round(
   limits: Float64Array,
   refs: References,
   starts: readonly number[],
+  weakFromInitial: Float64Array,
 ): ScanLimits {
   const scanSize = initial.slice();
+  const weakFrom = weakFromInitial.slice();
   const skipped = new Set<number>();
   let strings = 0, vectors = 0;
   // Whether [w, w + len) lies in the live part of reference r's holder (roots are all live).
@@ -111,6 +134,17 @@ function _round(
       vectors++;
     }
   }
+  // Bump pools: a reference whose next word points into the same block, at its end.
+  for (let r = 0; r < refs.count; r++) {
+    const w = refs.where[r]!;
+    if (!live(r, w, 16)) continue;
+    const t = refs.target[r]!;
+    const b = addresses[t]!, end = b + sizes[t]!;
+    const free = memory.u64(w), limit = memory.u64(w + 8);
+    if (free === undefined || limit === undefined || free <= b) continue;
+    if (limit < free || limit > end || end - limit > POOL_SLACK) continue;
+    weakFrom[t] = Math.min(weakFrom[t]!, free - b);
+  }
   for (let r = 0; r < refs.count; r++) {
     const w = refs.where[r]!, h = refs.holder[r]!;
     // w is the first (x + 16) or second (x + 24) word of an inline string's buffer at x.
@@ -127,7 +161,7 @@ function _round(
       }
     }
   }
-  return { scanSize, skipped, strings, vectors };
+  return { scanSize, weakFrom, skipped, strings, vectors };
 }
 
 /** Whether {p, len, cap} is the heap body of a libstdc++ string in the block at p of `size`. */
