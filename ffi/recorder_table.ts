@@ -110,6 +110,7 @@ export function readRecorderTable(snapshot: Snapshot): RecorderTableInfo | undef
   const at = findRecorderSymbol(snapshot);
   if (at === undefined) return undefined;
   const mem = new MemoryImage(snapshot.memory);
+  const read = (addr: number, len: number) => readTableMemory(mem, snapshot.regions, addr, len);
   const need = <T>(v: T | undefined, what: string): T => {
     if (v === undefined) {
       throw new RecorderTableError(
@@ -180,7 +181,7 @@ export function readRecorderTable(snapshot: Snapshot): RecorderTableInfo | undef
     const base = stripes + s * stripeSize;
     const table = need(mem.u64(base), "stripe table");
     const cap = need(mem.u64(base + 8), "stripe table");
-    const bytes = need(mem.slice(table, cap * blockSize), "block table");
+    const bytes = need(read(table, cap * blockSize), "block table");
     const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     for (let j = 0; j < cap; j++) {
       const o = j * blockSize;
@@ -204,7 +205,7 @@ export function readRecorderTable(snapshot: Snapshot): RecorderTableInfo | undef
     const segBase = mem.u64(segments + 8 * k);
     if (!segBase) continue;
     const e = segBase + (id - seg0 * (2 ** k - 1)) * stackSize;
-    const raw = mem.slice(e, stackSize);
+    const raw = read(e, stackSize);
     if (!raw) continue;
     const v = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     if (v.getUint32(12, true) !== 1) continue; // not published (lost a race, or being written)
@@ -212,7 +213,7 @@ export function readRecorderTable(snapshot: Snapshot): RecorderTableInfo | undef
   }
 
   const samples: TimelineSample[] = [];
-  const tl = mem.slice(timeline, timelineCount * 24);
+  const tl = read(timeline, timelineCount * 24);
   if (tl) {
     const v = new DataView(tl.buffer, tl.byteOffset, tl.byteLength);
     for (let i = 0; i < timelineCount; i++) samples.push(sample(v, i * 24));
@@ -240,6 +241,31 @@ export function readRecorderTable(snapshot: Snapshot): RecorderTableInfo | undef
     source: `memory of process ${snapshot.pid}`,
     ...info,
   };
+}
+
+/**
+ * [addr, addr+len) of the copy. The recorder's tables are private anonymous mappings, of which the
+ * capture copies only the pages that exist: a part it left out there never existed and reads as
+ * zeros (empty slots, unwritten entries). Elsewhere a part left out is missing: undefined.
+ */
+function readTableMemory(
+  mem: MemoryImage,
+  regions: readonly Region[],
+  addr: number,
+  len: number,
+): Uint8Array | undefined {
+  const whole = mem.slice(addr, len);
+  if (whole) return whole;
+  for (let at = addr; at < addr + len;) { // covered by private anonymous regions, end to end
+    const r = regions.find((r) => r.start <= at && at < r.end);
+    if (!r || r.path !== "" || r.inode !== 0 || r.perms[3] !== "p") return undefined;
+    at = r.end;
+  }
+  const out = new Uint8Array(len);
+  for (const { chunk, from, to } of mem.copiedParts(addr, addr + len)) {
+    out.set(chunk.bytes.subarray(from - chunk.start, to - chunk.start), from - addr);
+  }
+  return out;
 }
 
 /** A problem the recorder reported about a table, with what to do about it. */
