@@ -13,12 +13,13 @@ else
 SHIM    := $(BUILD)/libheapscope.so
 endif
 
-.PHONY: all deps shim victim viewer demo test check fmt binary clean
+.PHONY: all deps test-deps shim victim viewer demo test check fmt binary clean
 all: deps shim victim viewer
 
+# npm ci installs exactly the committed lock file (npm install would rewrite it).
 deps: node_modules/.package-lock.json
-node_modules/.package-lock.json: package.json
-	npm install --no-audit --no-fund
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
 	@touch $@
 
 shim: $(SHIM)
@@ -36,9 +37,14 @@ include $(wildcard mk/*.mk)
 demo: all
 	@bash victim/demo.sh
 
+# What the tests use (valgrind, chromium, gdb, clang, the real programs' libraries, ...), from the
+# one list .ci/packages.txt: installed as root, else named with the command that installs them.
+test-deps:
+	@bash .ci/install-deps.sh
+
 # The macOS dylibs (cross-built with zig from npm) are test inputs: the Mach-O parser and its fuzzing
 # read them, so a fresh checkout's `make test` builds them rather than skipping those tests.
-test: all shim-macos
+test: test-deps all shim-macos
 	$(DENO) test -A
 
 check: deps

@@ -1,6 +1,6 @@
 // The command line: pick the command, run it, print every expected failure the same way.
 //
-// Commands, one file each: attach (`heapscope <pid>`), run, report, doctor. Every expected
+// Commands, one file each: attach (`heapscope <pid>`), run, report, doctor, heapdump. Every expected
 // failure is a HeapscopeError (UsageError, CaptureError, AnalysisError, LeaksFileError,
 // OutputFileError, ...): its message, its `Hint:` lines, its exit status. Anything else is a bug:
 // exit 3 with the stack, never 1 ("leaks found").
@@ -9,6 +9,7 @@ import { EXIT, type ExitStatus, HeapscopeError } from "../analysis/mod.ts";
 import { CaptureError } from "../ffi/mod.ts";
 import { attach, attachHelp } from "./attach.ts";
 import { doctor } from "./doctor.ts";
+import { heapdump } from "./heapdump.ts";
 import { UsageError } from "./options.ts";
 import { report } from "./report.ts";
 import { run } from "./run.ts";
@@ -26,6 +27,7 @@ const COMMANDS: Record<
   run,
   report: (argv) => report(argv),
   doctor: (argv) => doctor(argv),
+  heapdump: (argv) => heapdump(argv),
 };
 
 function usage(): string {
@@ -37,6 +39,7 @@ function usage(): string {
     "  heapscope run [options] -- <command…>          run under the allocation recorder: leaks with stacks",
     "  heapscope report <leaks.json> --html <file>    render a saved analysis",
     "  heapscope doctor [pid]                         check privileges, Yama, container, target",
+    "  heapscope heapdump <dump> [options]            a Go heap dump (runtime/debug.WriteHeapDump)",
     "",
     "`heapscope <command> --help` lists a command's options. The options of `heapscope <pid>`:",
     "",

@@ -8,8 +8,12 @@
 // Each output is written atomically (report/write_atomic.ts), and an interrupt removes the
 // temporaries of the writes in flight.
 
+import { detectGoRuntime } from "../analysis/go/detect_go.ts";
+import { detectAllocator } from "../analysis/glibc/mod.ts";
+import { goAttachAdvice } from "../report/go/go_text.ts";
 import {
   type Analysis,
+  AnalysisError,
   analyze,
   EXIT,
   type ExitStatus,
@@ -66,6 +70,18 @@ export interface Outcome {
 /** Analyse a captured snapshot and write every output: the one path (see the header). */
 export async function analyseAndWrite(snapshot: Snapshot, opts: OutputOptions): Promise<Outcome> {
   const warnings: string[] = [];
+  const go = detectGoRuntime(snapshot);
+  if (go && detectAllocator(snapshot).kind !== "glibc") {
+    // A Go heap read as malloc's would be nothing but false leaks: say how to get a heap dump.
+    const [what, ...advice] = goAttachAdvice(snapshot.pid, go);
+    throw new AnalysisError(what!, advice.map((a) => a.replace(/^Hint: /, "")));
+  }
+  if (go) {
+    warnings.push(
+      `${go.image} is a Go program (cgo): only its malloc heap is analysed; the Go heap counts ` +
+        "as roots (heapscope heapdump reads the Go heap from a heap dump)",
+    );
+  }
   const table = recorderTable(snapshot, warnings);
   let analysis: Analysis;
   try {
