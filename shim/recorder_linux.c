@@ -34,7 +34,11 @@
 // program has not touched stay untouched: mmapped chunks (IS_MMAPPED, bit 1 of the size word before
 // the block) come zeroed from the kernel and glibc before 2.42 never recycles them; in a heap block
 // of HS_FILL_CHECK_MIN bytes or more, whole pages that /proc/self/pagemap shows neither present nor
-// swapped read as zeros and are skipped.
+// swapped read as zeros and are skipped. Cost (bench/recorder_bench.sh: 10^7 malloc/free pairs of
+// 16–520 bytes, 2-core VM at load average 8–14, configurations interleaved, best of 3): 4 threads
+// +212 ns per pair with the fill, +215 without (noise), heaptrack +399; 1 thread, 2·10^6 pairs,
+// best of 6: 168 ns per pair with, 159 without, 14 unrecorded, so the fill adds ~9 ns, the memset
+// of the mean 268-byte request, about 6% of the recorder's cost.
 //
 // Tables (all mmap'd, never in the heap they describe, so they are not heap blocks to heapscope):
 // - blocks: HS_STRIPES lock-striped open-addressing hash tables (linear probing, backward-shift
