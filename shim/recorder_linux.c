@@ -1067,10 +1067,19 @@ HOT EXPORT void *realloc(void *old, size_t n) {
     had = old && block_remove(old, &b); /* before the real call: old may be reused at once */
     leave();
   }
-  /* Bytes the program may have written: the old requested size, or all of an unrecorded block. */
-  size_t kept = had ? b.size : old && g_fill ? malloc_usable_size(old) : 0;
+  /* Bytes the program may have written: the old requested size, or all of an unrecorded block.
+   * A heap chunk's unrequested tail was never filled and may hold a stale word; glibc copies the
+   * whole old usable size when the block moves, into an mmapped chunk too, so that copied tail is
+   * filled wherever the new block lives (an mmapped old chunk's tail is zero from the kernel). */
+  size_t usable = old && g_fill ? malloc_usable_size(old) : 0;
+  size_t kept = had ? b.size : usable;
+  if (usable && g_mmapped_fresh && (((const size_t *)old)[-1] & HS_IS_MMAPPED)) usable = 0;
   void *p = __libc_realloc(old, n);
-  if (p) fill_new(p, kept, n);
+  if (p) {
+    size_t copied = usable < n ? usable : n;
+    if (g_fill && copied > kept) memset((char *)p + kept, HS_FILL_BYTE, copied - kept);
+    fill_new(p, copied > kept ? copied : kept, n);
+  }
   if (rec && enter()) {
     if (p) record(p, n);
     else if (had && n != 0 && block_put(&b)) site_add(b.stack, b.size, 0); /* failed: old lives */

@@ -173,7 +173,9 @@ interface NewBlock {
   address: number;
   requested: number;
   written: number;
+  /** Bytes from `written` on: fill, zero (calloc), or fill up to `fillEnd` then zero. */
   expect: "fill" | "zero";
+  fillEnd?: number;
   kind: string;
 }
 
@@ -188,7 +190,8 @@ function parseStale(lines: string[]): { fresh: NewBlock[]; old: [number, number]
         address: Number(f[1]),
         requested: Number(f[2]),
         written: Number(f[3]),
-        expect: f[4] as "fill" | "zero",
+        expect: f[4] === "zero" ? "zero" : "fill",
+        fillEnd: f[4]!.startsWith("fill:") ? Number(f[4]!.slice(5)) : undefined,
         kind: f[5]!,
       });
     } else if (f[0] === "OLD") old.push([Number(f[1]), Number(f[2])]);
@@ -306,8 +309,9 @@ for (const [label, lib] of [["", RECORDER], [" (UBSan build)", UBSAN]] as const)
       const unbacked = run.unbacked.get(b.address) ?? new Set<number>();
       const firstPage = Math.floor(b.address / 4096);
       const pages = Math.ceil((b.address + b.requested) / 4096) - firstPage;
-      if (b.kind === "big-mmapped") {
-        // Skipped outright: fresh from the kernel; only the page with glibc's header was touched.
+      if (b.kind === "big-mmapped" || b.kind === "big-realloc-mmapped") {
+        // Skipped (but a realloc's copied tail): fresh from the kernel; only the page with glibc's
+        // header was touched.
         assert.equal(unbacked.size, pages - 1, `${at}: pages untouched but the first`);
       }
       if (b.kind === "big-fresh") {
@@ -322,7 +326,8 @@ for (const [label, lib] of [["", RECORDER], [" (UBSan build)", UBSAN]] as const)
           );
           continue;
         }
-        const want = b.expect === "zero" || b.kind === "big-mmapped" || unbacked.has(page)
+        const want = b.expect === "zero" || b.kind === "big-mmapped" || unbacked.has(page) ||
+            (b.fillEnd !== undefined && i >= b.fillEnd)
           ? 0
           : FILL;
         if (bytes[i] !== want) {
@@ -335,7 +340,15 @@ for (const [label, lib] of [["", RECORDER], [" (UBSan build)", UBSAN]] as const)
       }
     }
     for (
-      const k of ["malloc", "calloc", "memalign", "posix_memalign", "aligned_alloc", "realloc"]
+      const k of [
+        "malloc",
+        "calloc",
+        "memalign",
+        "posix_memalign",
+        "aligned_alloc",
+        "realloc",
+        "big-realloc-mmapped",
+      ]
     ) assert.ok(kinds.has(k), `a ${k} block was checked`);
     assert.equal(stalePointers(run), 0);
     assert.deepEqual(recorderWarnings(run.table), []);

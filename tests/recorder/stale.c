@@ -4,15 +4,18 @@
 // Prints, then waits for a line on stdin (heapscope copies its memory meanwhile) and exits 0:
 //   NEW <address> <requested> <written> <expect> <kind>   a new block; only its first <written>
 //                                                          bytes were written; <expect> is "fill"
-//                                                          (the rest must be fill) or "zero" (calloc)
+//                                                          (the rest must be fill), "zero" (calloc)
+//                                                          or "fill:<n>" (fill up to byte n, then
+//                                                          zeros: fresh mmapped memory)
 //   OLD <start> <end>                                      a freed block that held old pointers
 //   READY
 // Every old block is filled with pointers to old blocks (what a freed linked structure leaves), so
 // with HEAPSCOPE_FILL=0 the new blocks' unwritten bytes do hold such pointers; the freeing order and
 // sizes route the memory through tcache, fastbins, the unsorted, small and large bins, consolidation
 // and the top chunk, in the main arena and in a thread's arena. The big blocks: one mmapped (must
-// stay untouched), one carved from a freed 600 KiB heap chunk (filled through the pagemap check)
-// and one from fresh top memory (whole untouched pages must stay untouched).
+// stay untouched), one realloc'ed out of a recycled heap chunk into an mmapped one, one carved from
+// a freed 600 KiB heap chunk (filled through the pagemap check) and one from fresh top memory
+// (whole untouched pages must stay untouched).
 #define _GNU_SOURCE
 #include <malloc.h>
 #include <pthread.h>
@@ -133,9 +136,29 @@ static void *thread_main(void *arg) {
   return NULL;
 }
 
+/* realloc out of a recycled heap chunk into an mmapped one: glibc copies the old block's whole
+ * usable size, its unrequested tail (which held an old pointer) with it. */
+static void realloc_into_mmapped(void) {
+  void *old[16];
+  for (int i = 0; i < 16; i++) old[i] = malloc(24);
+  for (int i = 0; i < 16; i++) point_to_old(old[i], 24, old, 16, (size_t)i);
+  for (int i = 0; i < 16; i++) {
+    out("OLD %p %p\n", old[i], (void *)((char *)old[i] + 24));
+    free(old[i]);
+  }
+  char *q = malloc(16);
+  size_t usable = malloc_usable_size(q);
+  memset(q, 0x11, 16);
+  q = realloc(q, 4u << 20);
+  char expect[32];
+  snprintf(expect, sizeof expect, "fill:%zu", usable);
+  new_block(q, 4u << 20, 16, expect, "big-realloc-mmapped");
+}
+
 int main(void) {
   /* Mmapped (the default threshold is 128 KiB): must stay untouched but for its first page. */
   new_block(malloc(4u << 20), 4u << 20, 8, "fill", "big-mmapped");
+  realloc_into_mmapped();
   /* From here on big blocks come from the heap: no dynamic threshold, no trimming. */
   mallopt(M_MMAP_THRESHOLD, 64 << 20);
   mallopt(M_TRIM_THRESHOLD, 512 << 20);
