@@ -150,7 +150,13 @@ export function enumerateGlibc(snapshot: Snapshot, opts: EnumerateOptions = {}):
   phase("mmapped");
 
   const chunks = new HeapColumns(columnCapacity(jobs, mmapped.length));
-  walkJobs(views, jobs, chunks, warnings);
+  for (const gap of walkJobs(views, jobs, chunks, warnings)) {
+    // The program's own sbrk'd bytes between two main-arena segments are not heap: roots.
+    const i = heapRanges.findIndex((r) => r.start <= gap.start && gap.end <= r.end);
+    if (i < 0) continue;
+    const r = heapRanges[i]!;
+    heapRanges.splice(i, 1, { start: r.start, end: gap.start }, { start: gap.end, end: r.end });
+  }
   phase("walk");
 
   // Phase 4: free lists and tcache structs: the chunks on them are free or allocator metadata.
@@ -285,21 +291,23 @@ export function enumerateGlibc(snapshot: Snapshot, opts: EnumerateOptions = {}):
       }
     }
     if (span !== undefined && topInSpan && start !== undefined) {
+      // The break itself need not be page-aligned (a non-contiguous arena's segment after a
+      // program's sbrk), while the [heap] mapping is: the top ends in the mapping's last page.
       const topSize = mem.u64(arena.top + 8) ?? 0;
-      if (arena.top + topSize - (topSize % 8) !== span.end) {
+      const topEnd = arena.top + topSize - (topSize % 8);
+      if (topEnd > span.end || span.end - topEnd >= snapshot.pageSize) {
         warnings.push(
           `main-arena top ${hex(arena.top)} does not end at the [heap] end ${hex(span.end)}`,
         );
       }
-      const walked = span.end - start + fallback.reduce((s, f) => s + f.end - f.start, 0);
-      if (arena.systemMem !== walked && fallback.length === 0) {
-        warnings.push(
-          `main_arena.system_mem ${hex(arena.systemMem)} != [heap] size ${hex(span.end - start)}`,
-        );
-      } else if (arena.systemMem !== walked) {
-        warnings.push(
-          `main_arena.system_mem ${hex(arena.systemMem)} != its segments' size ${hex(walked)}`,
-        );
+      // sysmalloc counts every segment and every foreign sbrk gap in system_mem; checked when the
+      // arena is one brk segment (the others are cross-checked by their own walks).
+      if (fallback.length === 0 && (flags & NONCONTIGUOUS_BIT) === 0) {
+        if (arena.systemMem !== span.end - start) {
+          warnings.push(
+            `main_arena.system_mem ${hex(arena.systemMem)} != [heap] size ${hex(span.end - start)}`,
+          );
+        }
       }
     }
     return jobs;
@@ -309,15 +317,16 @@ export function enumerateGlibc(snapshot: Snapshot, opts: EnumerateOptions = {}):
 /**
  * Walks the jobs in address order into `chunks`. The [heap] span may hold several segments: after
  * a fencepost pair the chain resumes where resumeAfterFenceposts() finds it (at once, or past a
- * foreign sbrk's bytes). A job that starts below where the previous one ended (corrupt heap_info)
- * is skipped with a warning, so the columns stay in address order.
+ * foreign sbrk's bytes, returned as gaps). A job that starts below where the previous one ended
+ * (corrupt heap_info) is skipped with a warning, so the columns stay in address order.
  */
 function walkJobs(
   views: WordViews,
   jobs: WalkJob[],
   chunks: HeapColumns,
   warnings: string[],
-): void {
+): Range[] {
+  const gaps: Range[] = [];
   jobs.sort((a, b) => a.start - b.start);
   let floor = -Infinity;
   for (const job of jobs) {
@@ -344,6 +353,7 @@ function walkJobs(
           break;
         }
         if (resume !== w.at) {
+          gaps.push({ start: w.at, end: resume });
           warnings.push(
             `main-arena: ${hex(w.at)}-${hex(resume)} between two heap segments is not malloc's ` +
               `(memory the program took with sbrk): walking on at ${hex(resume)}`,
@@ -362,6 +372,7 @@ function walkJobs(
       break;
     }
   }
+  return gaps;
 }
 
 /**
