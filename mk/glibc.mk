@@ -22,3 +22,10 @@ $(GLIBC_VICTIM_DIR)/%: victim/glibc/%.c victim/glibc/expect.h
 
 test-glibc: all
 	bash tests/glibc/releases.sh
+
+# Keeps the truth interposer's SIGUSR2 handler in programs that take SIGUSR2 (nginx), for the tests.
+victim-glibc: $(BUILD)/libkeep_sigusr2.so
+victim: $(BUILD)/libkeep_sigusr2.so
+$(BUILD)/libkeep_sigusr2.so: tests/glibc/keep_sigusr2.c
+	@mkdir -p $(BUILD)
+	$(CC) -O2 -g -Wall -Wextra -Werror -std=gnu11 -fPIC -shared -o $@ $<

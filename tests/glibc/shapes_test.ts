@@ -12,7 +12,7 @@ Deno.test("threads whose tcache struct is a whole 0x2a0 chunk: exact live set, n
     const run = await checkExpect(proc.pid, expect);
     // Every thread's struct was found (one per thread plus the main thread's), whatever its size.
     assert(!/warning:.*tcache/.test(run.stdout + run.stderr), run.stdout + run.stderr);
-    const n = await compareWithTruth(proc);
+    const { count: n } = await compareWithTruth(proc);
     assert(n >= 4 * 3 + 4, `only ${n} live blocks`);
   } finally {
     await proc.stop();
@@ -66,7 +66,7 @@ Deno.test("a non-contiguous main arena (brk blocked, then free again): every seg
     const run = await checkExpect(proc.pid, expect);
     const said = run.stdout + run.stderr;
     assert(/main arena is non-contiguous: also walking/.test(said), said);
-    const n = await compareWithTruth(proc);
+    const { count: n } = await compareWithTruth(proc);
     assert(n >= 2700, `only ${n} live blocks`);
   } finally {
     await proc.stop();

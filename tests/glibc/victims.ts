@@ -126,6 +126,12 @@ function byAddress(leaks: LeaksFile): Map<number, LeaksNode> {
   return new Map(leaks.nodes.map((n) => [parseInt(n.address, 16), n]));
 }
 
+/** Addresses of the blocks reported leaked ("leaked" or "cycle"; "possible" is not a leak). */
+export function leakedAddresses(leaks: LeaksFile): number[] {
+  return leaks.nodes.filter((n) => n.status === "leaked" || n.status === "cycle")
+    .map((n) => parseInt(n.address, 16)).sort((a, b) => a - b);
+}
+
 /**
  * Captures `pid` with heapscope and checks the result: every live block enumerated and reachable
  * with usable ≥ requested, the leaked set exactly `expect.leaked`, no freed block enumerated.
@@ -147,8 +153,7 @@ export async function checkExpect(pid: number, expect: GlibcExpect): Promise<Hea
   for (const b of expect.freed) {
     if (nodes.has(b.address)) problems.push(`freed ${b.label} at ${hex(b.address)} enumerated`);
   }
-  const leaked = run.leaks!.nodes.filter((n) => n.status !== "reachable")
-    .map((n) => parseInt(n.address, 16)).sort((a, b) => a - b);
+  const leaked = leakedAddresses(run.leaks!);
   const want = expect.leaked.map((b) => b.address).sort((a, b) => a - b);
   const extra = leaked.filter((a) => !want.includes(a)).map(hex);
   const missing = want.filter((a) => !leaked.includes(a)).map(hex);
@@ -165,15 +170,20 @@ export async function checkExpect(pid: number, expect: GlibcExpect): Promise<Hea
 /**
  * heapscope's allocations against the interposer's live set for the same stopped moment: dumped
  * before and after the capture, compared only when both agree (the victims are quiet: they agree
- * on the first try). Exact: same addresses, usable ≥ requested. Returns the number of blocks.
+ * on the first try). Exact: same addresses, usable ≥ requested. Returns the number of blocks and
+ * the run. `dir` is where the process dumps (default: the one startWithTruth() gave it).
  */
-export async function compareWithTruth(proc: TestProcess): Promise<number> {
+export async function compareWithTruth(
+  target: TestProcess | number,
+  dir?: string,
+): Promise<{ count: number; run: HeapscopeRun }> {
+  const pid = typeof target === "number" ? target : target.pid;
   for (let attempt = 1;; attempt++) {
-    const before = await dumpTruth(proc.pid);
-    const run = await heapscope([String(proc.pid), "--quiet"]);
+    const before = await dumpTruth(pid, { dir });
+    const run = await heapscope([String(pid), "--quiet"]);
     assert(run.code === 0 || run.code === 1, `heapscope failed (${run.code}): ${run.stderr}`);
-    await assertRunning(proc.pid);
-    const after = await dumpTruth(proc.pid);
+    await assertRunning(pid);
+    const after = await dumpTruth(pid, { dir });
     const same = before.size === after.size && [...before].every(([a, s]) => after.get(a) === s);
     if (!same && attempt < 5) continue;
     assert(same, "the heap never stayed quiet across a capture in 5 attempts");
@@ -184,6 +194,6 @@ export async function compareWithTruth(proc: TestProcess): Promise<number> {
     for (const [a, size] of after) {
       assert(nodes.get(a)!.size >= size, `usable size of ${hex(a)} < requested ${size}`);
     }
-    return after.size;
+    return { count: after.size, run };
   }
 }
