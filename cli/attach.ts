@@ -2,6 +2,8 @@
 
 import type { ExitStatus } from "../analysis/mod.ts";
 import { captureSnapshot } from "../ffi/mod.ts";
+import { snapshotFileOf, writeSnapshotFile } from "../ffi/snapshot_file.ts";
+import { formatBytes } from "../report/format.ts";
 import {
   helpText,
   type OptionTable,
@@ -23,6 +25,12 @@ export const ATTACH_OPTIONS = {
     arg: "SECONDS",
     help: "longest time the target may stay stopped",
   },
+  save: {
+    type: "string",
+    arg: "FILE",
+    help: "capture only: write a snapshot file (`heapscope analyze FILE` later, anywhere); it " +
+      "holds the process's memory, secrets included",
+  },
 } as const satisfies OptionTable;
 
 const USAGE = "heapscope <pid> [options]";
@@ -30,6 +38,8 @@ const USAGE = "heapscope <pid> [options]";
 export function attachHelp(): string {
   return helpText([USAGE], ATTACH_OPTIONS, [
     "Exit status: 0 no leaks, 1 leaks found, 2 usage error, 3 the target could not be analysed.",
+    "--save writes the process's memory to FILE (mode 0600): passwords, keys and personal data in",
+    "it included. Keep and share it as you would the process's own data.",
   ]);
 }
 
@@ -51,6 +61,19 @@ export async function attach(argv: string[]): Promise<ExitStatus> {
     snapshot = await captureSnapshot(pid, { onProgress: progress.update, timeoutMs });
   } finally {
     progress.done();
+  }
+  if (o.save) {
+    const written = await writeSnapshotFile(o.save, await snapshotFileOf(snapshot));
+    if (!o.quiet) {
+      console.log(
+        `snapshot      ${o.save}: ${formatBytes(written.bytes)} (${
+          formatBytes(written.rawBytes)
+        } of memory and metadata), paused ${snapshot.pauseMs.toFixed(1)} ms`,
+      );
+      console.log(`              analyse it with: heapscope analyze ${o.save}`);
+      console.log("              it holds the process's memory, secrets included: keep it private");
+    }
+    return 0;
   }
   const outcome = await analyseAndWrite(snapshot, {
     output: o.output,

@@ -1,12 +1,13 @@
 // The command line: pick the command, run it, print every expected failure the same way.
 //
-// Commands, one file each: attach (`heapscope <pid>`), run, report, doctor, heapdump. Every expected
+// Commands, one file each: attach (`heapscope <pid>`), run, report, doctor, heapdump, analyze. Every expected
 // failure is a HeapscopeError (UsageError, CaptureError, AnalysisError, LeaksFileError,
 // OutputFileError, ...): its message, its `Hint:` lines, its exit status. Anything else is a bug:
 // exit 3 with the stack, never 1 ("leaks found").
 
 import { EXIT, type ExitStatus, HeapscopeError } from "../analysis/mod.ts";
 import { CaptureError } from "../ffi/mod.ts";
+import { analyzeCommand } from "./analyze.ts";
 import { attach, attachHelp } from "./attach.ts";
 import { doctor } from "./doctor.ts";
 import { heapdump } from "./heapdump.ts";
@@ -28,6 +29,7 @@ const COMMANDS: Record<
   report: (argv) => report(argv),
   doctor: (argv) => doctor(argv),
   heapdump: (argv) => heapdump(argv),
+  analyze: (argv) => analyzeCommand(argv),
 };
 
 function usage(): string {
@@ -40,6 +42,9 @@ function usage(): string {
     "  heapscope report <leaks.json> --html <file>    render a saved analysis",
     "  heapscope doctor [pid]                         check privileges, Yama, container, target",
     "  heapscope heapdump <dump> [options]            a Go heap dump (runtime/debug.WriteHeapDump)",
+    "  heapscope <pid> --save FILE                    capture only: a snapshot file (the process's",
+    "                                                 memory, secrets included)",
+    "  heapscope analyze <snapshot|core> [options]    analyse a snapshot file or an ELF core file",
     "",
     "`heapscope <command> --help` lists a command's options. The options of `heapscope <pid>`:",
     "",

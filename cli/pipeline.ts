@@ -1,6 +1,7 @@
 // The one analyse-and-write path every command that analyses a native heap takes:
 //
-//   capture (the caller: attach, run, analyze)  →  recorder table (a recorded process)
+//   capture (the caller: attach, run, analyze)  →  recorder table (a recorded process; a snapshot
+//     file carries it, and its frames, so that nothing is read from the process or its files)
 //   → analyze (analysis/analyze.ts: enumerate → roots → scan → live bytes → graph → reachability
 //     → classify → attribute)  →  sites (symbolize the stacks that are written)
 //   → write leaks.json, the HTML report, the flame graph  →  summary  →  exit status
@@ -28,7 +29,7 @@ import {
   STATUS_REACHABLE,
   withFrames,
 } from "../analysis/mod.ts";
-import { foldedStacks } from "../analysis/sites.ts";
+import { foldedStacks, type FrameMap } from "../analysis/sites.ts";
 import { onInterrupt, readRecorderTable, scanKernel } from "../ffi/mod.ts";
 import { RecorderTableError } from "../ffi/recorder_table.ts";
 import { symbolize } from "../ffi/symbolize.ts";
@@ -58,6 +59,13 @@ export interface OutputOptions {
   quiet: boolean;
   color: boolean;
   progress: ProgressLine;
+  /**
+   * The recorder's table as read when a snapshot file was written (`problem`: why it could not be
+   * read): used instead of reading it from the snapshot, which needs the recorder's library file.
+   */
+  recorder?: { table?: RecorderTable; problem?: string };
+  /** Return addresses symbolized when a snapshot file was written: used instead of the images. */
+  frames?: FrameMap;
 }
 
 export interface Outcome {
@@ -82,7 +90,9 @@ export async function analyseAndWrite(snapshot: Snapshot, opts: OutputOptions): 
         "as roots (heapscope heapdump reads the Go heap from a heap dump)",
     );
   }
-  const table = recorderTable(snapshot, warnings);
+  const table = opts.recorder
+    ? savedRecorderTable(opts.recorder, warnings)
+    : recorderTable(snapshot, warnings);
   let analysis: Analysis;
   try {
     analysis = analyze(snapshot, {
@@ -96,7 +106,12 @@ export async function analyseAndWrite(snapshot: Snapshot, opts: OutputOptions): 
   analysis.heap.warnings.push(...warnings);
   const graph = resolveGraph(opts.graph, analysis.status.length);
   const sites = table
-    ? await recordedSites(snapshot, analysis, table, { sort: opts.sort, top: opts.top, graph })
+    ? await recordedSites(snapshot, analysis, table, {
+      sort: opts.sort,
+      top: opts.top,
+      graph,
+      frames: opts.frames,
+    })
     : undefined;
   releaseMemory(analysis); // leaked blocks' first bytes are kept; the copy is not needed any more
   await writeOutputs(analysis, sites, { ...opts, graph });
@@ -126,6 +141,17 @@ function recorderTable(snapshot: Snapshot, warnings: string[]): RecorderTable | 
   }
 }
 
+/** A table saved in a snapshot file, warned about exactly as `recorderTable` does. */
+function savedRecorderTable(
+  saved: NonNullable<OutputOptions["recorder"]>,
+  warnings: string[],
+): RecorderTable | undefined {
+  if (saved.problem !== undefined) {
+    warnings.push(`${saved.problem}: analysed without allocation stacks`);
+  }
+  return saved.table;
+}
+
 function recordedBlocks(table: RecorderTable): Map<number, { size: number; timeNs: number }> {
   const out = new Map<number, { size: number; timeNs: number }>();
   for (const b of table.blocks) out.set(b.address, { size: b.size, timeNs: b.timeNs });
@@ -140,17 +166,27 @@ export async function recordedSites(
   snap: Snapshot,
   analysis: Analysis,
   table: RecorderTable,
-  opts: { sort: SiteSort; top: number; graph: "all" | "leaked" },
+  opts: { sort: SiteSort; top: number; graph: "all" | "leaked"; frames?: FrameMap },
 ): Promise<LeaksSites & { keptRows: LeaksSites["sites"] }> {
   const selection = selectSites(analysis, table, {
     sort: opts.sort,
     top: opts.top,
     written: opts.graph === "leaked" ? contextNodes(analysis) : undefined,
   });
-  const frames = await symbolize(selectedPcs(selection), snap.regions, {
-    pageSize: snap.pageSize,
-  });
+  const pcs = selectedPcs(selection);
+  const frames = opts.frames
+    ? savedFrames(pcs, opts.frames)
+    : await symbolize(pcs, snap.regions, { pageSize: snap.pageSize });
   return withFrames(selection, frames);
+}
+
+/** The frames of `pcs` from a saved map; a pc it lacks gets a bare frame, as symbolize() does. */
+function savedFrames(pcs: Iterable<number>, saved: FrameMap): FrameMap {
+  const out: FrameMap = new Map();
+  for (const pc of pcs) {
+    out.set(pc, (saved.get(pc) ?? [{ pc: "0x" + pc.toString(16) }]).map((f) => ({ ...f })));
+  }
+  return out;
 }
 
 /** The nodes `--graph leaked` writes (report/leaks_json.ts selectNodes' rule). */

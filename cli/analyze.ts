@@ -1,0 +1,122 @@
+// `heapscope analyze <snapshot|core>`: analyse a saved snapshot file or an ELF core file, later and
+// elsewhere, without the process or root, through the one pipeline (cli/pipeline.ts).
+
+import { EXIT, type ExitStatus } from "../analysis/mod.ts";
+import { isSnapshotFile, readSnapshotFile } from "../ffi/snapshot_file.ts";
+import { formatBytes } from "../report/format.ts";
+import {
+  helpText,
+  type OptionTable,
+  OUTPUT_OPTIONS,
+  parseOptions,
+  positiveInt,
+  UsageError,
+} from "./options.ts";
+import { analyseAndWrite } from "./pipeline.ts";
+import { progressLine } from "./progress.ts";
+import { useColor } from "./terminal.ts";
+
+export const ANALYZE_OPTIONS = {
+  ...OUTPUT_OPTIONS,
+  exe: {
+    type: "string",
+    arg: "FILE",
+    help: "core files: the executable the core came from (default: the path the core names)",
+  },
+  sysroot: {
+    type: "string",
+    arg: "DIR",
+    help: "core files: look for the executable and libraries under DIR (a copy of the machine " +
+      "the core came from)",
+  },
+} as const satisfies OptionTable;
+
+const USAGE = "heapscope analyze <snapshot.hsnap | core> [options]";
+
+export function analyzeHelp(): string {
+  return helpText(
+    [USAGE, "heapscope analyze core.12345 --exe ./server [--sysroot DIR]"],
+    ANALYZE_OPTIONS,
+    [
+      "A snapshot file is written by `heapscope <pid> --save FILE`. It holds the process's memory,",
+      "secrets included (keys, passwords, personal data): keep it like the process's own data.",
+      "A core file comes from `gcore <pid>` or from the kernel (core_pattern); the executable and",
+      "libraries it names are read from --exe, --sysroot or their paths, as they were when it was",
+      "written.",
+      "Exit status: 0 no leaks, 1 leaks found, 2 usage error or unreadable file, 3 not analysable.",
+    ],
+  );
+}
+
+export async function analyzeCommand(argv: string[]): Promise<ExitStatus> {
+  const { values: o, positionals } = parseOptions("analyze", ANALYZE_OPTIONS, argv);
+  if (o.help) {
+    console.log(analyzeHelp());
+    return EXIT.clean;
+  }
+  const [input, ...rest] = positionals;
+  if (!input) throw new UsageError("Missing the snapshot or core file", [`Usage: ${USAGE}`]);
+  if (rest.length) throw new UsageError(`Unexpected argument: "${rest[0]}"`, [`Usage: ${USAGE}`]);
+  const top = positiveInt("top", o.top);
+  const head = await readHead(input);
+  const progress = progressLine(!o.quiet && Deno.stderr.isTerminal());
+  const output = {
+    output: o.output,
+    html: o.html,
+    flameGraph: o["flame-graph"],
+    graph: o.graph as "auto" | "all" | "leaked",
+    top,
+    sort: (o.sort === "count" ? "count" : "size") as "count" | "size",
+    quiet: o.quiet,
+    color: useColor(o["no-color"]),
+    progress,
+  };
+  if (isSnapshotFile(head)) {
+    if (o.exe || o.sysroot) {
+      throw new UsageError("--exe and --sysroot are for core files", [
+        "A snapshot file carries what it needs from the executable and libraries",
+      ]);
+    }
+    const file = await readSnapshotFile(input);
+    const outcome = await analyseAndWrite(file.snapshot, {
+      ...output,
+      ...(file.recorder ? { recorder: file.recorder } : {}),
+      ...(file.frames ? { frames: file.frames } : {}),
+    });
+    return outcome.status;
+  }
+  throw new UsageError(
+    `Cannot analyse "${input}": neither a heapscope snapshot nor an ELF core file`,
+    [
+      "Write a snapshot with `heapscope <pid> --save FILE`, or a core with `gcore <pid>`",
+      "A leaks.json is rendered with `heapscope report`, compared with `heapscope diff`",
+    ],
+  );
+}
+
+/** The first bytes of `path` (enough to tell a snapshot from a core); a UsageError if unreadable. */
+async function readHead(path: string): Promise<Uint8Array> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path);
+  } catch (e) {
+    throw new UsageError(
+      `Cannot open "${path}": ${
+        e instanceof Deno.errors.NotFound ? "the file does not exist" : (e as Error).message
+      }`,
+      [`Usage: ${USAGE}`],
+    );
+  }
+  try {
+    const buf = new Uint8Array(64);
+    const n = (await file.read(buf)) ?? 0;
+    return buf.subarray(0, n);
+  } finally {
+    file.close();
+  }
+}
+
+/** "12.3 MiB (180 MiB of memory)" for the save message. */
+export function sizeNote(bytes: number, rawBytes: number): string {
+  return `${formatBytes(bytes)} (${formatBytes(rawBytes)} uncompressed)`;
+}

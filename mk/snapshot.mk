@@ -1,0 +1,13 @@
+# Programs of the offline-analysis tests (snapshot files, core files, diff, watch, suppressions),
+# built by `make victim`:
+#
+#   build/real/sessions       bench/real_programs/sessions.cpp: C++17 on the real libstdc++ (a
+#                             program we did not write for these tests), -O1 -g as the bench builds it
+
+.PHONY: offline-victims
+victim: offline-victims
+offline-victims: $(BUILD)/real/sessions
+
+$(BUILD)/real/sessions: bench/real_programs/sessions.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++17 -g -O1 -o $@ $<
