@@ -72,6 +72,11 @@ export const OUTPUT_OPTIONS = {
     arg: "FILE",
     help: "folded stacks of leaked bytes for flamegraph.pl or speedscope (recorded processes)",
   },
+  redact: {
+    type: "boolean",
+    default: false,
+    help: "leave every byte of the process's memory out of leaks.json and the HTML report",
+  },
 } as const satisfies OptionTable;
 
 /**

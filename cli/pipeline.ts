@@ -54,6 +54,8 @@ export interface OutputOptions {
   html?: string;
   flameGraph?: string;
   graph: "auto" | "all" | "leaked";
+  /** Leave every byte of the process's memory out of the outputs (--redact). */
+  redact?: boolean;
   top: number;
   sort: SiteSort;
   quiet: boolean;
@@ -209,12 +211,13 @@ async function writeOutputs(
   try {
     opts.progress.update("write json", 0, 1);
     const t0 = performance.now();
-    await writeAtomic(opts.output, leaksJsonChunks(analysis, { graph: opts.graph, sites }));
+    const redact = opts.redact ?? false;
+    await writeAtomic(opts.output, leaksJsonChunks(analysis, { graph: opts.graph, sites, redact }));
     analysis.phaseMs["write-json"] = performance.now() - t0;
     if (opts.html) {
       opts.progress.update("write html", 0, 1);
       const t1 = performance.now();
-      await writeHtmlReport(toLeaksFile(analysis, { graph: opts.graph, sites }), opts.html);
+      await writeHtmlReport(toLeaksFile(analysis, { graph: opts.graph, sites, redact }), opts.html);
       analysis.phaseMs["write-html"] = performance.now() - t1;
     }
     if (opts.flameGraph && sites) {

@@ -35,6 +35,8 @@ export interface LeaksJsonOptions {
   graph?: "all" | "leaked";
   /** Hex of the first bytes of each leaked block (default 64; 0 = none). */
   leakedBytes?: number;
+  /** Leave out every byte copied from the process's memory (no `bytes` field): --redact. */
+  redact?: boolean;
   /** A recorded process's allocation sites (heapscope run, or a pid started under it). */
   sites?: LeaksSites;
 }
@@ -245,7 +247,7 @@ export function* leaksJsonChunks(
   const nodes: NodeText = {
     a,
     keep,
-    byteCount: opts.leakedBytes ?? 64,
+    byteCount: opts.redact ? 0 : opts.leakedBytes ?? 64,
     zoneStatus,
     zoneVia: allocs.zones.map((z) =>
       NODE_STATUS.map((st) => utf8(`,"zone":${JSON.stringify(z)},"status":"${st}","via":`))
@@ -418,7 +420,7 @@ function encodeEdges(
  */
 export function toLeaksFile(a: Analysis, opts: LeaksJsonOptions = {}): LeaksFile {
   const graph = opts.graph ?? "all";
-  const byteCount = opts.leakedBytes ?? 64;
+  const byteCount = opts.redact ? 0 : opts.leakedBytes ?? 64;
   const keep = selectNodes(a, graph);
   const allocs = a.heap.allocations;
   const held = heldTotals(a);
