@@ -5,11 +5,13 @@
 //   scan         every word of every block that points into a block (conservative, interior too)
 //   scan-roots   every word of every root range and every root register that does
 //   live-bytes   requested sizes (a recorder) and unused container capacity narrow what counts
+//   types        what each block is: C++ vtables, libstdc++ container parts, object ids
 //   graph        the HeapGraph every later phase reads (the same for a Go heap dump)
-//   reachability strong evidence, then weak (possibly hidden)
-//   components   Tarjan SCC of the leaked subgraph          ┐ analysis/analyze_graph.ts
-//   classify     direct, indirect, cycles, each one's entry ├ (shared with Go heap dumps)
-//   attribute    every leaked block under one direct leak   ┘
+//   reachability strong evidence, then weak (possibly hidden)  ┐
+//   classify     direct, indirect, cycles, each one's entry     │ analysis/analyze_graph.ts
+//   attribute    every leaked block under one direct leak       │ (shared with Go heap dumps)
+//   dominators   who keeps what alive: retained bytes           ┘
+//   roots        each root reference named (global, stack frame, register)
 //
 // Each phase is linear in the bytes or blocks it touches; see each module for its complexity.
 
@@ -23,12 +25,17 @@ import { recogniseContainers, type References } from "./containers.ts";
 import { AnalysisError } from "./errors.ts";
 import { detectAllocator, enumerateGlibc } from "./glibc/mod.ts";
 import { darwinHeapRanges } from "./mach_regions.ts";
+import { inferTypes } from "./block_types.ts";
+import type { OidTable } from "./go/oid_file.ts";
+import { ImageIndex } from "./image_index.ts";
+import { RootNamer } from "./root_names.ts";
 import { MemoryImage } from "./memory.ts";
 import { collectRoots } from "./roots.ts";
 import { type EdgeSet, type RangeHits, type ScanKernel, TS_SCAN_KERNEL } from "./scan.ts";
 import {
   type Analysis,
   type HeapEnumeration,
+  type ImageFiles,
   isLeaked,
   type RootRef,
   type Snapshot,
@@ -48,6 +55,17 @@ export interface AnalyzeOptions {
   recorded?: ReadonlyMap<number, { size: number; timeNs: number }>;
   /** Recognise libstdc++ containers' unused capacity (default true; tests turn it off). */
   containers?: boolean;
+  /**
+   * The images' files (symbols, read-only data, call frame information): for type names and root
+   * names. Without them blocks are typed from copied memory only and roots are named by kind.
+   */
+  imageFiles?: ImageFiles;
+  /** Demangles C++ and Rust names (analysis/demangle.ts, loaded by the caller). */
+  demangle?: (name: string) => string;
+  /** heapspurs-style object ids: a 64-bit value in a block's first word names it. */
+  oids?: OidTable;
+  /** Compute the dominator tree and retained sizes (default true). */
+  dominators?: boolean;
 }
 
 /** Enumerate the target's allocations: macOS zones come in the snapshot, glibc is parsed here. */
@@ -123,6 +141,7 @@ export function analyzeHeap(
     .filter((h) => h.target >= 0);
 
   const requested = opts.recorded ? requestedSizes(allocations, opts.recorded) : undefined;
+  const refs = references(allocations, blockEdges, rootHits);
   const live = phases.run("live-bytes", () => {
     const initial = allocations.sizes.slice();
     if (requested) {
@@ -132,17 +151,37 @@ export function analyzeHeap(
     }
     const weakFrom = slackWords(allocations, requested);
     if (opts.containers === false) {
-      return { scanSize: initial, weakFrom, skipped: new Set<number>(), strings: 0, vectors: 0 };
+      return {
+        scanSize: initial,
+        weakFrom,
+        skipped: new Set<number>(),
+        bodies: new Map<number, "string" | "vector">(),
+        strings: 0,
+        vectors: 0,
+      };
     }
     return recogniseContainers(
       memory,
       allocations.addresses,
       allocations.sizes,
       initial,
-      references(allocations, blockEdges, rootHits),
+      refs,
       weakFrom,
     );
   });
+  const images = new ImageIndex(snapshot.images, snapshot.regions, opts.imageFiles);
+  const types = phases.run("types", () =>
+    inferTypes({
+      memory,
+      addresses: allocations.addresses,
+      sizes: allocations.sizes,
+      images,
+      demangle: opts.demangle,
+      bodies: live.bodies,
+      blockAt: (a) => index.lookup(a),
+      refs,
+      oids: opts.oids,
+    }));
 
   const graph = phases.run("graph", () =>
     nativeGraph({
@@ -155,9 +194,19 @@ export function analyzeHeap(
       scanSize: live.scanSize,
       weakFrom: live.weakFrom,
       skipped: live.skipped,
+      types,
     }));
   const allocatedAt = opts.recorded ? allocationTimes(allocations, opts.recorded) : undefined;
-  const result = analyzeGraph(graph, { allocatedAt }, phases);
+  const namer = new RootNamer(snapshot, memory, images, opts.imageFiles, opts.demangle);
+  const holders = opts.dominators === false
+    ? undefined
+    : phases.run("root-names", () => rootHolders(graph, namer));
+  const result = analyzeGraph(graph, {
+    allocatedAt,
+    preferred: types.objects,
+    dominators: opts.dominators,
+    holders,
+  }, phases);
 
   // The first bytes of leaked blocks, so that the caller can drop the copied memory early.
   const n = allocations.length;
@@ -182,8 +231,47 @@ export function analyzeHeap(
     edgeSource: sourcesOf(graph.edges.start, graph.edges.target.length),
     edgeTarget: graph.edges.target,
     edgeOffset: graph.edges.offset,
-    roots: firstRootRefs(graph, result.rootRef),
+    roots: phases.run("root-names", () => firstRootRefs(graph, result.rootRef, namer)),
+    names: {
+      root: (r) => namer.name(graph.roots.entries[graph.roots.entry[r]!]!, graph.roots.where[r]!),
+      symbol: (address) => {
+        const sym = images.symbolAt(address);
+        if (!sym) return undefined;
+        const name = opts.demangle ? opts.demangle(sym.name) : sym.name;
+        return sym.offset ? `${name}+0x${sym.offset.toString(16)}` : name;
+      },
+    },
   };
+}
+
+/**
+ * Each root reference's holder for the dominator tree: its name without the offset inside the
+ * variable ("g_registry in ./server", "make_tree frame in thread 12", "rbx of thread 12"), so the
+ * words of one variable or frame hold together. O(root references · log symbols).
+ */
+function rootHolders(
+  graph: Analysis["graph"],
+  namer: RootNamer,
+): { key: Int32Array; names: string[] } {
+  const roots = graph.roots;
+  const key = new Int32Array(roots.target.length);
+  const ids = new Map<string, number>();
+  const names: string[] = [];
+  for (let r = 0; r < key.length; r++) {
+    const entry = roots.entries[roots.entry[r]!]!;
+    let name = namer.name(entry, roots.where[r]!).replace(/\+0x[0-9a-f]+(?= in )/, "");
+    // Data no symbol covers: the image's data as a whole.
+    if (entry.kind === "data" && !name.includes(" in ")) {
+      name = name.replace(/\+0x[0-9a-f]+$/, "") + " (data without symbols)";
+    }
+    let id = ids.get(name);
+    if (id === undefined) {
+      ids.set(name, id = names.length);
+      names.push(name);
+    }
+    key[r] = id;
+  }
+  return { key, names };
 }
 
 /**
@@ -262,8 +350,8 @@ function sourcesOf(start: Uint32Array, m: number): Uint32Array {
   return source;
 }
 
-/** leaks.json's `roots`: the first reference of each node a root reaches directly. */
-function firstRootRefs(graph: Analysis["graph"], rootRef: Int32Array): RootRef[] {
+/** leaks.json's `roots`: the first reference of each node a root reaches directly, named. */
+function firstRootRefs(graph: Analysis["graph"], rootRef: Int32Array, namer: RootNamer): RootRef[] {
   const out: RootRef[] = [];
   const roots = graph.roots;
   for (let v = 0; v < rootRef.length; v++) {
@@ -279,6 +367,7 @@ function firstRootRefs(graph: Analysis["graph"], rootRef: Int32Array): RootRef[]
       ...(entry.kind === "register" ? { register: entry.name } : {}),
       target: v,
       ...(weak ? { weak } : {}),
+      name: namer.name(entry, roots.where[r]!),
     });
   }
   return out;

@@ -30,6 +30,8 @@ export interface NativeGraphInput {
   weakFrom: Float64Array;
   /** Words that hold no reference. */
   skipped: ReadonlySet<number>;
+  /** What each block is (analysis/block_types.ts). */
+  types?: { type: Int32Array; names: string[] };
 }
 
 export function nativeGraph(input: NativeGraphInput): HeapGraph {
@@ -64,8 +66,8 @@ export function nativeGraph(input: NativeGraphInput): HeapGraph {
       size: allocations.sizes,
       zone: allocations.zoneIds,
       zoneNames: allocations.zones,
-      type: new Int32Array(n).fill(-1),
-      typeNames: [],
+      type: input.types?.type ?? new Int32Array(n).fill(-1),
+      typeNames: input.types?.names ?? [],
       flags: new Uint8Array(n),
     },
     edges: {

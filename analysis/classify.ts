@@ -117,6 +117,8 @@ export interface ClassifyOptions {
   addresses: ArrayLike<number>;
   /** Allocation time of each node (NaN: unknown): the first allocated is a cycle's entry. */
   allocatedAt?: ArrayLike<number>;
+  /** 1 for nodes that make a better cycle entry than their peers (C++ objects named by vtable). */
+  preferred?: ArrayLike<number>;
 }
 
 /**
@@ -185,7 +187,9 @@ export function classify(
  * (valgrind, whose allocator does not recycle memory soon, names it by its lowest address, which
  * is the same thing there). Without: an owner that embeds its structure's header — a member other
  * members point into but never at its start, as every leaked `new std::map`, `std::list` or
- * `std::unordered_map` object is from its nodes — else the lowest address. O(V + E).
+ * `std::unordered_map` object is from its nodes — then an object the program made (`preferred`:
+ * a C++ object named by its vtable, not a container's bucket array or string body), then the
+ * lowest address (the heap grows upward: usually the first allocated). O(V + E).
  */
 function entries(
   edges: EdgeCsr,
@@ -215,6 +219,7 @@ function entries(
     }
   }
   const owner = (v: number) => interiorIn[v]! > 0 && startIn[v] === 0;
+  const preferred = (v: number) => opts.preferred?.[v] === 1;
   for (let v = 0; v < n; v++) {
     if (!leakedMask[v]) continue;
     const c = comp[v]!, e = entry[c]!;
@@ -225,6 +230,10 @@ function entries(
     const known = at !== undefined && !Number.isNaN(at[v] ?? NaN);
     if (!known && owner(v) !== owner(e)) {
       if (owner(v)) entry[c] = v;
+      continue;
+    }
+    if (!known && preferred(v) !== preferred(e)) {
+      if (preferred(v)) entry[c] = v;
       continue;
     }
     if (earlier(v, e)) entry[c] = v;

@@ -57,6 +57,8 @@ export interface ScanLimits {
   weakFrom: Float64Array;
   /** Addresses of words that hold no reference (the unused part of a string object). */
   skipped: Set<number>;
+  /** Nodes recognised as a libstdc++ string body or vector storage. */
+  bodies: Map<number, "string" | "vector">;
   /** Layouts recognised (for the phase line and tests). */
   strings: number;
   vectors: number;
@@ -85,6 +87,7 @@ export function recogniseContainers(
     scanSize: initial,
     weakFrom,
     skipped: new Set(),
+    bodies: new Map(),
     strings: 0,
     vectors: 0,
   };
@@ -111,6 +114,7 @@ function _round(
 ): ScanLimits {
   const scanSize = initial.slice();
   const weakFrom = weakFromInitial.slice();
+  const bodies = new Map<number, "string" | "vector">();
   const skipped = new Set<number>();
   let strings = 0, vectors = 0;
   // Whether [w, w + len) lies in the live part of reference r's holder (roots are all live).
@@ -128,9 +132,11 @@ function _round(
     if (_heapString(memory, b, size, w1, w2)) {
       scanSize[t] = Math.min(scanSize[t]!, w1 + 1);
       skipped.add(w + 24);
+      bodies.set(t, "string");
       strings++;
     } else if (w1 >= b && w2 >= w1 && w2 > b && w2 - b <= size && size - (w2 - b) <= ROUNDING) {
       scanSize[t] = Math.min(scanSize[t]!, w1 - b);
+      if (!bodies.has(t)) bodies.set(t, "vector");
       vectors++;
     }
   }
@@ -161,7 +167,7 @@ function _round(
       }
     }
   }
-  return { scanSize, weakFrom, skipped, strings, vectors };
+  return { scanSize, weakFrom, skipped, bodies, strings, vectors };
 }
 
 /** Whether {p, len, cap} is the heap body of a libstdc++ string in the block at p of `size`. */

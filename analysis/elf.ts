@@ -209,6 +209,48 @@ export class ElfFile {
     return found;
   }
 
+  /**
+   * Every defined symbol of the types in `types` (STT_OBJECT 1, STT_FUNC 2, STT_TLS 6) with a name,
+   * from .symtab, else .dynsym (a stripped file keeps only its exported ones), sorted by value.
+   * O(symbols · log symbols).
+   */
+  definedSymbols(types: readonly number[]): ElfSymbol[] {
+    const sections = this.sections();
+    const dec = new TextDecoder();
+    for (const type of [SHT_SYMTAB, SHT_DYNSYM]) {
+      const out: ElfSymbol[] = [];
+      for (const s of sections) {
+        if (s.type !== type || s.entsize < 24 || s.size === 0) continue;
+        const strs = sections[s.link];
+        if (!strs) continue;
+        const strtab = this.#bytes(strs.offset, strs.size, "string table");
+        const syms = view(this.#bytes(s.offset, s.size, "symbol table"));
+        const count = Math.floor(s.size / s.entsize);
+        for (let i = 1; i < count; i++) {
+          const o = i * s.entsize;
+          const info = syms.getUint8(o + 4);
+          const shndx = syms.getUint16(o + 6, true);
+          if (shndx === SHN_UNDEF || !types.includes(info & 0xf)) continue;
+          const nameOff = syms.getUint32(o, true);
+          let end = nameOff;
+          while (end < strtab.length && strtab[end] !== 0) end++;
+          if (end === nameOff) continue;
+          out.push({
+            name: dec.decode(strtab.subarray(nameOff, end)),
+            value: u64(syms, o + 8),
+            size: u64(syms, o + 16),
+            type: info & 0xf,
+            bind: info >> 4,
+            shndx,
+            table: type === SHT_SYMTAB ? "symtab" : "dynsym",
+          });
+        }
+      }
+      if (out.length > 0) return out.sort((a, b) => a.value - b.value || b.size - a.size);
+    }
+    return [];
+  }
+
   #bytes(offset: number, length: number, what: string): Uint8Array {
     const b = this.#read(offset, length);
     if (b.length < length) {

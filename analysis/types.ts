@@ -75,6 +75,19 @@ export interface ExcludedRange {
   why: string;
 }
 
+/** A positional reader of a file: `length` bytes at `offset` (fewer at the end of the file). */
+export type FileReader = (offset: number, length: number) => Uint8Array;
+
+/**
+ * The files of loaded images, for what the copied memory lacks: symbol tables (root names),
+ * read-only data (C++ type names), call frame information (stack frames). ffi/ reads them from
+ * disk; a saved snapshot carries them.
+ */
+export interface ImageFiles {
+  /** A reader of the ELF file of image `path`, or undefined when it cannot be read. */
+  open(path: string): FileReader | undefined;
+}
+
 /** What the allocator parser found. */
 export interface HeapEnumeration {
   /** e.g. "glibc 2.36 malloc". */
@@ -162,6 +175,8 @@ export interface RootRef {
   target: number;
   /** Weak evidence (a vector register, the red zone below SP). */
   weak?: boolean;
+  /** What holds it: "g_registry+0x8 in ./server", "make_tree frame in thread 12", "rbx of thread 12". */
+  name?: string;
 }
 
 /** What the graph phases find (reachability, leaks, cycles), for any input. */
@@ -184,6 +199,22 @@ export interface GraphAnalysis {
    * totals per direct leak add up to the leaked total); -1 for other nodes.
    */
   owner: Int32Array;
+  /**
+   * Dominator tree (analysis/dominators.ts): each node's immediate dominator (a node id, -1 the
+   * virtual root above every root, -2 unreachable), and what it retains: its own bytes and blocks
+   * plus those of every node it dominates.
+   */
+  idom?: Int32Array;
+  retained?: Float64Array;
+  retainedCount?: Uint32Array;
+  /**
+   * Root holders (one global variable, one stack frame, one register…) in the dominator tree: what
+   * each keeps alive that nothing else does. A block whose `idom` is -1 hangs under one of these,
+   * or under several (then under the virtual root).
+   */
+  holders?: { name: string; bytes: number; blocks: number }[];
+  /** Per block whose immediate dominator is a holder: that holder's index; else -1. */
+  heldBy?: Int32Array;
   phaseMs: Record<string, number>;
 }
 
@@ -204,4 +235,6 @@ export interface Analysis extends GraphAnalysis {
   edgeOffset: Uint32Array;
   /** First root reference of each root-reached node (one per node, to keep output bounded). */
   roots: RootRef[];
+  /** Names on demand: of any root reference (index into graph.roots), of a code or data address. */
+  names?: { root(ref: number): string; symbol(address: number): string | undefined };
 }

@@ -16,6 +16,7 @@ import {
 import { analyseAndWrite } from "./pipeline.ts";
 import { progressLine } from "./progress.ts";
 import { useColor } from "./terminal.ts";
+import { readOidFile } from "./oid.ts";
 
 export const ATTACH_OPTIONS = {
   ...OUTPUT_OPTIONS,
@@ -30,6 +31,12 @@ export const ATTACH_OPTIONS = {
     arg: "FILE",
     help: "capture only: write a snapshot file (`heapscope analyze FILE` later, anywhere); it " +
       "holds the process's memory, secrets included",
+  },
+  oid: {
+    type: "string",
+    arg: "FILE",
+    help:
+      'object ids: lines "0xcaffe14e00000016 Session"; a block whose first word is the value gets the name',
   },
 } as const satisfies OptionTable;
 
@@ -76,6 +83,7 @@ export async function attach(argv: string[]): Promise<ExitStatus> {
     return 0;
   }
   const outcome = await analyseAndWrite(snapshot, {
+    oids: o.oid ? await readOidFile(o.oid) : undefined,
     output: o.output,
     html: o.html,
     flameGraph: o["flame-graph"],

@@ -11,6 +11,7 @@ import { analyzeCommand } from "./analyze.ts";
 import { attach, attachHelp } from "./attach.ts";
 import { doctor } from "./doctor.ts";
 import { heapdump } from "./heapdump.ts";
+import { why } from "./why.ts";
 import { UsageError } from "./options.ts";
 import { report } from "./report.ts";
 import { run } from "./run.ts";
@@ -29,6 +30,7 @@ const COMMANDS: Record<
   report: (argv) => report(argv),
   doctor: (argv) => doctor(argv),
   heapdump: (argv) => heapdump(argv),
+  why: (argv) => why(argv),
   analyze: (argv) => analyzeCommand(argv),
 };
 
@@ -40,6 +42,7 @@ function usage(): string {
     "  heapscope <pid> [options]                      attach, analyse, write leaks.json",
     "  heapscope run [options] -- <command…>          run under the allocation recorder: leaks with stacks",
     "  heapscope report <leaks.json> --html <file>    render a saved analysis",
+    "  heapscope why <leaks.json|pid> <address>…      why a block is alive: path from a root, owners",
     "  heapscope doctor [pid]                         check privileges, Yama, container, target",
     "  heapscope heapdump <dump> [options]            a Go heap dump (runtime/debug.WriteHeapDump)",
     "  heapscope <pid> --save FILE                    capture only: a snapshot file (the process's",

@@ -9,7 +9,10 @@
 // Each output is written atomically (report/write_atomic.ts), and an interrupt removes the
 // temporaries of the writes in flight.
 
+import { demangle, loadDemangler } from "../analysis/demangle.ts";
 import { detectGoRuntime } from "../analysis/go/detect_go.ts";
+import type { OidTable } from "../analysis/go/oid_file.ts";
+import { diskImageFiles } from "../ffi/image_files.ts";
 import { detectAllocator } from "../analysis/glibc/mod.ts";
 import { goAttachAdvice } from "../report/go/go_text.ts";
 import {
@@ -18,6 +21,7 @@ import {
   analyze,
   EXIT,
   type ExitStatus,
+  type ImageFiles,
   isLeaked,
   type LeaksSites,
   type RecorderTable,
@@ -68,6 +72,10 @@ export interface OutputOptions {
   recorder?: { table?: RecorderTable; problem?: string };
   /** Return addresses symbolized when a snapshot file was written: used instead of the images. */
   frames?: FrameMap;
+  /** The images' files (default: from disk, for a live process). */
+  imageFiles?: ImageFiles;
+  /** heapspurs-style object ids (--oid). */
+  oids?: OidTable;
 }
 
 export interface Outcome {
@@ -96,14 +104,20 @@ export async function analyseAndWrite(snapshot: Snapshot, opts: OutputOptions): 
     ? savedRecorderTable(opts.recorder, warnings)
     : recorderTable(snapshot, warnings);
   let analysis: Analysis;
+  await loadDemangler();
+  const files = opts.imageFiles ?? diskImageFiles(snapshot);
   try {
     analysis = analyze(snapshot, {
       progress: opts.progress.update,
       kernel: scanKernel(),
       recorded: table ? recordedBlocks(table) : undefined,
+      imageFiles: files,
+      demangle,
+      oids: opts.oids,
     });
   } finally {
     opts.progress.done();
+    if (!opts.imageFiles) (files as ReturnType<typeof diskImageFiles>).close();
   }
   analysis.heap.warnings.push(...warnings);
   const graph = resolveGraph(opts.graph, analysis.status.length);

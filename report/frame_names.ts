@@ -281,3 +281,27 @@ export function stackLine(stack: readonly StackFrame[], width = 80): string {
   const where = shortLocation(u.frame);
   return [name + (where ? " " + where : ""), u.via].filter((s) => s !== "").join(", ");
 }
+
+/**
+ * A type name for a terminal line: what a shared_ptr control block holds comes first
+ * ("Session (std::make_shared)" for `std::_Sp_counted_ptr_inplace<Session, std::allocator<void>,
+ * …>`), other names shortened like function names.
+ */
+export function typeLabel(name: string, width = 60): string {
+  const m = /^std::_Sp_counted_ptr(?:_inplace)?<(.+)$/.exec(name);
+  if (m) {
+    // The first template argument, up to its comma at depth 0.
+    let depth = 0, end = 0;
+    const rest = m[1]!;
+    for (; end < rest.length; end++) {
+      const c = rest[end];
+      if (c === "<" || c === "(") depth++;
+      else if (c === ">" || c === ")") depth--;
+      if ((c === "," && depth === 0) || depth < 0) break;
+    }
+    const held = rest.slice(0, end).trim().replace(/\*$/, "");
+    const how = name.includes("_inplace") ? "std::make_shared" : "std::shared_ptr";
+    return shortName(`${held} (${how})`, width);
+  }
+  return shortName(name, width);
+}

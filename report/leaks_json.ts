@@ -15,6 +15,7 @@ import {
   LEAK_DIRECT,
   LEAK_KIND,
   NODE_STATUS,
+  STATUS_POSSIBLE,
   STATUS_REACHABLE,
 } from "../analysis/types.ts";
 import {
@@ -23,10 +24,12 @@ import {
   type LeaksEdge,
   type LeaksFile,
   type LeaksNode,
+  type LeaksRetainer,
   type LeaksRoot,
   type LeaksSite,
   type LeaksStackFrame,
   type LeaksSummary,
+  type LeaksType,
 } from "./schema.ts";
 import { ByteWriter, putBytes, putHex, putUint32, utf8 } from "./byte_writer.ts";
 
@@ -121,6 +124,70 @@ export function heldTotals(a: Analysis): Map<number, { blocks: number; bytes: nu
   return out;
 }
 
+/**
+ * The `types` table, biggest bytes first, and each graph type id's row in it. Counts cover every
+ * block (not only the written ones). O(n + types · log types).
+ */
+export function typeTable(a: Analysis): { rows: LeaksType[]; row: Int32Array } {
+  const nodes = a.graph.nodes;
+  const rows: LeaksType[] = nodes.typeNames.map((name) => ({
+    name,
+    count: 0,
+    bytes: 0,
+    leakedCount: 0,
+    leakedBytes: 0,
+    possibleCount: 0,
+    possibleBytes: 0,
+  }));
+  for (let i = 0; i < nodes.count; i++) {
+    const t = nodes.type[i]!;
+    if (t < 0) continue;
+    const r = rows[t]!, size = nodes.size[i]!, st = a.status[i]!;
+    r.count++;
+    r.bytes += size;
+    if (isLeaked(st)) {
+      r.leakedCount++;
+      r.leakedBytes += size;
+    } else if (st === STATUS_POSSIBLE) {
+      r.possibleCount++;
+      r.possibleBytes += size;
+    }
+  }
+  const order = rows.map((_, i) => i).sort((x, y) =>
+    rows[y]!.bytes - rows[x]!.bytes || rows[x]!.name.localeCompare(rows[y]!.name)
+  );
+  const row = new Int32Array(rows.length);
+  order.forEach((t, k) => row[t] = k);
+  return { rows: order.map((t) => rows[t]!), row };
+}
+
+/** Retainers listed in leaks.json and the summary. */
+export const RETAINERS = 50;
+
+/**
+ * What keeps the most alive: the dominator tree's holders (one global variable, one stack frame,
+ * one register: "g_registry holds 41.2 MiB in 120,344 blocks"), and blocks that several holders
+ * share (under the virtual root itself), biggest first. O(n + holders · log holders).
+ */
+export function retainersOf(a: Analysis, k = RETAINERS): LeaksRetainer[] {
+  if (!a.idom || !a.retained || !a.retainedCount) return [];
+  const rows: LeaksRetainer[] = (a.holders ?? [])
+    .filter((h) => h.blocks > 0)
+    .map((h, i) => ({ node: -1, holder: i, name: h.name, bytes: h.bytes, blocks: h.blocks }));
+  const nodes = a.graph.nodes;
+  for (let v = 0; v < a.idom.length; v++) {
+    if (a.idom[v] !== -1 || (a.heldBy && a.heldBy[v] !== -1)) continue;
+    const t = nodes.type[v]!;
+    rows.push({
+      node: v,
+      name: `${t >= 0 ? nodes.typeNames[t] + " at " : ""}${hex(nodes.address[v]!)} (several roots)`,
+      bytes: a.retained[v]!,
+      blocks: a.retainedCount[v]!,
+    });
+  }
+  return rows.sort((x, y) => y.bytes - x.bytes || x.name.localeCompare(y.name)).slice(0, k);
+}
+
 /** The sites' tables as written: only stacks a written node or a row uses, renumbered densely. */
 interface SiteTables {
   /** Old site id → written site id (-1: dropped). */
@@ -205,6 +272,7 @@ function rootsOf(a: Analysis, keep: Uint8Array): LeaksRoot[] {
     address: r.kind === "register" ? r.register ?? "?" : hex(r.address),
     target: r.target,
     ...(r.weak ? { weak: true as const } : {}),
+    ...(r.name ? { name: r.name } : {}),
   }));
 }
 
@@ -244,6 +312,7 @@ export function* leaksJsonChunks(
     NODE_STATUS.map((st) => utf8(`,"zone":${JSON.stringify(z)},"status":"${st}"`))
   );
   const sites = opts.sites ? siteTables(opts.sites, keep) : undefined;
+  const types = typeTable(a);
   const nodes: NodeText = {
     a,
     keep,
@@ -253,6 +322,7 @@ export function* leaksJsonChunks(
       NODE_STATUS.map((st) => utf8(`,"zone":${JSON.stringify(z)},"status":"${st}","via":`))
     ),
     held: heldTotals(a),
+    typeRow: types.row,
     sites: opts.sites,
     siteTables: sites,
     first: true,
@@ -284,6 +354,9 @@ export function* leaksJsonChunks(
       }`,
     );
   }
+  if (types.rows.length > 0) w.text(`,"types":${JSON.stringify(types.rows)}`);
+  const retainers = retainersOf(a);
+  if (retainers.length > 0) w.text(`,"retainers":${JSON.stringify(retainers)}`);
   w.text(sitesTail(opts.sites, sites));
   w.text("}\n");
   yield w.take();
@@ -298,6 +371,8 @@ interface NodeText {
   /** The same followed by `,"via":`. */
   zoneVia: Uint8Array[][];
   held: Map<number, { blocks: number; bytes: number }>;
+  /** Graph type id → row of the written `types` table. */
+  typeRow: Int32Array;
   sites: LeaksSites | undefined;
   siteTables: SiteTables | undefined;
   /** No node written yet (no comma before the next). */
@@ -307,6 +382,8 @@ interface NodeText {
 }
 
 const ID = utf8('{"id":'), ID_NEXT = utf8(',{"id":'), ADDRESS = utf8(',"address":"0x');
+const TYPE = utf8(',"type":'), RETAINED = utf8(',"retained":'), IDOM = utf8(',"idom":');
+const MINUS_ONE = utf8("-1"), HELD_BY = utf8(',"heldBy":');
 const SIZE = utf8('","size":');
 
 /**
@@ -319,6 +396,7 @@ function encodeNodes(t: NodeText, from: number, w: ByteWriter, limit: number): n
   const allocs = a.heap.allocations;
   const addresses = allocs.addresses, sizes = allocs.sizes, zoneIds = allocs.zoneIds;
   const status = a.status, via = a.via, n = allocs.length;
+  const types = a.graph.nodes.type, idom = a.idom, retained = a.retained, heldBy = a.heldBy;
   let buf = w.buf, p = w.pos;
   let i = from;
   for (; i < n && p < limit; i++) {
@@ -358,6 +436,8 @@ function encodeNodes(t: NodeText, from: number, w: ByteWriter, limit: number): n
       if (h) w.text(`,"held":{"blocks":${h.blocks},"bytes":${h.bytes}}`);
       const b = leakedBytesHex(a, i, t.byteCount);
       if (b) w.text(`,"bytes":"${b}"`);
+      const lt = a.graph.nodes.type[i]!;
+      if (lt >= 0) w.text(`,"type":${t.typeRow[lt]}`);
       if (t.sites) w.text(siteFields(a, t.sites, t.siteTables, i));
       w.byte(0x7d); // }
       buf = w.buf, p = w.pos;
@@ -368,6 +448,28 @@ function encodeNodes(t: NodeText, from: number, w: ByteWriter, limit: number): n
       p = putBytes(buf, p, zoneVia[zoneIds[i]!]![st]!);
       p = putUint32(buf, p, v);
     } else p = putBytes(buf, p, zoneStatus[zoneIds[i]!]![st]!);
+    const ty = types[i]!;
+    if (ty >= 0) {
+      p = putBytes(buf, p, TYPE);
+      p = putUint32(buf, p, t.typeRow[ty]!);
+    }
+    if (idom) {
+      const d = idom[i]!, r = retained![i]!;
+      if (d >= -1 && r >= 0 && r < 4294967296) {
+        p = putBytes(buf, p, RETAINED);
+        p = putUint32(buf, p, r);
+        p = putBytes(buf, p, IDOM);
+        if (d >= 0) p = putUint32(buf, p, d);
+        else {
+          p = putBytes(buf, p, MINUS_ONE);
+          const h = heldBy?.[i] ?? -1;
+          if (h >= 0) {
+            p = putBytes(buf, p, HELD_BY);
+            p = putUint32(buf, p, h);
+          }
+        }
+      }
+    }
     if (t.sites) {
       w.pos = p;
       w.text(siteFields(a, t.sites, t.siteTables, i));
@@ -425,6 +527,8 @@ export function toLeaksFile(a: Analysis, opts: LeaksJsonOptions = {}): LeaksFile
   const allocs = a.heap.allocations;
   const held = heldTotals(a);
   const sites = opts.sites ? siteTables(opts.sites, keep) : undefined;
+  const types = typeTable(a);
+  const retainers = retainersOf(a);
   const nodes: LeaksNode[] = [];
   let omittedNodes = 0, omittedBytes = 0, omittedEdges = 0;
   for (let i = 0; i < allocs.length; i++) {
@@ -442,13 +546,25 @@ export function toLeaksFile(a: Analysis, opts: LeaksJsonOptions = {}): LeaksFile
       zone: allocs.zone(i),
       status: NODE_STATUS[status]!,
     };
+    const ty = a.graph.nodes.type[i]!;
     if (isLeaked(status)) {
       node.leak = LEAK_KIND[a.leak[i]!];
       const h = a.leak[i] === LEAK_DIRECT ? held.get(i) : undefined;
       if (h) node.held = { blocks: h.blocks, bytes: h.bytes };
       const b = leakedBytesHex(a, i, byteCount);
       if (b) node.bytes = b;
-    } else if (a.via[i]! >= 0) node.via = a.via[i]!;
+      if (ty >= 0) node.type = types.row[ty]!;
+    } else {
+      if (a.via[i]! >= 0) node.via = a.via[i]!;
+      if (ty >= 0) node.type = types.row[ty]!;
+      const d = a.idom?.[i] ?? -2, r = a.retained?.[i] ?? -1;
+      if (d >= -1 && r >= 0 && r < 4294967296) {
+        node.retained = r;
+        node.idom = d;
+        const h = a.heldBy?.[i] ?? -1;
+        if (d === -1 && h >= 0) node.heldBy = h;
+      }
+    }
     if (opts.sites && sites) {
       const site = opts.sites.site[i] ?? -1;
       if (site >= 0 && sites.renumber[site]! >= 0) {
@@ -481,6 +597,8 @@ export function toLeaksFile(a: Analysis, opts: LeaksJsonOptions = {}): LeaksFile
     ...(graph !== "all"
       ? { omitted: { nodes: omittedNodes, bytes: omittedBytes, edges: omittedEdges } }
       : {}),
+    ...(types.rows.length > 0 ? { types: types.rows } : {}),
+    ...(retainers.length > 0 ? { retainers } : {}),
     ...(opts.sites && sites
       ? {
         stacks: sites.stacks,

@@ -7,7 +7,8 @@ export const LEAKS_FORMAT = "heapscope-leaks";
 /**
  * Version written. 1: the graph. 2: + allocation sites (stacks, sites, timeline). 3: + the
  * "possible" status (possibly hidden by weak evidence), summary.possible/possibleBytes, each direct
- * leak's `held` totals, sites' `directBytes`, roots' `weak`, edges' `interior`.
+ * leak's `held` totals, sites' `directBytes`, roots' `weak` and `name`, edges' `interior`, nodes'
+ * `type`, `retained` and `idom`, the `types` and `retainers` tables.
  */
 export const LEAKS_VERSION = 3;
 /** Versions read. */
@@ -60,6 +61,40 @@ export interface LeaksNode {
   ageMs?: number;
   /** v3, recorded processes only: the requested size (`size` is the usable size). */
   requested?: number;
+  /** v3: index into `types`, when the block's type is known. */
+  type?: number;
+  /** v3: bytes this block keeps alive (itself and all it dominates); reachable/possible only. */
+  retained?: number;
+  /** v3: immediate dominator (a node id, or -1: a holder, `heldBy`, or several). */
+  idom?: number;
+  /** v3: the retainers' holder (index `retainers[].holder`) that dominates it directly. */
+  heldBy?: number;
+}
+
+/** v3: one type's blocks and bytes, in all and by status. */
+export interface LeaksType {
+  name: string;
+  count: number;
+  bytes: number;
+  leakedCount: number;
+  leakedBytes: number;
+  possibleCount: number;
+  possibleBytes: number;
+}
+
+/**
+ * v3: what keeps much alive: a holder in the dominator tree (a global variable, a stack frame, a
+ * register: `holder` set, `node` -1), or a block several holders share (`node` its id).
+ */
+export interface LeaksRetainer {
+  node: number;
+  /** Index of the holder (the blocks it dominates directly have `heldBy` = this index). */
+  holder?: number;
+  /** "g_registry in ./server", "make_tree frame in thread 12", or the shared block's type. */
+  name: string;
+  /** Bytes and blocks it keeps alive, itself included. */
+  bytes: number;
+  blocks: number;
 }
 
 /** v2: one symbolized frame (innermost first); inlined functions give several with one pc. */
@@ -120,6 +155,8 @@ export interface LeaksRoot {
   target: number;
   /** v3: weak evidence (a vector register, the red zone below SP). */
   weak?: true;
+  /** v3: what holds it: "g_registry+0x8 in ./server", "make_tree frame in thread 12", "rbx of thread 12". */
+  name?: string;
 }
 
 /** Aggregated counts for what the node list leaves out (`--graph leaked`). */
@@ -146,6 +183,10 @@ export interface LeaksFile {
   warnings?: string[];
   /** Present when the node list is not every allocation. */
   omitted?: LeaksOmitted;
+  /** v3: blocks and bytes by type (every block, not only the written ones), biggest first. */
+  types?: LeaksType[];
+  /** v3: what keeps the most alive, biggest first (at most --top × 5). */
+  retainers?: LeaksRetainer[];
   /** v2, recorded processes only (`heapscope run`, or a pid started under it). */
   stacks?: LeaksStackFrame[][];
   sites?: LeaksSite[];

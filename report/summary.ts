@@ -7,7 +7,8 @@
 import type { Analysis } from "../analysis/types.ts";
 import { LEAK_DIRECT, STATUS_CYCLE } from "../analysis/types.ts";
 import { formatBytes, formatCount, printable } from "./format.ts";
-import { heldTotals, summarize } from "./leaks_json.ts";
+import { heldTotals, retainersOf, summarize, typeTable } from "./leaks_json.ts";
+import { shortName, typeLabel } from "./frame_names.ts";
 
 export { formatBytes, printable } from "./format.ts";
 
@@ -69,6 +70,39 @@ function directLeakLines(a: Analysis, top: number): string[] {
   return lines;
 }
 
+/** "top retainers": what keeps the most alive, from the dominator tree. */
+function retainerLines(a: Analysis, top: number): string[] {
+  const rows = retainersOf(a, top);
+  if (rows.length === 0) return [];
+  const lines = ["", "top retainers (bytes kept alive, themselves included)"];
+  for (const r of rows) {
+    lines.push(
+      `  ${printable(shortName(r.name, 70))} holds ${formatBytes(r.bytes)} in ${
+        formatCount(r.blocks)
+      } block${r.blocks === 1 ? "" : "s"}`,
+    );
+  }
+  return lines;
+}
+
+/** "top types": blocks and bytes per known type, with the leaked part. */
+function typeLines(a: Analysis, top: number): string[] {
+  const { rows } = typeTable(a);
+  if (rows.length === 0) return [];
+  const lines = ["", "top types"];
+  for (const t of rows.slice(0, top)) {
+    const leaked = t.leakedCount
+      ? `, ${formatCount(t.leakedCount)} leaked (${formatBytes(t.leakedBytes)})`
+      : "";
+    lines.push(
+      `  ${printable(typeLabel(t.name, 60))}: ${formatCount(t.count)} blocks, ${
+        formatBytes(t.bytes)
+      }${leaked}`,
+    );
+  }
+  return lines;
+}
+
 export function formatSummary(a: Analysis, opts: SummaryOptions): string {
   const s = a.snapshot;
   const sum = summarize(a);
@@ -102,6 +136,8 @@ export function formatSummary(a: Analysis, opts: SummaryOptions): string {
   for (const o of opts.outputs) row(o.label, o.path);
 
   lines.push(...directLeakLines(a, opts.top ?? 10));
+  lines.push(...retainerLines(a, Math.min(opts.top ?? 10, 5)));
+  lines.push(...typeLines(a, Math.min(opts.top ?? 10, 5)));
   if (opts.graphNote) lines.push("", opts.graphNote);
   const warnings = [...s.warnings, ...a.heap.warnings];
   if (warnings.length) {

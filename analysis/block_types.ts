@@ -1,0 +1,205 @@
+// What each block is, without debug info: C++ objects by their vtable, libstdc++ container parts by
+// their layout, objects named by an object-id file, the rest unknown (a recorded process adds
+// "malloc in <function>" later, from the allocation stacks).
+//
+// - C++ objects with virtual functions: the block's first word is a vtable pointer; the vtable's
+//   word before it points to the type's std::type_info, whose second word points to the mangled type
+//   name ("7Session") in the image's read-only data: demangled, "Session". A make_shared control
+//   block is `std::_Sp_counted_ptr_inplace<Session, …>` this way: it names what it holds. Each
+//   distinct vtable pointer is resolved once.
+// - libstdc++ container parts (chap recognises the same): a string's heap body and a vector's
+//   storage (analysis/containers.ts found them), red-black tree nodes (`_Rb_tree_node`: color,
+//   parent, left, right, each link answered by the node it points to), and unordered_map/set bucket
+//   arrays and nodes (the hashtable object's layout: buckets, bucket count, before-begin, element
+//   count, max load factor as a float).
+// - An object-id file (heapspurs' --oid): a 64-bit value in a block's first word names it.
+// O(blocks + references) plus O(distinct vtables · symbol lookup).
+
+import type { ImageIndex } from "./image_index.ts";
+import type { MemoryImage } from "./memory.ts";
+import type { OidTable } from "./go/oid_file.ts";
+import type { References } from "./containers.ts";
+
+export interface TypeInput {
+  memory: MemoryImage;
+  addresses: Float64Array;
+  sizes: Float64Array;
+  images: ImageIndex;
+  /** Demangles a C++ symbol name (`_ZTS…`): analysis/demangle.ts, loaded by the caller. */
+  demangle?: (name: string) => string;
+  /** Bodies analysis/containers.ts recognised. */
+  bodies?: ReadonlyMap<number, "string" | "vector">;
+  /** Block id at an address (exact start or interior), -1 when none. */
+  blockAt: (address: number) => number;
+  /** Every reference (block and root words pointing into a block): hashtable candidates. */
+  refs: References;
+  oids?: OidTable;
+}
+
+export interface BlockTypes {
+  /** Per node an index into `names`, -1 when unknown. */
+  type: Int32Array;
+  names: string[];
+  /** 1 for objects the program made itself (named by vtable or object id), not container parts. */
+  objects: Uint8Array;
+}
+
+/** Names given to container parts (one vocabulary for the summary, leaks.json and `why`). */
+export const PART = {
+  string: "std::string (heap body)",
+  vector: "std::vector (storage)",
+  rbNode: "std::_Rb_tree_node (map/set node)",
+  rbOwner: "std::map/std::set",
+  buckets: "std::unordered_map/set (buckets)",
+  hashNode: "std::unordered_map/set (node)",
+  hashOwner: "std::unordered_map/std::unordered_set",
+} as const;
+
+/** Longest hashtable chain walked from one before-begin (a corrupt list must not run forever). */
+const MAX_CHAIN = 1 << 20;
+/** A plausible max_load_factor: libstdc++'s default is 1.0; nobody sets 0.01 or 1000. */
+const MIN_LOAD = 0.05, MAX_LOAD = 100;
+
+export function inferTypes(input: TypeInput): BlockTypes {
+  const { memory, addresses, sizes } = input;
+  const n = addresses.length;
+  const type = new Int32Array(n).fill(-1);
+  const names: string[] = [];
+  const ids = new Map<string, number>();
+  const idOf = (name: string) => {
+    let id = ids.get(name);
+    if (id === undefined) {
+      id = names.length;
+      names.push(name);
+      ids.set(name, id);
+    }
+    return id;
+  };
+  const set = (v: number, name: string) => {
+    if (type[v] === -1) type[v] = idOf(name);
+  };
+  const objects = new Uint8Array(n);
+  // Objects named by an id in their first word take precedence: the program says what they are.
+  if (input.oids) {
+    for (let v = 0; v < n; v++) {
+      const bytes = memory.slice(addresses[v]!, 8);
+      if (!bytes) continue;
+      let key = "";
+      for (let i = 7; i >= 0; i--) key += bytes[i]!.toString(16).padStart(2, "0");
+      const k = input.oids.byValue.get(key);
+      if (k !== undefined) {
+        set(v, input.oids.names[k]!);
+        objects[v] = 1;
+      }
+    }
+  }
+  // C++ objects by vtable.
+  const byVptr = new Map<number, string | null>();
+  for (let v = 0; v < n; v++) {
+    if (type[v] !== -1 || sizes[v]! < 8) continue;
+    const w = memory.u64(addresses[v]!);
+    if (w === undefined || w % 8 !== 0) continue;
+    let name = byVptr.get(w);
+    if (name === undefined) {
+      name = vtableType(input, w);
+      byVptr.set(w, name);
+    }
+    if (name) {
+      set(v, name);
+      objects[v] = 1;
+    }
+  }
+  // Container parts.
+  for (const [v, kind] of input.bodies ?? []) set(v, kind === "string" ? PART.string : PART.vector);
+  rbTreeNodes(input, set);
+  hashtables(input, set);
+  return { type, names, objects };
+}
+
+/** The demangled type of the object whose vtable pointer is `vptr`, or null. */
+function vtableType(input: TypeInput, vptr: number): string | null {
+  const { images } = input;
+  if (!images.imageAt(vptr)) return null;
+  const word = (a: number) => {
+    const m = input.memory.u64(a);
+    if (m !== undefined) return m;
+    const b = images.read(a, 8);
+    if (!b) return undefined;
+    const d = new DataView(b.buffer, b.byteOffset, 8);
+    return d.getUint32(0, true) + d.getUint32(4, true) * 4294967296;
+  };
+  // The primary vtable of a complete object: offset-to-top 0, then the type_info pointer.
+  if (word(vptr - 16) !== 0) return null;
+  const ti = word(vptr - 8);
+  if (!ti || ti % 8 !== 0 || !images.imageAt(ti)) return null;
+  const namePtr = word(ti + 8);
+  if (!namePtr || !images.imageAt(namePtr)) return null;
+  const raw = input.memory.cstring(namePtr, 1024) ?? images.cstring(namePtr, 1024);
+  // A mangled type name: "7Session", "St6vectorIiSaIiEE", "N4shop6BasketE".
+  if (!raw || !/^[A-Za-z0-9_]+$/.test(raw) || raw.length > 1000) return null;
+  if (!input.demangle) return raw;
+  const out = input.demangle(`_ZTS${raw}`);
+  const prefix = "typeinfo name for ";
+  return out.startsWith(prefix) ? out.slice(prefix.length) : null;
+}
+
+/**
+ * Red-black tree nodes: `{ int color; _Rb_tree_node_base *parent, *left, *right; value }`, color 0
+ * or 1, and every link answered: the parent points back to the node (as its left or right child,
+ * or, for the root, through the header's parent word), each child's parent is the node.
+ */
+function rbTreeNodes(input: TypeInput, set: (v: number, name: string) => void): void {
+  const { memory, addresses, sizes } = input;
+  for (let v = 0; v < addresses.length; v++) {
+    const a = addresses[v]!;
+    if (sizes[v]! < 40) continue;
+    const color = memory.u32(a);
+    if (color !== 0 && color !== 1) continue;
+    const parent = memory.u64(a + 8), left = memory.u64(a + 16), right = memory.u64(a + 24);
+    if (!parent || left === undefined || right === undefined) continue;
+    const back = (p: number) => memory.u64(p + 16) === a || memory.u64(p + 24) === a;
+    const header = memory.u64(parent + 8) === a; // the root: header.parent is the node
+    if (!back(parent) && !header) continue;
+    if (left && memory.u64(left + 8) !== a) continue;
+    if (right && memory.u64(right + 8) !== a) continue;
+    set(v, PART.rbNode);
+    if (header) {
+      // The header lives inside the map object (after its comparator): name the owner block.
+      const owner = input.blockAt(parent);
+      if (owner >= 0 && addresses[owner] !== parent) set(owner, PART.rbOwner);
+    }
+  }
+}
+
+/**
+ * unordered_map/set objects (libstdc++ _Hashtable): `{ buckets, bucket_count, before_begin.next,
+ * element_count, { float max_load; size_t next_resize }, single_bucket }`. Found where a block's
+ * start is referenced as `buckets` with a bucket count that fills it; the nodes are the
+ * before-begin chain.
+ */
+function hashtables(input: TypeInput, set: (v: number, name: string) => void): void {
+  const { memory, addresses, sizes, refs } = input;
+  const f32 = new DataView(new ArrayBuffer(4));
+  for (let r = 0; r < refs.count; r++) {
+    const x = refs.where[r]!, b = refs.target[r]!;
+    const buckets = addresses[b]!;
+    if (memory.u64(x) !== buckets) continue;
+    const count = memory.u64(x + 8), load = memory.u32(x + 32);
+    if (count === undefined || count === 0 || count > 1 << 30 || load === undefined) continue;
+    if (!(sizes[b]! >= count * 8 && sizes[b]! - count * 8 <= 23)) continue;
+    f32.setUint32(0, load, true);
+    const maxLoad = f32.getFloat32(0, true);
+    if (!(maxLoad >= MIN_LOAD && maxLoad <= MAX_LOAD)) continue;
+    const elements = memory.u64(x + 24) ?? 0;
+    set(b, PART.buckets);
+    const h = refs.holder[r]!;
+    if (h >= 0 && addresses[h] === x) set(h, PART.hashOwner);
+    let node = memory.u64(x + 16) ?? 0;
+    for (let k = 0; node && k < Math.min(elements, MAX_CHAIN); k++) {
+      const id = input.blockAt(node);
+      if (id < 0 || addresses[id] !== node) break;
+      set(id, PART.hashNode);
+      node = memory.u64(node) ?? 0;
+    }
+  }
+}

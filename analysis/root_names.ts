@@ -1,0 +1,153 @@
+// Names for root references: which global, which function's stack frame, which register.
+//
+//   data      the symbol covering the word, with the offset inside it: "g_registry+0x8 in ./server"
+//             (an image offset and its section kind when no symbol covers it)
+//   stack     the function whose frame holds the slot, from an unwind of the copied stack with the
+//             images' call frame information (analysis/unwind/): "make_tree frame in thread 1234"
+//   register  "rbx of thread 1234"
+//   tls       "TLS of thread 1234 (tp-0x50)", with the variable when a symbol says
+//   other     the mapping: "anonymous rw memory 0x7f…000-0x7f…000 +0x40"
+// Each thread is unwound once, each image's symbols parsed once (on first use). O(log symbols)
+// per name after that.
+
+import type { RootEntry } from "./graph.ts";
+import type { ImageIndex } from "./image_index.ts";
+import type { MemoryImage } from "./memory.ts";
+import type { ImageFiles, Snapshot } from "./types.ts";
+import { CodeMap, dwarfRegisters, type Frame, unwindImage, unwindStack } from "./unwind/mod.ts";
+
+const hex = (n: number) => "0x" + n.toString(16);
+
+export class RootNamer {
+  #snapshot: Snapshot;
+  #images: ImageIndex;
+  #memory: MemoryImage;
+  #files?: ImageFiles;
+  #demangle: (name: string) => string;
+  #frames = new Map<number, Frame[]>();
+  #code?: CodeMap;
+
+  constructor(
+    snapshot: Snapshot,
+    memory: MemoryImage,
+    images: ImageIndex,
+    files?: ImageFiles,
+    demangle: (name: string) => string = (n) => n,
+  ) {
+    this.#snapshot = snapshot;
+    this.#memory = memory;
+    this.#images = images;
+    this.#files = files;
+    this.#demangle = demangle;
+  }
+
+  /** The name of the root reference found at `where` in `entry`. */
+  name(entry: RootEntry, where: number): string {
+    const thread = entry.thread !== undefined ? ` of thread ${entry.thread}` : "";
+    switch (entry.kind) {
+      case "register":
+        return `${entry.name ?? "register"}${thread}`;
+      case "data":
+        return this.#data(where, entry.image);
+      case "stack":
+        return entry.thread !== undefined
+          ? this.#stack(entry.thread, where)
+          : `stack ${hex(where)}`;
+      case "tls":
+        return this.#tls(where, entry.thread);
+      default:
+        return entry.name ?? this.#other(where);
+    }
+  }
+
+  /** The function of the stack frame of `tid` that holds `where`, as "fn frame in thread N". */
+  frameOf(tid: number, where: number): { function?: string; pc?: number } {
+    const f = this.#framesOf(tid).find((f) => where >= f.slots.start && where < f.slots.end);
+    if (!f) return {};
+    const fn = this.#function(f.method === "registers" ? f.pc : f.pc - 1);
+    return { ...(fn ? { function: fn } : {}), pc: f.pc };
+  }
+
+  #data(where: number, imagePath?: string): string {
+    const image = this.#images.imageAt(where);
+    const path = image?.path ?? imagePath ?? "?";
+    const sym = this.#images.symbolAt(where);
+    if (sym && sym.type !== 2) {
+      const off = sym.offset ? `+${hex(sym.offset)}` : "";
+      return `${this.#demangle(sym.name)}${off} in ${path}`;
+    }
+    return image ? `${path}+${hex(where - image.bias)}` : `${path} ${hex(where)}`;
+  }
+
+  #stack(tid: number, where: number): string {
+    const f = this.frameOf(tid, where);
+    const t = this.#snapshot.threads.find((t) => t.tid === tid);
+    if (f.function) return `${f.function} frame in thread ${tid}`;
+    if (f.pc !== undefined) return `frame at ${hex(f.pc)} in thread ${tid}`;
+    const above = t ? ` (SP+${hex(where - t.sp)})` : "";
+    return `stack of thread ${tid}${above}`;
+  }
+
+  #tls(where: number, tid?: number): string {
+    const t = this.#snapshot.threads.find((t) => t.tid === tid);
+    const thread = tid !== undefined ? ` of thread ${tid}` : "";
+    if (!t?.tp) return `TLS${thread}`;
+    const d = where - t.tp;
+    return `TLS${thread} (tp${d < 0 ? "-" : "+"}${hex(Math.abs(d))})`;
+  }
+
+  #other(where: number): string {
+    const r = this.#snapshot.regions.find((r) => where >= r.start && where < r.end);
+    if (!r) return `memory ${hex(where)}`;
+    const what = r.path || `anonymous ${r.perms.slice(0, 2)} memory`;
+    return `${what} ${hex(r.start)}-${hex(r.end)} +${hex(where - r.start)}`;
+  }
+
+  #function(pc: number): string | undefined {
+    const sym = this.#images.symbolAt(pc);
+    return sym && sym.type === 2 ? this.#demangle(sym.name) : undefined;
+  }
+
+  #framesOf(tid: number): Frame[] {
+    let frames = this.#frames.get(tid);
+    if (frames) return frames;
+    frames = [];
+    const t = this.#snapshot.threads.find((t) => t.tid === tid);
+    const stack = t && this.#snapshot.regions.find((r) => t.sp >= r.start && t.sp < r.end);
+    if (t && stack) {
+      try {
+        frames = unwindStack({
+          arch: this.#snapshot.arch,
+          pc: t.pc,
+          sp: t.sp,
+          registers: dwarfRegisters(this.#snapshot.arch, t.registers),
+          readWord: (a) => this.#memory.u64(a),
+          images: this.#codeMap(),
+          stack: { start: stack.start, end: stack.end },
+        });
+      } catch { /* a broken stack names no frames */ }
+    }
+    this.#frames.set(tid, frames);
+    return frames;
+  }
+
+  #codeMap(): CodeMap {
+    if (this.#code) return this.#code;
+    const images = [];
+    for (const image of this.#snapshot.images) {
+      const text = this.#snapshot.regions
+        .filter((r) => r.perms[2] === "x" && r.path.replace(/ \(deleted\)$/, "") === image.path)
+        .map((r) => ({ start: r.start, end: r.end }));
+      const read = this.#files?.open(image.path);
+      if (text.length === 0) continue;
+      images.push(
+        read ? unwindImage(image.path, read, image.bias, text) : {
+          path: image.path,
+          bias: image.bias,
+          text,
+        },
+      );
+    }
+    return this.#code = new CodeMap(images);
+  }
+}
