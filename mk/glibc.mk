@@ -20,7 +20,7 @@ $(GLIBC_VICTIM_DIR)/%: victim/glibc/%.c victim/glibc/expect.h
 	@mkdir -p $(GLIBC_VICTIM_DIR)
 	$(CC) -O1 -g -Wall -Wextra -Werror -std=gnu11 -pthread -o $@ $<
 
-test-glibc: all
+test-glibc: deps shim
 	bash tests/glibc/releases.sh
 
 # Keeps the truth interposer's SIGUSR2 handler in programs that take SIGUSR2 (nginx), for the tests.

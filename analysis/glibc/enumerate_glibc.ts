@@ -346,9 +346,12 @@ function walkJobs(
       if (w.stop === "fenceposts" && job.kind === "main") {
         const resume = resumeAfterFenceposts(views, w.at, job.end, job.top, job.zoneName);
         if (resume === undefined) {
+          // Nothing of malloc's follows (the program's own sbrk'd bytes end the span, or they are
+          // corrupt): scanned as roots rather than hiding what they point to.
+          gaps.push({ start: w.at, end: job.end });
           warnings.push(
             `main-arena: no chunk chain found after the fenceposts ending at ${hex(w.at)}: ` +
-              `${hex(w.at)}-${hex(job.end)} not walked`,
+              `${hex(w.at)}-${hex(job.end)} is not walked and is scanned as a root`,
           );
           break;
         }

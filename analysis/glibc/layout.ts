@@ -42,9 +42,10 @@ export interface GlibcLayout {
    */
   tcacheKey: "none" | "struct" | "random";
   /**
-   * Whether tcache_init can also ask _int_malloc for request2size(request2size(sizeof struct))
-   * bytes (2.43: tcache_init(av) passes an already normalised size to _int_malloc, which
-   * normalises it again), so the struct chunk may be 16 bytes larger.
+   * Whether the struct's chunk can also be request2size(request2size(sizeof struct)): in 2.43 a
+   * thread's tcache is made lazily, and when its first malloc is an exact fit from a small or the
+   * unsorted bin, _int_malloc calls tcache_init (av), which passes the already normalised size to
+   * _int_malloc as a byte count (0x310, or 0x320 whole; seen in Debian sid's 2.43-7).
    */
   tcacheDoubleRounded: boolean;
   /** Whether the libc `tcache` TLS pointer is never NULL but points to a dummy struct (2.43+). */

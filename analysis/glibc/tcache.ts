@@ -384,7 +384,8 @@ function evidenceWords(
 
 /**
  * The entry tcache_thread_shutdown had unlinked from the drained struct `user` and was passing to
- * free when the thread stopped: a chunk named in `words`, of a bin no later than the first non-empty
+ * free when the thread stopped: a chunk named (by its user pointer or its header) in `words`, of a
+ * bin no later than the first non-empty
  * one, whose next pointer leads to that bin's current head (the loop sets `entries[i] =
  * REVEAL_PTR (e->next)` before freeing e), and whose key word is what tcache_put wrote (2.43 clears
  * it first: then 0). Undefined when there is none.
@@ -407,7 +408,11 @@ function entryInFlight(
     : layout.tcacheKey === "random"
     ? key
     : undefined;
-  for (const e of new Set(words)) {
+  // free() turns the entry into its chunk header at once (mem2chunk), so either may be what the
+  // thread's frames still hold.
+  const candidates = new Set<number>();
+  for (const w of words) candidates.add(w).add(w + 16);
+  for (const e of candidates) {
     const size = lookup(e - 16);
     if (size === undefined || e === user) continue;
     const stored = mem.u64(e), k = mem.u64(e + 8);

@@ -19,6 +19,16 @@ Deno.test("threads whose tcache struct is a whole 0x2a0 chunk: exact live set, n
   }
 });
 
+Deno.test("a thread's first malloc an exact small-bin fit (2.43 makes its tcache then)", async () => {
+  const { proc, expect } = await startVictim("tcache_whole", ["--threads", "4", "--exact-first"]);
+  try {
+    await checkExpect(proc.pid, expect);
+    await compareWithTruth(proc);
+  } finally {
+    await proc.stop();
+  }
+});
+
 Deno.test("MALLOC_MMAP_THRESHOLD_=0: tcache structs in mmapped chunks are not allocations", async () => {
   const { proc, expect } = await startVictim("tcache_whole", ["--threads", "2"], {
     env: { MALLOC_MMAP_THRESHOLD_: "0" },

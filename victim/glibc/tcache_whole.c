@@ -9,7 +9,13 @@
 // they do not coalesce). Each thread then caches a few freed blocks in its tcache, keeps one live
 // block and waits. Printed (expect.h): the live blocks, one leaked block, the freed (tcache) blocks.
 //
-// Usage: tcache_whole [--threads N]   (default 4, at most 64)
+// --exact-first: each thread's first malloc (40 bytes) is an exact fit from a small bin (main
+// leaves free 0x30 chunks there). On 2.43 that is when a thread's tcache is made, from inside
+// _int_malloc by tcache_init (av), which asks for request2size (sizeof) bytes that _int_malloc
+// normalises again (0x310), so the holes are made one size up again (0x320, whole). Elsewhere the
+// thread gets nb from a split hole, as usual.
+//
+// Usage: tcache_whole [--threads N] [--exact-first]   (default 4 threads, at most 64)
 #define _GNU_SOURCE
 #include <malloc.h>
 #include <pthread.h>
@@ -37,6 +43,7 @@ static size_t request2size(size_t n) {
 // Not static: the compiler must keep the stores (nothing in the program reads these back).
 void *g_live[MAX_THREADS];             // one live block per thread
 void *g_fences[4 * MAX_THREADS];      // keep the free chunks apart
+void *g_small_fences[64];             // keep the free 0x30 chunks apart (--exact-first)
 static sem_t g_ready;
 static uintptr_t g_freed_enc[MAX_THREADS][3];
 
@@ -44,10 +51,12 @@ static uintptr_t g_freed_enc[MAX_THREADS][3];
 // tcache bin for that size is filled first (16 frees: the default tcache_count is 7 before 2.43 and
 // 16 from it; the rest go to the bins too). Each hole is followed by a live fence so that freeing
 // it cannot coalesce it. (pthread_create's DTV calloc may split a few holes, hence 3 per thread.)
-static NOINLINE void make_holes(int threads) {
-  size_t user = request2size(tcache_struct_size()) + 16 - 8;
+// With `exact_first`, also 48 free 0x30 chunks, of which 32 or more end up in a small bin.
+static NOINLINE void make_holes(int threads, int exact_first) {
+  size_t nb = request2size(tcache_struct_size());
+  size_t user = (exact_first ? request2size(nb) : nb) + 16 - 8;
   int holes = 3 * threads;
-  void *hole[3 * MAX_THREADS], *fill[16];
+  void *hole[3 * MAX_THREADS], *fill[16], *small[48];
   for (int i = 0; i < holes; i++) {
     hole[i] = xmalloc(user);
     g_fences[i] = xmalloc(24);
@@ -56,6 +65,15 @@ static NOINLINE void make_holes(int threads) {
   for (int i = 0; i < 16; i++) fill[i] = xmalloc(user);
   for (int i = 0; i < 16; i++) free(fill[i]);
   for (int i = 0; i < holes; i++) free(hole[i]);
+  if (!exact_first) return;
+  for (int i = 0; i < 48; i++) {
+    small[i] = xmalloc(40);
+    if (i >= 16) {
+      g_small_fences[i - 16] = xmalloc(24);
+      record(g_small_fences[i - 16], 24, LIVE, "fence between free 0x30 chunks");
+    }
+  }
+  for (int i = 0; i < 48; i++) free(small[i]);
 }
 
 static NOINLINE void thread_work(int i) {
@@ -92,11 +110,14 @@ static NOINLINE void make_leak(void) {
 }
 
 int main(int argc, char **argv) {
-  int threads = 4;
-  if (argc == 3 && strcmp(argv[1], "--threads") == 0) threads = atoi(argv[2]);
-  else if (argc != 1) {
-    fprintf(stderr, "usage: tcache_whole [--threads N]\n");
-    return 2;
+  int threads = 4, exact_first = 0;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
+    else if (strcmp(argv[i], "--exact-first") == 0) exact_first = 1;
+    else {
+      fprintf(stderr, "usage: tcache_whole [--threads N] [--exact-first]\n");
+      return 2;
+    }
   }
   if (threads < 1 || threads > MAX_THREADS) {
     fprintf(stderr, "tcache_whole: --threads must be 1..%d\n", MAX_THREADS);
@@ -105,7 +126,7 @@ int main(int argc, char **argv) {
   mallopt(M_ARENA_MAX, 1);
   print_pid();
 
-  make_holes(threads);
+  make_holes(threads, exact_first);
   clear_stack();  // the freed holes' addresses, reused later, must not stay in a live frame
 
   sem_init(&g_ready, 0, 0);
