@@ -359,15 +359,16 @@ function firstRootRefs(graph: Analysis["graph"], rootRef: Int32Array, namer: Roo
     if (r < 0) continue;
     const entry = roots.entries[roots.entry[r]!]!;
     const weak = roots.flags !== undefined && (roots.flags[r]! & EDGE_WEAK) !== 0;
+    const { kind, name } = namer.describe(entry, roots.where[r]!);
     out.push({
-      kind: entry.kind,
+      kind,
       ...(entry.thread !== undefined ? { thread: entry.thread } : {}),
       ...(entry.image !== undefined ? { image: entry.image } : {}),
       address: roots.where[r]!,
       ...(entry.kind === "register" ? { register: entry.name } : {}),
       target: v,
       ...(weak ? { weak } : {}),
-      name: namer.name(entry, roots.where[r]!),
+      name,
     });
   }
   return out;

@@ -43,6 +43,25 @@ export class RootNamer {
 
   /** The name of the root reference found at `where` in `entry`. */
   name(entry: RootEntry, where: number): string {
+    return this.describe(entry, where).name;
+  }
+
+  /**
+   * Name and kind of the root reference at `where` in `entry`. A pthread's TLS lies at the top of
+   * its stack mapping, so the window the scan calls TLS can reach into the thread's first frames:
+   * a slot a frame owns (known from the unwind, its CFA) is that frame's, not TLS.
+   */
+  describe(entry: RootEntry, where: number): { kind: RootEntry["kind"]; name: string } {
+    if (entry.kind === "tls" && entry.thread !== undefined) {
+      const f = this.#framesOf(entry.thread).find((f) =>
+        f.cfa !== undefined && where >= f.slots.start && where < f.slots.end
+      );
+      if (f) return { kind: "stack", name: this.#stack(entry.thread, where) };
+    }
+    return { kind: entry.kind, name: this.#name(entry, where) };
+  }
+
+  #name(entry: RootEntry, where: number): string {
     const thread = entry.thread !== undefined ? ` of thread ${entry.thread}` : "";
     switch (entry.kind) {
       case "register":

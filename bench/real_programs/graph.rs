@@ -22,6 +22,9 @@ struct Config {
     values: Vec<String>,
 }
 
+/// A global registry: what it holds is reachable through a static.
+static REGISTRY: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
 #[inline(never)]
 fn leak_cycle(i: usize) {
     let a = node(format!("cycle {} node a", i));
@@ -43,6 +46,9 @@ fn kept_chain(n: usize) -> Vec<Rc<RefCell<Node>>> {
 
 fn main() {
     let kept = kept_chain(20);
+    for i in 0..5 {
+        REGISTRY.lock().unwrap().push(format!("registered name {} long enough", i));
+    }
     let mut churn: Vec<String> = Vec::new();
     for i in 0..6 {
         leak_cycle(i);
