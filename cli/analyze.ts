@@ -2,6 +2,7 @@
 // elsewhere, without the process or root, through the one pipeline (cli/pipeline.ts).
 
 import { EXIT, type ExitStatus } from "../analysis/mod.ts";
+import { isCoreFile, loadCoreFile } from "../ffi/core_load.ts";
 import { isSnapshotFile, readSnapshotFile } from "../ffi/snapshot_file.ts";
 import { formatBytes } from "../report/format.ts";
 import {
@@ -84,6 +85,11 @@ export async function analyzeCommand(argv: string[]): Promise<ExitStatus> {
       ...(file.frames ? { frames: file.frames } : {}),
     });
     return outcome.status;
+  }
+  if (isCoreFile(head)) {
+    const core = await loadCoreFile(input, { exe: o.exe, sysroot: o.sysroot });
+    if (!o.quiet) { for (const line of core.notes) console.error(`heapscope: ${line}`); }
+    return (await analyseAndWrite(core.snapshot, output)).status;
   }
   throw new UsageError(
     `Cannot analyse "${input}": neither a heapscope snapshot nor an ELF core file`,
