@@ -1,13 +1,14 @@
 // The command line: pick the command, run it, print every expected failure the same way.
 //
-// Commands, one file each: attach (`heapscope <pid>`), run, report, doctor, heapdump, analyze. Every expected
-// failure is a HeapscopeError (UsageError, CaptureError, AnalysisError, LeaksFileError,
-// OutputFileError, ...): its message, its `Hint:` lines, its exit status. Anything else is a bug:
-// exit 3 with the stack, never 1 ("leaks found").
+// Commands, one file each: attach (`heapscope <pid>`), run, report, doctor, heapdump, analyze,
+// diff. Every expected failure is a HeapscopeError (UsageError, CaptureError, AnalysisError,
+// LeaksFileError, OutputFileError, ...): its message, its `Hint:` lines, its exit status. Anything
+// else is a bug: exit 3 with the stack, never 1 ("leaks found").
 
 import { EXIT, type ExitStatus, HeapscopeError } from "../analysis/mod.ts";
 import { CaptureError } from "../ffi/mod.ts";
 import { analyzeCommand } from "./analyze.ts";
+import { diff } from "./diff.ts";
 import { attach, attachHelp } from "./attach.ts";
 import { doctor } from "./doctor.ts";
 import { heapdump } from "./heapdump.ts";
@@ -32,6 +33,7 @@ const COMMANDS: Record<
   heapdump: (argv) => heapdump(argv),
   why: (argv) => why(argv),
   analyze: (argv) => analyzeCommand(argv),
+  diff: (argv) => diff(argv),
 };
 
 function usage(): string {
@@ -48,6 +50,7 @@ function usage(): string {
     "  heapscope <pid> --save FILE                    capture only: a snapshot file (the process's",
     "                                                 memory, secrets included)",
     "  heapscope analyze <snapshot|core> [options]    analyse a snapshot file or an ELF core file",
+    "  heapscope diff <a.json> <b.json> [c.json]      what grew between analyses of one process",
     "",
     "`heapscope <command> --help` lists a command's options. The options of `heapscope <pid>`:",
     "",
