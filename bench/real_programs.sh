@@ -10,8 +10,11 @@
 #   servers: nginx and memcached under load from this machine (127.0.0.1 only), then attach: 0.
 #
 # Columns (blocks): valgrind definitely+indirectly lost (possibly lost in brackets), heapscope
-# leaked (possible in brackets). "false+" counts heapscope leaks valgrind does not call lost or
-# possibly lost (by count: heapscope leaked − valgrind's definitely+indirectly+possibly, at least 0).
+# leaked (possible in brackets) and the share of valgrind's count heapscope found (leaked, and
+# leaked + possible). "false+" counts heapscope leaks valgrind does not call lost or possibly lost
+# (by count: heapscope leaked − valgrind's definitely+indirectly+possibly, at least 0). "sites"
+# compares heapscope run and valgrind at exit per allocation site (bench/valgrind_compare.ts):
+# the sites whose counts differ.
 #
 # Usage: bash bench/real_programs.sh [--fast] [--json FILE]
 #   --fast: the C++ and libxml2 programs only (what CI runs).
@@ -102,6 +105,7 @@ hs_attach() {
 vg_exit() {
   local name=$1; shift
   local d="$TMP/vge-$name"; mkdir -p "$d"
+  VG_EXIT_LOG="$d/log"
   echo | valgrind --leak-check=full --show-leak-kinds=all --log-file="$d/log" "$@" >/dev/null 2>&1 || true
   local def ind pos
   def=$(vg_blocks "$d/log" definitely); ind=$(vg_blocks "$d/log" indirectly)
@@ -113,37 +117,51 @@ vg_exit() {
 hs_run() {
   local name=$1; shift
   local d="$TMP/hsr-$name"; mkdir -p "$d"
+  HS_RUN_JSON="$d/leaks.json"
   echo | "$HS" run -o "$d/leaks.json" --quiet -- "$@" >/dev/null 2>&1 || true
   jq -r '"\(.summary.leaked) \(.summary.possible // 0)"' "$d/leaks.json"
 }
 
 ROWS=()
-row() { # name vg_attach hs_attach vg_exit hs_run
-  local name=$1
+row() { # name vg_attach hs_attach vg_exit hs_run [sites differing]
+  local name=$1 sites=${6:--}
   read -r va vap <<<"$2"; read -r ha hap ht <<<"$3"; read -r ve vep <<<"$4"; read -r hr hrp <<<"$5"
   local fa=$((ha - va - vap)); ((fa > 0)) || fa=0
   local fr=$((hr - ve - vep)); ((fr > 0)) || fr=0
-  local pct=100
+  local pct=100 pctp=100
   ((va > 0)) && pct=$((100 * (ha < va ? ha : va) / va))
-  printf '| %-22s | %6s (%s) | %6s (%s) %3s%% | %6s (%s) | %6s (%s) | %s / %s | %ss |\n' \
-    "$name" "$va" "$vap" "$ha" "$hap" "$pct" "$ve" "$vep" "$hr" "$hrp" "$fa" "$fr" "$ht"
-  ROWS+=("{\"program\":\"$name\",\"valgrindAttach\":$va,\"valgrindAttachPossible\":$vap,\"heapscopeAttach\":$ha,\"heapscopeAttachPossible\":$hap,\"valgrindExit\":$ve,\"valgrindExitPossible\":$vep,\"heapscopeRun\":$hr,\"heapscopeRunPossible\":$hrp,\"falsePositivesAttach\":$fa,\"falsePositivesRun\":$fr,\"heapscopeSeconds\":$ht}")
+  ((va > 0)) && pctp=$((100 * (ha + hap < va ? ha + hap : va) / va))
+  printf '| %-22s | %6s (%s) | %6s (%s) %3s%% / %3s%% | %6s (%s) | %6s (%s) | %s / %s | %s | %ss |\n' \
+    "$name" "$va" "$vap" "$ha" "$hap" "$pct" "$pctp" "$ve" "$vep" "$hr" "$hrp" "$fa" "$fr" "$sites" "$ht"
+  ROWS+=("{\"program\":\"$name\",\"valgrindAttach\":$va,\"valgrindAttachPossible\":$vap,\"heapscopeAttach\":$ha,\"heapscopeAttachPossible\":$hap,\"valgrindExit\":$ve,\"valgrindExitPossible\":$vep,\"heapscopeRun\":$hr,\"heapscopeRunPossible\":$hrp,\"falsePositivesAttach\":$fa,\"falsePositivesRun\":$fr,\"sitesDiffering\":\"$sites\",\"heapscopeSeconds\":$ht}")
 }
 
-program() { # name command...
-  local name=$1; shift
-  row "$name" "$(vg_attach "$name" "$@")" "$(hs_attach "$name" "$@")" "$(vg_exit "$name" "$@")" \
-    "$(hs_run "$name" "$@")"
+# Sites whose leaked counts differ between valgrind's exit log and heapscope run's leaks.json.
+sites_differing() { # source files…
+  "$ROOT/node_modules/.bin/deno" run -A "$ROOT/bench/valgrind_compare.ts" "$VG_EXIT_LOG" \
+    "$HS_RUN_JSON" "$@" >"$TMP/compare.txt" 2>&1 || true
+  grep -o '[0-9]* site(s) differ' "$TMP/compare.txt" | grep -o '^[0-9]*' || echo "?"
 }
 
-echo "| program                | valgrind attach | heapscope attach | valgrind exit | heapscope run | false+ attach/run | heapscope time |"
-echo "|---|---|---|---|---|---|---|"
-program "C++ sessions" "$OUT/sessions"
-program "libxml2 xmldocs" "$OUT/xmldocs"
+program() { # name sources command...
+  local name=$1 sources=$2; shift 2
+  local va ha ve hr
+  va=$(vg_attach "$name" "$@"); ha=$(hs_attach "$name" "$@")
+  vg_exit "$name" "$@" >"$TMP/ve"; hs_run "$name" "$@" >"$TMP/hr"
+  ve=$(cat "$TMP/ve"); hr=$(cat "$TMP/hr")
+  VG_EXIT_LOG="$TMP/vge-$name/log"; HS_RUN_JSON="$TMP/hsr-$name/leaks.json"
+  # shellcheck disable=SC2086
+  row "$name" "$va" "$ha" "$ve" "$hr" "$(sites_differing $sources)"
+}
+
+echo "| program                | valgrind attach | heapscope attach: leaked (possible) % / +possible % | valgrind exit | heapscope run | false+ attach/run | sites ≠ (run) | heapscope time |"
+echo "|---|---|---|---|---|---|---|---|"
+program "C++ sessions" sessions.cpp "$OUT/sessions"
+program "libxml2 xmldocs" xmldocs.c "$OUT/xmldocs"
 if ((!FAST)); then
-  program "sqlite3 connections" "$OUT/connections"
-  program "Rust graph" "$OUT/graph"
-  program "python3 + ctypes" python3 "$SRC/ctypes_leak.py"
+  program "sqlite3 connections" connections.c "$OUT/connections"
+  program "Rust graph" graph.rs "$OUT/graph"
+  program "python3 + ctypes" ctypes_leak.py python3 "$SRC/ctypes_leak.py"
   source bench/real_programs_servers.sh
   server_rows
 fi

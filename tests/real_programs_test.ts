@@ -1,0 +1,45 @@
+// The fast part of bench/real_programs.sh in CI: heapscope next to valgrind memcheck on the C++
+// program (real libstdc++) and the libxml2 program, at the same point of the same program.
+
+import assert from "node:assert/strict";
+import { ROOT } from "./truth.ts";
+
+interface Row {
+  program: string;
+  valgrindAttach: number;
+  heapscopeAttach: number;
+  heapscopeAttachPossible: number;
+  valgrindExit: number;
+  heapscopeRun: number;
+  falsePositivesAttach: number;
+  falsePositivesRun: number;
+  sitesDiffering: string;
+}
+
+Deno.test("real programs: heapscope finds what valgrind finds, per site at exit, and nothing else", async () => {
+  const json = `${await Deno.makeTempDir({ prefix: "heapscope-real-" })}/rows.json`;
+  const r = await new Deno.Command("bash", {
+    args: [`${ROOT}/bench/real_programs.sh`, "--fast", "--json", json],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const out = new TextDecoder().decode(r.stdout) + new TextDecoder().decode(r.stderr);
+  assert.equal(r.code, 0, out);
+  const rows: Row[] = JSON.parse(await Deno.readTextFile(json));
+  const row = (name: string) => rows.find((x) => x.program.startsWith(name))!;
+  for (const x of rows) {
+    assert.equal(x.falsePositivesAttach, 0, `${x.program}: no false leak attached\n${out}`);
+    assert.equal(x.falsePositivesRun, 0, `${x.program}: no false leak at exit\n${out}`);
+    assert.equal(x.heapscopeRun, x.valgrindExit, `${x.program}: run = valgrind at exit\n${out}`);
+    assert.equal(x.sitesDiffering, "0", `${x.program}: every site's count agrees\n${out}`);
+  }
+  // C++ on libstdc++: attached, exactly valgrind's count (spare string/vector capacity skipped).
+  const cpp = row("C++");
+  assert.equal(cpp.heapscopeAttach, cpp.valgrindAttach, out);
+  // libxml2: what stale words hide attached is flagged possible, not lost.
+  const xml = row("libxml2");
+  assert.ok(
+    xml.heapscopeAttach + xml.heapscopeAttachPossible >= 0.95 * xml.valgrindAttach,
+    out,
+  );
+});
