@@ -1,7 +1,7 @@
 // The command line: pick the command, run it, print every expected failure the same way.
 //
 // Commands, one file each: attach (`heapscope <pid>`), run, report, doctor, heapdump, analyze,
-// diff. Every expected failure is a HeapscopeError (UsageError, CaptureError, AnalysisError,
+// diff, watch. Every expected failure is a HeapscopeError (UsageError, CaptureError, AnalysisError,
 // LeaksFileError, OutputFileError, ...): its message, its `Hint:` lines, its exit status. Anything
 // else is a bug: exit 3 with the stack, never 1 ("leaks found").
 
@@ -9,6 +9,7 @@ import { EXIT, type ExitStatus, HeapscopeError } from "../analysis/mod.ts";
 import { CaptureError } from "../ffi/mod.ts";
 import { analyzeCommand } from "./analyze.ts";
 import { diff } from "./diff.ts";
+import { watch } from "./watch.ts";
 import { attach, attachHelp } from "./attach.ts";
 import { doctor } from "./doctor.ts";
 import { heapdump } from "./heapdump.ts";
@@ -34,6 +35,7 @@ const COMMANDS: Record<
   why: (argv) => why(argv),
   analyze: (argv) => analyzeCommand(argv),
   diff: (argv) => diff(argv),
+  watch: (argv) => watch(argv),
 };
 
 function usage(): string {
@@ -51,6 +53,7 @@ function usage(): string {
     "                                                 memory, secrets included)",
     "  heapscope analyze <snapshot|core> [options]    analyse a snapshot file or an ELF core file",
     "  heapscope diff <a.json> <b.json> [c.json]      what grew between analyses of one process",
+    "  heapscope watch <pid> --every 60s --out DIR    a snapshot per interval, growth over time",
     "",
     "`heapscope <command> --help` lists a command's options. The options of `heapscope <pid>`:",
     "",
