@@ -35,7 +35,7 @@ import {
 } from "../analysis/mod.ts";
 import { foldedStacks, type FrameMap } from "../analysis/sites.ts";
 import { onInterrupt, readRecorderTable, scanKernel } from "../ffi/mod.ts";
-import { RecorderTableError } from "../ffi/recorder_table.ts";
+import { recorderWarnings, RecorderTableError } from "../ffi/recorder_table.ts";
 import { symbolize } from "../ffi/symbolize.ts";
 import {
   formatCount,
@@ -118,6 +118,9 @@ export async function analyseAndWrite(snapshot: Snapshot, opts: OutputOptions): 
   } finally {
     opts.progress.done();
     if (!opts.imageFiles) (files as ReturnType<typeof diskImageFiles>).close();
+  }
+  if (table) {
+    for (const w of recorderWarnings(table)) warnings.push([w.message, ...w.hints].join(" — "));
   }
   analysis.heap.warnings.push(...warnings);
   const graph = resolveGraph(opts.graph, analysis.status.length);
