@@ -1,0 +1,354 @@
+// The report model: one payload type per view of the HTML report, what report/html.ts embeds.
+//
+// Pure data (JSON-safe). The selectors in this folder fill it from a LeaksFile; the Preact viewer
+// (report/viewer/) takes one payload per component and holds no data logic.
+
+import type { LeaksNode, LeaksSite } from "../schema.ts";
+
+export type NodeStatus = LeaksNode["status"];
+export type Filter = "all" | "reachable" | "leaked" | "cycle" | "possible";
+
+export interface HeaderPayload {
+  pid: number;
+  command: string;
+  platform: string;
+  arch: string;
+  allocator: string;
+  capturedAt: string;
+  pauseMs: number;
+  /** A Go heap dump (no process was stopped: pid 0, pause 0). */
+  goDump: boolean;
+  ok: boolean;
+  verdict: string;
+  /** leaks.json format version the report was made from. */
+  version: number;
+  /** Blocks whose first bytes (copied from the process's memory) the report embeds. */
+  bytesEmbedded: number;
+}
+
+export interface StatsPayload {
+  allocations: number;
+  bytes: number;
+  reachable: number;
+  reachableBytes: number;
+  leaked: number;
+  leakedBytes: number;
+  direct: number;
+  directBytes: number;
+  indirect: number;
+  indirectBytes: number;
+  cycles: number;
+  cycleBlocks: number;
+  /** v3: blocks only weak evidence keeps (possibly hidden leaks). */
+  possible: number;
+  possibleBytes: number;
+}
+
+export interface GraphNode {
+  /** Index into the block index (the file's node list), the one id the viewer uses. */
+  block: number;
+  /** Node id in leaks.json. */
+  id: number;
+  address: string;
+  size: number;
+  zone: string;
+  status: NodeStatus;
+  leak?: "direct" | "indirect";
+  bytes?: string;
+  /** Precomputed position (world units): the viewer never lays out at load time. */
+  x: number;
+  y: number;
+  /** Edges into / out of this block in the whole file (drawn or not). */
+  inDegree: number;
+  outDegree: number;
+  /** Index into CyclesPayload.rows when the block belongs to a listed cycle. */
+  cycle?: number;
+  /** Held by a root directly. */
+  rooted?: boolean;
+  /** v2, recorded processes: allocation site (key of SitesPayload.stacks), thread and age. */
+  site?: number;
+  thread?: number;
+  ageMs?: number;
+  requested?: number;
+  /** Optional fields of the why-alive analysis (shown when present). */
+  type?: string;
+  retained?: number;
+}
+
+export interface GraphLink {
+  /** Indices into GraphPayload.nodes. */
+  source: number;
+  target: number;
+  offset: number;
+  interior?: boolean;
+}
+
+/** A labelled region of the precomputed layout (the roots' tree, one leaked structure). */
+export interface GraphRegion {
+  label: string;
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+  kind: "reachable" | "leaked";
+}
+
+export interface AggregateRow {
+  zone: string;
+  sizeClass: string;
+  count: number;
+  bytes: number;
+  leaked: number;
+}
+
+export interface GraphPayload {
+  nodes: GraphNode[];
+  links: GraphLink[];
+  regions: GraphRegion[];
+  cap: number;
+  /** Allocations in the process that are not drawn (includes ones absent from the file). */
+  notDrawn: number;
+  notDrawnBytes: number;
+  notDrawnLeaked: number;
+  linksNotDrawn: number;
+  /** Not-drawn allocations present in the file, per zone and size class. */
+  aggregates: AggregateRow[];
+  /** Allocations the input file itself left out (`omitted`). */
+  absentFromFile: number;
+}
+
+export interface ZoneRow {
+  zone: string;
+  count: number;
+  bytes: number;
+  leaked: number;
+  leakedBytes: number;
+}
+
+export interface CycleRow {
+  index: number;
+  size: number;
+  bytes: number;
+  firstAddress: string;
+  /** Block index of every member (drawn or not). */
+  blocks: number[];
+}
+
+export interface CyclesPayload {
+  rows: CycleRow[];
+  total: number;
+  omitted: number;
+}
+
+/** One direct leak: a row under its group. */
+export interface LeakBlockRow {
+  block: number;
+  address: string;
+  size: number;
+  requested?: number;
+  zone: string;
+  inCycle: boolean;
+  /** The structure counted under this direct leak (itself included). */
+  heldBlocks: number;
+  heldBytes: number;
+  retained?: number;
+  thread?: number;
+  ageMs?: number;
+}
+
+/** Direct leaks grouped like the CLI: by site when recorded, else by type, size and zone. */
+export interface LeakGroup {
+  key: string;
+  /** "by site", "by type" or "by size and zone". */
+  by: "site" | "type" | "size";
+  /** The site label (one label everywhere), the type, or "40 B blocks". */
+  label: string;
+  location: string;
+  zone: string;
+  site?: number;
+  type?: string;
+  inCycle: boolean;
+  /** Direct leaks in the group. */
+  count: number;
+  /** Blocks and bytes of the structures they hold (the direct leaks included). */
+  blocks: number;
+  bytes: number;
+  /** Own bytes of the direct leaks. */
+  directBytes: number;
+  /** Sum of the dominator tree's retained bytes when the file has them, else `bytes`. */
+  retained: number;
+  retainedKnown: boolean;
+  rows: LeakBlockRow[];
+}
+
+export interface LeakGroupsPayload {
+  groups: LeakGroup[];
+  /** Direct leaks in the file, and how many are listed (bounded by the report's cap). */
+  direct: number;
+  listed: number;
+  /** Sum of every group's bytes: equals summary.leakedBytes when the file has `held` (v3). */
+  bytes: number;
+}
+
+export interface MethodPayload {
+  platform: string;
+  steps: { name: string; detail: string }[];
+  calls: { name: string; purpose: string }[];
+  timings: { phase: string; ms: number }[];
+  totalMs: number;
+  warnings: string[];
+  limits: string[];
+}
+
+/** One stack frame as the viewer shows it (image reduced to its basename). */
+export interface FrameView {
+  pc: string;
+  /** formatFrame() text: the one way a frame is named. */
+  text: string;
+  function?: string;
+  file?: string;
+  line?: number;
+  image?: string;
+  /** An allocator or recorder frame (malloc, operator new, …): shown dimmed. */
+  alloc?: boolean;
+}
+
+export interface StackView {
+  frames: FrameView[];
+  /** Frames left out by the per-stack cap. */
+  more: number;
+}
+
+export interface SiteRowView extends LeaksSite {
+  /** The user's frame of the stack: function (+offset when two sites share a line). */
+  label: string;
+  /** "file.c:123" (+":column" when two sites share a line); "" when unknown. */
+  location: string;
+  /** Full source path of that frame, for a tooltip. */
+  file?: string;
+  /** "via 6 std:: frames" when library frames were folded. */
+  via: string;
+  /** Leaked blocks and their usable bytes, counted from the file's nodes (the leaks table's unit). */
+  leakedUsableBytes: number;
+}
+
+export interface SitesPayload {
+  /** Sorted by leaked bytes, then live bytes; capped. */
+  rows: SiteRowView[];
+  /** Sites in the file plus the ones the file itself omitted. */
+  total: number;
+  /** Sites not listed here (cap of the report + `omittedSites` of the file). */
+  omitted: number;
+  /** Site → its frames, for every site a listed row or an embedded block uses (capped). */
+  stacks: Record<number, StackView>;
+  /** Site → "label location", the one label of a site. */
+  labels: Record<number, string>;
+}
+
+export interface TimelinePoint {
+  ms: number;
+  bytes: number;
+  count: number;
+}
+
+export interface TimelinePayload {
+  points: TimelinePoint[];
+  /** Samples in the file (points may be fewer: bucketed, keeping each bucket's peak). */
+  samples: number;
+  /** When the snapshot was taken, ms since the recorder started (estimated, see selectTimeline). */
+  snapshotMs: number;
+  peakBytes: number;
+  peakCount: number;
+  /** Live blocks the recorder knows of at the snapshot vs the heap's allocations. */
+  recordedBlocks: number;
+  allocations: number;
+}
+
+/** d3-flame-graph's input: name, value, children (outermost frame at the root). */
+export interface FlameNode {
+  name: string;
+  value: number;
+  children: FlameNode[];
+  /** Site of a leaf's stack (the leaf is the innermost frame). */
+  site?: number;
+}
+
+export interface FlamePayload {
+  root: FlameNode;
+  /** Leaked bytes (usable sizes) in the graph: the same total as the leaks table. */
+  total: number;
+  /** Leaked bytes without a recorded stack (allocated before the recorder started). */
+  unrecorded: number;
+}
+
+/** Per type: the why-alive issue's `types` table (optional). */
+export interface TypeRow {
+  type: string;
+  count: number;
+  bytes: number;
+  reachableCount: number;
+  reachableBytes: number;
+  leakedCount: number;
+  leakedBytes: number;
+  possibleCount: number;
+  possibleBytes: number;
+}
+
+/** One top retainer (a holder or a shared block) and what it dominates, when the file has them. */
+export interface RetainerRow {
+  /** The block, -1 for a holder that is not a block (a global, a stack frame). */
+  block: number;
+  label: string;
+  retained: number;
+  /** Blocks kept alive (0 when not known for a row below the top). */
+  blocks: number;
+  children: RetainerRow[];
+}
+
+export interface RootView {
+  /** Block held. */
+  block: number;
+  /** "g_registry+0x8 in ./server", else "data ./server 0x…", "rdi of thread 123". */
+  label: string;
+  weak: boolean;
+}
+
+export interface ReportModel {
+  header: HeaderPayload;
+  stats: StatsPayload;
+  graph: GraphPayload;
+  groups: LeakGroupsPayload;
+  zones: ZoneRow[];
+  cycles: CyclesPayload;
+  method: MethodPayload;
+  /** Root entries by held block (capped; `rootsOmitted` counts the rest). */
+  roots: RootView[];
+  rootsOmitted: number;
+  /** v2, recorded processes only; null otherwise. */
+  sites: SitesPayload | null;
+  timeline: TimelinePayload | null;
+  flame: FlamePayload | null;
+  /** Optional tables of the why-alive analysis; null when the file has none. */
+  types: TypeRow[] | null;
+  retainers: RetainerRow[] | null;
+}
+
+export interface ModelOptions {
+  /** Most nodes drawn in the graph (default 2,000). */
+  maxNodes?: number;
+  /** Most links drawn (default 4 × maxNodes). */
+  maxLinks?: number;
+  /** Most direct-leak rows embedded under the groups (default 200,000). */
+  maxLeakRows?: number;
+  /** Most rows in the cycle list (default 5,000). */
+  maxCycles?: number;
+  /** Most rows in the sites table (default 500). */
+  maxSites?: number;
+  /** Most stacks embedded (default 2,000) and frames per stack (default 48). */
+  maxStacks?: number;
+  maxFrames?: number;
+  /** Most timeline points (default 600). */
+  maxTimelinePoints?: number;
+  /** Most root entries embedded (default 50,000). */
+  maxRoots?: number;
+}
