@@ -1,9 +1,17 @@
-// The one-file HTML report: viewer script, stylesheet and the report model inlined, nothing fetched.
+// The one-file HTML report: viewer script, stylesheet, the report model and the block index
+// inlined, nothing fetched.
+//
+// The model (report/view/) is JSON; the block index (every block in compact columns, for search,
+// paths from a root and the heap map) is gzip-compressed and base64-encoded beside it, and decoded
+// by the viewer after the first draw. Its size is bounded by report/view/block_index.ts's caps.
 
+import { Buffer } from "node:buffer";
 import { writeAtomic } from "./write_atomic.ts";
 import type { LeaksFile } from "./schema.ts";
-import { selectReportModel } from "./selectors.ts";
-import type { ModelOptions } from "./selectors.ts";
+import { buildAdjacency } from "./view/adjacency.ts";
+import { buildBlockIndex, encodeBlockIndex } from "./view/block_index.ts";
+import { selectReportModel } from "./view/report_model.ts";
+import type { ModelOptions } from "./view/payload.ts";
 import { buildViewer, REPO_ROOT } from "./viewer/build_viewer.ts";
 import type { ViewerBundle } from "./viewer/build_viewer.ts";
 
@@ -12,6 +20,8 @@ export interface HtmlOptions {
   bundle?: ViewerBundle;
   /** Caps of what the report embeds (drawn nodes, table rows). */
   model?: ModelOptions;
+  /** Leave out every byte copied from the process's memory (the blocks' first bytes). */
+  redact?: boolean;
 }
 
 const CSP =
@@ -20,9 +30,13 @@ const CSP =
 /** Render `leaks` as one self-contained HTML document (no network, no external files). */
 export async function renderHtml(leaks: LeaksFile, options: HtmlOptions = {}): Promise<string> {
   const bundle = options.bundle ?? await loadViewer();
-  const model = selectReportModel(leaks, options.model);
+  const file = options.redact ? redactLeaks(leaks) : leaks;
+  const model = selectReportModel(file, options.model);
   const data = escapeJsonForHtml(JSON.stringify(model));
-  const title = `heapscope: ${leaks.target.command} (pid ${leaks.target.pid})`;
+  const index = await gzipBase64(encodeBlockIndex(buildBlockIndex(file, buildAdjacency(file))));
+  const title = leaks.target.pid === 0 && leaks.pauseMs === 0
+    ? `heapscope: ${leaks.target.command} (Go heap dump)`
+    : `heapscope: ${leaks.target.command} (pid ${leaks.target.pid})`;
   return [
     "<!doctype html>",
     '<html lang="en">',
@@ -37,6 +51,8 @@ export async function renderHtml(leaks: LeaksFile, options: HtmlOptions = {}): P
     "<body>",
     '<div id="app"><noscript>This heapscope report needs JavaScript to draw; the data is in the leaks-data script element.</noscript></div>',
     `<script type="application/json" id="leaks-data">${data}</script>`,
+    // Base64 has no character that can end the element.
+    `<script type="application/octet-stream" id="blocks-data">${index}</script>`,
     `<script>${bundle.js.replace(/<\/(script)/gi, "<\\/$1").replace(/<!--/g, "<\\!--")}</script>`,
     "</body>",
     "</html>",
@@ -52,6 +68,27 @@ export async function writeHtmlReport(
 ): Promise<void> {
   const html = await renderHtml(leaks, options);
   await writeAtomic(path, html);
+}
+
+/** The file without any byte of the process's memory (`bytes` of every node dropped). O(nodes). */
+export function redactLeaks(leaks: LeaksFile): LeaksFile {
+  if (!leaks.nodes.some((n) => n.bytes !== undefined)) return leaks;
+  return {
+    ...leaks,
+    nodes: leaks.nodes.map((n) => {
+      if (n.bytes === undefined) return n;
+      const { bytes: _bytes, ...rest } = n;
+      return rest;
+    }),
+  };
+}
+
+/** gzip, then base64: what the viewer's DecompressionStream reads back. */
+async function gzipBase64(bytes: Uint8Array): Promise<string> {
+  const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(
+    new CompressionStream("gzip"),
+  );
+  return Buffer.from(await new Response(stream).arrayBuffer()).toString("base64");
 }
 
 /** JSON made safe inside a <script> element: no `<`, `>`, `&`, U+2028 or U+2029 left raw. */
@@ -89,9 +126,17 @@ function loadViewer(): Promise<ViewerBundle> {
 
 async function newestSource(): Promise<number> {
   let newest = 0;
-  const files = ["report/selectors.ts", "report/schema.ts"].map((f) => REPO_ROOT + f);
-  for await (const entry of Deno.readDir(REPO_ROOT + "report/viewer")) {
-    if (entry.isFile) files.push(REPO_ROOT + "report/viewer/" + entry.name);
+  const files = [
+    "report/schema.ts",
+    "report/format.ts",
+    "report/frame_names.ts",
+    "report/frame_text.ts",
+  ]
+    .map((f) => REPO_ROOT + f);
+  for (const dir of ["report/viewer", "report/view"]) {
+    for await (const entry of Deno.readDir(REPO_ROOT + dir)) {
+      if (entry.isFile) files.push(`${REPO_ROOT}${dir}/${entry.name}`);
+    }
   }
   for (const file of files) {
     const mtime = (await Deno.stat(file)).mtime?.getTime() ?? 0;

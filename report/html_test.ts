@@ -4,7 +4,8 @@ import { OutputFileError } from "./write_atomic.ts";
 import { deepStrictEqual as assertEquals, ok as assert, rejects } from "node:assert/strict";
 import { escapeJsonForHtml, renderHtml, writeHtmlReport } from "./html.ts";
 import { sampleLeaks } from "./sample_leaks.ts";
-import type { ReportModel } from "./selectors.ts";
+import type { ReportModel } from "./view/payload.ts";
+import { redactLeaks } from "./html.ts";
 
 const HOSTILE =
   `</script><script>window.__pwned=1</script><img src=x onerror=alert(1)> & \u2028\u2029 <!--`;
@@ -26,9 +27,9 @@ Deno.test("renderHtml() escapes a hostile command so that it stays data", async 
   const model = JSON.parse(data) as ReportModel;
   assertEquals(model.header.command, HOSTILE);
   assert(model.zones.some((z) => z.zone === "</ScRiPt><b>zone</b>"));
-  // Exactly three script tags open and close: the data, the viewer; none from the command.
-  assertEquals(html.match(/<script/gi)!.length, 2);
-  assertEquals(html.match(/<\/script/gi)!.length, 2);
+  // Exactly three script elements: the data, the block index, the viewer; none from the command.
+  assertEquals(html.match(/<script/gi)!.length, 3);
+  assertEquals(html.match(/<\/script/gi)!.length, 3);
   assert(!html.includes("<img"), "no img tag leaks into the document");
   const title = html.match(/<title>([\s\S]*?)<\/title>/)![1]!;
   assert(title.includes("&#60;/script&#62;") && !title.includes("<"), title);
@@ -45,7 +46,7 @@ Deno.test("renderHtml() keeps hostile function names and paths of a recorded pro
   const model = JSON.parse(data) as ReportModel;
   assert(model.sites!.rows.some((r) => r.label === HOSTILE));
   assertEquals(model.sites!.stacks[0]!.frames[1]!.file, "/src/</script><b>x</b>.c");
-  assertEquals(html.match(/<\/script/gi)!.length, 2);
+  assertEquals(html.match(/<\/script/gi)!.length, 3);
   assert(!html.includes("<img") && !html.includes("<b>"), "no tag leaks into the document");
 });
 
@@ -67,14 +68,39 @@ Deno.test("renderHtml() gives one self-contained file with a CSP that forbids th
   assert(html.includes("<style>") && html.length > 50_000, "viewer code and styles are inlined");
 });
 
-Deno.test("renderHtml() keeps a 200,000-allocation report small by embedding the drawn part only", async () => {
+Deno.test("renderHtml() keeps a 200,000-allocation report bounded: 2,000 drawn, every block in the index", async () => {
   const leaks = sampleLeaks({ allocations: 200_000 });
   const html = await renderHtml(leaks);
+  // The model is ~1 MB; the compressed index of 200,000 blocks ~1.3 MB of base64.
   assert(html.length < 5_000_000, `${html.length} bytes`);
   const model = JSON.parse(embedded(html)) as ReportModel;
   assertEquals(model.graph.nodes.length, 2000);
   assertEquals(model.graph.notDrawn, 198_000);
   assertEquals(model.stats.allocations, 200_000);
+  const index = html.match(
+    /<script type="application\/octet-stream" id="blocks-data">([A-Za-z0-9+/=]+)<\/script>/,
+  );
+  assert(index, "the block index is embedded as base64");
+});
+
+Deno.test("renderHtml({ redact }) leaves out every copied byte; a Go heap dump says so in the title", async () => {
+  const leaks = sampleLeaks({ allocations: 400, withBytes: true });
+  const hexes = leaks.nodes.filter((n) => n.bytes && n.bytes.length >= 32).map((n) => n.bytes!);
+  assert(hexes.length > 100);
+  const plain = await renderHtml(leaks);
+  assert(hexes.some((h) => plain.includes(h)), "without --redact the bytes are in the report");
+  const html = await renderHtml(leaks, { redact: true });
+  for (const h of hexes) assert(!html.includes(h), `no hexdump ${h.slice(0, 16)}…`);
+  const model = JSON.parse(embedded(html)) as ReportModel;
+  assertEquals(model.header.bytesEmbedded, 0);
+  assert(model.graph.nodes.every((n) => n.bytes === undefined));
+  assert(leaks.nodes.some((n) => n.bytes), "the input is not changed");
+  assertEquals(redactLeaks(leaks).nodes.filter((n) => n.bytes).length, 0);
+  const go = sampleLeaks({ allocations: 50 });
+  go.target.pid = 0;
+  go.pauseMs = 0;
+  go.target.command = "heap.dump";
+  assert((await renderHtml(go)).includes("<title>heapscope: heap.dump (Go heap dump)</title>"));
 });
 
 Deno.test("escapeJsonForHtml() replaces the five dangerous characters and round-trips", () => {

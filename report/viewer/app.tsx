@@ -1,77 +1,236 @@
-// The report application: holds view state (filter, zone, site, search, selection) and lays out the views.
+// The report application: view state (filter, zone, site, search, selection), the one selection
+// shown on the card, blocks drawn on demand, and the page layout (leaks first).
 
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { selectNodeDetail, selectVisible } from "../selectors.ts";
-import type { CycleRow, Filter, LeakRow, ReportModel, SiteRowView } from "../selectors.ts";
-import type { GraphCanvas } from "./graph_canvas.ts";
+import { formatBytes, formatCount } from "../format.ts";
+import { type BlockIndex, findBlocks } from "../view/block_index.ts";
+import { selectNeighbourhood } from "../view/neighbourhood.ts";
+import { selectNodeDetail } from "../view/node_detail.ts";
+import type {
+  CycleRow,
+  Filter,
+  GraphNode,
+  ReportModel,
+  RootView,
+  SiteRowView,
+} from "../view/payload.ts";
+import { normalizeAddressQuery, selectVisible } from "../view/visible.ts";
+import type { DrawStats, GraphCanvas } from "./graph_canvas.ts";
 import { Header } from "./header.tsx";
 import { StatsCards } from "./stats_cards.tsx";
+import { LeaksView } from "./leaks_view.tsx";
 import { GraphView } from "./graph_view.tsx";
 import { DetailCard } from "./detail_card.tsx";
-import { ZonesTable } from "./zones_table.tsx";
-import { CycleList } from "./cycle_list.tsx";
-import { LeaksTable } from "./leaks_table.tsx";
-import { NotDrawnTable } from "./not_drawn_table.tsx";
-import { MethodSection } from "./method_section.tsx";
-import { SitesTable } from "./sites_table.tsx";
+import { FlameView } from "./flame_view.tsx";
 import { TimelineView } from "./timeline_view.tsx";
+import { SitesTable } from "./sites_table.tsx";
+import { CyclesTable, NotDrawnTable, RetainersTable, TypesTable, ZonesTable } from "./tables.tsx";
+import { HeapMapView } from "./heap_map_view.tsx";
+import { MethodSection } from "./method_section.tsx";
 
 const FILTER_KEYS: Record<string, Filter> = {
   "1": "all",
   "2": "reachable",
   "3": "leaked",
   "4": "cycle",
+  "5": "possible",
 };
-const NO_NEIGHBOURS: ReadonlySet<number> = new Set();
 
-export function App({ model, onReady }: { model: ReportModel; onReady: () => void }) {
+/** What tests and the benchmark read and drive (handed to `onDebug`; the app reads no global). */
+export interface DebugHooks {
+  filter: Filter;
+  site: number | null;
+  search: string;
+  selected: number | null;
+  selectedAddress: string | null;
+  selectedCycle: number | null;
+  cardOpen: boolean;
+  indexReady: boolean;
+  matches: number;
+  undrawnMatches: number;
+  visible: { reachable: number; leaked: number; cycle: number; possible: number };
+  nodes: number;
+  stats(): DrawStats | null;
+  screenPosition(drawnIndex: number): [number, number] | null;
+  /** Drawn index of a block address, -1 when not drawn. */
+  indexOfAddress(address: string): number;
+  pan(dx: number, dy: number, k?: number): void;
+}
+
+export interface AppProps {
+  model: ReportModel;
+  loadIndex: () => Promise<BlockIndex>;
+  onReady: () => void;
+  onDebug?: (hooks: DebugHooks) => void;
+}
+
+export function App({ model, loadIndex, onReady, onDebug }: AppProps) {
   const [filter, setFilter] = useState<Filter>("all");
   const [zone, setZone] = useState<string | null>(null);
   const [site, setSite] = useState<number | null>(null);
   const [search, setSearch] = useState("");
   const [selected, setSelected] = useState<number | null>(null);
   const [cycle, setCycle] = useState<number | null>(null);
+  const [structure, setStructure] = useState<ReadonlySet<number>>(new Set());
+  const [index, setIndex] = useState<BlockIndex | null>(null);
+  const [indexError, setIndexError] = useState<string | null>(null);
+  const [added, setAdded] = useState<GraphNode[]>([]);
   const canvas = useRef<GraphCanvas | null>(null);
+  const pendingSelect = useRef<number | null>(null);
 
-  const visible = useMemo(() => selectVisible(model.graph, { filter, zone, search, site }), [
-    model,
-    filter,
-    zone,
-    search,
-    site,
-  ]);
+  const nodes = useMemo(() => model.graph.nodes.concat(added), [model, added]);
+  const drawnAt = useMemo(() => {
+    const m = new Map<number, number>();
+    nodes.forEach((n, i) => m.set(n.block, i));
+    return m;
+  }, [nodes]);
+  const drawnByBlock = useMemo(() => {
+    const m = new Map<number, GraphNode>();
+    for (const n of nodes) m.set(n.block, n);
+    return m;
+  }, [nodes]);
+  const roots = useMemo(() => {
+    const m = new Map<number, RootView[]>();
+    for (const r of model.roots) m.set(r.block, [...(m.get(r.block) ?? []), r]);
+    return m;
+  }, [model]);
+  const held = useMemo(() => {
+    const m = new Map<number, { blocks: number; bytes: number }>();
+    for (const g of model.groups.groups) {
+      for (const r of g.rows) m.set(r.block, { blocks: r.heldBlocks, bytes: r.heldBytes });
+    }
+    return m;
+  }, [model]);
+
+  const visible = useMemo(
+    () => selectVisible({ ...model.graph, nodes }, { filter, zone, search, site }),
+    [model, nodes, filter, zone, search, site],
+  );
+  const undrawn = useMemo(() => {
+    const needle = normalizeAddressQuery(search);
+    if (!index || !needle) return [];
+    return findBlocks(index, needle, 200).filter((b) => !drawnAt.has(b));
+  }, [index, search, drawnAt]);
   const detail = useMemo(
-    () => (selected === null ? null : selectNodeDetail(model.graph, selected, model.sites)),
-    [model, selected],
-  );
-  const siteLabel = useMemo(
     () =>
-      model.sites?.rows.find((r) => r.site === site)?.label ?? (site === null ? null : `${site}`),
-    [model, site],
+      selected === null ? null : selectNodeDetail(
+        { index, drawn: drawnByBlock, sites: model.sites, roots, held },
+        selected,
+      ),
+    [model, selected, index, drawnByBlock, roots, held],
   );
-  const neighbours = useMemo(() => (detail ? new Set(detail.neighbours) : NO_NEIGHBOURS), [detail]);
+  const hot = useMemo(() => {
+    const s = new Set<number>();
+    if (!detail) return s;
+    for (const e of [...detail.inEdges, ...detail.outEdges, ...detail.path]) {
+      const i = drawnAt.get(e.block);
+      if (i !== undefined) s.add(i);
+    }
+    for (const b of structure) {
+      const i = drawnAt.get(b);
+      if (i !== undefined) s.add(i);
+    }
+    return s;
+  }, [detail, drawnAt, structure]);
+  const path = useMemo(
+    () =>
+      (detail?.path ?? []).map((s) => drawnAt.get(s.block)).filter((i): i is number =>
+        i !== undefined
+      ),
+    [detail, drawnAt],
+  );
+  const siteLabel = site === null ? null : model.sites?.labels[site] ?? `site ${site}`;
 
-  const select = useCallback((index: number | null, fly = false) => {
-    setSelected(index);
-    if (index !== null && fly) canvas.current?.flyTo([index], false);
-  }, []);
+  /** Draw block `b` (and its neighbourhood) when it is not drawn yet; its drawn index. */
+  const ensureDrawn = useCallback((b: number): number | null => {
+    const at = drawnAt.get(b);
+    if (at !== undefined) return at;
+    if (!index || !canvas.current) return null;
+    const positions = new Map<number, { x: number; y: number }>();
+    for (const n of nodes) positions.set(n.block, { x: n.x, y: n.y });
+    const more = selectNeighbourhood(index, b, positions);
+    const base = nodes.length;
+    const localOf = new Map<number, number>(drawnAt);
+    more.nodes.forEach((n, k) => localOf.set(n.block, base + k));
+    canvas.current.add(
+      more.nodes,
+      more.links.map((l) => ({
+        source: localOf.get(l.source)!,
+        target: localOf.get(l.target)!,
+        offset: l.offset,
+      })),
+    );
+    setAdded((a) => a.concat(more.nodes));
+    return localOf.get(b) ?? null;
+  }, [drawnAt, index, nodes]);
+
+  const select = useCallback((b: number | null, fly = true) => {
+    setSelected(b);
+    setStructure(new Set());
+    if (b === null) return;
+    // On a narrow screen the card is a sheet over the bottom of the page: keep what was used to
+    // select (a row, the graph) above it (CSS gives them a scroll margin of the sheet's height).
+    requestAnimationFrame(() => {
+      const active = document.activeElement as HTMLElement | null;
+      if (active && active !== document.body) active.scrollIntoView({ block: "nearest" });
+    });
+    const at = ensureDrawn(b);
+    if (at === null) {
+      pendingSelect.current = b; // drawn once the index is loaded
+      return;
+    }
+    if (fly) canvas.current?.flyTo([at], false);
+  }, [ensureDrawn]);
+
+  // Draw the block selected before the index was loaded.
+  useEffect(() => {
+    if (!index || pendingSelect.current === null) return;
+    const b = pendingSelect.current;
+    pendingSelect.current = null;
+    const at = ensureDrawn(b);
+    if (at !== null) canvas.current?.flyTo([at], false);
+  }, [index]);
+
   const pickCycle = useCallback((row: CycleRow) => {
     setCycle(row.index);
-    if (row.members.length > 0) {
-      setFilter((f) => (f === "reachable" ? "all" : f));
-      setSelected(row.members[0]!);
-      canvas.current?.flyTo(row.members, true);
-    }
-  }, []);
-  const pickLeak = useCallback((row: LeakRow) => {
-    if (row.node === null) return;
     setFilter((f) => (f === "reachable" ? "all" : f));
-    select(row.node, true);
-  }, [select]);
+    const first = row.blocks[0];
+    if (first === undefined) return;
+    select(first, false);
+    setStructure(new Set(row.blocks));
+    const drawn = row.blocks.map((b) => drawnAt.get(b)).filter((i): i is number => i !== undefined);
+    if (drawn.length) canvas.current?.flyTo(drawn, true);
+  }, [select, drawnAt]);
   const pickSite = useCallback((row: SiteRowView | null) => {
     setSite(row ? row.site : null);
-    if (row && row.nodes.length > 0) canvas.current?.fitTo(row.nodes);
-  }, []);
+    if (!row) return;
+    const drawn: number[] = [];
+    nodes.forEach((n, i) => n.site === row.site && drawn.push(i));
+    if (drawn.length) canvas.current?.fit(drawn);
+  }, [nodes]);
+  const showStructure = useCallback((b: number) => {
+    // The leaked blocks the direct leak holds: breadth-first over leaked out-edges.
+    const members = new Set<number>([b]);
+    if (index) {
+      const queue = [b];
+      for (let q = 0; q < queue.length && members.size < 5000; q++) {
+        const at = queue[q]!;
+        for (let k = index.outStart[at]!; k < index.outStart[at + 1]!; k++) {
+          const t = index.outTarget[k]!;
+          const leaked = (index.flags[t]! & 3) === 1 || (index.flags[t]! & 3) === 2;
+          if (leaked && !members.has(t) && !(index.flags[t]! & 4)) {
+            members.add(t);
+            queue.push(t);
+          }
+        }
+      }
+    }
+    setStructure(members);
+    const drawn = [...members].map((m) => drawnAt.get(m)).filter((i): i is number =>
+      i !== undefined
+    );
+    if (drawn.length) canvas.current?.flyTo(drawn, true);
+  }, [index, drawnAt]);
   const reset = useCallback(() => {
     setFilter("all");
     setZone(null);
@@ -79,20 +238,29 @@ export function App({ model, onReady }: { model: ReportModel; onReady: () => voi
     setSearch("");
     setSelected(null);
     setCycle(null);
-    canvas.current?.reset();
+    setStructure(new Set());
+    canvas.current?.fit();
   }, []);
 
+  // Esc closes the card first, resets the view second.
+  const selectedRef = useRef(selected);
+  selectedRef.current = selected;
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
-      const typing = e.target instanceof HTMLInputElement;
+      const typing = e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement;
       if (e.key === "Escape") {
-        if (typing) (e.target as HTMLInputElement).blur();
-        reset();
+        if (selectedRef.current !== null) {
+          setSelected(null);
+          setStructure(new Set());
+        } else {
+          if (typing) (e.target as HTMLElement).blur();
+          reset();
+        }
         return;
       }
       if (typing || e.ctrlKey || e.metaKey || e.altKey) return;
       const f = FILTER_KEYS[e.key];
-      if (f) setFilter(f);
+      if (f && !(e.target instanceof HTMLCanvasElement)) setFilter(f);
       if (e.key === "/") {
         e.preventDefault();
         document.querySelector<HTMLInputElement>("input.search")?.focus();
@@ -102,71 +270,125 @@ export function App({ model, onReady }: { model: ReportModel; onReady: () => voi
     return () => removeEventListener("keydown", onKey);
   }, [reset]);
 
+  const ready = useCallback(() => {
+    onReady();
+    // The index is decoded after the first screen is drawn: it never delays it.
+    setTimeout(() => {
+      loadIndex().then(setIndex, (e: Error) => setIndexError(e.message));
+    }, 0);
+  }, [onReady, loadIndex]);
+
   useEffect(() => {
-    (globalThis as unknown as { __heapscopeDebug: unknown }).__heapscopeDebug = {
+    onDebug?.({
       filter,
-      zone,
       site,
       search,
       selected,
       selectedAddress: detail?.address ?? null,
       selectedCycle: cycle,
-      sites: model.sites?.rows.length ?? 0,
-      timeline: model.timeline?.points.length ?? 0,
+      cardOpen: detail !== null,
+      indexReady: index !== null,
       matches: visible.matches.length,
+      undrawnMatches: undrawn.length,
       visible: visible.counts,
-      nodes: model.graph.nodes.length,
+      nodes: nodes.length,
       stats: () => canvas.current?.stats() ?? null,
-      screenPosition: (i: number) => canvas.current?.screenPosition(i) ?? null,
-      indexOfAddress: (a: string) => model.graph.nodes.findIndex((n) => n.address === a),
-    };
+      screenPosition: (i) => canvas.current?.screenPosition(i) ?? null,
+      indexOfAddress: (a) => nodes.findIndex((n) => n.address === a),
+      pan: (dx, dy, k) => canvas.current?.pan(dx, dy, k),
+    });
   });
 
   const m = model;
   return (
-    <div class="app">
+    <div class={detail ? "app with-card" : "app"}>
       <Header header={m.header} />
       <StatsCards stats={m.stats} />
-      <section class="main">
-        <GraphView
-          graph={m.graph}
-          filter={filter}
-          zone={zone}
-          siteLabel={siteLabel}
-          search={search}
-          visible={visible}
-          selected={selected}
-          neighbours={neighbours}
-          onFilter={setFilter}
-          onZone={setZone}
-          onClearSite={() => setSite(null)}
-          onSearch={setSearch}
-          onSearchEnter={() => {
-            const first = visible.matches[0];
-            if (first !== undefined) select(first, true);
-          }}
-          onSelect={(i) => select(i)}
-          onCanvas={(c) => (canvas.current = c)}
-          onReady={onReady}
-        />
-        <aside class="side">
-          <DetailCard detail={detail} onSelect={(i) => select(i, true)} />
-          <CycleList cycles={m.cycles} selected={cycle} onPick={pickCycle} />
-        </aside>
-      </section>
-      {m.timeline && <TimelineView timeline={m.timeline} />}
-      {m.sites && <SitesTable sites={m.sites} selected={site} onPick={pickSite} />}
-      <section class="tables">
-        <LeaksTable leaks={m.leaks} onPick={pickLeak} />
-        <div class="col">
-          <ZonesTable zones={m.zones} active={zone} onZone={setZone} />
+      <div class="layout">
+        <main class="content">
+          <LeaksView
+            groups={m.groups}
+            leaked={m.stats.leaked}
+            leakedBytes={m.stats.leakedBytes}
+            selected={selected}
+            onSelect={(b) => select(b)}
+          />
+          <GraphView
+            graph={m.graph}
+            nodes={nodes}
+            filter={filter}
+            zone={zone}
+            siteLabel={siteLabel}
+            search={search}
+            visible={visible}
+            undrawnMatches={undrawn.length}
+            indexReady={index !== null}
+            selected={selected === null ? null : drawnAt.get(selected) ?? null}
+            hot={hot}
+            path={path}
+            onFilter={setFilter}
+            onZone={setZone}
+            onClearSite={() => setSite(null)}
+            onSearch={setSearch}
+            onSearchEnter={() => {
+              const first = visible.matches[0];
+              if (first !== undefined) select(nodes[first]!.block);
+              else if (undrawn[0] !== undefined) select(undrawn[0]);
+            }}
+            onPick={(i) => select(i === null ? null : nodes[i]!.block, false)}
+            onCanvas={(c) => (canvas.current = c)}
+            onReady={ready}
+          />
+          {m.flame && <FlameView flame={m.flame} onSite={(s) => setSite(s)} />}
+          {m.timeline && <TimelineView timeline={m.timeline} />}
+          {m.sites && <SitesTable sites={m.sites} selected={site} onPick={pickSite} />}
+          <div class="two">
+            <CyclesTable cycles={m.cycles} selected={cycle} onPick={pickCycle} />
+            <ZonesTable zones={m.zones} active={zone} onZone={setZone} />
+          </div>
+          {m.types && <TypesTable types={m.types} />}
+          {m.retainers && <RetainersTable retainers={m.retainers} onSelect={(b) => select(b)} />}
+          <HeapMapView index={index} zones={m.zones} onSelect={(b) => select(b)} />
           <NotDrawnTable graph={m.graph} />
+          <section class="card compare" aria-labelledby="compare-title">
+            <h2 id="compare-title">Comparison</h2>
+            <p class="muted small">
+              Growth between two snapshots will show here once <code>heapscope diff</code>{" "}
+              writes it.
+            </p>
+          </section>
+          <MethodSection method={m.method} />
+          {indexError && <p class="muted small">Block index: {indexError}</p>}
+        </main>
+        <div class="side">
+          {detail
+            ? (
+              <DetailCard
+                detail={detail}
+                indexPending={index === null && indexError === null}
+                onSelect={(b) => select(b)}
+                onClose={() => setSelected(null)}
+                onShowStructure={showStructure}
+              />
+            )
+            : (
+              <div class="card detail empty" data-testid="detail-empty">
+                <h2>Block</h2>
+                <p class="muted small">
+                  Select a leak, a node or a row to see what it is, why it is alive and where it was
+                  allocated. <kbd>Esc</kbd> closes the card, a second <kbd>Esc</kbd>{" "}
+                  resets the view.
+                </p>
+                <p class="muted small">
+                  {formatCount(m.stats.leaked)} leaked blocks, {formatBytes(m.stats.leakedBytes)}.
+                </p>
+              </div>
+            )}
         </div>
-      </section>
-      <MethodSection method={m.method} />
+      </div>
       <footer class="muted small">
-        heapscope report · self-contained, works offline · data embedded from leaks.json (format
-        heapscope-leaks v{m.header.version ?? 1})
+        heapscope report · self-contained, works offline · made from leaks.json (format
+        heapscope-leaks v{m.header.version})
       </footer>
     </div>
   );

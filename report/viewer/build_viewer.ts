@@ -35,11 +35,13 @@ export async function buildViewer(): Promise<ViewerBundle> {
       { loader: "css", minify: true },
     );
     const js = result.outputFiles.find((f) => f.path.endsWith(".js"))?.text ?? "";
-    return { js, css: cssResult.code };
+    // CSS that bundled packages import (d3-flame-graph's), then ours so that ours wins.
+    const imported = result.outputFiles.filter((f) => f.path.endsWith(".css")).map((f) => f.text);
+    return { js, css: imported.join("") + cssResult.code };
   } catch (err) {
     throw new Error(
       `Cannot bundle the report viewer from ${REPO_ROOT}report/viewer: ${(err as Error).message}` +
-        "\nHint: run `make deps` so that node_modules holds esbuild, preact and d3",
+        "\nHint: run `make deps` so that node_modules holds esbuild, preact, d3 and d3-flame-graph",
     );
   } finally {
     await esbuild.stop();

@@ -59,6 +59,7 @@ export interface Selection {
   attr(name: string, value: string | number | null): Selection;
   text(value: string): Selection;
   remove(): Selection;
+  datum(value: unknown): Selection;
 }
 
 export interface ScaleLinear {

@@ -1,126 +1,106 @@
-// D3 drawing of the heap graph on a canvas: force layout, zoom/pan, drag-to-pin, picking, fly-to and pulse,
-// zoom-to-fit once the layout has cooled a little. No data logic.
+// Canvas drawing of the heap graph at its precomputed positions: shapes and colours by status,
+// edges with arrowheads, pan and zoom, picking, keyboard movement between nodes, and nodes added
+// on demand (a searched block and its neighbourhood). No data logic, no layout at load time.
 
-// @ts-types="./d3.d.ts"
-import * as d3 from "d3";
-import type { ZoomTransform } from "./d3.d.ts";
-import type { GraphPayload } from "../selectors.ts";
+import type { GraphNode, GraphPayload, GraphRegion, NodeStatus } from "../view/payload.ts";
 
-export const COLORS = {
-  reachable: "#3fb950",
-  leaked: "#f85149",
-  cycle: "#a371f7",
-  link: "rgba(139,148,158,0.28)",
-  linkHot: "rgba(240,246,252,0.9)",
-  ring: "#f0f6fc",
-  match: "#e3b341",
-} as const;
+/**
+ * Colour-blind-safe palette (Okabe & Ito): blue, vermilion, reddish purple and yellow stay apart
+ * under deuteranopia and protanopia; shapes carry the status too (circle, square, triangle, diamond).
+ */
+export const COLORS: Record<NodeStatus | "link" | "linkHot" | "ring" | "match" | "path", string> = {
+  reachable: "#56b4e9",
+  leaked: "#e66100",
+  cycle: "#cc79a7",
+  possible: "#f0e442",
+  link: "rgba(139,148,158,0.35)",
+  linkHot: "rgba(240,246,252,0.95)",
+  ring: "#ffffff",
+  match: "#f0e442",
+  path: "#f0e442",
+};
+export const SHAPES: Record<NodeStatus, "circle" | "square" | "triangle" | "diamond"> = {
+  reachable: "circle",
+  leaked: "square",
+  cycle: "triangle",
+  possible: "diamond",
+};
 
 export interface DrawState {
   mask: Uint8Array;
   selected: number | null;
-  neighbours: ReadonlySet<number>;
+  /** Drawn indices to emphasise: the selection's neighbours, its structure, its path. */
+  hot: ReadonlySet<number>;
+  /** Consecutive drawn indices of the path from a root to the selection. */
+  path: readonly number[];
   matches: ReadonlySet<number>;
+  /** Drawn index with the keyboard focus (a dashed ring). */
+  focus: number | null;
 }
 
 export interface DrawStats {
-  drawn: { reachable: number; leaked: number; cycle: number };
+  drawn: Record<NodeStatus, number>;
   frames: number;
-  ticks: number;
-  alpha: number;
-  pinned: number;
-  pulsing: number;
   zoom: number;
   /** Mean milliseconds per draw. */
   drawMs: number;
-  /** Mean milliseconds per simulation tick. */
-  tickMs: number;
-  /** The camera was fitted to the drawn nodes (once the layout cooled, or by reset). */
   fitted: boolean;
 }
 
 export interface GraphCanvas {
   update(state: DrawState): void;
+  /** Move the camera to these nodes (animated), optionally pulsing them. */
   flyTo(indices: number[], pulse: boolean): void;
-  /** Animate the camera to fit these nodes (e.g. one allocation site's blocks) into the canvas. */
-  fitTo(indices: number[]): void;
-  /** Reset pins, pulse and camera; the camera fits the drawn nodes. */
-  reset(): void;
-  /** Screen position (CSS pixels relative to the canvas) of a node, for tests and tooltips. */
+  /** Fit the shown nodes (or these) into the canvas at once. */
+  fit(indices?: number[]): void;
+  /** Add nodes (after the existing ones) and links between any nodes. */
+  add(nodes: GraphNode[], links: { source: number; target: number; offset: number }[]): void;
+  /** Pan by (dx, dy) CSS pixels and zoom by `k` about the centre: the benchmark's camera. */
+  pan(dx: number, dy: number, k?: number): void;
+  /** The drawn node nearest to `from` in a direction (keyboard movement), or null. */
+  nearest(from: number, dx: number, dy: number): number | null;
   screenPosition(index: number): [number, number] | null;
   stats(): DrawStats;
   destroy(): void;
 }
 
-/** Simulation alpha (it starts at 1) below which the camera fits the layout once. */
-const FIT_ALPHA = 0.3;
-
-interface SimNode {
-  index: number;
+interface Camera {
   x: number;
   y: number;
-  vx?: number;
-  vy?: number;
-  fx?: number | null;
-  fy?: number | null;
-  r: number;
-  status: "reachable" | "leaked" | "cycle";
+  k: number;
 }
 
-interface SimLink {
-  source: SimNode;
-  target: SimNode;
-}
+/** Zoom range: whole 10^6-block drawings down to single nodes. */
+const MIN_ZOOM = 0.02, MAX_ZOOM = 16;
+/** Below this zoom arrowheads and region labels are not drawn (they would be sub-pixel). */
+const DETAIL_ZOOM = 0.6;
 
-/** Mount the force-directed graph on `canvas`; `onSelect` gets a node index or null on click. */
+/** Mount the graph on `canvas`; `onPick` gets a drawn index or null on click. */
 export function createGraphCanvas(
   canvas: HTMLCanvasElement,
   graph: GraphPayload,
-  onSelect: (index: number | null) => void,
+  onPick: (index: number | null) => void,
   onFirstDraw: () => void,
 ): GraphCanvas {
   const ctx = canvas.getContext("2d")!;
-  const nodes: SimNode[] = graph.nodes.map((node, index) => ({
-    index,
-    x: NaN,
-    y: NaN,
-    r: Math.max(2.5, Math.min(9, 1 + Math.log2(Math.max(16, node.size)) * 0.55)),
-    status: node.status,
-  }));
-  const links: SimLink[] = graph.links.map((l) => ({
-    source: nodes[l.source]!,
-    target: nodes[l.target]!,
-  }));
-  const big = nodes.length > 800;
-  const simulation = d3.forceSimulation(nodes)
-    .force(
-      "charge",
-      d3.forceManyBody().strength(big ? -14 : -40).distanceMax(big ? 120 : 300).theta(1.2),
-    )
-    .force("link", d3.forceLink(links).distance(big ? 14 : 26).strength(0.6))
-    .force("x", d3.forceX(0).strength(big ? 0.05 : 0.03))
-    .force("y", d3.forceY(0).strength(big ? 0.05 : 0.03))
-    .alphaDecay(0.018);
-
+  const nodes: GraphNode[] = graph.nodes.slice();
+  const radius: number[] = nodes.map(_radius);
+  const links = graph.links.map((l) => ({ ...l }));
+  const regions: GraphRegion[] = graph.regions;
   let state: DrawState = {
     mask: new Uint8Array(nodes.length).fill(1),
     selected: null,
-    neighbours: new Set(),
+    hot: new Set(),
+    path: [],
     matches: new Set(),
+    focus: null,
   };
-  let transform = d3.zoomIdentity;
-  let width = 0, height = 0, dpr = 1;
-  let frames = 0, ticks = 0;
-  let drawn = { reachable: 0, leaked: 0, cycle: 0 };
+  let cam: Camera = { x: 0, y: 0, k: 1 };
+  let width = 1, height = 1, dpr = 1;
+  let frames = 0, drawMs = 0, pending = 0, fitted = false, firstDrawn = false;
+  let drawn: Record<NodeStatus, number> = { reachable: 0, leaked: 0, cycle: 0, possible: 0 };
   let pulse: { members: number[]; until: number } | null = null;
-  let pulseTimer: { stop(): void } | null = null;
-  let flyTimer: { stop(): void } | null = null;
-  let pending = 0;
-  let firstDrawn = false;
-  // Zoom-to-fit happens once, when the layout has cooled to FIT_ALPHA, unless the user (or a
-  // fly-to) moved the camera first.
-  let fitted = false;
-  let cameraTaken = false;
+  let anim = 0;
 
   const resize = () => {
     const rect = canvas.getBoundingClientRect();
@@ -129,112 +109,175 @@ export function createGraphCanvas(
     height = Math.max(1, rect.height);
     canvas.width = Math.round(width * dpr);
     canvas.height = Math.round(height * dpr);
+    if (!fitted) fit();
     requestDraw();
   };
 
-  let drawMs = 0;
+  const shape = (n: GraphNode, r: number) => {
+    switch (SHAPES[n.status]) {
+      case "circle":
+        ctx.moveTo(n.x + r, n.y);
+        ctx.arc(n.x, n.y, r, 0, 2 * Math.PI);
+        break;
+      case "square":
+        ctx.rect(n.x - r * 0.9, n.y - r * 0.9, r * 1.8, r * 1.8);
+        break;
+      case "triangle":
+        ctx.moveTo(n.x, n.y - r * 1.2);
+        ctx.lineTo(n.x + r * 1.1, n.y + r * 0.8);
+        ctx.lineTo(n.x - r * 1.1, n.y + r * 0.8);
+        ctx.closePath();
+        break;
+      case "diamond":
+        ctx.moveTo(n.x, n.y - r * 1.2);
+        ctx.lineTo(n.x + r * 1.2, n.y);
+        ctx.lineTo(n.x, n.y + r * 1.2);
+        ctx.lineTo(n.x - r * 1.2, n.y);
+        ctx.closePath();
+        break;
+    }
+  };
+
   const draw = () => {
     const t0 = performance.now();
     pending = 0;
     frames++;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, width, height);
-    ctx.translate(transform.x, transform.y);
-    ctx.scale(transform.k, transform.k);
-    const { mask, selected, neighbours, matches } = state;
+    ctx.setTransform(dpr * cam.k, 0, 0, dpr * cam.k, dpr * cam.x, dpr * cam.y);
+    const { mask, selected, hot, matches } = state;
     const focus = selected !== null;
+    // Visible world rectangle: what is outside is not drawn at all.
+    const x0 = -cam.x / cam.k - 20, y0 = -cam.y / cam.k - 20;
+    const x1 = (width - cam.x) / cam.k + 20, y1 = (height - cam.y) / cam.k + 20;
+    const inView = (n: GraphNode) => n.x >= x0 && n.x <= x1 && n.y >= y0 && n.y <= y1;
 
-    ctx.lineWidth = 0.8 / Math.sqrt(transform.k);
+    if (cam.k >= DETAIL_ZOOM * 0.5) {
+      ctx.font = `${11 / cam.k}px system-ui, sans-serif`;
+      ctx.fillStyle = "rgba(201,209,217,0.75)";
+      ctx.strokeStyle = "rgba(139,148,158,0.25)";
+      ctx.lineWidth = 1 / cam.k;
+      for (const r of regions) {
+        if (r.x > x1 || r.y > y1 || r.x + r.w < x0 || r.y + r.h < y0) continue;
+        if (r.kind === "leaked" && cam.k < DETAIL_ZOOM) continue;
+        ctx.strokeRect(r.x + 4, r.y + 4, r.w - 8, r.h - 8);
+        const label = r.label.length > 48 ? r.label.slice(0, 47) + "…" : r.label;
+        ctx.fillText(label, r.x + 8, r.y + 4 + 12 / cam.k);
+      }
+    }
+
+    // Edges: one path for the quiet ones, arrowheads when close enough to see them.
+    const arrows = cam.k >= DETAIL_ZOOM;
+    ctx.lineWidth = 1 / cam.k;
     ctx.strokeStyle = COLORS.link;
+    ctx.globalAlpha = focus ? 0.4 : 1;
     ctx.beginPath();
     for (const l of links) {
-      if (!mask[l.source.index] || !mask[l.target.index]) continue;
-      if (focus && (l.source.index === selected || l.target.index === selected)) continue;
-      ctx.moveTo(l.source.x, l.source.y);
-      ctx.lineTo(l.target.x, l.target.y);
+      const s = nodes[l.source]!, t = nodes[l.target]!;
+      if (!mask[l.source] || !mask[l.target]) continue;
+      if (!inView(s) && !inView(t)) continue;
+      ctx.moveTo(s.x, s.y);
+      ctx.lineTo(t.x, t.y);
+      if (arrows) _arrow(ctx, s, t, radius[l.target]!, 5);
     }
-    ctx.globalAlpha = focus ? 0.35 : 1;
     ctx.stroke();
     ctx.globalAlpha = 1;
     if (focus) {
       ctx.strokeStyle = COLORS.linkHot;
-      ctx.lineWidth = 1.6 / Math.sqrt(transform.k);
+      ctx.lineWidth = 1.6 / cam.k;
       ctx.beginPath();
       for (const l of links) {
-        if (l.source.index !== selected && l.target.index !== selected) continue;
-        ctx.moveTo(l.source.x, l.source.y);
-        ctx.lineTo(l.target.x, l.target.y);
+        if (l.source !== selected && l.target !== selected) continue;
+        const s = nodes[l.source]!, t = nodes[l.target]!;
+        ctx.moveTo(s.x, s.y);
+        ctx.lineTo(t.x, t.y);
+        _arrow(ctx, s, t, radius[l.target]!, 7 / Math.max(1, cam.k));
       }
       ctx.stroke();
     }
+    if (state.path.length > 1) {
+      ctx.strokeStyle = COLORS.path;
+      ctx.lineWidth = 2.5 / cam.k;
+      ctx.setLineDash([6 / cam.k, 4 / cam.k]);
+      ctx.beginPath();
+      for (let i = 0; i + 1 < state.path.length; i++) {
+        const s = nodes[state.path[i]!], t = nodes[state.path[i + 1]!];
+        if (!s || !t) continue;
+        ctx.moveTo(s.x, s.y);
+        ctx.lineTo(t.x, t.y);
+      }
+      ctx.stroke();
+      ctx.setLineDash([]);
+    }
 
-    const counts = { reachable: 0, leaked: 0, cycle: 0 };
-    for (const status of ["reachable", "leaked", "cycle"] as const) {
+    const counts: Record<NodeStatus, number> = { reachable: 0, leaked: 0, cycle: 0, possible: 0 };
+    for (const status of ["reachable", "possible", "leaked", "cycle"] as const) {
       ctx.fillStyle = COLORS[status];
       for (const pass of focus ? [0, 1] : [1]) {
-        ctx.globalAlpha = focus && pass === 0 ? 0.22 : 1;
+        ctx.globalAlpha = focus && pass === 0 ? 0.3 : 1;
         ctx.beginPath();
-        for (const n of nodes) {
-          if (n.status !== status || !mask[n.index]) continue;
-          const hot = !focus || n.index === selected || neighbours.has(n.index);
-          if (focus && (pass === 1) !== hot) continue;
-          if (pass === 1) counts[status]++;
-          ctx.moveTo(n.x + n.r, n.y);
-          ctx.arc(n.x, n.y, n.r, 0, 2 * Math.PI);
-        }
+        nodes.forEach((n, i) => {
+          if (n.status !== status || !mask[i]) return;
+          const isHot = !focus || i === selected || hot.has(i);
+          if (focus && (pass === 1) !== isHot) return;
+          counts[status]++;
+          if (inView(n)) shape(n, radius[i]!);
+        });
         ctx.fill();
       }
     }
     ctx.globalAlpha = 1;
-    if (focus) {
-      // Dimmed nodes are drawn too: count them.
-      for (const n of nodes) {
-        if (mask[n.index] && n.index !== selected && !neighbours.has(n.index)) counts[n.status]++;
-      }
-    }
     drawn = counts;
 
-    ctx.lineWidth = 1.5 / transform.k;
+    ctx.lineWidth = 1.5 / cam.k;
     if (matches.size > 0) {
       ctx.strokeStyle = COLORS.match;
       ctx.beginPath();
       for (const i of matches) {
         const n = nodes[i];
         if (!n) continue;
-        ctx.moveTo(n.x + n.r + 3, n.y);
-        ctx.arc(n.x, n.y, n.r + 3, 0, 2 * Math.PI);
+        const r = radius[i]! + 4 / cam.k + 2;
+        ctx.moveTo(n.x + r, n.y);
+        ctx.arc(n.x, n.y, r, 0, 2 * Math.PI);
       }
       ctx.stroke();
     }
     if (selected !== null && nodes[selected]) {
-      const n = nodes[selected];
+      const n = nodes[selected]!;
       ctx.strokeStyle = COLORS.ring;
-      ctx.lineWidth = 2.5 / transform.k;
+      ctx.lineWidth = 2.5 / cam.k;
       ctx.beginPath();
-      ctx.arc(n.x, n.y, n.r + 4 / transform.k + 2, 0, 2 * Math.PI);
+      ctx.arc(n.x, n.y, radius[selected]! + 5 / cam.k + 2, 0, 2 * Math.PI);
       ctx.stroke();
+    }
+    if (state.focus !== null && nodes[state.focus]) {
+      const n = nodes[state.focus]!;
+      ctx.strokeStyle = COLORS.ring;
+      ctx.lineWidth = 2 / cam.k;
+      ctx.setLineDash([4 / cam.k, 3 / cam.k]);
+      ctx.beginPath();
+      ctx.arc(n.x, n.y, radius[state.focus]! + 9 / cam.k + 2, 0, 2 * Math.PI);
+      ctx.stroke();
+      ctx.setLineDash([]);
     }
     if (pulse) {
       const now = performance.now();
       const phase = (now % 900) / 900;
-      ctx.strokeStyle = COLORS.cycle;
-      ctx.lineWidth = 2.5 / transform.k;
+      ctx.strokeStyle = COLORS.ring;
+      ctx.lineWidth = 2.5 / cam.k;
       ctx.globalAlpha = 1 - phase;
       ctx.beginPath();
       for (const i of pulse.members) {
         const n = nodes[i];
         if (!n) continue;
-        const r = n.r + (4 + phase * 16) / transform.k;
+        const r = radius[i]! + (4 + phase * 16) / cam.k;
         ctx.moveTo(n.x + r, n.y);
         ctx.arc(n.x, n.y, r, 0, 2 * Math.PI);
       }
       ctx.stroke();
       ctx.globalAlpha = 1;
-      if (now > pulse.until) {
-        pulse = null;
-        pulseTimer?.stop();
-        pulseTimer = null;
-      }
+      if (now > pulse.until) pulse = null;
+      else requestDraw();
     }
     drawMs += performance.now() - t0;
     if (!firstDrawn) {
@@ -247,182 +290,125 @@ export function createGraphCanvas(
     if (!pending) pending = requestAnimationFrame(draw);
   };
 
-  // Our own animation loop instead of d3-timer: one tick then one draw per frame, timed.
-  simulation.stop();
-  let loop = 0;
-  let tickMs = 0;
-  const frame = () => {
-    loop = 0;
-    if (simulation.alpha() >= simulation.alphaMin()) {
-      const t0 = performance.now();
-      simulation.tick();
-      tickMs += performance.now() - t0;
-      ticks++;
-      loop = requestAnimationFrame(frame);
+  /** The camera that shows `list` (indices) with margins. */
+  const frame = (list: number[]): Camera | null => {
+    let bx0 = Infinity, bx1 = -Infinity, by0 = Infinity, by1 = -Infinity;
+    for (const i of list) {
+      const n = nodes[i];
+      if (!n) continue;
+      const r = radius[i]!;
+      bx0 = Math.min(bx0, n.x - r), bx1 = Math.max(bx1, n.x + r);
+      by0 = Math.min(by0, n.y - r), by1 = Math.max(by1, n.y + r);
     }
-    if (!fitted && !cameraTaken && simulation.alpha() < FIT_ALPHA) {
-      fitted = true;
-      fit(true);
-    }
-    if (pending) {
-      cancelAnimationFrame(pending);
-      pending = 0;
-    }
-    draw();
+    if (!Number.isFinite(bx0)) return null;
+    const pad = 28;
+    const k = Math.max(
+      MIN_ZOOM,
+      Math.min(
+        4,
+        (width - 2 * pad) / Math.max(60, bx1 - bx0),
+        (height - 2 * pad) / Math.max(60, by1 - by0),
+      ),
+    );
+    return { k, x: width / 2 - ((bx0 + bx1) / 2) * k, y: height / 2 - ((by0 + by1) / 2) * k };
   };
-  const run = () => {
-    if (!loop) loop = requestAnimationFrame(frame);
+  const fit = (only?: number[]) => {
+    let list = only ?? [];
+    if (!only) nodes.forEach((_, i) => state.mask[i] && list.push(i));
+    if (list.length === 0) list = nodes.map((_, i) => i);
+    const c = frame(list);
+    if (!c) return;
+    cancelAnimationFrame(anim);
+    cam = c;
+    fitted = true;
+    requestDraw();
   };
-  run();
+  const flyTo = (indices: number[], withPulse: boolean) => {
+    const target = frame(indices);
+    if (!target) return;
+    // Not closer than 2.5× (a single node would fill the canvas), not farther than now.
+    target.k = Math.min(2.5, Math.max(target.k * 0.6, Math.min(cam.k, 2.5)));
+    const cx = (width / 2 - frame(indices)!.x) / frame(indices)!.k;
+    const cy = (height / 2 - frame(indices)!.y) / frame(indices)!.k;
+    target.x = width / 2 - cx * target.k;
+    target.y = height / 2 - cy * target.k;
+    const from = cam, start = performance.now(), duration = 450;
+    cancelAnimationFrame(anim);
+    const step = (now: number) => {
+      const t = Math.min(1, (now - start) / duration);
+      const e = t < 0.5 ? 4 * t * t * t : 1 - (-2 * t + 2) ** 3 / 2;
+      const k = from.k * (target.k / from.k) ** e;
+      // Interpolate the world point at the centre, then derive the translation for k.
+      const fcx = (width / 2 - from.x) / from.k, fcy = (height / 2 - from.y) / from.k;
+      const wx = fcx + (cx - fcx) * e, wy = fcy + (cy - fcy) * e;
+      cam = { k, x: width / 2 - wx * k, y: height / 2 - wy * k };
+      draw();
+      if (t < 1) anim = requestAnimationFrame(step);
+    };
+    anim = requestAnimationFrame(step);
+    if (withPulse) {
+      pulse = { members: indices.slice(0, 200), until: performance.now() + 3000 };
+    }
+  };
 
-  const toWorld = (event: Event): [number, number] => {
-    const [px, py] = d3.pointer(event, canvas);
-    return [(px - transform.x) / transform.k, (py - transform.y) / transform.k];
-  };
-  const pick = (x: number, y: number): SimNode | undefined => {
-    let best: SimNode | undefined;
-    let bestD = Infinity;
-    const slack = 4 / transform.k;
-    for (const n of nodes) {
-      if (!state.mask[n.index]) continue;
-      const d = Math.hypot(n.x - x, n.y - y);
-      if (d < n.r + slack && d < bestD) {
-        best = n;
+  const pick = (px: number, py: number): number | null => {
+    const wx = (px - cam.x) / cam.k, wy = (py - cam.y) / cam.k;
+    let best: number | null = null, bestD = Infinity;
+    const slack = 4 / cam.k;
+    nodes.forEach((n, i) => {
+      if (!state.mask[i]) return;
+      const d = Math.hypot(n.x - wx, n.y - wy);
+      if (d < radius[i]! * 1.3 + slack && d < bestD) {
+        best = i;
         bestD = d;
       }
-    }
+    });
     return best;
   };
 
-  const zoom = d3.zoom()
-    .scaleExtent([0.05, 12])
-    .on("zoom", (event: { transform: ZoomTransform; sourceEvent: Event | null }) => {
-      transform = event.transform;
-      // A wheel or a pan by the user: never auto-fit over it.
-      if (event.sourceEvent) {
-        cameraTaken = true;
-        flyTimer?.stop();
-      }
-      requestDraw();
-    });
-  const drag = d3.drag()
-    .container(canvas)
-    .subject((event: { sourceEvent: Event }) => pick(...toWorld(event.sourceEvent)))
-    .on("start", (event: { active: number; subject: SimNode; sourceEvent: Event }) => {
-      if (!event.active) simulation.alphaTarget(0.2).alpha(Math.max(simulation.alpha(), 0.2));
-      run();
-      const [x, y] = toWorld(event.sourceEvent);
-      event.subject.fx = x;
-      event.subject.fy = y;
-    })
-    .on("drag", (event: { subject: SimNode; sourceEvent: Event }) => {
-      const [x, y] = toWorld(event.sourceEvent);
-      event.subject.fx = x;
-      event.subject.fy = y;
-    })
-    .on("end", (event: { active: number }) => {
-      // The node stays pinned where it was dropped (Esc unpins everything).
-      if (!event.active) simulation.alphaTarget(0);
-    });
-  const sel = d3.select(canvas);
-  sel.call(drag).call(zoom).on("dblclick.zoom", null);
-  sel.on("click", (event: MouseEvent) => {
-    const hit = pick(...toWorld(event));
-    onSelect(hit ? hit.index : null);
-  });
-
-  const home = () =>
-    d3.zoomIdentity.translate(width / 2, height / 2).scale(nodes.length > 800 ? 0.8 : 1);
+  // Pan with the pointer, zoom with the wheel (about the pointer); a click without a drag picks.
+  let drag: { x: number; y: number; moved: boolean } | null = null;
+  const onDown = (e: PointerEvent) => {
+    drag = { x: e.clientX, y: e.clientY, moved: false };
+    canvas.setPointerCapture(e.pointerId);
+  };
+  const onMove = (e: PointerEvent) => {
+    if (!drag) return;
+    const dx = e.clientX - drag.x, dy = e.clientY - drag.y;
+    if (!drag.moved && Math.hypot(dx, dy) < 4) return;
+    drag.moved = true;
+    cancelAnimationFrame(anim);
+    cam = { ...cam, x: cam.x + dx, y: cam.y + dy };
+    drag.x = e.clientX, drag.y = e.clientY;
+    requestDraw();
+  };
+  const onUp = (e: PointerEvent) => {
+    const d = drag;
+    drag = null;
+    if (d && !d.moved) {
+      const rect = canvas.getBoundingClientRect();
+      onPick(pick(e.clientX - rect.left, e.clientY - rect.top));
+    }
+  };
+  const zoomAt = (px: number, py: number, factor: number) => {
+    const k = Math.max(MIN_ZOOM, Math.min(MAX_ZOOM, cam.k * factor));
+    const wx = (px - cam.x) / cam.k, wy = (py - cam.y) / cam.k;
+    cam = { k, x: px - wx * k, y: py - wy * k };
+    requestDraw();
+  };
+  const onWheel = (e: WheelEvent) => {
+    e.preventDefault();
+    cancelAnimationFrame(anim);
+    const rect = canvas.getBoundingClientRect();
+    zoomAt(e.clientX - rect.left, e.clientY - rect.top, Math.exp(-e.deltaY * 0.0015));
+  };
+  canvas.addEventListener("pointerdown", onDown);
+  canvas.addEventListener("pointermove", onMove);
+  canvas.addEventListener("pointerup", onUp);
+  canvas.addEventListener("wheel", onWheel, { passive: false });
   const observer = new ResizeObserver(resize);
   observer.observe(canvas);
   resize();
-  sel.call(zoom.transform, home());
-
-  /** Animate the camera to `target`, whose centre in world coordinates is (cx, cy). */
-  const flyToTransform = (target: ZoomTransform, cx: number, cy: number) => {
-    const k = target.k;
-    const from = transform;
-    const interp = d3.interpolateZoom(
-      [(width / 2 - from.x) / from.k, (height / 2 - from.y) / from.k, width / from.k],
-      [cx, cy, width / k],
-    );
-    const duration = Math.min(1200, Math.max(400, interp.duration * 0.6));
-    flyTimer?.stop();
-    flyTimer = d3.timer((elapsed: number) => {
-      const t = Math.min(1, elapsed / duration);
-      const [vx, vy, vw] = interp(d3.easeCubicInOut(t)) as [number, number, number];
-      const kk = width / vw;
-      sel.call(
-        zoom.transform,
-        t >= 1
-          ? target
-          : d3.zoomIdentity.translate(width / 2 - vx * kk, height / 2 - vy * kk).scale(kk),
-      );
-      if (t >= 1) {
-        flyTimer?.stop();
-        flyTimer = null;
-      }
-    });
-  };
-
-  /** Fit `only` (default: the shown nodes, or all) into the canvas, leaving room for the legend. */
-  const fit = (animate: boolean, only?: number[]) => {
-    let shown = only
-      ? only.map((i) => nodes[i]).filter((n): n is SimNode => !!n && Number.isFinite(n.x))
-      : nodes.filter((n) => state.mask[n.index] && Number.isFinite(n.x));
-    if (shown.length === 0) shown = nodes.filter((n) => Number.isFinite(n.x));
-    if (shown.length === 0) return;
-    let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
-    for (const n of shown) {
-      x0 = Math.min(x0, n.x - n.r);
-      x1 = Math.max(x1, n.x + n.r);
-      y0 = Math.min(y0, n.y - n.r);
-      y1 = Math.max(y1, n.y + n.r);
-    }
-    const padX = 32, padTop = 28, padBottom = 52;
-    const k = Math.max(
-      0.05,
-      Math.min(
-        3,
-        (width - 2 * padX) / Math.max(80, x1 - x0),
-        (height - padTop - padBottom) / Math.max(80, y1 - y0),
-      ),
-    );
-    const cx = (x0 + x1) / 2, cy = (y0 + y1) / 2;
-    const screenY = padTop + (height - padTop - padBottom) / 2;
-    const target = d3.zoomIdentity.translate(width / 2 - cx * k, screenY - cy * k).scale(k);
-    if (!animate) {
-      flyTimer?.stop();
-      sel.call(zoom.transform, target);
-      return;
-    }
-    flyToTransform(target, (width / 2 - target.x) / k, (height / 2 - target.y) / k);
-  };
-
-  const flyTo = (indices: number[], withPulse: boolean) => {
-    const members = indices.map((i) => nodes[i]).filter((n): n is SimNode =>
-      !!n && Number.isFinite(n.x)
-    );
-    if (members.length === 0) return;
-    cameraTaken = true;
-    const xs = members.map((n) => n.x), ys = members.map((n) => n.y);
-    const x0 = Math.min(...xs), x1 = Math.max(...xs), y0 = Math.min(...ys), y1 = Math.max(...ys);
-    const k = Math.min(
-      2.5,
-      0.6 * Math.min(width / Math.max(160, x1 - x0), height / Math.max(160, y1 - y0)),
-    );
-    const cx = (x0 + x1) / 2, cy = (y0 + y1) / 2;
-    flyToTransform(
-      d3.zoomIdentity.translate(width / 2 - cx * k, height / 2 - cy * k).scale(k),
-      cx,
-      cy,
-    );
-    if (withPulse) {
-      pulse = { members: members.map((n) => n.index), until: performance.now() + 3600 };
-      pulseTimer?.stop();
-      pulseTimer = d3.timer(() => requestDraw());
-    }
-  };
 
   return {
     update(next) {
@@ -430,46 +416,81 @@ export function createGraphCanvas(
       requestDraw();
     },
     flyTo,
-    fitTo(indices) {
-      cameraTaken = true;
-      fit(true, indices);
+    fit,
+    add(more, moreLinks) {
+      for (const n of more) {
+        nodes.push(n);
+        radius.push(_radius(n));
+      }
+      links.push(...moreLinks);
+      requestDraw();
     },
-    reset() {
-      for (const n of nodes) n.fx = n.fy = null;
-      pulse = null;
-      pulseTimer?.stop();
-      flyTimer?.stop();
-      fitted = true;
-      fit(true);
-      simulation.alpha(0.5);
-      run();
+    pan(dx, dy, k = 1) {
+      cam = { ...cam, x: cam.x + dx, y: cam.y + dy };
+      if (k !== 1) zoomAt(width / 2, height / 2, k);
+      draw();
+    },
+    nearest(from, dx, dy) {
+      const a = nodes[from];
+      if (!a) return null;
+      let best: number | null = null, bestScore = Infinity;
+      nodes.forEach((n, i) => {
+        if (i === from || !state.mask[i]) return;
+        const vx = n.x - a.x, vy = n.y - a.y;
+        const along = vx * dx + vy * dy;
+        if (along <= 0) return;
+        const across = Math.abs(vx * dy - vy * dx);
+        const score = along + 2 * across;
+        if (score < bestScore) {
+          bestScore = score;
+          best = i;
+        }
+      });
+      return best;
     },
     screenPosition(index) {
       const n = nodes[index];
       if (!n) return null;
-      return [transform.x + n.x * transform.k, transform.y + n.y * transform.k];
+      return [cam.x + n.x * cam.k, cam.y + n.y * cam.k];
     },
     stats() {
-      return {
-        drawn,
-        frames,
-        ticks,
-        alpha: simulation.alpha(),
-        pinned: nodes.filter((n) => n.fx != null).length,
-        pulsing: pulse ? pulse.members.length : 0,
-        zoom: transform.k,
-        drawMs: frames ? drawMs / frames : 0,
-        tickMs: ticks ? tickMs / ticks : 0,
-        fitted,
-      };
+      return { drawn, frames, zoom: cam.k, drawMs: frames ? drawMs / frames : 0, fitted };
     },
     destroy() {
-      simulation.stop();
-      cancelAnimationFrame(loop);
-      pulseTimer?.stop();
-      flyTimer?.stop();
+      cancelAnimationFrame(anim);
+      cancelAnimationFrame(pending);
       observer.disconnect();
-      sel.on(".zoom", null).on(".drag", null).on("click", null);
+      canvas.removeEventListener("pointerdown", onDown);
+      canvas.removeEventListener("pointermove", onMove);
+      canvas.removeEventListener("pointerup", onUp);
+      canvas.removeEventListener("wheel", onWheel);
     },
   };
+}
+
+/** Node radius in world units: grows with the log of the size, leaked blocks a little bigger. */
+function _radius(n: GraphNode): number {
+  const r = 1 + Math.log2(Math.max(16, n.size)) * 0.55;
+  return n.status === "reachable"
+    ? Math.max(2.5, Math.min(5, r * 0.7))
+    : Math.max(3.5, Math.min(9, r));
+}
+
+/** An arrowhead at the edge of the target, pointing at it (added to the current path). */
+function _arrow(
+  ctx: CanvasRenderingContext2D,
+  s: { x: number; y: number },
+  t: { x: number; y: number },
+  r: number,
+  size: number,
+): void {
+  const dx = t.x - s.x, dy = t.y - s.y;
+  const len = Math.hypot(dx, dy);
+  if (len < r * 2 + size) return;
+  const ux = dx / len, uy = dy / len;
+  const tipX = t.x - ux * (r + 1), tipY = t.y - uy * (r + 1);
+  ctx.moveTo(tipX - ux * size - uy * size * 0.5, tipY - uy * size + ux * size * 0.5);
+  ctx.lineTo(tipX, tipY);
+  ctx.lineTo(tipX - ux * size + uy * size * 0.5, tipY - uy * size - ux * size * 0.5);
+  ctx.moveTo(t.x, t.y);
 }

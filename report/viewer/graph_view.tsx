@@ -1,50 +1,54 @@
-// Heap graph panel: filter chips, address search, legend, and the canvas that graph_canvas.ts draws on.
+// The heap graph panel: filter chips, address search, legend (shape and colour), and the canvas,
+// which the keyboard can reach (arrows move between nodes, Enter selects, + − 0 zoom and fit).
 
-import { useEffect, useRef } from "preact/hooks";
-import { formatCount } from "../selectors.ts";
-import type { Filter, GraphPayload, Visible } from "../selectors.ts";
-import { createGraphCanvas } from "./graph_canvas.ts";
-import type { GraphCanvas } from "./graph_canvas.ts";
+import { useEffect, useRef, useState } from "preact/hooks";
+import { formatBytes, formatCount } from "../format.ts";
+import type { Filter, GraphNode, GraphPayload, NodeStatus } from "../view/payload.ts";
+import type { Visible } from "../view/visible.ts";
+import { createGraphCanvas, type GraphCanvas } from "./graph_canvas.ts";
+import { ShapeIcon } from "./shape_icon.tsx";
 
 export interface GraphViewProps {
   graph: GraphPayload;
+  /** Drawn nodes: the graph's, then those drawn on demand. */
+  nodes: readonly GraphNode[];
   filter: Filter;
   zone: string | null;
-  /** Label of the allocation site the graph is narrowed to, or null. */
   siteLabel: string | null;
   search: string;
   visible: Visible;
+  /** Blocks matching the search that are not drawn (from the block index), and whether it is loaded. */
+  undrawnMatches: number;
+  indexReady: boolean;
   selected: number | null;
-  neighbours: ReadonlySet<number>;
+  hot: ReadonlySet<number>;
+  path: readonly number[];
   onFilter: (filter: Filter) => void;
   onZone: (zone: string | null) => void;
   onClearSite: () => void;
   onSearch: (search: string) => void;
   onSearchEnter: () => void;
-  onSelect: (index: number | null) => void;
+  onPick: (index: number | null) => void;
   onCanvas: (canvas: GraphCanvas | null) => void;
   onReady: () => void;
 }
 
-const CHIPS: { filter: Filter; label: string; key: string }[] = [
+const CHIPS: { filter: Filter; label: string; key: string; status?: NodeStatus }[] = [
   { filter: "all", label: "All", key: "1" },
-  { filter: "reachable", label: "Reachable", key: "2" },
-  { filter: "leaked", label: "Leaked", key: "3" },
-  { filter: "cycle", label: "In cycle", key: "4" },
+  { filter: "reachable", label: "Reachable", key: "2", status: "reachable" },
+  { filter: "leaked", label: "Leaked", key: "3", status: "leaked" },
+  { filter: "cycle", label: "In cycle", key: "4", status: "cycle" },
+  { filter: "possible", label: "Possible", key: "5", status: "possible" },
 ];
 
 export function GraphView(props: GraphViewProps) {
   const canvasRef = useRef<HTMLCanvasElement>(null);
   const apiRef = useRef<GraphCanvas | null>(null);
+  const [focus, setFocus] = useState<number | null>(null);
   const { graph, visible } = props;
 
   useEffect(() => {
-    const api = createGraphCanvas(
-      canvasRef.current!,
-      graph,
-      (i) => props.onSelect(i),
-      props.onReady,
-    );
+    const api = createGraphCanvas(canvasRef.current!, graph, (i) => props.onPick(i), props.onReady);
     apiRef.current = api;
     props.onCanvas(api);
     return () => {
@@ -57,16 +61,50 @@ export function GraphView(props: GraphViewProps) {
     apiRef.current?.update({
       mask: visible.mask,
       selected: props.selected,
-      neighbours: props.neighbours,
+      hot: props.hot,
+      path: props.path,
       matches: new Set(visible.matches),
+      focus,
     });
-  }, [visible, props.selected, props.neighbours]);
+  }, [visible, props.selected, props.hot, props.path, focus]);
 
-  const shown = visible.counts.reachable + visible.counts.leaked + visible.counts.cycle;
+  const onKey = (e: KeyboardEvent) => {
+    const api = apiRef.current;
+    if (!api) return;
+    const dirs: Record<string, [number, number]> = {
+      ArrowRight: [1, 0],
+      ArrowLeft: [-1, 0],
+      ArrowDown: [0, 1],
+      ArrowUp: [0, -1],
+    };
+    const d = dirs[e.key];
+    if (d) {
+      e.preventDefault();
+      const from = focus ?? props.selected;
+      let next: number | null;
+      if (from === null) {
+        next = visible.mask.indexOf(1);
+        if (next < 0) next = null;
+      } else next = api.nearest(from, d[0], d[1]);
+      if (next !== null) {
+        setFocus(next);
+        api.flyTo([next], false);
+      }
+    } else if ((e.key === "Enter" || e.key === " ") && focus !== null) {
+      e.preventDefault();
+      props.onPick(focus);
+    } else if (e.key === "+" || e.key === "=") api.pan(0, 0, 1.25);
+    else if (e.key === "-") api.pan(0, 0, 0.8);
+    else if (e.key === "0") api.fit();
+  };
+  const focused = focus !== null ? props.nodes[focus] ?? null : null;
+  const shown = visible.counts.reachable + visible.counts.leaked + visible.counts.cycle +
+    visible.counts.possible;
   return (
-    <div class="card graph">
+    <section class="card graph" aria-labelledby="graph-title">
+      <h2 id="graph-title">Heap graph</h2>
       <div class="toolbar">
-        <div class="chips" role="group" aria-label="Filter">
+        <div class="chips" role="group" aria-label="Show">
           {CHIPS.map((c) => (
             <button
               type="button"
@@ -76,7 +114,7 @@ export function GraphView(props: GraphViewProps) {
               aria-pressed={props.filter === c.filter}
               onClick={() => props.onFilter(c.filter)}
             >
-              {c.label} <kbd>{c.key}</kbd>
+              {c.status && <ShapeIcon status={c.status} />} {c.label} <kbd>{c.key}</kbd>
             </button>
           ))}
           {props.zone !== null && (
@@ -93,7 +131,6 @@ export function GraphView(props: GraphViewProps) {
               type="button"
               class="chip on site"
               data-testid="site-chip"
-              title={props.siteLabel}
               onClick={() => props.onClearSite()}
             >
               site: {props.siteLabel} ✕
@@ -104,6 +141,7 @@ export function GraphView(props: GraphViewProps) {
           class="search"
           type="search"
           placeholder="Search address (hex)…"
+          aria-label="Search a block by address"
           value={props.search}
           spellcheck={false}
           data-testid="search"
@@ -114,27 +152,56 @@ export function GraphView(props: GraphViewProps) {
         />
       </div>
       <div class="canvas-wrap">
-        <canvas ref={canvasRef} data-testid="graph" aria-label="Heap graph" />
-        <div class="legend">
+        <canvas
+          ref={canvasRef}
+          data-testid="graph"
+          tabIndex={0}
+          role="application"
+          aria-roledescription="heap graph"
+          aria-label={`Heap graph: ${
+            formatCount(shown)
+          } blocks shown. Arrow keys move between blocks, Enter selects, + and − zoom, 0 fits.`}
+          onKeyDown={onKey}
+        />
+        <div class="legend" aria-hidden="true">
           <span>
-            <i class="dot reachable" /> reachable {formatCount(visible.counts.reachable)}
+            <ShapeIcon status="reachable" /> reachable {formatCount(visible.counts.reachable)}
           </span>
           <span>
-            <i class="dot leaked" /> leaked {formatCount(visible.counts.leaked)}
+            <ShapeIcon status="leaked" /> leaked {formatCount(visible.counts.leaked)}
           </span>
           <span>
-            <i class="dot cycle" /> in a cycle {formatCount(visible.counts.cycle)}
+            <ShapeIcon status="cycle" /> leaked, in a cycle {formatCount(visible.counts.cycle)}
           </span>
-        </div>
-        <div class="note" data-testid="not-drawn">
-          {props.search &&
-            `${formatCount(visible.matches.length)} match${
-              visible.matches.length === 1 ? "" : "es"
-            } · `}
-          showing {formatCount(shown)} of {formatCount(graph.nodes.length)} drawn blocks
-          {graph.notDrawn > 0 ? ` · ${formatCount(graph.notDrawn)} allocations not drawn` : ""}
+          {visible.counts.possible > 0 && (
+            <span>
+              <ShapeIcon status="possible" /> possible {formatCount(visible.counts.possible)}
+            </span>
+          )}
+          <span class="muted">arrows point from holder to held</span>
         </div>
       </div>
-    </div>
+      <div class="sr-only" aria-live="polite" data-testid="graph-focus">
+        {focused
+          ? `${focused.address}, ${focused.status}, ${formatBytes(focused.size)}, ${focused.zone}`
+          : ""}
+      </div>
+      <div class="note" data-testid="not-drawn">
+        {props.search &&
+          `${formatCount(visible.matches.length)} drawn match${
+            visible.matches.length === 1 ? "" : "es"
+          }${
+            props.undrawnMatches > 0
+              ? `, ${formatCount(props.undrawnMatches)} not drawn (Enter draws the first)`
+              : props.indexReady
+              ? ""
+              : " (searching every block once the index is loaded)"
+          } · `}
+        {formatCount(shown)} shown of {formatCount(props.nodes.length)} drawn blocks
+        {graph.notDrawn > 0
+          ? ` · ${formatCount(graph.notDrawn)} allocations not drawn (search finds them)`
+          : ""}
+      </div>
+    </section>
   );
 }

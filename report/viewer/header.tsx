@@ -1,6 +1,7 @@
-// Report header: target, capture time, pause and the verdict.
+// Report header: target, capture, the verdict, and what of the process's memory the report holds.
 
-import type { HeaderPayload } from "../selectors.ts";
+import { formatCount } from "../format.ts";
+import type { HeaderPayload } from "../view/payload.ts";
 
 export function Header({ header }: { header: HeaderPayload }) {
   const when = new Date(header.capturedAt);
@@ -10,19 +11,28 @@ export function Header({ header }: { header: HeaderPayload }) {
   return (
     <header class="top">
       <div class="brand">
-        <span class="logo">◎</span> heapscope
+        <span class="logo" aria-hidden="true">◎</span> heapscope
       </div>
       <div class="target">
-        <div class="cmd" title={header.command} data-testid="command">{header.command}</div>
+        <div class="cmd" data-testid="command">{header.command}</div>
         <div class="meta">
-          <span>pid {header.pid}</span>
+          {header.goDump
+            ? <span data-testid="kind">Go heap dump</span>
+            : <span data-testid="kind">pid {header.pid}</span>}
           <span>{header.platform} {header.arch}</span>
           <span>{header.allocator}</span>
           <span>captured {captured}</span>
-          <span>paused {header.pauseMs.toFixed(1)} ms</span>
+          {!header.goDump && <span>paused {header.pauseMs.toFixed(1)} ms</span>}
+        </div>
+        <div class="privacy small" data-testid="privacy">
+          {header.bytesEmbedded > 0
+            ? `Contains bytes copied from the process's memory: the first bytes of ${
+              formatCount(header.bytesEmbedded)
+            } blocks (hexdumps), as leaks.json does. Share it with care; --redact leaves every byte out.`
+            : "Contains no bytes of the process's memory (no hexdumps): addresses, sizes and names only."}
         </div>
       </div>
-      <div class={header.ok ? "verdict ok" : "verdict bad"} data-testid="verdict">
+      <div class={header.ok ? "verdict ok" : "verdict bad"} data-testid="verdict" role="status">
         {header.verdict}
       </div>
     </header>

@@ -1,12 +1,12 @@
 // "How this was computed": phases, platform calls, timings, warnings and the limits of conservative scanning.
 
-import type { MethodPayload } from "../selectors.ts";
+import type { MethodPayload } from "../view/payload.ts";
 
 export function MethodSection({ method }: { method: MethodPayload }) {
   const max = Math.max(1, ...method.timings.map((t) => t.ms));
   return (
-    <section class="card method">
-      <h3>How this was computed</h3>
+    <section class="card method" aria-labelledby="method-title">
+      <h2 id="method-title">How this was computed</h2>
       <div class="method-grid">
         <div>
           <h4>Phases</h4>

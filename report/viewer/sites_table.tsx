@@ -1,9 +1,10 @@
-// Allocation sites (recorded processes): top call stacks by leaked then live bytes; a click expands
-// the stack and shows only that site's blocks in the graph.
+// Allocation sites (recorded processes): every listed site with leaked and live counts; a row
+// narrows the graph to the site's blocks and shows its stack below the table.
 
-import { formatBytes, formatCount, formatDuration } from "../selectors.ts";
-import type { SiteRowView, SitesPayload } from "../selectors.ts";
+import { formatBytes, formatCount, formatDuration } from "../format.ts";
+import type { SiteRowView, SitesPayload } from "../view/payload.ts";
 import { StackFrames } from "./stack_frames.tsx";
+import { type Column, VirtualTable } from "./virtual_table.tsx";
 
 export function SitesTable(
   { sites, selected, onPick }: {
@@ -12,90 +13,117 @@ export function SitesTable(
     onPick: (row: SiteRowView | null) => void;
   },
 ) {
-  const pair = (count: number, bytes: number, red = false) => (
-    <>
-      <td class={red && count > 0 ? "num red" : "num"}>{formatCount(count)}</td>
-      <td class={red && count > 0 ? "num red" : "num"}>{formatBytes(bytes)}</td>
-    </>
-  );
+  const columns: Column<SiteRowView>[] = [
+    {
+      key: "site",
+      label: "allocated in",
+      width: 36,
+      cell: (r) => (
+        <span>
+          <span class="fn" data-testid="site-function">{r.label}</span>
+          {r.location && <span class="where" title={r.file}>{r.location}</span>}
+        </span>
+      ),
+      value: (r) => r.location ? `${r.label} ${r.location}` : r.label,
+    },
+    {
+      key: "leaked",
+      label: "leaked",
+      num: true,
+      width: 8,
+      cell: (r) => formatCount(r.leakedCount),
+      value: (r) => r.leakedCount,
+    },
+    {
+      key: "leakedBytes",
+      label: "leaked bytes",
+      num: true,
+      width: 12,
+      title: "Usable bytes of the site's leaked blocks (the leaks table's unit)",
+      cell: (r) => formatBytes(r.leakedUsableBytes),
+      value: (r) => r.leakedUsableBytes,
+    },
+    {
+      key: "requested",
+      label: "asked",
+      num: true,
+      width: 10,
+      title:
+        "Requested bytes of the site's leaked blocks: what the program asked malloc for (≤ usable)",
+      cell: (r) => formatBytes(r.leakedBytes),
+      value: (r) => r.leakedBytes,
+    },
+    {
+      key: "live",
+      label: "live",
+      num: true,
+      width: 8,
+      cell: (r) => formatCount(r.count),
+      value: (r) => r.count,
+    },
+    {
+      key: "liveBytes",
+      label: "live bytes",
+      num: true,
+      width: 10,
+      title: "Requested bytes of the site's live blocks (the recorder's count)",
+      cell: (r) => formatBytes(r.bytes),
+      value: (r) => r.bytes,
+    },
+    {
+      key: "total",
+      label: "allocated",
+      num: true,
+      width: 10,
+      title: "Blocks the site allocated since the recorder started",
+      cell: (r) => formatCount(r.totalCount),
+      value: (r) => r.totalCount,
+    },
+    {
+      key: "age",
+      label: "oldest",
+      num: true,
+      width: 9,
+      cell: (r) => r.count > 0 ? formatDuration(r.oldestMs) : "",
+      value: (r) => r.oldestMs,
+    },
+  ];
+  const open = selected === null ? undefined : sites.rows.find((r) => r.site === selected);
+  const stack = open ? sites.stacks[open.site] : undefined;
   return (
-    <div class="card sites" data-testid="sites">
-      <h3>
+    <section class="card sites" data-testid="sites" aria-labelledby="sites-title">
+      <h2 id="sites-title">
         Allocation sites <span class="muted">({formatCount(sites.total)})</span>
-      </h3>
-      <table class="grid sites-table">
-        <thead>
-          <tr>
-            <th>allocated in</th>
-            <th class="num">leaked</th>
-            <th class="num">leaked bytes</th>
-            <th class="num">live</th>
-            <th class="num">live bytes</th>
-            <th class="num">peak</th>
-            <th class="num">total</th>
-            <th class="num" title="oldest live block / mean age">age</th>
-          </tr>
-        </thead>
-        <tbody>
-          {sites.rows.map((r) => {
-            const open = selected === r.site;
-            const stack = sites.stacks[r.site];
-            return [
-              <tr
-                key={r.site}
-                class={open ? "clickable selected" : "clickable"}
-                data-site={r.site}
-                aria-expanded={open}
-                onClick={() => onPick(open ? null : r)}
-              >
-                <td class="site-cell">
-                  <span class="caret">{open ? "▾" : "▸"}</span>
-                  <span class="fn" data-testid="site-function">{r.label}</span>
-                  {r.location && <span class="where" title={r.file}>{r.location}</span>}
-                </td>
-                {pair(r.leakedCount, r.leakedBytes, true)}
-                {pair(r.count, r.bytes)}
-                <td class="num" title={`${formatCount(r.peakCount)} blocks`}>
-                  {formatBytes(r.peakBytes)}
-                </td>
-                <td class="num" title={formatBytes(r.totalBytes)}>{formatCount(r.totalCount)}</td>
-                <td class="num" title={`mean ${formatDuration(r.meanAgeMs)}`}>
-                  {r.count > 0 ? formatDuration(r.oldestMs) : ""}
-                </td>
-              </tr>,
-              open && (
-                <tr key={`${r.site}-stack`} class="stack-row">
-                  <td colSpan={8}>
-                    <div class="stack-meta muted small">
-                      site {r.site} · {r.direct} direct of {formatCount(r.leakedCount)}{" "}
-                      leaked · threads {r.threads.join(", ") || "none"} · mean age{" "}
-                      {formatDuration(r.meanAgeMs)} · {r.nodes.length > 0
-                        ? `${
-                          formatCount(r.nodes.length)
-                        } of its blocks drawn, shown alone in the graph`
-                        : "none of its blocks is drawn in the graph"}
-                    </div>
-                    {stack
-                      ? <StackFrames frames={stack.frames} more={stack.more} />
-                      : (
-                        <p class="muted small">
-                          Stack not embedded in this report; see leaks.json.
-                        </p>
-                      )}
-                  </td>
-                </tr>
-              ),
-            ];
-          })}
-        </tbody>
-      </table>
+      </h2>
+      <VirtualTable<SiteRowView>
+        id="sites-table"
+        label="Allocation sites"
+        columns={columns}
+        rows={sites.rows}
+        rowKey={(r) => `${r.site}`}
+        selected={selected === null ? null : `${selected}`}
+        onActivate={(r) => onPick(selected === r.site ? null : r)}
+        sort={{ key: "leakedBytes", desc: true }}
+        visibleRows={10}
+      />
+      {open && (
+        <div class="stack-box" data-testid="site-stack">
+          <div class="stack-meta muted small">
+            site {open.site}: {open.label} {open.location}
+            {open.via ? ` (${open.via})` : ""} · {open.direct} direct of{" "}
+            {formatCount(open.leakedCount)} leaked · threads {open.threads.join(", ") || "none"}
+          </div>
+          {stack
+            ? <StackFrames frames={stack.frames} more={stack.more} />
+            : <p class="muted small">Stack not embedded in this report; see leaks.json.</p>}
+        </div>
+      )}
       <p class="muted small">
-        Innermost frame outside the allocator (malloc, operator new, …) and the recorder. Click a
-        site to see its stack and show only its blocks in the graph; click again to clear.
-        {sites.omitted > 0
-          ? ` Omitting ${formatCount(sites.omitted)} more sites (see leaks.json).`
-          : ""}
+        Each site is named by its first frame in the program's own code (past malloc, operator new
+        and library frames). Select a site to see its stack and only its blocks in the graph; again
+        to clear.
+        {sites.omitted > 0 ? ` ${formatCount(sites.omitted)} more sites are in leaks.json.` : ""}
       </p>
-    </div>
+    </section>
   );
 }

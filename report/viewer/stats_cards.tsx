@@ -1,49 +1,84 @@
-// Summary cards: allocations, bytes, reachable, leaked (direct / indirect), cycles.
+// Summary cards: allocations, reachable, leaked (direct / indirect), possible, cycles; each a labelled
+// group for screen readers, with the status shape beside the number.
 
-import { formatBytes, formatCount } from "../selectors.ts";
-import type { StatsPayload } from "../selectors.ts";
+import { formatBytes, formatCount } from "../format.ts";
+import type { NodeStatus, StatsPayload } from "../view/payload.ts";
+import { ShapeIcon } from "./shape_icon.tsx";
 
 export function StatsCards({ stats: s }: { stats: StatsPayload }) {
-  const cards: { label: string; value: string; sub: string; tone?: string }[] = [
-    { label: "Allocations", value: formatCount(s.allocations), sub: formatBytes(s.bytes) },
+  const cards: {
+    label: string;
+    value: number;
+    bytes: string;
+    status?: NodeStatus;
+    tone?: string;
+    testid: string;
+  }[] = [
+    {
+      label: "Allocations",
+      value: s.allocations,
+      bytes: formatBytes(s.bytes),
+      testid: "allocations",
+    },
     {
       label: "Reachable",
-      value: formatCount(s.reachable),
-      sub: formatBytes(s.reachableBytes),
-      tone: "green",
+      value: s.reachable,
+      bytes: formatBytes(s.reachableBytes),
+      status: "reachable",
+      testid: "reachable",
     },
     {
       label: "Leaked",
-      value: formatCount(s.leaked),
-      sub: formatBytes(s.leakedBytes),
-      tone: s.leaked ? "red" : "green",
+      value: s.leaked,
+      bytes: formatBytes(s.leakedBytes),
+      status: "leaked",
+      tone: s.leaked ? "bad" : "",
+      testid: "leaked",
     },
     {
       label: "Direct leaks",
-      value: formatCount(s.direct),
-      sub: formatBytes(s.directBytes),
-      tone: s.direct ? "red" : undefined,
+      value: s.direct,
+      bytes: formatBytes(s.directBytes),
+      status: "leaked",
+      testid: "direct",
     },
     {
       label: "Indirect leaks",
-      value: formatCount(s.indirect),
-      sub: formatBytes(s.indirectBytes),
-      tone: s.indirect ? "red" : undefined,
+      value: s.indirect,
+      bytes: formatBytes(s.indirectBytes),
+      status: "leaked",
+      testid: "indirect",
     },
     {
       label: "Leaked cycles",
-      value: formatCount(s.cycles),
-      sub: `${formatCount(s.cycleBlocks)} blocks`,
-      tone: s.cycles ? "purple" : undefined,
+      value: s.cycles,
+      bytes: `${formatCount(s.cycleBlocks)} blocks`,
+      status: "cycle",
+      testid: "cycles",
     },
   ];
+  if (s.possible > 0) {
+    cards.push({
+      label: "Possibly hidden",
+      value: s.possible,
+      bytes: formatBytes(s.possibleBytes),
+      status: "possible",
+      testid: "possible",
+    });
+  }
   return (
-    <section class="stats">
+    <section class="stats" aria-label="Summary">
       {cards.map((c) => (
-        <div class={`card stat ${c.tone ?? ""}`} key={c.label}>
-          <div class="label">{c.label}</div>
-          <div class="value">{c.value}</div>
-          <div class="sub">{c.sub}</div>
+        <div
+          class={`card stat ${c.tone ?? ""}`}
+          key={c.label}
+          role="group"
+          aria-label={`${c.label}: ${formatCount(c.value)}, ${c.bytes}`}
+          data-testid={`stat-${c.testid}`}
+        >
+          <div class="label">{c.status && <ShapeIcon status={c.status} />} {c.label}</div>
+          <div class="value" data-value={c.value}>{formatCount(c.value)}</div>
+          <div class="sub">{c.bytes}</div>
         </div>
       ))}
     </section>

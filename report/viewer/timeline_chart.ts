@@ -3,14 +3,21 @@
 
 // @ts-types="./d3.d.ts"
 import * as d3 from "d3";
-import type { TimelinePayload, TimelinePoint } from "../selectors.ts";
-import { formatBytes, formatCount, formatDuration } from "../selectors.ts";
+import type { TimelinePayload, TimelinePoint } from "../view/payload.ts";
+import { formatBytes, formatCount, formatDuration } from "../format.ts";
 
 const MARGIN = { top: 18, right: 56, bottom: 24, left: 64 };
 const BYTE_UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
 
+/** Where a point is drawn, for the read-out. */
+export interface TimelineScale {
+  /** Point index nearest to x (CSS pixels in the SVG), and a point's x and y (bytes). */
+  nearest(x: number): number;
+  at(i: number): [number, number];
+}
+
 /** Draw (or redraw, e.g. after a resize) the timeline into `svg` at its current size. */
-export function drawTimeline(svg: SVGSVGElement, timeline: TimelinePayload): void {
+export function drawTimeline(svg: SVGSVGElement, timeline: TimelinePayload): TimelineScale {
   const width = Math.max(200, svg.clientWidth || svg.getBoundingClientRect().width);
   const height = Math.max(80, svg.clientHeight || svg.getBoundingClientRect().height);
   const root = d3.select(svg);
@@ -79,6 +86,27 @@ export function drawTimeline(svg: SVGSVGElement, timeline: TimelinePayload): voi
     .text(
       `snapshot · ${formatBytes(timeline.points[timeline.points.length - 1]?.bytes ?? 0)} live`,
     );
+  // The read-out's rule and dot, moved by the view.
+  const cursor = root.append("g").attr("class", "cursor").attr("data-testid", "timeline-cursor");
+  cursor.append("line").attr("y1", MARGIN.top).attr("y2", height - MARGIN.bottom);
+  cursor.append("circle").attr("r", 3.5);
+  return {
+    nearest(px: number) {
+      let best = 0, bestD = Infinity;
+      points.forEach((p, i) => {
+        const d = Math.abs(x(p.ms) - px);
+        if (d < bestD) {
+          bestD = d;
+          best = i;
+        }
+      });
+      return best;
+    },
+    at(i: number) {
+      const p = points[i]!;
+      return [x(p.ms), yBytes(p.bytes)];
+    },
+  };
 }
 
 function _short(n: number): string {
