@@ -60,7 +60,8 @@ async function liveAndSaved(pid: number, stop: () => Promise<unknown>) {
 
 function assertSameAnalysis(live: string, off: string): void {
   const a = withoutTimes(live), b = withoutTimes(off);
-  equal(firstDifference(a, b), "", "leaks.json differs apart from time fields");
+  const difference = firstDifference(a, b);
+  equal(difference, "", `leaks.json differs apart from time fields ${difference}`);
 }
 
 Deno.test("analyze of a saved snapshot of the victim gives the live run's leaks.json", async () => {
