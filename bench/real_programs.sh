@@ -106,7 +106,7 @@ vg_exit() {
   local name=$1; shift
   local d="$TMP/vge-$name"; mkdir -p "$d"
   VG_EXIT_LOG="$d/log"
-  echo | valgrind --leak-check=full --show-leak-kinds=all --log-file="$d/log" "$@" >/dev/null 2>&1 || true
+  echo | valgrind --leak-check=full --show-leak-kinds=all --num-callers=64 --log-file="$d/log" "$@" >/dev/null 2>&1 || true
   local def ind pos
   def=$(vg_blocks "$d/log" definitely); ind=$(vg_blocks "$d/log" indirectly)
   pos=$(vg_blocks "$d/log" possibly)
@@ -118,7 +118,7 @@ hs_run() {
   local name=$1; shift
   local d="$TMP/hsr-$name"; mkdir -p "$d"
   HS_RUN_JSON="$d/leaks.json"
-  echo | "$HS" run -o "$d/leaks.json" --quiet -- "$@" >/dev/null 2>&1 || true
+  echo | "$HS" run -o "$d/leaks.json" --depth 64 --quiet -- "$@" >/dev/null 2>&1 || true
   jq -r '"\(.summary.leaked) \(.summary.possible // 0)"' "$d/leaks.json"
 }
 
@@ -161,7 +161,8 @@ program "libxml2 xmldocs" xmldocs.c "$OUT/xmldocs"
 if ((!FAST)); then
   program "sqlite3 connections" connections.c "$OUT/connections"
   program "Rust graph" graph.rs "$OUT/graph"
-  program "python3 + ctypes" ctypes_leak.py python3 "$SRC/ctypes_leak.py"
+  # Debian's python3 itself (a version manager's shim would be a shell script valgrind cannot follow)
+  program "python3 + ctypes" ctypes_leak.py /usr/bin/python3 "$SRC/ctypes_leak.py"
   source bench/real_programs_servers.sh
   server_rows
 fi

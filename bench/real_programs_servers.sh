@@ -35,10 +35,12 @@ nginx_load() { # 1,200 requests: files, gzip, 404s, keep-alive (bounded, loopbac
   for round in 1 2 3; do
     for i in $(seq 20); do
       echo "url = \"http://127.0.0.1:$NGINX_PORT/f$i.txt\""
+      echo 'output = "/dev/null"'
       echo "url = \"http://127.0.0.1:$NGINX_PORT/missing$i\""
+      echo 'output = "/dev/null"'
     done >"$TMP/urls.$round"
     for k in $(seq 10); do
-      curl -s -o /dev/null --compressed -K "$TMP/urls.$round" --max-time 10 &
+      curl -s --compressed -K "$TMP/urls.$round" --max-time 10 &
     done
     wait
   done
