@@ -74,6 +74,59 @@ function damaged(text: string): [string, string, RegExp][] {
       edit((o) => (o.nodes as unknown[]).push(structuredClone(obj.nodes[0]))),
       new RegExp(`duplicate node id ${firstId}`),
     ],
+    // Wrong types, each a field the viewer would render.
+    [
+      "warnings as a number",
+      edit((o) => o.warnings = 5),
+      /field warnings is number 5, expected array/,
+    ],
+    [
+      "stacks as a string",
+      edit((o) => o.stacks = "x"),
+      /field stacks is string "x", expected array/,
+    ],
+    [
+      "sites of numbers",
+      edit((o) => o.sites = [1, 2, 3]),
+      /sites\[0\] is number 1, expected an object/,
+    ],
+    [
+      "a node's size as a string",
+      edit((o) => (o.nodes as Record<string, unknown>[])[0]!.size = "x"),
+      /nodes\[0\]\.size is missing|nodes\[0\]\.size is string "x"/,
+    ],
+    [
+      "a node's bytes as a number",
+      edit((o) => (o.nodes as Record<string, unknown>[])[0]!.bytes = 5),
+      /nodes\[0\]\.bytes is number 5, expected string/,
+    ],
+    [
+      "a node's via as a string",
+      edit((o) => (o.nodes as Record<string, unknown>[])[0]!.via = "x"),
+      /nodes\[0\]\.via is string "x"/,
+    ],
+    [
+      "a node's site out of range",
+      edit((o) => (o.nodes as Record<string, unknown>[])[0]!.site = 3),
+      /nodes\[0\]\.site is 3, but stacks has 0 entries/,
+    ],
+    [
+      "a node's leak as a number",
+      edit((o) => (o.nodes as Record<string, unknown>[])[0]!.leak = 5),
+      /nodes\[0\]\.leak is number 5, expected "direct" or "indirect"/,
+    ],
+    [
+      "a negative leaked count",
+      edit((o) => (o.summary as Record<string, unknown>).leaked = -1),
+      /summary\.leaked is number -1, expected a whole number ≥ 0/,
+    ],
+    // Shapes that cost memory or the stack before they could be refused.
+    [
+      "200,000-deep nesting in warnings",
+      text.replace('"warnings":[', `"warnings":[${"[".repeat(200_000)}${"]".repeat(200_000)},`),
+      /deeper than 32 levels/,
+    ],
+    ["binary bytes", "\x00\x01\x1b[2J\x7fELF\x02\x01", /not JSON/],
   ];
 }
 
@@ -111,6 +164,23 @@ Deno.test("heapscope report on damaged files: exit 2, file and problem named, re
       assert(run.stderr.includes(`"${input}"`) && (problem as RegExp).test(run.stderr), run.stderr);
       assertEquals(bytes(`${dir}/report.html`), report);
     }
+    // A FIFO and a device are never opened: no hang, no endless read.
+    const fifo = `${dir}/fifo`;
+    await new Deno.Command("mkfifo", { args: [fifo] }).output();
+    for (const input of [fifo, "/dev/zero"]) {
+      const run = await heapscope(["report", input, "--html", `${dir}/report.html`]);
+      assertEquals(run.code, 2, run.stderr);
+      assert(/not a regular file/.test(run.stderr), run.stderr);
+      assertEquals(bytes(`${dir}/report.html`), report);
+    }
+    Deno.removeSync(fifo);
+    // No raw control byte of the input reaches the terminal.
+    Deno.writeTextFileSync(
+      `${dir}/in.json`,
+      '{"format":"heapscope-leaks","version":3,"x":"\x1b]0;pwned\x07"',
+    );
+    const esc = await heapscope(["report", `${dir}/in.json`, "--html", `${dir}/report.html`]);
+    assert(![...esc.stderr].some((c) => c.charCodeAt(0) < 0x20 && c !== "\n"), esc.stderr);
     // An --html path that cannot be written: exit 2 naming it, not a stack trace.
     const unwritable = await heapscope([
       "report",
@@ -121,6 +191,39 @@ Deno.test("heapscope report on damaged files: exit 2, file and problem named, re
     assertEquals(unwritable.code, 2, unwritable.stderr);
     assert(unwritable.stderr.includes(`${dir}/no/r.html`), unwritable.stderr);
     assert(/Hint:/.test(unwritable.stderr) && !/\n\s+at /.test(unwritable.stderr));
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("outputs that are not regular files are written in place or through, never replaced", async () => {
+  const text = await goodLeaks();
+  const dir = Deno.makeTempDirSync({ prefix: "hs_bad_" });
+  try {
+    Deno.writeTextFileSync(`${dir}/good.json`, text);
+    // A device stays a device.
+    const toNull = await heapscope(["report", `${dir}/good.json`, "--html", "/dev/null"]);
+    assertEquals(toNull.code, 1, toNull.stderr);
+    assert(Deno.statSync("/dev/null").isCharDevice, "/dev/null is still a character device");
+    // A symbolic link is followed: the target is written, the link stays a link.
+    Deno.writeTextFileSync(`${dir}/target.html`, "old");
+    Deno.symlinkSync("target.html", `${dir}/link.html`);
+    const viaLink = await heapscope(["report", `${dir}/good.json`, "--html", `${dir}/link.html`]);
+    assertEquals(viaLink.code, 1, viaLink.stderr);
+    assert(Deno.lstatSync(`${dir}/link.html`).isSymlink, "the link is still a link");
+    assert(Deno.readTextFileSync(`${dir}/target.html`).startsWith("<!doctype html>"));
+    // A FIFO is written in place while a reader reads it.
+    const fifo = `${dir}/out.fifo`;
+    await new Deno.Command("mkfifo", { args: [fifo] }).output();
+    const reader = new Deno.Command("cat", { args: [fifo], stdout: "piped" }).output();
+    const toFifo = await heapscope(["report", `${dir}/good.json`, "--html", fifo]);
+    assertEquals(toFifo.code, 1, toFifo.stderr);
+    assert(new TextDecoder().decode((await reader).stdout).startsWith("<!doctype html>"));
+    assert(Deno.statSync(fifo).isFifo, "the FIFO is still a FIFO");
+    // A directory is refused.
+    const toDir = await heapscope(["report", `${dir}/good.json`, "--html", dir]);
+    assertEquals(toDir.code, 2, toDir.stderr);
+    assert(/is a directory/.test(toDir.stderr), toDir.stderr);
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
