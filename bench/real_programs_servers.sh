@@ -66,6 +66,16 @@ ts = [threading.Thread(target=client, args=(c,)) for c in range(4)]
 EOF
 }
 
+stop_and_wait() { # signal pid: stop a server, and make sure it is gone within 30 s
+  kill "-$1" "$2" 2>/dev/null || true
+  local end=$((SECONDS + 30))
+  while kill -0 "$2" 2>/dev/null; do
+    ((SECONDS < end)) || { kill -KILL "$2" 2>/dev/null; break; }
+    sleep 0.1
+  done
+  wait "$2" 2>/dev/null || true
+}
+
 wait_port() { # port: until it accepts (at most 60 s)
   local end=$((SECONDS + 60))
   until (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; do
@@ -85,11 +95,11 @@ serve() {
   [[ $name == memcached ]] && port=$MEMCACHED_PORT
   # valgrind attach, then its exit after a graceful stop
   valgrind --vgdb=yes --vgdb-error=1000000 --leak-check=full --show-leak-kinds=all \
-    --log-file="$d/vg.log" "${cmd[@]}" >/dev/null 2>&1 &
+    --num-callers=64 --log-file="$d/vg.log" "${cmd[@]}" >/dev/null 2>&1 &
   local vpid=$!
   wait_port "$port"; "$load"
   vgdb --pid="$vpid" leak_check full kinds all >"$d/vg.check" 2>&1
-  kill "-$stop" "$vpid"; wait "$vpid" || true
+  stop_and_wait "$stop" "$vpid"
   local va vap ve vep
   va=$(($(vg_blocks "$d/vg.check" definitely) + $(vg_blocks "$d/vg.check" indirectly)))
   vap=$(vg_blocks "$d/vg.check" possibly)
@@ -102,7 +112,7 @@ serve() {
   local t0=$EPOCHREALTIME
   "$HS" "$pid" -o "$d/attach.json" --quiet || true
   local t1=$EPOCHREALTIME
-  kill "-$stop" "$pid"; wait "$pid" || true
+  stop_and_wait "$stop" "$pid"
   # heapscope run to a graceful stop
   "$HS" run -o "$d/run.json" --quiet -- "${cmd[@]}" >/dev/null 2>&1 &
   local hpid=$!
@@ -117,7 +127,8 @@ serve() {
 server_rows() {
   local nd="$TMP/nginx"
   nginx_conf "$nd"
-  serve nginx "nginx -p $nd -c $nd/nginx.conf" nginx_load QUIT
+  # TERM: nginx's fast shutdown (QUIT waits for idle keep-alive connections to close).
+  serve nginx "nginx -p $nd -c $nd/nginx.conf" nginx_load TERM
   serve memcached "memcached -l 127.0.0.1 -p $MEMCACHED_PORT -U 0 -t 4 -m 64 -u root" \
     memcached_load TERM
 }
