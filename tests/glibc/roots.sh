@@ -50,8 +50,9 @@ for suite in "${suites[@]}"; do
     fail "debootstrap $suite failed (log: $CACHE/$suite.log)" \
       "check that $MIRROR is reachable and has the suite '$suite'" \
       "set HEAPSCOPE_DEBIAN_MIRROR to another Debian mirror"
-  version=$(chroot "$root.partial" ldd --version | head -1 | grep -o '[0-9]\+\.[0-9]\+$') ||
-    fail "cannot read the glibc version of the new $suite root" "see $CACHE/$suite.log"
+  # sed reads all of ldd's output (head would close the pipe early: SIGPIPE under pipefail).
+  version=$(chroot "$root.partial" ldd --version | sed -n '1s/.* \([0-9]\+\.[0-9]\+\)$/\1/p')
+  [ -n "$version" ] || fail "cannot read the glibc version of the new $suite root" "see $CACHE/$suite.log"
   # The apt lists and .deb files are not needed to compile and run the victims.
   rm -rf "$root.partial/var/cache/apt/archives/"*.deb "$root.partial/var/lib/apt/lists/"*
   echo "glibc $version" >"$root.partial/.heapscope-root"
