@@ -1,0 +1,103 @@
+// Direct tests of the libstdc++ layouts and bump pools recognised in memory laid out by hand.
+
+import assert from "node:assert/strict";
+import { recogniseContainers, type References } from "./containers.ts";
+import { MemoryImage } from "./memory.ts";
+
+const BASE = 0x10000;
+
+/** Memory at BASE with 64-bit words `words` (index → value) and bytes `bytes` (address → byte). */
+function memory(words: Map<number, number>, bytes: Map<number, number> = new Map()): MemoryImage {
+  const buf = new Uint8Array(0x1000).fill(0x41); // 'A': text, not pointers
+  const view = new DataView(buf.buffer);
+  for (const [a, v] of words) view.setBigUint64(a - BASE, BigInt(v), true);
+  for (const [a, b] of bytes) buf[a - BASE] = b;
+  return new MemoryImage([{ start: BASE, bytes: buf }]);
+}
+
+function refs(list: [where: number, holder: number, target: number][]): References {
+  return {
+    where: Float64Array.from(list, (r) => r[0]),
+    holder: Int32Array.from(list, (r) => r[1]),
+    target: Uint32Array.from(list, (r) => r[2]),
+    count: list.length,
+  };
+}
+
+// Blocks: 0 the holder (at BASE, 256 B), 1 a string body / vector storage (at BASE+0x400, 104 B).
+const addresses = Float64Array.of(BASE, BASE + 0x400);
+const sizes = Float64Array.of(256, 104);
+
+Deno.test("recogniseContainers() narrows a heap string body to its chars and skips its unused word", () => {
+  // At BASE+0x20: { p = body, len = 10, cap = 100 } (body of 101 bytes in a 104-byte block).
+  const m = memory(
+    new Map([[BASE + 0x20, BASE + 0x400], [BASE + 0x28, 10], [BASE + 0x30, 100]]),
+    new Map([[BASE + 0x400 + 10, 0]]),
+  );
+  const r = recogniseContainers(m, addresses, sizes, sizes.slice(), refs([[BASE + 0x20, 0, 1]]));
+  assert.equal(r.scanSize[1], 11, "len + the NUL");
+  assert.ok(r.skipped.has(BASE + 0x38), "the second word of the inline buffer");
+  assert.equal(r.bodies.get(1), "string");
+});
+
+Deno.test("recogniseContainers() narrows vector storage to [begin, end)", () => {
+  const m = memory(
+    new Map([[BASE + 0x40, BASE + 0x400], [BASE + 0x48, BASE + 0x430], [
+      BASE + 0x50,
+      BASE + 0x468,
+    ]]),
+  );
+  const r = recogniseContainers(m, addresses, sizes, sizes.slice(), refs([[BASE + 0x40, 0, 1]]));
+  assert.equal(r.scanSize[1], 0x30);
+  assert.equal(r.bodies.get(1), "vector");
+});
+
+Deno.test("recogniseContainers() ignores a triple that does not hold a real layout's checks", () => {
+  // cap far from the block's end (a {ptr, n, m} struct, not a string); end past the block.
+  for (
+    const words of [
+      [[BASE + 0x20, BASE + 0x400], [BASE + 0x28, 6], [BASE + 0x30, 40]],
+      [[BASE + 0x20, BASE + 0x400], [BASE + 0x28, BASE + 0x410], [BASE + 0x30, BASE + 0x600]],
+    ] as [number, number][][]
+  ) {
+    const m = memory(new Map(words), new Map([[BASE + 0x406, 0]]));
+    const r = recogniseContainers(m, addresses, sizes, sizes.slice(), refs([[BASE + 0x20, 0, 1]]));
+    assert.equal(r.scanSize[1], 104);
+    assert.equal(r.skipped.size, 0);
+  }
+});
+
+Deno.test("recogniseContainers() skips the spare bytes of an inline string, not its chars", () => {
+  // An inline string at BASE+0x60: { p = BASE+0x70, len = 3 } "abc\0": the words at +0x70 (partly
+  // chars, partly stale) and +0x78 are spare; a stale pointer in either holds nothing.
+  const m = memory(
+    new Map([[BASE + 0x60, BASE + 0x70], [BASE + 0x68, 3], [BASE + 0x78, BASE + 0x400]]),
+    new Map([[BASE + 0x73, 0]]),
+  );
+  const r = recogniseContainers(m, addresses, sizes, sizes.slice(), refs([[BASE + 0x78, 0, 1]]));
+  assert.ok(r.skipped.has(BASE + 0x78));
+});
+
+Deno.test("recogniseContainers() marks a bump pool's spare part weak, a triple inside spare memory stale", () => {
+  // Block 1 is a pool: { next, free = +0x40, end = its end − 8 } at its own start.
+  const pool = memory(new Map([[BASE + 0x408, BASE + 0x440], [BASE + 0x410, BASE + 0x400 + 96]]));
+  const r = recogniseContainers(
+    pool,
+    addresses,
+    sizes,
+    sizes.slice(),
+    refs([[BASE + 0x408, 1, 1]]),
+  );
+  assert.equal(r.weakFrom[1], 0x40);
+  assert.equal(r.scanSize[1], 104, "weak, not removed");
+  // A vector triple found in the holder's spare part (past its live bytes) is ignored.
+  const m = memory(
+    new Map([[BASE + 0xf0, BASE + 0x400], [BASE + 0xf8, BASE + 0x400], [
+      BASE + 0x100,
+      BASE + 0x468,
+    ]]),
+  );
+  const initial = Float64Array.of(0x80, 104); // the holder's live bytes end at +0x80
+  const stale = recogniseContainers(m, addresses, sizes, initial, refs([[BASE + 0xf0, 0, 1]]));
+  assert.equal(stale.scanSize[1], 104);
+});
