@@ -133,10 +133,11 @@ export function walkSegment(
       break;
     }
     if (p + 16 > end) break;
-    if (steps++ >= maxSteps) {
+    if (steps >= maxSteps) {
       stop = "budget";
       break;
     }
+    steps++;
     if (u32 === undefined || p < sStart || p + 16 > sEnd) {
       const s = views.spanAt(p, 16);
       if (s === undefined) {
