@@ -88,7 +88,7 @@ export function analyzeGraph(
  * or every block a function touches would hang under the virtual root and "g_registry holds
  * 41 MiB" would never be said. O(V + E + root references).
  */
-function holderDominators(
+export function holderDominators(
   graph: HeapGraph,
   given?: { key: Int32Array; names: string[] },
 ): {

@@ -12,6 +12,7 @@ import { type OidTable, parseOidFile } from "../analysis/go/oid_file.ts";
 import { ownersOf } from "../analysis/go/owners.ts";
 import { parseHeapDump } from "../analysis/go/parse_heapdump.ts";
 import { ProgramSymbols } from "../analysis/go/program_symbols.ts";
+import { holderDominators } from "../analysis/analyze_graph.ts";
 import { toGoLeaksFile } from "../report/go/go_leaks_file.ts";
 import {
   formatAnchors,
@@ -23,6 +24,7 @@ import { formatHexdump } from "../report/go/hexdump.ts";
 import { printRecords } from "../report/go/print_records.ts";
 import { writeHtmlReport } from "../report/html.ts";
 import { writeAtomic } from "../report/write_atomic.ts";
+import { formatBytes, printable } from "../report/format.ts";
 import { openRangeFile, type RangeFile } from "./heapdump_file.ts";
 import { helpText, type OptionTable, parseOptions, positiveInt, UsageError } from "./options.ts";
 
@@ -158,10 +160,13 @@ export async function heapdump(argv: string[]): Promise<ExitStatus> {
     printLines(lines);
     return EXIT.clean;
   }
+  // Who keeps what alive: the dominator tree with one holder per anchor (a global, a frame).
+  const dominators = holderDominators(g);
   const leaks = toGoLeaksFile(g, l, {
     name: path,
     graph: o.graph as "auto" | "all" | "leaked",
     capturedAt: file.mtime,
+    dominators,
   });
   const json = JSON.stringify(leaks);
   if (o.output === "-") console.log(json);
@@ -169,6 +174,13 @@ export async function heapdump(argv: string[]): Promise<ExitStatus> {
   if (o.html) await writeHtmlReport(leaks, o.html);
   if (!o.quiet) {
     const lines = formatGoSummary(g, l);
+    const top = (leaks.retainers ?? []).slice(0, 5);
+    if (top.length) {
+      lines.push("", "top retainers (bytes kept alive, themselves included)");
+      for (const r of top) {
+        lines.push(`  ${printable(r.name)} holds ${formatBytes(r.bytes)} in ${r.blocks} objects`);
+      }
+    }
     if (o.output !== "-") lines.push(`json          ${o.output}`);
     if (o.html) lines.push(`html          ${o.html}`);
     (o.output === "-" ? console.error : console.log)(lines.join("\n"));

@@ -294,6 +294,20 @@ Deno.test({
       const a = byAddress.get(`0x${one(r, "cycle-a").toString(16)}`) as Record<string, unknown>;
       assertEquals([a.status, a.leak], ["cycle", "direct"]);
       assert(!byAddress.has(`0x${one(r, "garbage").toString(16)}`), "garbage is not shown");
+      // Dominators over the anchors: main.registry holds the registry's items.
+      const item = byAddress.get(`0x${r.made.get("registry-item")![1]!.toString(16)}`) as Record<
+        string,
+        number
+      >;
+      assert(typeof item.retained === "number" && item.retained >= 1, JSON.stringify(item));
+      const registry = leaks.retainers.find((x: { name: string }) =>
+        /^BssSegment \(main\.registry\)/.test(x.name)
+      );
+      assert(registry && registry.blocks >= r.made.get("registry-item")!.length, res.stdout);
+      assert(
+        /top retainers[^\n]*\n(.*\n)*\s+BssSegment \(main\.registry\)/.test(res.stdout),
+        res.stdout,
+      );
       assert(Deno.readTextFileSync(`${dir}/report.html`).includes("go heap"));
     } finally {
       Deno.removeSync(dir, { recursive: true });

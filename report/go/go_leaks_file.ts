@@ -40,6 +40,14 @@ export interface GoLeaksOptions {
   capturedAt?: Date;
   /** Only these nodes (e.g. an object and its owners), the first one the focus. */
   only?: readonly number[];
+  /** The dominator tree over the anchors (analysis/analyze_graph.ts holderDominators). */
+  dominators?: {
+    idom: Int32Array;
+    heldBy: Int32Array;
+    retained: Float64Array;
+    retainedCount: Uint32Array;
+    holders: { name: string; bytes: number; blocks: number }[];
+  };
 }
 
 const hex = (n: number) => "0x" + n.toString(16);
@@ -118,6 +126,12 @@ export function toGoLeaksFile(g: GoHeapGraph, l: GoLiveness, opts: GoLeaksOption
     } else {
       if (s === GO_ANCHORED) reachable++;
       if (via[v]! >= 0) node.via = via[v]!;
+      const d = opts.dominators;
+      if (d && d.idom[v]! >= -1) {
+        node.retained = d.retained[v]!;
+        node.idom = d.idom[v]!;
+        if (d.idom[v] === -1 && d.heldBy[v]! >= 0) node.heldBy = d.heldBy[v]!;
+      }
     }
     nodes.push(node);
   }
@@ -147,7 +161,7 @@ export function toGoLeaksFile(g: GoHeapGraph, l: GoLiveness, opts: GoLeaksOption
     const entry = g.roots.entries[g.roots.entry[r]!]!;
     const root: LeaksRoot = { kind: entry.kind, address: hex(g.roots.where[r]!), target: t };
     if (entry.thread !== undefined) root.thread = entry.thread;
-    if (entry.name !== undefined) root.image = entry.name;
+    if (entry.name !== undefined) root.name = entry.name;
     roots.push(root);
   }
 
@@ -194,6 +208,13 @@ export function toGoLeaksFile(g: GoHeapGraph, l: GoLiveness, opts: GoLeaksOption
   };
   if (omittedNodes > 0) {
     file.omitted = { nodes: omittedNodes, bytes: omittedBytes, edges: omittedEdges };
+  }
+  if (opts.dominators) {
+    file.retainers = opts.dominators.holders
+      .map((h, i) => ({ node: -1, holder: i, name: h.name, bytes: h.bytes, blocks: h.blocks }))
+      .filter((r) => r.blocks > 0)
+      .sort((a, b) => b.bytes - a.bytes)
+      .slice(0, 50);
   }
   return file;
 }
