@@ -3,7 +3,8 @@
 // Blocks are scanned in runs that lie wholly inside one copied chunk: one FFI call per run (a
 // handful per capture), never per block. Blocks not wholly copied go through the TypeScript slow
 // path, exactly as in analysis/scan.ts, so both kernels give identical edges. `scanKernel()` picks
-// the kernel: HEAPSCOPE_SCAN=ts|c forces one; by default the C one when the shim has it.
+// the kernel: "ts" or "c" (the user's HEAPSCOPE_SCAN by default) forces one; else the C one when
+// the shim has it.
 
 import {
   type AllocationIndex,
@@ -21,9 +22,11 @@ import { shim } from "./shim.ts";
 type ScanBlocks = NonNullable<ReturnType<typeof shim>["hs_scan_blocks"]>;
 type ScanRange = NonNullable<ReturnType<typeof shim>["hs_scan_range"]>;
 
-/** The kernel to use: HEAPSCOPE_SCAN=ts|c, else C when available, else TypeScript. */
-export function scanKernel(): ScanKernel {
-  const want = Deno.env.get("HEAPSCOPE_SCAN");
+/**
+ * The kernel to use: `want` ("ts" or "c"; by default the user's HEAPSCOPE_SCAN), else C when
+ * available, else TypeScript.
+ */
+export function scanKernel(want: string | undefined = Deno.env.get("HEAPSCOPE_SCAN")): ScanKernel {
   if (want === "ts") return TS_SCAN_KERNEL;
   const c = nativeScanKernel();
   if (want === "c" && !c) {
@@ -159,6 +162,7 @@ function _scanRanges(
       const status = hs_scan_range(
         bytes,
         base,
+        bytes.length,
         from,
         to,
         index.starts,

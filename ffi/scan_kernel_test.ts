@@ -19,7 +19,7 @@ import { getHeapBase } from "../analysis/testdata/fuzz_targets.ts";
 import { mutateSnapshot, Rng } from "../analysis/testdata/mutate.ts";
 import { captureSnapshot } from "./mod.ts";
 import { nativeScanKernel, scanKernel } from "./scan_kernel.ts";
-import { kill, spawnDetached } from "../tests/procs.ts";
+import { kill, spawnDetached, until } from "../tests/procs.ts";
 
 function native(): ScanKernel {
   const k = nativeScanKernel();
@@ -144,26 +144,21 @@ Deno.test("native kernel equals the TypeScript kernel on random heaps (edge buff
   }
 });
 
-Deno.test("scanKernel() honours HEAPSCOPE_SCAN", () => {
-  const old = Deno.env.get("HEAPSCOPE_SCAN");
-  try {
-    Deno.env.set("HEAPSCOPE_SCAN", "ts");
-    assertEquals(scanKernel().name, "ts");
-    Deno.env.set("HEAPSCOPE_SCAN", "c");
-    assertEquals(scanKernel().name, "c");
-  } finally {
-    if (old === undefined) Deno.env.delete("HEAPSCOPE_SCAN");
-    else Deno.env.set("HEAPSCOPE_SCAN", old);
-  }
+Deno.test("scanKernel() picks the kernel asked for (HEAPSCOPE_SCAN=ts|c), else C", () => {
+  assertEquals(scanKernel("ts").name, "ts");
+  assertEquals(scanKernel("c").name, "c");
+  assertEquals(scanKernel(undefined).name, "c");
 });
 
 Deno.test("native kernel equals the TypeScript kernel on a captured python process", async () => {
+  const ready = Deno.makeTempFileSync({ prefix: "hs_scan_ready_" });
   const pid = await spawnDetached(`exec python3 -c '
 import time
 keep = [bytearray(600 + i % 300) for i in range(20000)]
+open("${ready}", "w").write("READY")
 time.sleep(60)'`);
   try {
-    await new Promise((r) => setTimeout(r, 1000));
+    await until(() => Deno.readTextFileSync(ready) === "READY", 10_000, "the python target");
     const snapshot = await captureSnapshot(pid);
     const heap = enumerateHeap(snapshot);
     assert(heap.allocations.length > 20000, `${heap.allocations.length} allocations`);
@@ -175,5 +170,6 @@ time.sleep(60)'`);
     assertEquals(strip(native()), strip(TS_SCAN_KERNEL));
   } finally {
     kill(pid);
+    Deno.removeSync(ready);
   }
 });

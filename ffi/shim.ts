@@ -4,7 +4,7 @@ import { materialize, runningCompiled } from "./embedded.ts";
 import { CaptureError, type CaptureErrorCode } from "./errors.ts";
 
 /** HS_ABI_VERSION of shim/heapscope.h that this table matches. */
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;
 
 /** The C ABI of shim/heapscope.h. */
 export const symbols = {
@@ -87,21 +87,56 @@ export const symbols = {
     ],
     result: "i32",
   },
-  hs_step_out: {
+  hs_run_threads: {
     parameters: [
       "pointer", // hs_target *t
-      "u32", // uint32_t index
-      "buffer", // const uint64_t *ranges
+      "buffer", // const uint32_t *indices
       "u32", // uint32_t n
-      "u32", // uint32_t max_steps
+      "u32", // uint32_t run_us
       "u32", // uint32_t timeout_ms
-      "buffer", // uint32_t *steps
-      "buffer", // uint32_t *inside
+      "buffer", // uint32_t *ran
+      "buffer", // uint32_t *added
     ],
     result: "i32",
-    // Optional so that a shim from before ABI 2 still opens and is refused by the version check
-    // with a clear "rebuild it" instead of a missing-symbol error.
-    optional: true,
+  },
+  hs_resident_ranges: {
+    parameters: [
+      "i32", // int32_t pid
+      "buffer", // const uint64_t *ranges
+      "u32", // uint32_t n
+      "buffer", // uint64_t *out
+      "u32", // uint32_t cap
+      "buffer", // uint32_t *count
+      "buffer", // uint64_t *cursor
+      "buffer", // uint32_t *method
+    ],
+    result: "i32",
+  },
+  hs_buffer_alloc: {
+    parameters: [
+      "u64", // uint64_t len
+      "u32", // uint32_t huge
+      "buffer", // uint64_t *ptr
+      "buffer", // uint64_t *mapped
+      "buffer", // uint32_t *advised
+    ],
+    result: "i32",
+  },
+  hs_buffer_populate: {
+    parameters: [
+      "u64", // uint64_t ptr
+      "u64", // uint64_t from
+      "u64", // uint64_t to
+      "buffer", // uint64_t *huge_bytes
+    ],
+    result: "i32",
+  },
+  hs_buffer_free: {
+    parameters: [
+      "u64", // uint64_t ptr
+      "u64", // uint64_t mapped
+    ],
+    result: "i32",
   },
   hs_alive: {
     parameters: [
@@ -155,6 +190,7 @@ export const symbols = {
     parameters: [
       "buffer", // const uint8_t *mem
       "f64", // double base
+      "f64", // double len
       "f64", // double from
       "f64", // double to
       "buffer", // const double *starts

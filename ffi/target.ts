@@ -100,29 +100,29 @@ export class Target {
   }
 
   /**
-   * Single-step thread number `index` (the others stay stopped) until its PC leaves every
-   * [start, end) of `ranges`, within `maxSteps` steps and `timeoutMs`. Returns the steps taken and
-   * whether the PC is still inside a range.
+   * Let threads number `indices` run (every other thread stays stopped) for about `runUs`
+   * microseconds, then stop them again: PTRACE_CONT and PTRACE_INTERRUPT, which leave nothing
+   * behind if heapscope dies meanwhile. Threads that exit are dropped and new ones stopped, so list
+   * the threads again afterwards. Returns how many threads ran and how many new ones were stopped.
    */
-  stepOut(
-    index: number,
-    ranges: readonly { start: number; end: number }[],
-    maxSteps: number,
-    timeoutMs: number,
-  ): { steps: number; inside: boolean } {
-    const r = new BigUint64Array(ranges.length * 2);
-    ranges.forEach((x, i) => {
-      r[2 * i] = BigInt(x.start);
-      r[2 * i + 1] = BigInt(x.end);
-    });
-    const steps = new Uint32Array(1), inside = new Uint32Array(1);
-    // Present in every shim that passed the ABI check (optional only so older ones load to be refused).
-    const stepOut = shim().hs_step_out!;
+  runThreads(indices: readonly number[], runUs: number, timeoutMs = 1000): {
+    ran: number;
+    added: number;
+  } {
+    const ran = new Uint32Array(1), added = new Uint32Array(1);
     unwrap(
-      stepOut(this.#live(), index, r, ranges.length, maxSteps, timeoutMs, steps, inside),
-      `Cannot step thread ${index} of process ${this.pid}`,
+      shim().hs_run_threads(
+        this.#live(),
+        Uint32Array.from(indices),
+        indices.length,
+        Math.max(0, Math.round(runUs)),
+        timeoutMs,
+        ran,
+        added,
+      ),
+      `Cannot let threads of process ${this.pid} run out of the allocator`,
     );
-    return { steps: steps[0]!, inside: inside[0] === 1 };
+    return { ran: ran[0]!, added: added[0]! };
   }
 
   /** Whether the process still exists (and, while attached, is stopped). */
@@ -192,6 +192,53 @@ function attachError(pid: number, e: CaptureError): CaptureError {
       ], e.detail);
     default:
       return new CaptureError(e.code, msg(e.detail || "the shim failed"), [], e.detail);
+  }
+}
+
+/** Largest number of (start, length) pairs one hs_resident_ranges call returns. */
+const RESIDENT_CAP = 65536;
+
+/**
+ * The parts of `spans` ([start, length], page-aligned) of process `pid` whose pages exist: present
+ * (not the zero page) or swapped out. Works on a running or a stopped process; reads nothing of
+ * the target's memory. `scan` says whether the kernel's PAGEMAP_SCAN did it (else pagemap entries).
+ * O(resident runs) with PAGEMAP_SCAN, O(pages) without.
+ */
+export function residentRanges(
+  pid: number,
+  spans: readonly (readonly [number, number])[],
+): { ranges: [number, number][]; scan: boolean } {
+  const out: [number, number][] = [];
+  if (spans.length === 0) return { ranges: out, scan: true };
+  const r = new BigUint64Array(spans.length * 2);
+  spans.forEach(([start, len], i) => {
+    r[2 * i] = BigInt(start);
+    r[2 * i + 1] = BigInt(len);
+  });
+  const buf = new BigUint64Array(RESIDENT_CAP * 2);
+  const count = new Uint32Array(1), method = new Uint32Array(1);
+  const cursor = new BigUint64Array(2);
+  let scan = true;
+  for (;;) {
+    const status = shim().hs_resident_ranges(
+      pid,
+      r,
+      spans.length,
+      buf,
+      RESIDENT_CAP,
+      count,
+      cursor,
+      method,
+    );
+    if (status < 0) unwrap(status, `Cannot read the page map of process ${pid}`);
+    if (method[0] === 0) scan = false;
+    for (let i = 0; i < count[0]!; i++) {
+      const start = Number(buf[2 * i]!), len = Number(buf[2 * i + 1]!);
+      const last = out[out.length - 1];
+      if (last && last[0] + last[1] === start) last[1] += len;
+      else out.push([start, len]);
+    }
+    if (status === 0) return { ranges: out, scan };
   }
 }
 

@@ -14,7 +14,7 @@
 extern "C" {
 #endif
 
-#define HS_ABI_VERSION 2
+#define HS_ABI_VERSION 3
 
 typedef enum {
   HS_OK = 0,
@@ -77,13 +77,44 @@ int32_t hs_zone_allocations(hs_target *t, uint64_t *records, uint64_t cap, uint6
  * (uint64), then a NUL-terminated path, packed into `buf`. */
 int32_t hs_images(hs_target *t, uint8_t *buf, uint32_t cap, uint32_t *len, uint32_t *count);
 
-/* Single-step thread `index` until its program counter is outside every [start, end) of `ranges`
- * (n pairs), taking at most `max_steps` steps and `timeout_ms`; every other thread stays stopped.
- * Used to let a thread stopped inside malloc finish what it was doing. `*steps` receives the steps
- * taken, `*inside` 1 when the PC is still in a range on return (limits hit, or another signal
- * arrived: it is kept for the detach). Linux only; HS_ERR_UNSUPPORTED elsewhere. */
-int32_t hs_step_out(hs_target *t, uint32_t index, const uint64_t *ranges, uint32_t n,
-                    uint32_t max_steps, uint32_t timeout_ms, uint32_t *steps, uint32_t *inside);
+/* Let the threads `indices` (n of them) run while every other thread stays stopped, for about
+ * `run_us` microseconds, then stop them again: PTRACE_CONT, then PTRACE_INTERRUPT. Used to let a
+ * thread stopped inside malloc finish what it was doing. Nothing of this outlives heapscope: if it
+ * dies at any instant the kernel detaches every thread and none carries a trap flag or a breakpoint
+ * (single-stepping would leave TIF_SINGLESTEP set). Threads in a signal-delivery stop (their signal
+ * is kept for the detach) or in a group stop (SIGSTOP) are left as they are. Threads that exit are
+ * dropped and threads created meanwhile are stopped too, so thread indexes change: list them again.
+ * `*ran` receives the number of threads resumed, `*added` the number of new threads stopped.
+ * `timeout_ms` bounds waiting for the stops (0 = 1000). Linux only; HS_ERR_UNSUPPORTED elsewhere. */
+int32_t hs_run_threads(hs_target *t, const uint32_t *indices, uint32_t n, uint32_t run_us,
+                       uint32_t timeout_ms, uint32_t *ran, uint32_t *added);
+
+/* The pages of process `pid` that exist, within `n` ranges (address, length pairs, page-aligned):
+ * present in memory (but not the shared zero page) or swapped out. An absent page of private
+ * anonymous memory reads as zeros, and reading it through the target would allocate it there.
+ * From /proc/PID/pagemap (the PAGEMAP_SCAN ioctl where the kernel has it, else its entries).
+ * Works on a running or a stopped process. Writes (start, length) pairs, merged, in address order,
+ * into `out` (room for `cap` pairs) and their number into `*count`. `cursor` (2 uint64: range
+ * index, address) says where to start; returns 0 when done, 1 when `out` is full (`cursor` then
+ * says where to call again from). `*method` receives 1 when PAGEMAP_SCAN was used, 0 otherwise.
+ * Linux only. */
+int32_t hs_resident_ranges(int32_t pid, const uint64_t *ranges, uint32_t n, uint64_t *out,
+                           uint32_t cap, uint32_t *count, uint64_t *cursor, uint32_t *method);
+
+/* Destination memory for a capture's copy, owned by the shim: `len` bytes (rounded up to 2 MiB),
+ * 2 MiB-aligned, with madvise(MADV_HUGEPAGE) when `huge` is 1 (the first copy into 4 KiB pages is
+ * slow in some VMs even after they were touched). `*advised` receives 1 when the advice was taken.
+ * Nothing is touched: hs_buffer_populate does that, in steps, before the target is stopped. */
+int32_t hs_buffer_alloc(uint64_t len, uint32_t huge, uint64_t *ptr, uint64_t *mapped,
+                        uint32_t *advised);
+
+/* Fault in [ptr + from, ptr + to) of a buffer from hs_buffer_alloc, writable (MADV_POPULATE_WRITE,
+ * else one store per page). `*huge_bytes` receives how many bytes of that range are backed by huge
+ * pages (0 when the kernel cannot say). */
+int32_t hs_buffer_populate(uint64_t ptr, uint64_t from, uint64_t to, uint64_t *huge_bytes);
+
+/* Unmap a buffer from hs_buffer_alloc (`mapped` as it returned). */
+int32_t hs_buffer_free(uint64_t ptr, uint64_t mapped);
 
 /* Whether the target is still alive and stopped (1), or exited (0). */
 int32_t hs_alive(hs_target *t);
@@ -110,10 +141,11 @@ int32_t hs_scan_blocks(const uint8_t *mem, double base, double len, const double
                        const int32_t *seg_table, uint32_t segs, const int32_t *table, double min,
                        double max, uint32_t *target, uint32_t *offset, uint32_t m0, uint32_t cap,
                        uint32_t *start, double *out);
-/* Every 8-byte word of [from, to) (from 8-aligned, inside `mem` at `base`) that points into a
+/* Every 8-byte word of [from, to) (from 8-aligned; `mem` holds the `len` copied bytes of
+ * [base, base + len), and [from, to) must lie inside them, else HS_ERR_ARG) that points into a
  * block: up to `cap` hits (word address, block id). Returns 0 when done, 1 when `cap` was reached:
  * out = {address to call again from, hits written}. */
-int32_t hs_scan_range(const uint8_t *mem, double base, double from, double to,
+int32_t hs_scan_range(const uint8_t *mem, double base, double len, double from, double to,
                       const double *starts, const double *ends, const double *seg_start,
                       const double *seg_end, const int32_t *seg_table, uint32_t segs,
                       const int32_t *table, double min, double max, double *hit_address,

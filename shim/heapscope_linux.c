@@ -2,7 +2,10 @@
  *
  * All calls must come from one thread (Deno's main thread): ptrace ties a tracee to the thread that
  * seized it. No PTRACE_O_EXITKILL on purpose: if heapscope dies, the kernel detaches and resumes the
- * target instead of killing it.
+ * target instead of killing it. For the same reason nothing here leaves state the kernel would not
+ * undo at that detach: threads are only ever stopped (PTRACE_INTERRUPT) and resumed (PTRACE_CONT),
+ * never single-stepped (the trap flag would survive heapscope's death and kill the target with
+ * SIGTRAP) and never given breakpoints.
  */
 #define _GNU_SOURCE
 #include "heapscope.h"
@@ -18,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/uio.h>
 #include <sys/user.h>
@@ -41,14 +46,44 @@
 #define IOV_MAX 1024
 #endif
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+/* PAGEMAP_SCAN (Linux 6.7, include/uapi/linux/fs.h); declared here because the build host's
+ * headers may be older than the kernel the shim runs on. */
+struct hs_page_region {
+  uint64_t start, end, categories;
+};
+struct hs_pm_scan_arg {
+  uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
+  uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
+};
+#define HS_PAGEMAP_SCAN _IOWR('f', 16, struct hs_pm_scan_arg)
+#define HS_PAGE_IS_PRESENT (1u << 3)
+#define HS_PAGE_IS_SWAPPED (1u << 4)
+#define HS_PAGE_IS_PFNZERO (1u << 5)
+#define HS_PAGE_IS_HUGE (1u << 6)
+/* /proc/PID/pagemap entry bits (Documentation/admin-guide/mm/pagemap.rst). */
+#define HS_PM_PRESENT (1ull << 63)
+#define HS_PM_SWAPPED (1ull << 62)
+
 #define PF_KTHREAD_FLAG 0x00200000u
 /* Largest byte count handed to one process_vm_readv call (the kernel caps a call at MAX_RW_COUNT). */
 #define HS_BATCH_BYTES (1ull << 30)
+/* Transparent huge page size on x86_64 and 4 KiB-page aarch64: the destination's alignment. */
+#define HS_HUGE_PAGE (2ull << 20)
+/* Regions per PAGEMAP_SCAN call, and pagemap entries per read in the fallback (32 KiB of entries
+ * cover 16 MiB of address space per read). */
+#define HS_SCAN_VEC 512
+#define HS_PAGEMAP_CHUNK 4096
 
 typedef struct {
   pid_t tid;
-  int stopped; /* in a ptrace-stop we caused, may be detached */
-  int sig;     /* signal caught in a signal-delivery-stop, re-injected at detach */
+  int stopped;    /* in a ptrace-stop we caused, may be detached */
+  int sig;        /* signal caught in a signal-delivery-stop, re-injected at detach */
+  int group_stop; /* stopped by SIGSTOP & co. (job control): never resumed by us */
+  int gone;       /* exited while we ran it: dropped after the run */
 } hs_thread;
 
 struct hs_target {
@@ -146,9 +181,8 @@ static hs_thread *add_thread(hs_target *t, pid_t tid) {
     t->cap = cap;
   }
   hs_thread *th = &t->threads[t->count++];
+  memset(th, 0, sizeof *th);
   th->tid = tid;
-  th->stopped = 0;
-  th->sig = 0;
   return th;
 }
 
@@ -162,60 +196,81 @@ static void drop_thread(hs_target *t, pid_t tid) {
   }
 }
 
-/* Wait until `th` reports a stop. Returns 1 stopped, 0 thread gone, -1 timeout/error. */
+/* Wait until `th` reports a stop. Returns 1 stopped, 0 thread gone, -1 timeout (errno 0) or error
+ * (errno set). */
 static int wait_stop(hs_thread *th, uint64_t deadline) {
-  unsigned sleep_us = 50;
+  /* A stop usually arrives within tens of µs: poll every 10 µs at first, then back off to 2 ms. */
+  unsigned sleep_us = 10;
   for (;;) {
     int status = 0;
     pid_t r = waitpid(th->tid, &status, __WALL | WNOHANG);
     if (r < 0) {
-      if (errno == EINTR) continue;
-      if (errno == ECHILD) return 0; /* not our tracee any more: it died */
+      int err = errno;
+      if (err == EINTR) continue;
+      if (err == ECHILD) return 0; /* not our tracee any more: it died */
+      errno = err;
       return -1;
     }
     if (r == th->tid) {
       if (WIFEXITED(status) || WIFSIGNALED(status)) return 0;
       if (WIFSTOPPED(status)) {
         int event = (unsigned)status >> 16;
-        if (event == 0 && WSTOPSIG(status) != SIGTRAP) {
+        int sig = WSTOPSIG(status);
+        if (event == 0 && sig != SIGTRAP) {
           /* A signal-delivery-stop beat our interrupt: keep the signal for the detach. The interrupt
            * stays pending and is discarded by the detach. */
-          th->sig = WSTOPSIG(status);
-        } else if (event == 0 && WSTOPSIG(status) == SIGTRAP) {
+          th->sig = sig;
+        } else if (event == 0 && sig == SIGTRAP) {
           th->sig = SIGTRAP; /* a real SIGTRAP (e.g. breakpoint) arrived first */
+        } else if (event == PTRACE_EVENT_STOP &&
+                   (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU)) {
+          th->group_stop = 1; /* job control stopped it: it stays stopped after the detach */
         }
         th->stopped = 1;
         return 1;
       }
       continue;
     }
-    if (now_ms() >= deadline) return -1;
+    if (now_ms() >= deadline) {
+      errno = 0;
+      return -1;
+    }
     struct timespec ts = {0, (long)sleep_us * 1000};
     nanosleep(&ts, NULL);
     if (sleep_us < 2000) sleep_us *= 2;
   }
 }
 
-/* Detach every stopped thread, re-injecting caught signals. Returns the number that failed. */
-static int detach_all(hs_target *t) {
+/* Detach every stopped thread, re-injecting caught signals. Returns the number that failed;
+ * `*first_err` receives the errno of the first failure. */
+static int detach_all(hs_target *t, int *first_err) {
   int failed = 0;
+  *first_err = 0;
   for (uint32_t i = 0; i < t->count; i++) {
     hs_thread *th = &t->threads[i];
     if (!th->stopped) {
-      /* Seized but never reported a stop (timeout): stop it now so that it can be detached. */
-      ptrace(PTRACE_INTERRUPT, th->tid, 0, 0);
+      /* Seized but not stopped (a timeout, or a run that could not be stopped again): stop it now so
+       * that it can be detached. Failing that it stays seized until heapscope exits, when the
+       * kernel detaches it: still resumed, just later. */
+      if (ptrace(PTRACE_INTERRUPT, th->tid, 0, 0) < 0 && errno == ESRCH) continue;
       if (wait_stop(th, now_ms() + 1000) != 1) {
-        if (tracer_of(t->pid, th->tid) > 0) failed++;
+        int err = errno;
+        if (tracer_of(t->pid, th->tid) > 0) {
+          if (!failed) *first_err = err ? err : ETIMEDOUT;
+          failed++;
+        }
         continue;
       }
     }
     if (ptrace(PTRACE_DETACH, th->tid, 0, (void *)(intptr_t)th->sig) < 0) {
-      if (errno != ESRCH) {
+      int err = errno;
+      if (err != ESRCH) {
+        if (!failed) *first_err = err;
         failed++;
       } else {
         /* Killed while stopped: reap the ptrace zombie so that its real parent can. */
         int status;
-        waitpid(th->tid, &status, __WALL | WNOHANG);
+        (void)waitpid(th->tid, &status, __WALL | WNOHANG);
       }
     }
     th->stopped = 0;
@@ -248,39 +303,41 @@ static int32_t attach_pass(hs_target *t, uint64_t deadline) {
   snprintf(path, sizeof path, "/proc/%d/task", t->pid);
   DIR *d = opendir(path);
   if (!d) {
-    if (errno == ENOENT) {
-      set_error("process %d exited while attaching (opendir %s: %s)", t->pid, path, strerror(errno));
+    int err = errno;
+    if (err == ENOENT) {
+      set_error("process %d exited while attaching (opendir %s: %s)", t->pid, path, strerror(err));
       return HS_ERR_EXITED;
     }
-    set_error("opendir %s: %s", path, strerror(errno));
-    return errno == EACCES ? HS_ERR_PERMISSION : HS_ERR_INTERNAL;
+    set_error("opendir %s: %s", path, strerror(err));
+    return err == EACCES ? HS_ERR_PERMISSION : HS_ERR_INTERNAL;
   }
   int32_t added = 0;
   struct dirent *e;
   while ((e = readdir(d)) != NULL) {
     char *end;
     long tid = strtol(e->d_name, &end, 10);
-    if (*end || tid <= 0) continue;
+    if (*end || tid <= 0 || tid > INT_MAX) continue;
     if (find_thread(t, (pid_t)tid)) continue;
+    /* Room first: a seized thread must always be on the list that the detach walks. */
+    hs_thread *th = add_thread(t, (pid_t)tid);
+    if (!th) {
+      closedir(d);
+      set_error("out of memory tracking thread %ld of process %d", tid, t->pid);
+      return HS_ERR_INTERNAL;
+    }
     if (ptrace(PTRACE_SEIZE, (pid_t)tid, 0, 0) < 0) {
       int err = errno;
+      drop_thread(t, (pid_t)tid);
       if (err == ESRCH) continue; /* the thread exited meanwhile */
       closedir(d);
       return seize_error(t, (pid_t)tid, err);
     }
-    hs_thread *th = add_thread(t, (pid_t)tid);
-    if (!th) {
-      closedir(d);
-      ptrace(PTRACE_DETACH, (pid_t)tid, 0, 0); /* not stopped yet: a seized running thread */
-      set_error("out of memory tracking thread %ld", tid);
-      return HS_ERR_INTERNAL;
-    }
     if (ptrace(PTRACE_INTERRUPT, (pid_t)tid, 0, 0) < 0) {
-      if (errno == ESRCH) {
+      int err = errno;
+      if (err == ESRCH) {
         drop_thread(t, (pid_t)tid);
         continue;
       }
-      int err = errno;
       closedir(d);
       set_error("PTRACE_INTERRUPT of thread %ld of process %d: %s", tid, t->pid, strerror(err));
       return HS_ERR_INTERNAL;
@@ -291,9 +348,10 @@ static int32_t attach_pass(hs_target *t, uint64_t deadline) {
       continue;
     }
     if (w < 0) {
+      int err = errno;
       closedir(d);
       set_error("thread %ld of process %d did not stop in time (waitpid: %s)", tid, t->pid,
-                errno ? strerror(errno) : "timeout");
+                err ? strerror(err) : "timeout");
       return HS_ERR_INTERNAL;
     }
     added++;
@@ -319,7 +377,8 @@ int32_t hs_attach(int32_t pid, uint32_t timeout_ms, hs_target **out) {
   char state = 0;
   unsigned long flags = 0;
   if (!proc_state(pid, &state, &flags)) {
-    set_error("process %d does not exist (/proc/%d/stat: %s)", pid, pid, strerror(errno));
+    int err = errno;
+    set_error("process %d does not exist (/proc/%d/stat: %s)", pid, pid, strerror(err));
     return HS_ERR_NO_PROCESS;
   }
   if (state == 'Z' || state == 'X') {
@@ -339,6 +398,7 @@ int32_t hs_attach(int32_t pid, uint32_t timeout_ms, hs_target **out) {
   t->pid = pid;
   t->mem_fd = -1;
   t->page = sysconf(_SC_PAGESIZE);
+  if (t->page <= 0) t->page = 4096; /* sysconf cannot fail for _SC_PAGESIZE on Linux; be safe */
   uint64_t deadline = now_ms() + (timeout_ms ? timeout_ms : 5000);
 
   int32_t rc;
@@ -354,9 +414,11 @@ int32_t hs_attach(int32_t pid, uint32_t timeout_ms, hs_target **out) {
   if (rc < 0) {
     char saved[sizeof hs_err];
     memcpy(saved, hs_err, sizeof saved);
-    int failed = detach_all(t);
+    int err = 0;
+    int failed = detach_all(t, &err);
     if (failed) {
-      snprintf(hs_err, sizeof hs_err, "%s (and %d thread(s) could not be detached)", saved, failed);
+      snprintf(hs_err, sizeof hs_err, "%.900s (and %d thread(s) could not be detached: %s)", saved,
+               failed, strerror(err));
     } else {
       memcpy(hs_err, saved, sizeof saved);
     }
@@ -467,105 +529,432 @@ int32_t hs_thread_regs(hs_target *t, uint32_t index, uint32_t kind, uint8_t *buf
   return HS_OK;
 }
 
-/* ---- stepping out of a function --------------------------------------------------------------- */
+/* ---- letting threads out of the allocator ----------------------------------------------------- */
 
-static int32_t read_pc(hs_target *t, hs_thread *th, uint64_t *pc) {
-  struct user_regs_struct regs;
-  size_t n = 0;
-  int32_t rc = getregset(t, th, NT_PRSTATUS, &regs, sizeof regs, &n);
+/* Nanoseconds thread `fd`'s /proc/PID/task/TID/schedstat says it has run (-1 when unreadable), and
+ * in `*blocked` whether /proc/PID/task/TID/stat (`stat_fd`) shows it asleep (S, D: waiting). */
+static int64_t thread_cpu_ns(int sched_fd, int stat_fd, int *blocked) {
+  char buf[512];
+  *blocked = 0;
+  ssize_t n = pread(sched_fd, buf, sizeof buf - 1, 0);
+  if (n <= 0) return -1;
+  buf[n] = 0;
+  long long ns = strtoll(buf, NULL, 10);
+  n = pread(stat_fd, buf, sizeof buf - 1, 0);
+  if (n > 0) {
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');
+    if (p && p[1] == ' ') *blocked = p[2] == 'S' || p[2] == 'D';
+  }
+  return ns;
+}
+
+/* One thread of a run: its /proc files and where its CPU time started. */
+typedef struct {
+  hs_thread *th;
+  int sched_fd, stat_fd;
+  int64_t base_ns;
+  int resumed, interrupted;
+} hs_run;
+
+static void open_run(hs_target *t, hs_run *r) {
+  char path[96];
+  snprintf(path, sizeof path, "/proc/%d/task/%d/schedstat", t->pid, r->th->tid);
+  r->sched_fd = open(path, O_RDONLY | O_CLOEXEC);
+  snprintf(path, sizeof path, "/proc/%d/task/%d/stat", t->pid, r->th->tid);
+  r->stat_fd = open(path, O_RDONLY | O_CLOEXEC);
+  int blocked;
+  r->base_ns = r->sched_fd >= 0 && r->stat_fd >= 0
+                   ? thread_cpu_ns(r->sched_fd, r->stat_fd, &blocked)
+                   : -1;
+}
+
+static void close_run(hs_run *r) {
+  if (r->sched_fd >= 0) close(r->sched_fd);
+  if (r->stat_fd >= 0) close(r->stat_fd);
+  r->sched_fd = r->stat_fd = -1;
+}
+
+/* Longest a run waits for a runnable thread to get its CPU time on a loaded machine (ms), and for a
+ * blocked one (µs beyond run_us: a lock waiter is woken by its holder within microseconds). */
+#define HS_RUN_WAIT_MS 50
+#define HS_BLOCKED_GRACE_US 200
+
+int32_t hs_run_threads(hs_target *t, const uint32_t *indices, uint32_t n, uint32_t run_us,
+                       uint32_t timeout_ms, uint32_t *ran, uint32_t *added) {
+  if (!t || (!indices && n) || !ran || !added) {
+    set_error("hs_run_threads: NULL argument");
+    return HS_ERR_ARG;
+  }
+  *ran = 0;
+  *added = 0;
+  if (!t->attached) {
+    set_error("hs_run_threads: target %d is not stopped (resumed already)", t->pid);
+    return HS_ERR_STATE;
+  }
+  for (uint32_t k = 0; k < n; k++) {
+    if (indices[k] >= t->count) {
+      set_error("hs_run_threads: thread index %u out of range (%u threads)", indices[k], t->count);
+      return HS_ERR_ARG;
+    }
+  }
+  hs_run *runs = calloc(n ? n : 1, sizeof *runs);
+  if (!runs) {
+    set_error("hs_run_threads: out of memory for %u threads", n);
+    return HS_ERR_INTERNAL;
+  }
+  int32_t rc = HS_OK;
+  /* Resume: PTRACE_CONT only. A thread with a signal to deliver would run its handler, one in a
+   * group stop must stay stopped: both are left alone. */
+  for (uint32_t k = 0; k < n; k++) {
+    hs_run *r = &runs[k];
+    r->th = &t->threads[indices[k]];
+    r->sched_fd = r->stat_fd = -1;
+    hs_thread *th = r->th;
+    if (!th->stopped || th->sig != 0 || th->group_stop || th->gone) continue;
+    open_run(t, r);
+    if (ptrace(PTRACE_CONT, th->tid, 0, 0) < 0) {
+      int err = errno;
+      if (err == ESRCH) {
+        th->gone = 1; /* killed while stopped (SIGKILL wakes it): it exits */
+        continue;
+      }
+      set_error("PTRACE_CONT of thread %d of process %d: %s", th->tid, t->pid, strerror(err));
+      rc = HS_ERR_INTERNAL;
+      break;
+    }
+    th->stopped = 0;
+    r->resumed = 1;
+    (*ran)++;
+  }
+  /* Stop each thread again once it has had run_us of CPU time: on a loaded machine a resumed thread
+   * may wait milliseconds for a CPU, and interrupting it before it ran would stop it where it was.
+   * A thread asleep (a lock wait, a system call) is stopped after a short grace. Nothing is left
+   * set in the kernel meanwhile: a running tracee whose tracer dies is simply detached. */
+  uint64_t start = now_ms();
+  uint64_t t0_us = 0;
+  {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    t0_us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+  }
+  for (;;) {
+    int pending = 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t now_us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+    uint64_t elapsed_us = now_us - t0_us;
+    for (uint32_t k = 0; k < n; k++) {
+      hs_run *r = &runs[k];
+      if (!r->resumed || r->interrupted) continue;
+      int blocked = 0;
+      int64_t ns = r->base_ns >= 0 ? thread_cpu_ns(r->sched_fd, r->stat_fd, &blocked) : -1;
+      int enough = ns < 0 || (uint64_t)(ns - r->base_ns) >= (uint64_t)run_us * 1000u ||
+                   (blocked && elapsed_us >= (uint64_t)run_us + HS_BLOCKED_GRACE_US) ||
+                   now_ms() - start >= HS_RUN_WAIT_MS;
+      if (!enough) {
+        pending++;
+        continue;
+      }
+      r->interrupted = 1;
+      if (ptrace(PTRACE_INTERRUPT, r->th->tid, 0, 0) < 0) {
+        int err = errno;
+        if (err == ESRCH) {
+          /* Not ours to stop any more: it is exiting. Collect its exit so that it does not linger. */
+          int status = 0;
+          (void)waitpid(r->th->tid, &status, __WALL | WNOHANG);
+          r->th->gone = 1;
+          continue;
+        }
+        set_error("PTRACE_INTERRUPT of thread %d of process %d: %s", r->th->tid, t->pid,
+                  strerror(err));
+        rc = HS_ERR_INTERNAL;
+      }
+    }
+    if (pending == 0) break;
+    struct timespec nap = {0, 10000}; /* 10 µs: the poll's granularity */
+    nanosleep(&nap, NULL);
+  }
+  /* Wait for the stops. A thread that does not stop in time stays listed as not stopped: the
+   * detach interrupts it once more, and if heapscope dies first the kernel detaches it. */
+  uint64_t deadline = now_ms() + (timeout_ms ? timeout_ms : 1000);
+  for (uint32_t k = 0; k < n; k++) {
+    hs_run *r = &runs[k];
+    close_run(r);
+    if (!r->resumed || r->th->gone || r->th->stopped) continue;
+    int w = wait_stop(r->th, deadline);
+    if (w == 0) {
+      r->th->gone = 1;
+    } else if (w < 0) {
+      int err = errno;
+      set_error("thread %d of process %d did not stop again in time (waitpid: %s)", r->th->tid,
+                t->pid, err ? strerror(err) : "timeout");
+      rc = HS_ERR_INTERNAL;
+    }
+  }
+  free(runs);
+  for (uint32_t i = 0; i < t->count;) {
+    if (t->threads[i].gone) {
+      drop_thread(t, t->threads[i].tid);
+    } else {
+      i++;
+    }
+  }
   if (rc != HS_OK) return rc;
-#if defined(__x86_64__)
-  *pc = regs.rip;
-#elif defined(__aarch64__)
-  *pc = regs.pc;
-#else
-  set_error("hs_step_out: not supported on this architecture");
-  return HS_ERR_UNSUPPORTED;
-#endif
+  if (t->count == 0) {
+    t->exited = 1;
+    set_error("process %d has no thread left: it exited while its threads ran", t->pid);
+    return HS_ERR_EXITED;
+  }
+  /* A running thread may have started threads: stop them too, the world must be stopped. */
+  int32_t more = attach_pass(t, deadline + 1000);
+  if (more < 0) return more;
+  *added = (uint32_t)more;
   return HS_OK;
 }
 
-static int in_ranges(uint64_t pc, const uint64_t *ranges, uint32_t n) {
-  for (uint32_t i = 0; i < n; i++) {
-    if (pc >= ranges[2 * i] && pc < ranges[2 * i + 1]) return 1;
+/* ---- which pages exist -------------------------------------------------------------------------- */
+
+/* Append [start, end) to out (merging with the last pair when adjacent). 0 when out is full. */
+static int push_range(uint64_t *out, uint32_t cap, uint32_t *count, uint64_t start, uint64_t end) {
+  if (*count > 0) {
+    uint64_t *last = &out[2 * (*count - 1)];
+    if (last[0] + last[1] == start) {
+      last[1] += end - start;
+      return 1;
+    }
   }
-  return 0;
+  if (*count == cap) return 0;
+  out[2 * *count] = start;
+  out[2 * *count + 1] = end - start;
+  (*count)++;
+  return 1;
 }
 
-int32_t hs_step_out(hs_target *t, uint32_t index, const uint64_t *ranges, uint32_t n,
-                    uint32_t max_steps, uint32_t timeout_ms, uint32_t *steps, uint32_t *inside) {
-  if (!t || (!ranges && n) || !steps || !inside) {
-    set_error("hs_step_out: NULL argument");
+/* One range through PAGEMAP_SCAN, from `*at` to `end`. Returns 1 done, 0 out full (`*at` = where to
+ * resume), -1 ioctl unsupported (nothing written), -2 other error (errno set). */
+static int scan_range_ioctl(int fd, uint64_t *at, uint64_t end, uint64_t *out, uint32_t cap,
+                            uint32_t *count) {
+  struct hs_page_region vec[HS_SCAN_VEC];
+  while (*at < end) {
+    struct hs_pm_scan_arg a;
+    memset(&a, 0, sizeof a);
+    a.size = sizeof a;
+    a.start = *at;
+    a.end = end;
+    a.vec = (uint64_t)(uintptr_t)vec;
+    a.vec_len = HS_SCAN_VEC;
+    /* (present and not the zero page) or swapped: PFNZERO inverted and required, the rest any-of. */
+    a.category_inverted = HS_PAGE_IS_PFNZERO;
+    a.category_mask = HS_PAGE_IS_PFNZERO;
+    a.category_anyof_mask = HS_PAGE_IS_PRESENT | HS_PAGE_IS_SWAPPED;
+    a.return_mask = HS_PAGE_IS_PRESENT | HS_PAGE_IS_SWAPPED;
+    long got = ioctl(fd, HS_PAGEMAP_SCAN, &a);
+    if (got < 0) {
+      int err = errno;
+      if (err == ENOTTY || err == EINVAL || err == EOPNOTSUPP) return -1;
+      errno = err;
+      return -2;
+    }
+    for (long i = 0; i < got; i++) {
+      if (!push_range(out, cap, count, vec[i].start, vec[i].end)) {
+        *at = vec[i].start; /* resume with this region */
+        return 0;
+      }
+    }
+    if (a.walk_end <= *at) break; /* no progress: the kernel walked nothing, stop here */
+    *at = a.walk_end;
+  }
+  return 1;
+}
+
+/* The same from /proc/PID/pagemap entries, for kernels without PAGEMAP_SCAN. The zero page cannot
+ * be told apart here (its PFN is hidden from non-root readers), so it counts as present. */
+static int scan_range_read(int fd, uint64_t page, uint64_t *at, uint64_t end, uint64_t *out,
+                           uint32_t cap, uint32_t *count) {
+  uint64_t entries[HS_PAGEMAP_CHUNK];
+  while (*at < end) {
+    uint64_t pages = (end - *at) / page;
+    if (pages > HS_PAGEMAP_CHUNK) pages = HS_PAGEMAP_CHUNK;
+    ssize_t got = pread(fd, entries, pages * sizeof entries[0], (off_t)(*at / page * 8));
+    if (got < 0) return -2;
+    if (got < 8) break; /* past the end of the address space */
+    uint64_t n = (uint64_t)got / 8;
+    for (uint64_t i = 0; i < n; i++) {
+      if (!(entries[i] & (HS_PM_PRESENT | HS_PM_SWAPPED))) continue;
+      uint64_t a = *at + i * page;
+      if (!push_range(out, cap, count, a, a + page)) {
+        *at = a;
+        return 0;
+      }
+    }
+    *at += n * page;
+  }
+  return 1;
+}
+
+int32_t hs_resident_ranges(int32_t pid, const uint64_t *ranges, uint32_t n, uint64_t *out,
+                           uint32_t cap, uint32_t *count, uint64_t *cursor, uint32_t *method) {
+  if ((!ranges && n) || !out || !count || !cursor || !method || cap == 0) {
+    set_error("hs_resident_ranges: NULL argument or no room");
     return HS_ERR_ARG;
   }
-  *steps = 0;
-  *inside = 1;
-  if (!t->attached) {
-    set_error("hs_step_out: target %d is not stopped (resumed already)", t->pid);
-    return HS_ERR_STATE;
+  *count = 0;
+  *method = 0;
+  long pagesz = sysconf(_SC_PAGESIZE);
+  uint64_t page = pagesz > 0 ? (uint64_t)pagesz : 4096;
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/pagemap", pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    int err = errno;
+    set_error("open %s: %s", path, strerror(err));
+    if (err == ENOENT || err == ESRCH) return HS_ERR_NO_PROCESS;
+    return err == EACCES || err == EPERM ? HS_ERR_PERMISSION : HS_ERR_IO;
   }
-  if (index >= t->count) {
-    set_error("hs_step_out: thread index %u out of range (%u threads)", index, t->count);
+  int use_ioctl = 1;
+  int32_t rc = HS_OK;
+  for (uint64_t i = cursor[0]; i < n; i++) {
+    uint64_t start = ranges[2 * i], len = ranges[2 * i + 1];
+    if (start % page || len % page || start + len < start) {
+      set_error("hs_resident_ranges: range %llu (%#llx, %#llx) is not page-aligned",
+                (unsigned long long)i, (unsigned long long)start, (unsigned long long)len);
+      rc = HS_ERR_ARG;
+      break;
+    }
+    uint64_t at = cursor[1] > start && cursor[1] < start + len ? cursor[1] : start;
+    int r = use_ioctl ? scan_range_ioctl(fd, &at, start + len, out, cap, count) : -1;
+    if (r == -1) {
+      use_ioctl = 0;
+      r = scan_range_read(fd, page, &at, start + len, out, cap, count);
+    } else if (r != -2) {
+      *method = 1;
+    }
+    if (r == -2) {
+      int err = errno;
+      set_error("reading %s at %#llx: %s", path, (unsigned long long)at, strerror(err));
+      rc = err == ESRCH ? HS_ERR_NO_PROCESS : HS_ERR_IO;
+      break;
+    }
+    if (r == 0) {
+      cursor[0] = i;
+      cursor[1] = at;
+      rc = 1;
+      break;
+    }
+    cursor[1] = 0;
+  }
+  if (rc == HS_OK) cursor[0] = n;
+  close(fd);
+  return rc;
+}
+
+/* ---- destination buffers ------------------------------------------------------------------------ */
+
+int32_t hs_buffer_alloc(uint64_t len, uint32_t huge, uint64_t *ptr, uint64_t *mapped,
+                        uint32_t *advised) {
+  if (!ptr || !mapped || !advised || len == 0) {
+    set_error("hs_buffer_alloc: NULL argument or zero length");
     return HS_ERR_ARG;
   }
-  hs_thread *th = &t->threads[index];
-  /* A signal waiting for delivery would run its handler on the first step: leave that thread. */
-  if (!th->stopped || th->sig != 0) return HS_OK;
-  uint64_t deadline = now_ms() + (timeout_ms ? timeout_ms : 50);
-  for (;;) {
-    uint64_t pc = 0;
-    int32_t rc = read_pc(t, th, &pc);
-    if (rc != HS_OK) return rc;
-    if (!in_ranges(pc, ranges, n)) {
-      *inside = 0;
-      return HS_OK;
-    }
-    if (*steps >= max_steps || now_ms() >= deadline) return HS_OK;
-    if (ptrace(PTRACE_SINGLESTEP, th->tid, 0, 0) < 0) {
-      set_error("PTRACE_SINGLESTEP of thread %d of process %d: %s", th->tid, t->pid,
-                strerror(errno));
-      if (errno == ESRCH) t->exited = 1;
-      return errno == ESRCH ? HS_ERR_EXITED : HS_ERR_INTERNAL;
-    }
-    th->stopped = 0;
-    (*steps)++;
-    /* A step takes microseconds: spin on WNOHANG, then back off; past the deadline (a step into
-     * a blocking system call) interrupt the thread to get it stopped again. */
-    unsigned spins = 0;
-    for (;;) {
-      int status = 0;
-      pid_t r = waitpid(th->tid, &status, __WALL | WNOHANG);
-      if (r < 0 && errno == EINTR) continue;
-      if (r < 0 || (r == th->tid && (WIFEXITED(status) || WIFSIGNALED(status)))) {
-        t->exited = 1;
-        set_error("hs_step_out: thread %d exited while stepping", th->tid);
-        return HS_ERR_EXITED;
-      }
-      if (r == th->tid && WIFSTOPPED(status)) {
-        th->stopped = 1;
-        int event = (unsigned)status >> 16;
-        if (event == 0 && WSTOPSIG(status) != SIGTRAP) {
-          th->sig = WSTOPSIG(status); /* a real signal: delivered at the detach */
-          return HS_OK;
-        }
-        break;
-      }
-      if (now_ms() >= deadline + 100) {
-        ptrace(PTRACE_INTERRUPT, th->tid, 0, 0);
-        int w = wait_stop(th, now_ms() + 1000);
-        if (w == 0) {
-          t->exited = 1;
-          return HS_ERR_EXITED;
-        }
-        if (th->sig == SIGTRAP) th->sig = 0; /* the step's own trap, not the program's */
-        return w == 1 ? HS_OK : HS_ERR_INTERNAL;
-      }
-      if (++spins > 200) {
-        struct timespec ts = {0, 20000};
-        nanosleep(&ts, NULL);
-      }
-    }
+  *ptr = 0;
+  *mapped = 0;
+  *advised = 0;
+  uint64_t size = (len + HS_HUGE_PAGE - 1) & ~(HS_HUGE_PAGE - 1);
+  if (size < len) {
+    set_error("hs_buffer_alloc: %llu bytes is too large", (unsigned long long)len);
+    return HS_ERR_ARG;
   }
+  /* Over-allocate by one huge page, then trim both ends: the start lands on a 2 MiB boundary. */
+  uint8_t *raw = mmap(NULL, size + HS_HUGE_PAGE, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (raw == MAP_FAILED) {
+    int err = errno;
+    set_error("cannot map %llu bytes for the copy: %s", (unsigned long long)size, strerror(err));
+    return HS_ERR_INTERNAL;
+  }
+  uintptr_t base = ((uintptr_t)raw + HS_HUGE_PAGE - 1) & ~(uintptr_t)(HS_HUGE_PAGE - 1);
+  size_t head = base - (uintptr_t)raw, tail = HS_HUGE_PAGE - head;
+  if (head > 0 && munmap(raw, head) < 0) {
+    int err = errno;
+    (void)munmap(raw, size + HS_HUGE_PAGE);
+    set_error("munmap of a buffer's head: %s", strerror(err));
+    return HS_ERR_INTERNAL;
+  }
+  if (tail > 0 && munmap((uint8_t *)base + size, tail) < 0) {
+    int err = errno;
+    (void)munmap((void *)base, size + tail);
+    set_error("munmap of a buffer's tail: %s", strerror(err));
+    return HS_ERR_INTERNAL;
+  }
+  if (huge && madvise((void *)base, size, MADV_HUGEPAGE) == 0) *advised = 1;
+  *ptr = (uint64_t)base;
+  *mapped = size;
+  return HS_OK;
+}
+
+/* Bytes of [p, p + len) of this process backed by huge pages, via PAGEMAP_SCAN on ourselves; 0 when
+ * the kernel cannot say. */
+static uint64_t huge_bytes_of(uint64_t p, uint64_t len) {
+  int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  uint64_t total = 0, at = p, end = p + len;
+  struct hs_page_region vec[HS_SCAN_VEC];
+  while (at < end) {
+    struct hs_pm_scan_arg a;
+    memset(&a, 0, sizeof a);
+    a.size = sizeof a;
+    a.start = at;
+    a.end = end;
+    a.vec = (uint64_t)(uintptr_t)vec;
+    a.vec_len = HS_SCAN_VEC;
+    a.category_mask = HS_PAGE_IS_HUGE;
+    a.return_mask = HS_PAGE_IS_HUGE;
+    long got = ioctl(fd, HS_PAGEMAP_SCAN, &a);
+    if (got < 0) break;
+    for (long i = 0; i < got; i++) total += vec[i].end - vec[i].start;
+    if (a.walk_end <= at) break;
+    at = a.walk_end;
+  }
+  close(fd);
+  return total;
+}
+
+int32_t hs_buffer_populate(uint64_t ptr, uint64_t from, uint64_t to, uint64_t *huge_bytes) {
+  if (!ptr || !huge_bytes || from > to) {
+    set_error("hs_buffer_populate: bad arguments");
+    return HS_ERR_ARG;
+  }
+  *huge_bytes = 0;
+  long pagesz = sysconf(_SC_PAGESIZE);
+  uint64_t page = pagesz > 0 ? (uint64_t)pagesz : 4096;
+  uint64_t a = (ptr + from) & ~(page - 1), b = ptr + to;
+  if (b <= a) return HS_OK;
+  /* MADV_POPULATE_WRITE (Linux 5.14) faults the range in writable in one call, huge pages where
+   * the advice allows; else one store per page does the same. Fresh pages are zero: storing 0
+   * changes nothing. */
+  if (madvise((void *)(uintptr_t)a, b - a, MADV_POPULATE_WRITE) < 0) {
+    int err = errno;
+    if (err != EINVAL && err != ENOSYS) {
+      set_error("madvise(MADV_POPULATE_WRITE) of %llu bytes: %s", (unsigned long long)(b - a),
+                strerror(err));
+      return err == ENOMEM ? HS_ERR_INTERNAL : HS_ERR_IO;
+    }
+    for (uint64_t p = a; p < b; p += page) *(volatile uint8_t *)(uintptr_t)p = 0;
+  }
+  *huge_bytes = huge_bytes_of(a, b - a);
+  return HS_OK;
+}
+
+int32_t hs_buffer_free(uint64_t ptr, uint64_t mapped) {
+  if (!ptr || !mapped) return HS_OK;
+  if (munmap((void *)(uintptr_t)ptr, mapped) < 0) {
+    int err = errno;
+    set_error("munmap of a copy buffer (%llu bytes): %s", (unsigned long long)mapped,
+              strerror(err));
+    return HS_ERR_INTERNAL;
+  }
+  return HS_OK;
 }
 
 /* ---- memory ----------------------------------------------------------------------------------- */
@@ -589,7 +978,8 @@ static int32_t read_slow(hs_target *t, uint64_t addr, uint64_t len, uint8_t *dst
     struct iovec local = {dst, n};
     struct iovec remote = {(void *)(uintptr_t)addr, n};
     ssize_t r = process_vm_readv(t->pid, &local, 1, &remote, 1, 0);
-    if (r < 0 && errno == ESRCH) {
+    int err = r < 0 ? errno : 0;
+    if (err == ESRCH) {
       t->exited = 1;
       set_error("process %d exited while its memory was read (process_vm_readv at %#llx)", t->pid,
                 (unsigned long long)addr);
@@ -646,13 +1036,14 @@ int32_t hs_read_ranges(hs_target *t, const uint64_t *ranges, uint32_t n, uint8_t
     }
     struct iovec local = {out, total};
     ssize_t r = total ? process_vm_readv(t->pid, &local, 1, remote, k, 0) : 0;
-    if (r < 0 && errno == ESRCH) {
+    int err = r < 0 ? errno : 0;
+    if (err == ESRCH) {
       t->exited = 1;
       set_error("process %d exited while its memory was read (process_vm_readv: %s)", t->pid,
                 strerror(ESRCH));
       return HS_ERR_EXITED;
     }
-    if (r < 0 && errno == EPERM) {
+    if (err == EPERM) {
       set_error("process_vm_readv of process %d: %s", t->pid, strerror(EPERM));
       return HS_ERR_PERMISSION;
     }
@@ -724,13 +1115,14 @@ int32_t hs_resume(hs_target *t) {
   }
   if (!t->attached) return HS_OK;
   t->attached = 0;
-  int failed = detach_all(t);
+  int err = 0;
+  int failed = detach_all(t, &err);
   if (t->mem_fd >= 0) {
     close(t->mem_fd);
     t->mem_fd = -1;
   }
   if (failed && !target_gone(t)) {
-    set_error("could not detach %d thread(s) of process %d: %s", failed, t->pid, strerror(errno));
+    set_error("could not detach %d thread(s) of process %d: %s", failed, t->pid, strerror(err));
     return HS_ERR_INTERNAL;
   }
   return HS_OK;

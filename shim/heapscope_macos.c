@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 /* arm64e signs pointers in their top bits; user addresses fit in the low 47 bits (the same mask as
@@ -703,15 +704,85 @@ int32_t hs_zone_allocations(hs_target *t, uint64_t *records, uint64_t cap, uint6
   return HS_OK;
 }
 
-/* ------------------------------------------------------------ stepping */
+/* ------------------------------------------------------------ Linux-only entry points */
 
-int32_t hs_step_out(hs_target *t, uint32_t index, const uint64_t *ranges, uint32_t n,
-                    uint32_t max_steps, uint32_t timeout_ms, uint32_t *steps, uint32_t *inside) {
-  (void)t, (void)index, (void)ranges, (void)n, (void)max_steps, (void)timeout_ms;
-  if (steps) *steps = 0;
-  if (inside) *inside = 0;
-  set_err("hs_step_out: not supported on macOS");
+int32_t hs_run_threads(hs_target *t, const uint32_t *indices, uint32_t n, uint32_t run_us,
+                       uint32_t timeout_ms, uint32_t *ran, uint32_t *added) {
+  (void)t, (void)indices, (void)n, (void)run_us, (void)timeout_ms;
+  if (ran) *ran = 0;
+  if (added) *added = 0;
+  set_err("hs_run_threads: not supported on macOS (the task is suspended as a whole)");
   return HS_ERR_UNSUPPORTED;
+}
+
+int32_t hs_resident_ranges(int32_t pid, const uint64_t *ranges, uint32_t n, uint64_t *out,
+                           uint32_t cap, uint32_t *count, uint64_t *cursor, uint32_t *method) {
+  (void)pid, (void)ranges, (void)n, (void)out, (void)cap, (void)cursor;
+  if (count) *count = 0;
+  if (method) *method = 0;
+  set_err("hs_resident_ranges: not supported on macOS");
+  return HS_ERR_UNSUPPORTED;
+}
+
+/* ------------------------------------------------------------ destination buffers */
+
+/* The same contract as on Linux (shim/heapscope.h); macOS has no MADV_HUGEPAGE, so `*advised` is 0
+ * and the buffer is only aligned. */
+#define HS_HUGE_PAGE (2ull << 20)
+
+int32_t hs_buffer_alloc(uint64_t len, uint32_t huge, uint64_t *ptr, uint64_t *mapped,
+                        uint32_t *advised) {
+  (void)huge;
+  if (!ptr || !mapped || !advised || len == 0) {
+    set_err("hs_buffer_alloc: NULL argument or zero length");
+    return HS_ERR_ARG;
+  }
+  *ptr = 0;
+  *mapped = 0;
+  *advised = 0;
+  uint64_t size = (len + HS_HUGE_PAGE - 1) & ~(HS_HUGE_PAGE - 1);
+  if (size < len) {
+    set_err("hs_buffer_alloc: %llu bytes is too large", (unsigned long long)len);
+    return HS_ERR_ARG;
+  }
+  uint8_t *raw = mmap(NULL, size + HS_HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANON,
+                      -1, 0);
+  if (raw == MAP_FAILED) {
+    int err = errno;
+    set_err("cannot map %llu bytes for the copy: %s", (unsigned long long)size, strerror(err));
+    return HS_ERR_INTERNAL;
+  }
+  uintptr_t base = ((uintptr_t)raw + HS_HUGE_PAGE - 1) & ~(uintptr_t)(HS_HUGE_PAGE - 1);
+  size_t head = base - (uintptr_t)raw, tail = HS_HUGE_PAGE - head;
+  if (head > 0) (void)munmap(raw, head);
+  if (tail > 0) (void)munmap((uint8_t *)base + size, tail);
+  *ptr = (uint64_t)base;
+  *mapped = size;
+  return HS_OK;
+}
+
+int32_t hs_buffer_populate(uint64_t ptr, uint64_t from, uint64_t to, uint64_t *huge_bytes) {
+  if (!ptr || !huge_bytes || from > to) {
+    set_err("hs_buffer_populate: bad arguments");
+    return HS_ERR_ARG;
+  }
+  *huge_bytes = 0;
+  long pagesz = sysconf(_SC_PAGESIZE);
+  uint64_t page = pagesz > 0 ? (uint64_t)pagesz : 16384;
+  for (uint64_t p = (ptr + from) & ~(page - 1); p < ptr + to; p += page) {
+    *(volatile uint8_t *)(uintptr_t)p = 0;
+  }
+  return HS_OK;
+}
+
+int32_t hs_buffer_free(uint64_t ptr, uint64_t mapped) {
+  if (!ptr || !mapped) return HS_OK;
+  if (munmap((void *)(uintptr_t)ptr, mapped) < 0) {
+    int err = errno;
+    set_err("munmap of a copy buffer: %s", strerror(err));
+    return HS_ERR_INTERNAL;
+  }
+  return HS_OK;
 }
 
 /* ------------------------------------------------------------ lifecycle */

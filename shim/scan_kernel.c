@@ -57,7 +57,8 @@ int32_t hs_scan_blocks(const uint8_t *mem, double base_d, double len_d, const do
                        const int32_t *seg_table, uint32_t segs, const int32_t *table, double min_d,
                        double max_d, uint32_t *target, uint32_t *offset, uint32_t m0,
                        uint32_t cap, uint32_t *start, double *out) {
-  if (!mem || !addr || !size || !target || !offset || !start || !out || segs == 0) {
+  if (!mem || !addr || !size || !starts || !ends || !seg_start || !seg_end || !seg_table ||
+      !table || !target || !offset || !start || !out || segs == 0 || first > last || m0 > cap) {
     return HS_ERR_ARG;
   }
   scan_index x = {starts, ends, seg_start, seg_end, seg_table, segs, table,
@@ -95,16 +96,25 @@ int32_t hs_scan_blocks(const uint8_t *mem, double base_d, double len_d, const do
   return HS_OK;
 }
 
-int32_t hs_scan_range(const uint8_t *mem, double base_d, double from_d, double to_d,
+int32_t hs_scan_range(const uint8_t *mem, double base_d, double len_d, double from_d, double to_d,
                       const double *starts, const double *ends, const double *seg_start,
                       const double *seg_end, const int32_t *seg_table, uint32_t segs,
                       const int32_t *table, double min_d, double max_d, double *hit_address,
                       uint32_t *hit_target, uint32_t cap, double *out) {
-  if (!mem || !hit_address || !hit_target || !out || segs == 0) return HS_ERR_ARG;
+  if (!mem || !starts || !ends || !seg_start || !seg_end || !seg_table || !table || !hit_address ||
+      !hit_target || !out || segs == 0) {
+    return HS_ERR_ARG;
+  }
+  /* Every word read must lie in the caller's buffer: [from, to) inside [base, base + len). */
+  if (!(base_d >= 0 && len_d >= 0 && from_d >= base_d && to_d >= from_d &&
+        to_d <= base_d + len_d)) {
+    return HS_ERR_ARG;
+  }
   scan_index x = {starts, ends, seg_start, seg_end, seg_table, segs, table,
                   (uint64_t)min_d, (uint64_t)max_d, 0};
   const uint64_t base = (uint64_t)base_d;
   uint64_t off = (uint64_t)from_d - base;
+  if (off % 8 != 0) return HS_ERR_ARG;
   const uint64_t stop = ((uint64_t)to_d - base) & ~(uint64_t)7;
   uint32_t n = 0;
   for (; off < stop; off += 8) {

@@ -1,8 +1,11 @@
-// End to end: `./heapscope <pid>` never harms its target: resumed on every exit path, refusals, races.
+// End to end: heapscope never harms its target: resumed on every exit path (SIGKILL of heapscope at
+// any instant included), refusals, races.
 //
 // Every target is started through `sh -c '... & echo $!'` (not a child of this test) and killed in
 // `finally`; every test asserts the target was left running and untraced. The stopped window is
-// widened for tests by HEAPSCOPE_TEST_PAUSE_MS (ffi/linux_capture.ts) so signals hit it for sure.
+// widened by the capture's test hooks (CaptureOptions.test): a child Deno calls captureSnapshot()
+// with them, or `./heapscope` gets them from HEAPSCOPE_TEST_* in its own environment (the command
+// line passes them on through captureTestHooksFromEnv), so signals hit it for sure.
 
 import { deepEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { VICTIM } from "./expect.ts";
@@ -117,7 +120,7 @@ Deno.test("an unexpected exception while the target is stopped: exit 3, internal
       HEAPSCOPE_TEST_THROW: "1",
     });
     assertEquals(run.code, 3, run.stderr);
-    assert(/internal error: .*HEAPSCOPE_TEST_THROW/.test(run.stderr), run.stderr);
+    assert(/internal error: .*throwInPause/.test(run.stderr), run.stderr);
     await assertAlive(pid, `${dir}/beat`);
     assertEquals(tempFiles(dir), []);
   } finally {
@@ -200,11 +203,32 @@ Deno.test("a target that execs in a loop: exit 3 naming the execve, target left 
   }
 });
 
+/** Wait until `file` holds the line READY that a target writes once it is set up. */
+async function ready(file: string): Promise<void> {
+  await until(
+    () => {
+      try {
+        return Deno.readTextFileSync(file).includes("READY");
+      } catch {
+        return false;
+      }
+    },
+    10_000,
+    `READY in ${file}`,
+  );
+}
+
 const LOOPS = {
-  "forks in a loop": `exec sh -c 'while :; do /bin/true; done'`,
-  "starts and joins threads in a loop": `exec python3 -c '
+  "forks in a loop": (out: string) =>
+    `exec sh -c 'echo READY > ${out}; while :; do /bin/true; done'`,
+  "starts and joins threads in a loop": (out: string) =>
+    `exec python3 -c '
 import threading
-keep = [bytearray(64) for _ in range(5000)]
+keep = [bytearray(1000) for _ in range(5000)]
+ts = [threading.Thread(target=len, args=("x",)) for _ in range(4)]
+[t.start() for t in ts]
+[t.join() for t in ts]
+open("${out}", "w").write("READY")
 while True:
     ts = [threading.Thread(target=len, args=("x",)) for _ in range(4)]
     [t.start() for t in ts]
@@ -214,14 +238,18 @@ while True:
 for (const [what, script] of Object.entries(LOOPS)) {
   Deno.test(`a target that ${what}: analysed and left running, 3 times`, async () => {
     const dir = Deno.makeTempDirSync({ prefix: "hs_safety_" });
-    const pid = await spawnDetached(script);
+    const pid = await spawnDetached(script(`${dir}/ready`));
     try {
-      await new Promise((r) => setTimeout(r, 300));
+      await ready(`${dir}/ready`);
       for (let i = 0; i < 3; i++) {
         const run = await heapscope([String(pid), "--output", `${dir}/leaks.json`]);
         assert(run.code === 0 || run.code === 1, `exit ${run.code}: ${run.stderr}`);
         const leaks = JSON.parse(Deno.readTextFileSync(`${dir}/leaks.json`));
-        assert(leaks.summary.allocations > 0, "no allocations found");
+        // sh: its few startup blocks; python: the 5000 kept bytearrays (1000 B each, above
+        // pymalloc's 512-byte limit: one malloc block each) and the interpreter's own.
+        const least = what.startsWith("forks") ? 1 : 5000;
+        assert(leaks.summary.allocations >= least, `${leaks.summary.allocations} allocations`);
+        assertEquals(leaks.summary.leaked, 0, JSON.stringify(leaks.summary));
         await assertRunning(pid);
       }
     } finally {
@@ -235,14 +263,15 @@ Deno.test("a target whose maps change just before the stop: the copy follows the
   const dir = Deno.makeTempDirSync({ prefix: "hs_safety_" });
   const pid = await spawnDetached(`exec python3 -c '
 import mmap, time
-keep = [bytearray(64) for _ in range(5000)]
+keep = [bytearray(1000) for _ in range(5000)]
 maps = []
+open("${dir}/ready", "w").write("READY")
 while True:
     m = mmap.mmap(-1, 1 << 20); m[0] = 1; maps.append(m)
     if len(maps) > 50: maps.pop(0).close()
     time.sleep(0.002)'`);
   try {
-    await new Promise((r) => setTimeout(r, 300));
+    await ready(`${dir}/ready`);
     const run = await heapscope([String(pid), "--output", `${dir}/leaks.json`], {
       HEAPSCOPE_TEST_ATTACH_DELAY_MS: "300",
     });
@@ -252,7 +281,7 @@ while True:
       (leaks.warnings as string[]).some((w) => /memory map changed just before the stop/.test(w)),
       JSON.stringify(leaks.warnings),
     );
-    assert(leaks.summary.allocations > 100, `only ${leaks.summary.allocations} allocations`);
+    assert(leaks.summary.allocations >= 5000, `only ${leaks.summary.allocations} allocations`);
     await assertRunning(pid);
   } finally {
     kill(pid);
@@ -416,24 +445,178 @@ Deno.test("clear refusals: itself, pid 1, a zombie, a kernel thread, a process t
 });
 
 Deno.test("captureSnapshot() resumes the target on an exception before returning, not at exit", async () => {
-  const { captureSnapshot } = await import("../ffi/mod.ts");
+  const { captureSnapshot } = await import("../ffi/capture.ts");
   const dir = Deno.makeTempDirSync({ prefix: "hs_safety_" });
   const pid = await startHeartbeat(`${dir}/beat`);
-  Deno.env.set("HEAPSCOPE_TEST_THROW", "1");
   try {
     let message = "";
     try {
-      await captureSnapshot(pid);
+      await captureSnapshot(pid, { test: { throwInPause: true } });
     } catch (e) {
       message = (e as Error).message;
     }
-    assert(/HEAPSCOPE_TEST_THROW/.test(message), message);
+    assert(/throwInPause/.test(message), message);
     // This process is still alive: only its own cleanup can have resumed the target.
     assertEquals(readStatus(pid)["TracerPid"], "0");
     await assertAlive(pid, `${dir}/beat`);
   } finally {
-    Deno.env.delete("HEAPSCOPE_TEST_THROW");
     kill(pid);
     Deno.removeSync(dir, { recursive: true });
   }
+});
+
+// Four threads in a malloc/free/realloc loop (up to 4 KiB) beside ~100 MB of kept blocks, so that
+// every stop finds threads inside malloc (they are let out alone) and the copy takes several read
+// calls.
+const BUSY_C = `
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#define THREADS 4
+#define KEEP 25000
+void *kept[KEEP];
+static void *churn(void *arg) {
+  unsigned s = (unsigned)(long)arg;
+  void *volatile tmp[8] = {0};
+  for (;;) {
+    s = s * 1103515245u + 12345u;
+    unsigned i = (s >> 16) & 7;
+    if (s & 0x100) { free(tmp[i]); tmp[i] = malloc(16 + ((s >> 4) & 4095)); }
+    else tmp[i] = realloc(tmp[i], 16 + ((s >> 3) & 4095));
+  }
+  return 0;
+}
+int main(void) {
+  for (int i = 0; i < KEEP; i++) { kept[i] = malloc(4000); memset(kept[i], i, 4000); }
+  pthread_t t;
+  for (long i = 0; i < THREADS; i++) pthread_create(&t, 0, churn, (void *)(i + 1));
+  printf("READY\\n");
+  fflush(stdout);
+  for (;;) pause();
+}
+`;
+
+/** CPU time (ns) of every thread of `pid`, by tid. */
+function cpuTimes(pid: number): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const e of Deno.readDirSync(`/proc/${pid}/task`)) {
+    try {
+      out.set(
+        Number(e.name),
+        Number(Deno.readTextFileSync(`/proc/${pid}/task/${e.name}/schedstat`).split(" ")[0]),
+      );
+    } catch { /* exited */ }
+  }
+  return out;
+}
+
+/** Every thread of `pid` is untraced, not stopped, and the `churners` keep running. */
+async function assertUnharmed(pid: number, churners: number[], what: string): Promise<void> {
+  const st = readStatus(pid)["State"] ?? "gone";
+  assert(/^[SR]/.test(st), `${what}: the target is ${st}`);
+  await assertRunning(pid).catch((e) => assert(false, `${what}: ${e.message}`));
+  const before = cpuTimes(pid);
+  await until(
+    () => {
+      const now = cpuTimes(pid);
+      return churners.every((t) => (now.get(t) ?? 0) > (before.get(t) ?? Infinity));
+    },
+    5000,
+    `${what}: every churning thread to run again`,
+  );
+}
+
+// A capture in a child Deno, announcing each phase on stdout the moment it begins. The copy is
+// slowed (5 ms per 32 MiB read call) and the threads are let out of malloc for 30 more rounds, so
+// that kills land in those windows.
+const HARNESS = (pid: number) => `
+import { captureSnapshot } from "${new URL("../ffi/capture.ts", import.meta.url).href}";
+const enc = new TextEncoder();
+const say = (s: string) => Deno.stdout.writeSync(enc.encode(s + "\\n"));
+say("start");
+await captureSnapshot(${pid}, {
+  onProgress: (phase) => say(phase),
+  timeoutMs: 4000,
+  test: { batchDelayMs: 5, extraRunRounds: 30 },
+});
+say("end");
+`;
+
+Deno.test({
+  name:
+    "SIGKILL of heapscope at 48 random points of the pause never kills, stops or leaves traced a target busy in malloc",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const dir = Deno.makeTempDirSync({ prefix: "hs_kill_" });
+    const src = `${dir}/busy.c`, exe = `${dir}/busy`;
+    Deno.writeTextFileSync(src, BUSY_C);
+    const cc = await new Deno.Command("cc", { args: ["-O1", "-pthread", "-o", exe, src] }).output();
+    assert(cc.success, new TextDecoder().decode(cc.stderr));
+    const pid = await spawnDetached(`exec ${exe} > ${dir}/out`);
+    try {
+      await ready(`${dir}/out`);
+      const churners = [...cpuTimes(pid).keys()].filter((t) => t !== pid);
+      assertEquals(churners.length, 4);
+      Deno.writeTextFileSync(`${dir}/harness.ts`, HARNESS(pid));
+      // Where to kill: right after a phase begins plus a random delay, or at a random time.
+      const plan: { phase: string; maxDelayMs: number }[] = [
+        ...Array(8).fill({ phase: "attach", maxDelayMs: 3 }),
+        ...Array(8).fill({ phase: "registers", maxDelayMs: 3 }),
+        ...Array(14).fill({ phase: "allocator", maxDelayMs: 60 }),
+        ...Array(12).fill({ phase: "copy", maxDelayMs: 25 }),
+        ...Array(6).fill({ phase: "start", maxDelayMs: 1500 }),
+      ];
+      const seen: Record<string, number> = {};
+      for (const [n, { phase, maxDelayMs }] of plan.entries()) {
+        const child = new Deno.Command(Deno.execPath(), {
+          args: ["run", "-A", "--no-config", `${dir}/harness.ts`],
+          env: { HEAPSCOPE_HOME: new URL("..", import.meta.url).pathname },
+          stdout: "piped",
+          stderr: "null",
+        }).spawn();
+        const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+        let buf = "", hit = false;
+        while (!hit) {
+          const { value, done } = await lines.read();
+          if (done) break;
+          buf += value;
+          hit = buf.split("\n").includes(phase);
+        }
+        const delay = Math.random() * maxDelayMs;
+        const t0 = performance.now();
+        while (performance.now() - t0 < delay) { /* spin: a timer is too coarse for µs */ }
+        // Which phase the kill landed in: the last one announced before it.
+        try {
+          child.kill("SIGKILL");
+        } catch { /* it finished first: counted as "after the end" */ }
+        const status = await child.status;
+        for (;;) {
+          const { value, done } = await lines.read();
+          if (done) break;
+          buf += value;
+        }
+        const phases = buf.split("\n").filter((l) => l);
+        const landed = status.signal === "SIGKILL" ? phases.at(-1)! : "after the end";
+        seen[landed] = (seen[landed] ?? 0) + 1;
+        console.error(`kill ${n}: ${landed} ${(performance.now() - t0).toFixed(0)}`);
+        await assertUnharmed(
+          pid,
+          churners,
+          `kill ${n} (${landed}, ${delay.toFixed(2)} ms after ${phase})`,
+        );
+      }
+      console.log(
+        `48 kills, by the phase they landed in: ${JSON.stringify(seen)}; target unharmed`,
+      );
+      // The kills covered the windows that matter: threads let out of malloc, and the copy.
+      assert((seen["allocator"] ?? 0) >= 5, JSON.stringify(seen));
+      assert((seen["copy"] ?? 0) >= 5, JSON.stringify(seen));
+    } finally {
+      kill(pid);
+      Deno.removeSync(dir, { recursive: true });
+    }
+  },
 });
