@@ -4,14 +4,16 @@ import type { Snapshot } from "../analysis/types.ts";
 import { captureDarwinSnapshot } from "./darwin_capture.ts";
 import { CaptureError } from "./errors.ts";
 import { captureLinuxSnapshot, type CaptureOptions } from "./linux_capture.ts";
+import { initKind } from "./procfs.ts";
 
 /**
  * Stop process `pid`, copy what the analysis needs, resume it. The target is stopped only for the
  * copy (`Snapshot.pauseMs`) and resumed on every path out. Throws CaptureError.
  */
 export function captureSnapshot(pid: number, opts: CaptureOptions = {}): Promise<Snapshot> {
-  if (pid === 1) {
-    // Stopping init stalls every service on the machine (and reaping of orphans) for the pause.
+  if (pid === 1 && initKind(pid) === "host-init") {
+    // Stopping the host's init stalls every service on the machine (and reaping of orphans) for the
+    // pause. PID 1 of a container's PID namespace is the application itself: analysed like any.
     return Promise.reject(
       new CaptureError(
         "permission",

@@ -4,7 +4,7 @@
 
 import { foreignLibrary } from "../analysis/glibc/mod.ts";
 import { CaptureError } from "./errors.ts";
-import { readStatus, yamaPtraceScope } from "./procfs.ts";
+import { initKind, readStatus, yamaPtraceScope } from "./procfs.ts";
 import { shim } from "./shim.ts";
 
 export type CheckState = "ok" | "warn" | "fail";
@@ -195,12 +195,19 @@ function targetChecks(pid: number): Check[] {
       detail: `process ${pid} (${name}) is a kernel thread: it has no user memory`,
       fix: "give the pid of a user process",
     });
-  } else if (pid === 1) {
+  } else if (pid === 1 && initKind(pid) === "host-init") {
+    // The capture refuses it (ffi/capture.ts): say so here too.
     checks.push({
       name: "process",
-      state: "warn",
-      detail: `process 1 (${name}) is init: stopping it stalls the whole system`,
-      fix: "analyse a copy of the service instead; heapscope refuses pid 1",
+      state: "fail",
+      detail: `process 1 (${name}) is the host's init: stopping it would stall the whole system`,
+      fix: "analyse the service you suspect instead; heapscope refuses the host's pid 1",
+    });
+  } else if (initKind(pid) === "namespace-init") {
+    checks.push({
+      name: "process",
+      state: "ok",
+      detail: `process ${pid} (${name}), ${state}: PID 1 of its own PID namespace (a container)`,
     });
   } else {
     checks.push({ name: "process", state: "ok", detail: `process ${pid} (${name}), ${state}` });

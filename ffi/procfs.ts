@@ -111,3 +111,38 @@ export function readBlockedStackPointers(pid: number): number[] {
   }
   return out;
 }
+
+/** PROC_PID_INIT_INO (include/linux/proc_ns.h, fixed since Linux 3.8): the initial PID namespace. */
+const INITIAL_PID_NAMESPACE = 0xeffffffc;
+
+/** Whether `pid` is an init: of the host (the initial PID namespace), of a container, or neither. */
+export type InitKind = "host-init" | "namespace-init" | "not-init";
+
+/** Inode of a namespace link, undefined when it cannot be read (not permitted, gone). */
+function namespaceInode(path: string): number | undefined {
+  try {
+    return Deno.statSync(path).ino ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * What kind of init process `pid` is. Only the host's init (PID 1 of the initial PID namespace) is
+ * special for heapscope: stopping it stalls every service on the machine. PID 1 of a container's
+ * namespace is the application itself, as analysable as any process. Decided from /proc/PID/status
+ * NSpid (its pid in each namespace down to its own) and the inode of its PID namespace; when that
+ * link is not readable (the VM's or host's init often refuses even root), a process in our own
+ * namespace (one NSpid entry) shares our namespace's inode.
+ */
+export function initKind(pid: number): InitKind {
+  const nspid = readStatus(pid)["NSpid"]?.split(/\s+/).map(Number);
+  // Kernels before 4.1 have no NSpid: the pid we see is all we know.
+  const own = nspid ? nspid[nspid.length - 1] : pid;
+  if (own !== 1) return "not-init";
+  const ino = namespaceInode(`/proc/${pid}/ns/pid`) ??
+    (!nspid || nspid.length === 1 ? namespaceInode("/proc/self/ns/pid") : undefined);
+  // An unreadable namespace two levels from ours cannot be the initial one: ours is above it.
+  if (ino === undefined) return nspid && nspid.length > 1 ? "namespace-init" : "host-init";
+  return ino === INITIAL_PID_NAMESPACE ? "host-init" : "namespace-init";
+}

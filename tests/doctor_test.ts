@@ -2,6 +2,8 @@
 import { deepEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { startVictim } from "./expect.ts";
 import { ROOT, spawnProcess } from "./truth.ts";
+import { assertRunning, kill, spawnDetached, until } from "./procs.ts";
+import { readStatus } from "../ffi/procfs.ts";
 
 async function run(args: string[], user?: number) {
   const dir = await Deno.makeTempDir({ prefix: "heapscope-doctor-" });
@@ -83,8 +85,70 @@ Deno.test("heapscope doctor explains missing privileges, kernel threads and miss
   const gone = await run(["doctor", "4194303"]);
   assertEquals(gone.code, 3);
   assert(/^✗ process\s+process 4194303 does not exist/m.test(gone.out), gone.out);
+});
 
-  const init = await run(["1", "--output", "/dev/null"]);
-  assertEquals(init.code, 3);
-  assert(/Refusing to stop process 1/.test(init.err), init.err);
+Deno.test("heapscope doctor 1 on the host fails like the attach: the host's init is refused", async () => {
+  const r = await run(["doctor", "1"]);
+  assertEquals(r.code, 3, r.out);
+  assert(/^✗ process\s+process 1 \(.*\) is the host's init/m.test(r.out), r.out);
+  const attach = await run(["1", "--output", "/dev/null"]);
+  assertEquals(attach.code, 3, attach.err);
+  assert(/Refusing to stop process 1 \(init\)/.test(attach.err), attach.err);
+});
+
+Deno.test("inside a PID namespace (unshare -p -f --mount-proc) its PID 1 is analysed, and doctor agrees", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "heapscope-pidns-" });
+  // unshare forks: its child is PID 1 of the new namespace, a Python process with 5000 live
+  // malloc blocks (bytearrays above pymalloc's 512-byte limit).
+  const unshare = await spawnDetached(
+    `exec unshare -p -f --mount-proc python3 -c '
+import time
+keep = [bytearray(1000) for _ in range(5000)]
+open("${dir}/ready", "w").write("READY")
+while True:
+    time.sleep(1)'`,
+  );
+  let target = 0;
+  try {
+    await until(
+      () => {
+        try {
+          target = Number(
+            Deno.readTextFileSync(`/proc/${unshare}/task/${unshare}/children`).trim() || 0,
+          );
+          return target > 0 && Deno.readTextFileSync(`${dir}/ready`) === "READY";
+        } catch {
+          return false;
+        }
+      },
+      10_000,
+      "the namespace's PID 1 to start",
+    );
+    assert(/\t1$/.test(readStatus(target)["NSpid"] ?? ""), readStatus(target)["NSpid"]);
+    // heapscope inside the same PID and mount namespaces sees the target as process 1.
+    const inside = ["nsenter", "-t", String(target), "-p", "-m", `${ROOT}/heapscope`];
+    const doctor = await new Deno.Command(inside[0]!, {
+      args: [...inside.slice(1), "doctor", "1"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dout = new TextDecoder().decode(doctor.stdout);
+    assertEquals(doctor.code, 0, dout + new TextDecoder().decode(doctor.stderr));
+    assert(/^✓ process\s+process 1 \(python3\).*PID 1 of its own PID namespace/m.test(dout), dout);
+    assert(dout.trimEnd().endsWith("✓ ready to attach"), dout);
+    const attach = await new Deno.Command(inside[0]!, {
+      args: [...inside.slice(1), "1", "--output", `${dir}/leaks.json`, "--quiet"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const err = new TextDecoder().decode(attach.stderr);
+    assert(attach.code === 0 || attach.code === 1, `exit ${attach.code}: ${err}`);
+    const leaks = JSON.parse(await Deno.readTextFile(`${dir}/leaks.json`));
+    assert(leaks.summary.allocations >= 5000, JSON.stringify(leaks.summary));
+    assertEquals(leaks.target.pid, 1);
+    await assertRunning(target);
+  } finally {
+    for (const p of [target, unshare]) if (p) kill(p);
+    await Deno.remove(dir, { recursive: true });
+  }
 });
