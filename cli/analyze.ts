@@ -1,10 +1,20 @@
 // `heapscope analyze <snapshot|core>`: analyse a saved snapshot file or an ELF core file, later and
 // elsewhere, without the process or root, through the one pipeline (cli/pipeline.ts).
 
-import { EXIT, type ExitStatus } from "../analysis/mod.ts";
+import { EXIT, type ExitStatus, type ImageFiles } from "../analysis/mod.ts";
 import { isCoreFile, loadCoreFile } from "../ffi/core_load.ts";
-import { isSnapshotFile, readSnapshotFile } from "../ffi/snapshot_file.ts";
+import { diskImageFiles } from "../ffi/image_files.ts";
+import { onInterrupt } from "../ffi/on_interrupt.ts";
+import {
+  type EncodedSnapshot,
+  encodeSnapshotFile,
+  isSnapshotFile,
+  readSnapshotFile,
+  type SnapshotFile,
+  snapshotImageFiles,
+} from "../ffi/snapshot_file.ts";
 import { formatBytes } from "../report/format.ts";
+import { removePendingTemps, writeAtomic } from "../report/write_atomic.ts";
 import {
   helpText,
   type OptionTable,
@@ -79,17 +89,28 @@ export async function analyzeCommand(argv: string[]): Promise<ExitStatus> {
       ]);
     }
     const file = await readSnapshotFile(input);
-    const outcome = await analyseAndWrite(file.snapshot, {
-      ...output,
-      ...(file.recorder ? { recorder: file.recorder } : {}),
-      ...(file.frames ? { frames: file.frames } : {}),
-    });
-    return outcome.status;
+    const files = imageFilesOf(file);
+    try {
+      const outcome = await analyseAndWrite(file.snapshot, {
+        ...output,
+        imageFiles: files,
+        ...(file.recorder ? { recorder: file.recorder } : {}),
+        ...(file.frames ? { frames: file.frames } : {}),
+      });
+      return outcome.status;
+    } finally {
+      (files as Partial<ReturnType<typeof diskImageFiles>>).close?.();
+    }
   }
   if (isCoreFile(head)) {
     const core = await loadCoreFile(input, { exe: o.exe, sysroot: o.sysroot });
     if (!o.quiet) { for (const line of core.notes) console.error(`heapscope: ${line}`); }
-    return (await analyseAndWrite(core.snapshot, output)).status;
+    try {
+      return (await analyseAndWrite(core.snapshot, { ...output, imageFiles: core.imageFiles }))
+        .status;
+    } finally {
+      core.imageFiles.close();
+    }
   }
   throw new UsageError(
     `Cannot analyse "${input}": neither a heapscope snapshot nor an ELF core file`,
@@ -98,6 +119,41 @@ export async function analyzeCommand(argv: string[]): Promise<ExitStatus> {
       "A leaks.json is rendered with `heapscope report`, compared with `heapscope diff`",
     ],
   );
+}
+
+/**
+ * The image files of a snapshot file: the ones it carries; a version 1 file carries none, so they
+ * are read at their paths (never through /proc/PID/map_files: that pid is another process now).
+ */
+function imageFilesOf(file: SnapshotFile): ImageFiles {
+  const carried = snapshotImageFiles(file);
+  if (carried) return carried;
+  file.snapshot.warnings.push(
+    "this snapshot was written by an older heapscope and carries no image files: symbols and " +
+      "read-only data are read from the files at their paths here, which may differ from the " +
+      "process's",
+  );
+  // pid 0 has no /proc/0/map_files: diskImageFiles then opens the paths themselves.
+  return diskImageFiles({ ...file.snapshot, pid: 0 });
+}
+
+/**
+ * Write a snapshot file to `path` atomically, readable by its owner only (it holds the process's
+ * memory); an interrupt removes the temporary file. Returns the sizes written.
+ */
+export async function saveSnapshotFile(path: string, file: SnapshotFile): Promise<EncodedSnapshot> {
+  const encoded = await encodeSnapshotFile(file);
+  // The temporary file is created under this umask, so the memory is never readable by others,
+  // not even for the moment before a chmod.
+  const umask = Deno.umask(0o077);
+  const guard = onInterrupt(removePendingTemps);
+  try {
+    await writeAtomic(path, encoded.pieces);
+  } finally {
+    Deno.umask(umask);
+    await guard.release();
+  }
+  return encoded;
 }
 
 /** The first bytes of `path` (enough to tell a snapshot from a core); a UsageError if unreadable. */

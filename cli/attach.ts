@@ -2,7 +2,7 @@
 
 import type { ExitStatus } from "../analysis/mod.ts";
 import { captureSnapshot } from "../ffi/mod.ts";
-import { snapshotFileOf, writeSnapshotFile } from "../ffi/snapshot_file.ts";
+import { snapshotFileOf } from "../ffi/snapshot_file.ts";
 import { formatBytes } from "../report/format.ts";
 import {
   helpText,
@@ -13,6 +13,7 @@ import {
   positiveInt,
   UsageError,
 } from "./options.ts";
+import { saveSnapshotFile } from "./analyze.ts";
 import { analyseAndWrite } from "./pipeline.ts";
 import { progressLine } from "./progress.ts";
 import { useColor } from "./terminal.ts";
@@ -70,12 +71,14 @@ export async function attach(argv: string[]): Promise<ExitStatus> {
     progress.done();
   }
   if (o.save) {
-    const written = await writeSnapshotFile(o.save, await snapshotFileOf(snapshot));
+    const written = await saveSnapshotFile(o.save, await snapshotFileOf(snapshot));
     if (!o.quiet) {
       console.log(
         `snapshot      ${o.save}: ${formatBytes(written.bytes)} (${
-          formatBytes(written.rawBytes)
-        } of memory and metadata), paused ${snapshot.pauseMs.toFixed(1)} ms`,
+          formatBytes(written.rawBytes - written.fileBytes)
+        } of memory and metadata, ${
+          formatBytes(written.fileBytes)
+        } of the image files the analysis reads), paused ${snapshot.pauseMs.toFixed(1)} ms`,
       );
       console.log(`              analyse it with: heapscope analyze ${o.save}`);
       console.log("              it holds the process's memory, secrets included: keep it private");

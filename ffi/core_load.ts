@@ -13,7 +13,8 @@ import { type CoreFile, CoreFileError, nameBrkHeap, parseCoreFile } from "../ana
 import { ElfFile, PF_R, PF_W, PF_X, PT_LOAD } from "../analysis/elf.ts";
 import { AnalysisError, EXIT, HeapscopeError } from "../analysis/errors.ts";
 import { MemoryImage } from "../analysis/memory.ts";
-import type { MemoryChunk, Region, Snapshot } from "../analysis/types.ts";
+import type { FileReader, ImageFiles, MemoryChunk, Region, Snapshot } from "../analysis/types.ts";
+import { diskImageFiles } from "./image_files.ts";
 import { ImageTable } from "./images.ts";
 import { copySpans } from "./linux_capture.ts";
 
@@ -30,6 +31,11 @@ export interface LoadedCore {
   snapshot: Snapshot;
   /** What the user should know about the core (its signal, files taken from elsewhere). */
   notes: string[];
+  /**
+   * The image files the analysis reads (symbols, call frame information, read-only data, debug
+   * files by build id), from where --exe and --sysroot say; `close()` when done.
+   */
+  imageFiles: ImageFiles & { close(): void };
 }
 
 /** glibc 2.27–2.42: malloc_state.top is at offset 0x60 (design/glibc-heap.md §3). */
@@ -122,7 +128,23 @@ export async function loadCoreFile(path: string, opts: CoreOptions = {}): Promis
   const top = mainArenaTop(snap);
   const heap = nameBrkHeap(snap, exeImage, top);
   checkDumped(path, snap, core, heap, top, memory);
-  return { snapshot: snap, notes };
+  return { snapshot: snap, notes, imageFiles: localImageFiles(localRegions, local) };
+}
+
+/**
+ * The files named by the core, read where `local` says. Never through /proc/PID/map_files: the
+ * core's pid is not the process (it has ended, or the pid is another process's now).
+ */
+function localImageFiles(
+  localRegions: Region[],
+  local: (p: string) => string,
+): ImageFiles & { close(): void } {
+  // pid 0 has no /proc/0/map_files: diskImageFiles then opens the (local) paths themselves.
+  const disk = diskImageFiles({ pid: 0, regions: localRegions } as Snapshot);
+  return {
+    open: (p: string): FileReader | undefined => disk.open(local(p)),
+    close: () => disk.close(),
+  };
 }
 
 /**

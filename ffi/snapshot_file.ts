@@ -9,9 +9,26 @@
 //   BLOCKS    the recorder's live blocks, 32 bytes each (address, size, time as f64; stack, tid)
 //   FRAMES    JSON: every recorded return address, symbolized when the file was written (the
 //             executable and libraries need not exist where the file is analysed)
+//   FILES     JSON (version 2): the image files the analysis reads, each with the byte spans kept
+//   FILEDATA  those spans' bytes, file after file, span after span
 //   MEMORY    the copied memory, chunk after chunk, in index order
 //   END       empty: its presence proves the file is whole (zstd stops quietly at a cut)
 // Unknown sections are skipped, so later versions may add some; a version above ours is refused.
+//
+// The image files (version 2): the analysis reads, beside the copied memory, the executable's and
+// libraries' symbol tables (root names), .eh_frame and call sites (stack frames), read-only data
+// (C++ type names), and a stripped library's debug file found by build id (its symbol table). A
+// snapshot carries those files, so that it is analysed elsewhere, where they are missing or
+// differ, exactly as where it was taken: of an image file every byte but its non-allocated
+// sections other than symbol and string tables and notes (that is: without DWARF, .comment and
+// the like, which no reader here needs), of a debug file its headers, symbol and string tables and
+// notes. The cost, measured on real captures (zstd level 1, in the file): Debian's python3.11
+// holding a 20,000-entry dict (python3.11, libc, libm, libz, libexpat, the loader, three debug files
+// of libc6-dbg): 10.2 MiB kept of 15.1 MiB on disk, 4.7 MiB compressed, beside 1.0 MiB for its
+// 16.5 MiB of memory; bench/real_programs/sessions.cpp (-g) under the recorder, on libstdc++: 5.9 MiB
+// kept of 11.6 MiB, 2.6 MiB compressed, beside 0.4 MiB for 2.3 MiB of memory. Code is kept: the
+// unwinder checks call sites in it. A version 1 file carries no files: they are read at their
+// paths, with a warning.
 //
 // Compression, measured on a real capture (python3 holding a 300,000-entry dict, 90 MB copied, this
 // 2-core VM): Deno's built-in zstd (node:zlib, native libzstd) level 1: 407 MB/s, ratio 15.9; level
@@ -20,22 +37,26 @@
 // smallest, and no dependency to add. Decompression streams in 4 MiB pieces (~440 MB/s here; the
 // default 16 KiB pieces ran at ~110 MB/s).
 //
-// A snapshot holds the process's memory, secrets included: it is written with mode 0600.
-// Time and memory: O(copied bytes) both ways; the compressed file is held whole before the
-// atomic write (about 1/15 of the copy).
+// A snapshot holds the process's memory, secrets included: cli/analyze.ts writes it atomically
+// with mode 0600 (ffi/ encodes; writing outputs is the commands' part of the layering).
+// Time and memory: O(copied bytes + kept file bytes) both ways; the compressed file is held whole
+// before it is written.
 
 import * as zlib from "node:zlib";
+import { debugFilePath, ElfFile, type ElfSection } from "../analysis/elf.ts";
 import { EXIT, HeapscopeError } from "../analysis/errors.ts";
 import type { FrameMap, RecordedBlock, RecordedStack, StackFrame } from "../analysis/sites.ts";
-import type { MemoryChunk, Snapshot } from "../analysis/types.ts";
-import { removePendingTemps, writeAtomic } from "../report/write_atomic.ts";
-import { onInterrupt } from "./on_interrupt.ts";
+import type { FileReader, ImageFiles, MemoryChunk, Snapshot } from "../analysis/types.ts";
+import { diskImageFiles } from "./image_files.ts";
 import { readRecorderTable, RecorderTableError, type RecorderTableInfo } from "./recorder_table.ts";
 import { symbolize } from "./symbolize.ts";
 
 export const SNAPSHOT_FORMAT = "heapscope-snapshot";
-/** Version written. 1: META, RECORDER, BLOCKS, FRAMES, MEMORY, END. */
-export const SNAPSHOT_VERSION = 1;
+/**
+ * Version written. 1: META, RECORDER, BLOCKS, FRAMES, MEMORY, END. 2: + FILES, FILEDATA (the
+ * image files the analysis reads). Both are read.
+ */
+export const SNAPSHOT_VERSION = 2;
 /** The usual file name suffix (not required). */
 export const SNAPSHOT_SUFFIX = ".hsnap";
 
@@ -49,6 +70,13 @@ const SECTION_HEADER = 16;
 const BLOCK_BYTES = 32;
 /** The first line is this long at most; anything longer is not a snapshot file. */
 const MAX_HEADER_LINE = 64;
+const SHT_SYMTAB = 2;
+/** Section types kept of a file beside its segments: SHT_SYMTAB, SHT_STRTAB, SHT_NOTE, SHT_DYNSYM. */
+const KEPT_SECTION_TYPES = [SHT_SYMTAB, 3, 7, 11];
+/** ELF64 header size: the program and section header tables are found from it. */
+const ELF_HEADER_BYTES = 64;
+/** Bytes per ELF64 section header. */
+const SECTION_HEADER_BYTES = 64;
 
 /** What a snapshot file holds. */
 export interface SnapshotFile {
@@ -60,6 +88,18 @@ export interface SnapshotFile {
   recorder?: { table?: RecorderTableInfo; problem?: string };
   /** Symbolized frames of every recorded return address (recorded processes). */
   frames?: FrameMap;
+  /** The image files the analysis reads (version 2; absent in a version 1 file). */
+  files?: CarriedFile[];
+}
+
+/** One file carried in a snapshot: the byte spans of it that are kept, and their bytes. */
+export interface CarriedFile {
+  /** The path the analysis asks for: an image's path, or a debug file's build-id path. */
+  path: string;
+  /** [offset, length] of each kept span, sorted, not overlapping nor touching. */
+  spans: [number, number][];
+  /** The spans' bytes, one after another. */
+  bytes: Uint8Array;
 }
 
 /** A snapshot file that cannot be read or written: names the file and says what to do (exit 2). */
@@ -71,23 +111,165 @@ export class SnapshotFileError extends HeapscopeError {
 }
 
 /**
- * What a snapshot file of `snapshot` holds: the snapshot, and for a recorded process its table and
- * every recorded return address symbolized now, while the executable and libraries are at hand.
- * O(recorded blocks + distinct return addresses).
+ * What a snapshot file of `snapshot` holds: the snapshot, the image files the analysis reads, and
+ * for a recorded process its table and every recorded return address symbolized now, while the
+ * executable and libraries are at hand (the process must still run: its files are read through
+ * /proc/PID/map_files). O(recorded blocks + distinct return addresses + kept file bytes).
  */
 export async function snapshotFileOf(snapshot: Snapshot): Promise<SnapshotFile> {
+  const files = carriedFiles(snapshot);
   let table: RecorderTableInfo | undefined;
   try {
     table = readRecorderTable(snapshot);
   } catch (e) {
     if (!(e instanceof RecorderTableError)) throw e;
-    return { snapshot, recorder: { problem: e.message } };
+    return { snapshot, files, recorder: { problem: e.message } };
   }
-  if (!table) return { snapshot };
+  if (!table) return { snapshot, files };
   const pcs = new Set<number>();
   for (const s of table.stacks.values()) for (const pc of s.pcs) pcs.add(pc);
   const frames = await symbolize(pcs, snapshot.regions, { pageSize: snapshot.pageSize });
-  return { snapshot, recorder: { table }, frames };
+  return { snapshot, files, recorder: { table }, frames };
+}
+
+/**
+ * The files the analysis of `snapshot` opens (analysis/image_index.ts, analysis/root_names.ts):
+ * every image's file, and the debug file by build id of an image without .symtab, each reduced to
+ * what those readers read (see the header). An image whose file cannot be read is left out: the
+ * analysis then goes without it, here as where the snapshot was taken.
+ */
+export function carriedFiles(snapshot: Snapshot): CarriedFile[] {
+  const disk = diskImageFiles(snapshot);
+  const out: CarriedFile[] = [];
+  try {
+    for (const path of new Set(snapshot.images.map((i) => i.path))) {
+      const read = disk.open(path);
+      if (!read) continue;
+      const image = keptSpans(read, "image");
+      if (!image) continue;
+      out.push(carry(path, read, image));
+      if (image.hasSymtab || !image.buildId) continue;
+      const debugPath = debugFilePath(image.buildId);
+      const debugRead = disk.open(debugPath);
+      const debug = debugRead ? keptSpans(debugRead, "debug") : undefined;
+      if (debugRead && debug) out.push(carry(debugPath, debugRead, debug));
+    }
+  } finally {
+    disk.close();
+  }
+  return out;
+}
+
+/**
+ * The spans of an ELF file that readers here read: the ELF header, program and section headers,
+ * symbol and string tables, notes, and for an image (not a debug file, whose segments describe
+ * bytes it does not hold) every segment's bytes. Undefined when it is not a readable ELF file.
+ */
+function keptSpans(
+  read: FileReader,
+  kind: "image" | "debug",
+): { spans: [number, number][]; hasSymtab: boolean; buildId?: string } | undefined {
+  let elf: ElfFile;
+  try {
+    elf = new ElfFile(read);
+  } catch {
+    return undefined;
+  }
+  const spans: [number, number][] = [[0, ELF_HEADER_BYTES]];
+  const head = read(0, ELF_HEADER_BYTES);
+  const v = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  const phoff = Number(v.getBigUint64(32, true)), shoff = Number(v.getBigUint64(40, true));
+  spans.push([phoff, v.getUint16(54, true) * v.getUint16(56, true)]);
+  let sections: ElfSection[];
+  try {
+    sections = elf.sections();
+  } catch {
+    sections = [];
+  }
+  if (shoff > 0) spans.push([shoff, Math.max(sections.length, 1) * SECTION_HEADER_BYTES]);
+  for (const s of sections) {
+    if (KEPT_SECTION_TYPES.includes(s.type)) spans.push([s.offset, s.size]);
+  }
+  if (kind === "image") { for (const seg of elf.segments) spans.push([seg.offset, seg.filesz]); }
+  let buildId: string | undefined;
+  try {
+    buildId = elf.buildId();
+  } catch { /* no readable notes */ }
+  return {
+    spans: mergeSpans(spans),
+    hasSymtab: sections.some((s) => s.type === SHT_SYMTAB),
+    ...(buildId ? { buildId } : {}),
+  };
+}
+
+/** Sorted, overlapping and touching spans joined. O(s log s). */
+function mergeSpans(spans: [number, number][]): [number, number][] {
+  const sorted = spans.filter(([, n]) => n > 0).sort((a, b) => a[0] - b[0]);
+  const out: [number, number][] = [];
+  for (const [o, n] of sorted) {
+    const last = out.at(-1);
+    if (last && o <= last[0] + last[1]) last[1] = Math.max(last[1], o + n - last[0]);
+    else out.push([o, n]);
+  }
+  return out;
+}
+
+/** The spans' bytes, each span cut where the file ends (a header may claim more than it holds). */
+function carry(path: string, read: FileReader, kept: { spans: [number, number][] }): CarriedFile {
+  const spans: [number, number][] = [], parts: Uint8Array[] = [];
+  for (const [offset, length] of kept.spans) {
+    const bytes = read(offset, length);
+    if (bytes.length === 0) continue;
+    spans.push([offset, bytes.length]);
+    parts.push(bytes);
+  }
+  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    bytes.set(p, at);
+    at += p.length;
+  }
+  return { path, spans, bytes };
+}
+
+/**
+ * The ImageFiles of a snapshot file: its carried files, and nothing else (a file it does not
+ * carry cannot be opened, as a file missing on disk). A read of a span left out comes back short,
+ * as a read past a file's end does. Undefined for a version 1 file, which carries none.
+ */
+export function snapshotImageFiles(file: SnapshotFile): ImageFiles | undefined {
+  if (!file.files) return undefined;
+  const byPath = new Map(file.files.map((f) => [f.path, f]));
+  return {
+    open(path: string): FileReader | undefined {
+      const f = byPath.get(path);
+      if (!f) return undefined;
+      // Where each span starts in `bytes`.
+      const at: number[] = [];
+      let sum = 0;
+      for (const [, len] of f.spans) {
+        at.push(sum);
+        sum += len;
+      }
+      return (offset, length) => {
+        // The last span starting at or before `offset` (binary search): O(log spans).
+        let lo = 0, hi = f.spans.length - 1, k = -1;
+        while (lo <= hi) {
+          const mid = (lo + hi) >> 1;
+          if (f.spans[mid]![0] <= offset) {
+            k = mid;
+            lo = mid + 1;
+          } else hi = mid - 1;
+        }
+        if (k < 0) return new Uint8Array(0);
+        const [start, len] = f.spans[k]!;
+        const from = offset - start;
+        if (from >= len) return new Uint8Array(0);
+        const n = Math.min(length, len - from);
+        return f.bytes.slice(at[k]! + from, at[k]! + from + n);
+      };
+    },
+  };
 }
 
 /** Whether `head` (the first bytes of a file) starts like a snapshot file. */
@@ -96,29 +278,33 @@ export function isSnapshotFile(head: Uint8Array): boolean {
     `${SNAPSHOT_FORMAT} `;
 }
 
+/** The bytes of a snapshot file, as pieces to write one after another, and their sizes. */
+export interface EncodedSnapshot {
+  pieces: Uint8Array[];
+  /** Bytes of the file (the pieces together). */
+  bytes: number;
+  /** Bytes before compression. */
+  rawBytes: number;
+  /** Of those, the carried image files' bytes. */
+  fileBytes: number;
+}
+
 /**
- * Write `file` to `path` atomically, readable by its owner only. Returns the bytes written and the
- * uncompressed size.
+ * Encode `file`: the header line and the compressed sections. Writing them (atomically, readable
+ * by the owner only) is the caller's (cli/analyze.ts: saveSnapshotFile), as ffi/ does not write outputs.
  */
-export async function writeSnapshotFile(
-  path: string,
-  file: SnapshotFile,
-): Promise<{ bytes: number; rawBytes: number }> {
+export async function encodeSnapshotFile(file: SnapshotFile): Promise<EncodedSnapshot> {
   const sections = encodeSections(file);
   const rawBytes = sections.reduce((n, s) => n + s.length, 0);
   const compressed = await zstd(sections);
   const head = new TextEncoder().encode(`${SNAPSHOT_FORMAT} ${SNAPSHOT_VERSION} zstd\n`);
-  // The temporary file is created under this umask, so the memory is never readable by others,
-  // not even for the moment before a chmod.
-  const umask = Deno.umask(0o077);
-  const guard = onInterrupt(removePendingTemps);
-  try {
-    await writeAtomic(path, [head, ...compressed]);
-  } finally {
-    Deno.umask(umask);
-    await guard.release();
-  }
-  return { bytes: head.length + compressed.reduce((n, c) => n + c.length, 0), rawBytes };
+  const pieces = [head, ...compressed];
+  return {
+    pieces,
+    bytes: pieces.reduce((n, c) => n + c.length, 0),
+    rawBytes,
+    fileBytes: (file.files ?? []).reduce((n, f) => n + f.bytes.length, 0),
+  };
 }
 
 /** Read a snapshot file; throws SnapshotFileError naming the problem. */
@@ -180,6 +366,12 @@ interface Meta {
   memory: [number, number][];
 }
 
+/** FILES: each carried file's path and kept spans; FILEDATA holds their bytes in this order. */
+interface FileIndexEntry {
+  path: string;
+  spans: [number, number][];
+}
+
 interface RecorderMeta {
   problem?: string;
   table?: Omit<RecorderTableInfo, "stacks" | "blocks"> & { stacks: RecordedStack[] };
@@ -206,6 +398,12 @@ function encodeSections(file: SnapshotFile): Uint8Array[] {
     if (table) out.push(...section("BLOCKS", encodeBlocks(table.blocks)));
   }
   if (file.frames) out.push(...section("FRAMES", json([...file.frames.entries()])));
+  if (file.files) {
+    const index: FileIndexEntry[] = file.files.map((f) => ({ path: f.path, spans: f.spans }));
+    out.push(...section("FILES", json(index)));
+    const total = file.files.reduce((n, f) => n + f.bytes.length, 0);
+    out.push(sectionHeader("FILEDATA", total), ...file.files.map((f) => f.bytes));
+  }
   const total = memory.reduce((n, c) => n + c.bytes.length, 0);
   out.push(sectionHeader("MEMORY", total), ...memory.map((c) => c.bytes));
   out.push(sectionHeader("END", 0));
@@ -322,6 +520,8 @@ class SectionParser {
   #recorder: RecorderMeta | undefined;
   #blocks: RecordedBlock[] | undefined;
   #frames: FrameMap | undefined;
+  #fileIndex: FileIndexEntry[] | undefined;
+  #fileData: Uint8Array | undefined;
   #memory: MemoryChunk[] | undefined;
   /** MEMORY: the chunk being filled and how far. */
   #chunk = 0;
@@ -376,6 +576,23 @@ class SectionParser {
       out.recorder = rec;
     }
     if (this.#frames) out.frames = this.#frames;
+    if (this.#fileIndex) out.files = this.#files(this.#fileIndex, this.#fileData);
+    return out;
+  }
+
+  /** The carried files from FILES and FILEDATA; their sizes must agree. */
+  #files(index: FileIndexEntry[], data: Uint8Array | undefined): CarriedFile[] {
+    const out: CarriedFile[] = [];
+    let at = 0;
+    for (const { path, spans } of index) {
+      const n = spans.reduce((sum, [, len]) => sum + len, 0);
+      if (typeof path !== "string" || !data || at + n > data.length) {
+        throw this.#bad("its FILES section does not match FILEDATA");
+      }
+      out.push({ path, spans, bytes: data.subarray(at, at + n) });
+      at += n;
+    }
+    if (at !== (data?.length ?? 0)) throw this.#bad("its FILES section does not match FILEDATA");
     return out;
   }
 
@@ -459,6 +676,15 @@ class SectionParser {
         break;
       case "FRAMES":
         this.#frames = new Map(parse<[number, StackFrame[]][]>("FRAMES"));
+        break;
+      case "FILES": {
+        const index = parse<FileIndexEntry[]>("FILES");
+        if (!Array.isArray(index)) throw this.#bad("its FILES section is not a list");
+        this.#fileIndex = index;
+        break;
+      }
+      case "FILEDATA":
+        this.#fileData = body!;
         break;
       case "END":
         this.#ended = true;

@@ -90,3 +90,88 @@ export function built(path: string, target: string): string {
   }
   return path;
 }
+
+/** The Deno binary the launcher runs (node_modules/.bin/deno is a link to it). */
+const DENO = Deno.realPathSync(`${ROOT}/node_modules/.bin/deno`);
+
+/** The shared libraries `ldd` says `binary` loads, the dynamic loader included. */
+async function sharedLibraries(binary: string): Promise<string[]> {
+  const r = await new Deno.Command("ldd", { args: [binary], stdout: "piped" }).output();
+  const out: string[] = [];
+  for (const line of new TextDecoder().decode(r.stdout).split("\n")) {
+    const m = /(?:=>\s*)?(\/\S+)\s+\(0x/.exec(line);
+    if (m) out.push(Deno.realPathSync(m[1]!));
+  }
+  return out;
+}
+
+/** The files mapped into process `pid` (its executable, libraries, the recorder): /proc/PID/maps. */
+export async function mappedFiles(pid: number): Promise<string[]> {
+  const maps = await Deno.readTextFile(`/proc/${pid}/maps`);
+  const out = new Set<string>();
+  for (const line of maps.split("\n")) {
+    const path = line.split(/\s+/).slice(5).join(" ");
+    if (path.startsWith("/") && !path.startsWith("/dev/")) {
+      out.add(path.replace(/ \(deleted\)$/, ""));
+    }
+  }
+  return [...out];
+}
+
+/**
+ * `./heapscope args…` where the files `hide` (and every debug file under /usr/lib/debug) cannot be
+ * read: in a private mount namespace each is covered by an empty file, then the command runs as
+ * `user`. Deno (and mount and setpriv, run once libc may be hidden) run on copies of their
+ * libraries (they share libc and the loader with most targets), through the copied loader, so that
+ * hiding the originals cannot stop them. The script checks that every hidden file reads as empty
+ * before it runs heapscope.
+ */
+export async function heapscopeHidden(
+  args: string[],
+  hide: string[],
+  opts: { user: number; env?: Record<string, string> },
+): Promise<CliRun> {
+  const libs = await Deno.makeTempDir({ prefix: "heapscope-libs-" });
+  try {
+    const mount = Deno.realPathSync("/usr/bin/mount");
+    const setpriv = Deno.realPathSync("/usr/bin/setpriv");
+    const needed = new Set([
+      ...await sharedLibraries(DENO),
+      ...await sharedLibraries(`${ROOT}/build/libheapscope.so`),
+      ...await sharedLibraries(mount),
+      ...await sharedLibraries(setpriv),
+    ]);
+    let loader = "";
+    for (const lib of needed) {
+      const name = lib.split("/").at(-1)!;
+      await Deno.copyFile(lib, `${libs}/${name}`);
+      if (/^ld-linux/.test(name)) loader = `${libs}/${name}`;
+    }
+    await Deno.chmod(libs, 0o755);
+    const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+    const copied = (binary: string) => `${quote(loader)} --library-path ${quote(libs)} ${binary}`;
+    const script = [
+      "set -e",
+      ...hide.map((p) => `${copied(mount)} --bind /dev/null ${quote(p)}`),
+      `${copied(mount)} -t tmpfs none /usr/lib/debug`,
+      ...hide.map((p) => `test ! -s ${quote(p)}`),
+      `exec ${copied(setpriv)} --reuid=${opts.user} --regid=${opts.user} --clear-groups ` +
+      `${copied(quote(DENO))} run --quiet --no-prompt --allow-all ` +
+      `--config ${quote(`${ROOT}/deno.json`)} ${quote(`${ROOT}/main.ts`)} ` +
+      args.map(quote).join(" "),
+    ].join("\n");
+    const r = await new Deno.Command("unshare", {
+      args: ["--mount", "--propagation", "private", "sh", "-c", script],
+      env: { ...opts.env, HEAPSCOPE_HOME: ROOT },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    return {
+      code: r.code,
+      stdout: new TextDecoder().decode(r.stdout),
+      stderr: new TextDecoder().decode(r.stderr),
+    };
+  } finally {
+    await Deno.remove(libs, { recursive: true });
+  }
+}

@@ -1,6 +1,6 @@
 // Core files end to end: `heapscope analyze core` gives the same leaks.json as attaching to the
-// process the core came from (apart from time fields), for a core from gcore (read through --exe
-// from a copy of the executable) and for a core the kernel wrote when the process was killed by
+// process the core came from (apart from time fields), for a core from gcore (the executable
+// renamed away after the capture and given with --exe: its symbols name the roots) and for a core the kernel wrote when the process was killed by
 // SIGABRT (core_pattern set to a temporary folder, then restored); a core without the heap
 // (coredump_filter 0) is refused with the coredump_filter advice.
 
@@ -25,8 +25,10 @@ async function analyzeCore(core: string, dir: string, extra: string[] = []): Pro
 
 Deno.test("analyze of a gcore core gives the leaks.json of the live process", async () => {
   const dir = await tempDir("heapscope-core-");
-  const { proc } = await startVictim();
+  await Deno.copyFile(VICTIM, `${dir}/leaky`);
+  const proc = spawnProcess([`${dir}/leaky`]);
   try {
+    await proc.waitForLine((l) => l === "READY");
     const before = await live(proc.pid, dir);
     const g = await new Deno.Command("gcore", {
       args: ["-o", `${dir}/core`, String(proc.pid)],
@@ -35,10 +37,12 @@ Deno.test("analyze of a gcore core gives the leaks.json of the live process", as
     }).output();
     ok(g.success, `gcore failed: ${new TextDecoder().decode(g.stderr)}`);
     await proc.stop();
-    // The executable read from elsewhere (as on another machine): --exe.
-    await Deno.copyFile(VICTIM, `${dir}/leaky-copy`);
+    // The executable is no longer where the core says (as on another machine): --exe.
+    await Deno.rename(`${dir}/leaky`, `${dir}/leaky-copy`);
     const after = await analyzeCore(`${dir}/core.${proc.pid}`, dir, ["--exe", `${dir}/leaky-copy`]);
     equal(firstDifference(withoutTimes(before), withoutTimes(after)), "");
+    const names = (JSON.parse(after).roots as { name?: string }[]).map((r) => r.name).join("\n");
+    ok(/g_\w+ in /.test(names), "the roots are named by the symbols of the --exe file");
   } finally {
     await proc.stop();
     await Deno.remove(dir, { recursive: true });
