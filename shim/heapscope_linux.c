@@ -1062,6 +1062,10 @@ int32_t hs_read_ranges(hs_target *t, const uint64_t *ranges, uint32_t n, uint8_t
       out += remote[j].iov_len;
       j++;
     }
+    if (j == k) { /* the kernel read more than asked: cannot happen, but never index past k */
+      i += k;
+      continue;
+    }
     uint64_t base = (uint64_t)(uintptr_t)remote[j].iov_base;
     uint64_t len = remote[j].iov_len;
     int32_t rc = read_slow(t, base + done, len - done, out + done, missing);
