@@ -39,10 +39,13 @@ nginx_load() { # 1,200 requests: files, gzip, 404s, keep-alive (bounded, loopbac
       echo "url = \"http://127.0.0.1:$NGINX_PORT/missing$i\""
       echo 'output = "/dev/null"'
     done >"$TMP/urls.$round"
+    local pids=()
     for k in $(seq 10); do
       curl -s --compressed -K "$TMP/urls.$round" --max-time 10 &
+      pids+=($!)
     done
-    wait
+    # Only the clients: a bare `wait` would wait for the server too.
+    wait "${pids[@]}"
   done
 }
 
