@@ -21,6 +21,8 @@ import {
   OUTPUT_OPTIONS,
   parseOptions,
   positiveInt,
+  readSuppressions,
+  SUPPRESSION_OPTIONS,
   UsageError,
 } from "./options.ts";
 import { analyseAndWrite } from "./pipeline.ts";
@@ -29,6 +31,7 @@ import { useColor } from "./terminal.ts";
 
 export const ANALYZE_OPTIONS = {
   ...OUTPUT_OPTIONS,
+  ...SUPPRESSION_OPTIONS,
   exe: {
     type: "string",
     arg: "FILE",
@@ -54,7 +57,8 @@ export function analyzeHelp(): string {
       "A core file comes from `gcore <pid>` or from the kernel (core_pattern); the executable and",
       "libraries it names are read from --exe, --sysroot or their paths, as they were when it was",
       "written.",
-      "Exit status: 0 no leaks, 1 leaks found, 2 usage error or unreadable file, 3 not analysable.",
+      "Exit status: 0 no leaks, 1 leaks found (that no --suppressions rule suppresses), 2 usage",
+      "error or unreadable file, 3 not analysable.",
     ],
   );
 }
@@ -81,6 +85,7 @@ export async function analyzeCommand(argv: string[]): Promise<ExitStatus> {
     quiet: o.quiet,
     color: useColor(o["no-color"]),
     progress,
+    suppressions: await readSuppressions(o.suppressions),
   };
   if (isSnapshotFile(head)) {
     if (o.exe || o.sysroot) {

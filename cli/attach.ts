@@ -11,6 +11,8 @@ import {
   parseOptions,
   pidArgument,
   positiveInt,
+  readSuppressions,
+  SUPPRESSION_OPTIONS,
   UsageError,
 } from "./options.ts";
 import { saveSnapshotFile } from "./analyze.ts";
@@ -21,6 +23,7 @@ import { readOidFile } from "./oid.ts";
 
 export const ATTACH_OPTIONS = {
   ...OUTPUT_OPTIONS,
+  ...SUPPRESSION_OPTIONS,
   timeout: {
     type: "string",
     default: "30",
@@ -45,7 +48,8 @@ const USAGE = "heapscope <pid> [options]";
 
 export function attachHelp(): string {
   return helpText([USAGE], ATTACH_OPTIONS, [
-    "Exit status: 0 no leaks, 1 leaks found, 2 usage error, 3 the target could not be analysed.",
+    "Exit status: 0 no leaks, 1 leaks found (that no --suppressions rule suppresses), 2 usage error,",
+    "3 the target could not be analysed.",
     "--save writes the process's memory to FILE (mode 0600): passwords, keys and personal data in",
     "it included. Keep and share it as you would the process's own data.",
   ]);
@@ -63,6 +67,8 @@ export async function attach(argv: string[]): Promise<ExitStatus> {
   const pid = pidArgument(positionals[0], USAGE);
   const timeoutMs = positiveInt("timeout", o.timeout) * 1000;
   const top = positiveInt("top", o.top);
+  // Read before the target is stopped: a bad file is a usage error, not a wasted capture.
+  const suppressions = await readSuppressions(o.suppressions);
   const progress = progressLine(!o.quiet && Deno.stderr.isTerminal());
   let snapshot;
   try {
@@ -87,6 +93,7 @@ export async function attach(argv: string[]): Promise<ExitStatus> {
   }
   const outcome = await analyseAndWrite(snapshot, {
     oids: o.oid ? await readOidFile(o.oid) : undefined,
+    suppressions,
     output: o.output,
     html: o.html,
     flameGraph: o["flame-graph"],

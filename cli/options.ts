@@ -2,6 +2,7 @@
 
 import { parseArgs } from "node:util";
 import { EXIT, HeapscopeError } from "../analysis/errors.ts";
+import { parseSuppressions, type SuppressionRule } from "../analysis/suppressions.ts";
 
 /** A usage error: exit status 2, with hints (e.g. the usage line). */
 export class UsageError extends HeapscopeError {
@@ -78,6 +79,39 @@ export const OUTPUT_OPTIONS = {
     help: "leave every byte of the process's memory out of leaks.json and the HTML report",
   },
 } as const satisfies OptionTable;
+
+/** --suppressions, of the commands whose exit status says whether leaks were found. */
+export const SUPPRESSION_OPTIONS = {
+  suppressions: {
+    type: "string",
+    arg: "FILE",
+    multiple: true,
+    help: "known leaks, one rule a line: leak:<function, file or library> (LeakSanitizer's " +
+      "syntax, on recorded stacks), type:<regex>, size:<min>-<max>; suppressed leaks stay in " +
+      "the JSON, marked, and do not make the exit status 1 (may be given more than once)",
+  },
+} as const satisfies OptionTable;
+
+/** The rules of the --suppressions files, in order; undefined when none was given. */
+export async function readSuppressions(paths: string[]): Promise<SuppressionRule[] | undefined> {
+  if (paths.length === 0) return undefined;
+  const rules: SuppressionRule[] = [];
+  for (const path of paths) {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(path);
+    } catch (e) {
+      throw new UsageError(
+        `Cannot read suppressions file "${path}": ${
+          e instanceof Deno.errors.NotFound ? "the file does not exist" : (e as Error).message
+        }`,
+        ["Give --suppressions the path of a file of rules (see --help)"],
+      );
+    }
+    rules.push(...parseSuppressions(text, path));
+  }
+  return rules;
+}
 
 /**
  * Parse `argv` against `table` (plus the common options). Unknown options and values outside a

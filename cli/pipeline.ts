@@ -3,8 +3,10 @@
 //   capture (the caller: attach, run, analyze)  →  recorder table (a recorded process; a snapshot
 //     file carries it, and its frames, so that nothing is read from the process or its files)
 //   → analyze (analysis/analyze.ts: enumerate → roots → scan → live bytes → graph → reachability
-//     → classify → attribute)  →  sites (symbolize the stacks that are written)
-//   → write leaks.json, the HTML report, the flame graph  →  summary  →  exit status
+//     → classify → attribute)  →  suppressions (analysis/suppressions.ts; leaked blocks' stacks
+//     symbolized for leak: rules)  →  sites (symbolize the stacks that are written)
+//   → write leaks.json, the HTML report, the flame graph  →  summary  →  exit status (1 only for
+//     leaks no rule suppresses)
 //
 // Each output is written atomically (report/write_atomic.ts), and an interrupt removes the
 // temporaries of the writes in flight.
@@ -33,9 +35,14 @@ import {
   STATUS_REACHABLE,
   withFrames,
 } from "../analysis/mod.ts";
-import { foldedStacks, type FrameMap } from "../analysis/sites.ts";
+import { foldedStacks, type FrameMap, framesOf, type StackFrame } from "../analysis/sites.ts";
+import {
+  applySuppressions,
+  type SuppressionResult,
+  type SuppressionRule,
+} from "../analysis/suppressions.ts";
 import { onInterrupt, readRecorderTable, scanKernel } from "../ffi/mod.ts";
-import { recorderWarnings, RecorderTableError } from "../ffi/recorder_table.ts";
+import { RecorderTableError, recorderWarnings } from "../ffi/recorder_table.ts";
 import { symbolize } from "../ffi/symbolize.ts";
 import {
   formatCount,
@@ -76,6 +83,8 @@ export interface OutputOptions {
   imageFiles?: ImageFiles;
   /** heapspurs-style object ids (--oid). */
   oids?: OidTable;
+  /** Known leaks to leave out of the verdict (--suppressions; analysis/suppressions.ts). */
+  suppressions?: SuppressionRule[];
 }
 
 export interface Outcome {
@@ -83,6 +92,8 @@ export interface Outcome {
   analysis: Analysis;
   sites?: LeaksSites;
   table?: RecorderTable;
+  /** What --suppressions suppressed. */
+  suppressed?: SuppressionResult;
 }
 
 /** Analyse a captured snapshot and write every output: the one path (see the header). */
@@ -124,23 +135,70 @@ export async function analyseAndWrite(snapshot: Snapshot, opts: OutputOptions): 
   }
   analysis.heap.warnings.push(...warnings);
   const graph = resolveGraph(opts.graph, analysis.status.length);
+  const known: FrameMap = new Map();
+  const suppressed = opts.suppressions
+    ? await suppress(snapshot, analysis, table, opts.suppressions, opts.frames, known)
+    : undefined;
   const sites = table
     ? await recordedSites(snapshot, analysis, table, {
       sort: opts.sort,
       top: opts.top,
       graph,
       frames: opts.frames,
+      known,
     })
     : undefined;
   releaseMemory(analysis); // leaked blocks' first bytes are kept; the copy is not needed any more
-  await writeOutputs(analysis, sites, { ...opts, graph });
-  if (!opts.quiet) printSummary(analysis, sites, { ...opts, graph }, table);
+  await writeOutputs(analysis, sites, suppressed, { ...opts, graph });
+  if (!opts.quiet) printSummary(analysis, sites, suppressed, { ...opts, graph }, table);
+  const leaks = suppressed ? suppressed.unsuppressed > 0 : analysis.status.some(isLeaked);
   return {
-    status: analysis.status.some(isLeaked) ? EXIT.leaks : EXIT.clean,
+    status: leaks ? EXIT.leaks : EXIT.clean,
     analysis,
     ...(sites ? { sites } : {}),
     ...(table ? { table } : {}),
+    ...(suppressed ? { suppressed } : {}),
   };
+}
+
+/**
+ * Apply the suppression rules. leak: rules read each leaked block's recorded stack: those stacks
+ * (only those) are symbolized here, or taken from a snapshot file's saved frames, into `known`,
+ * which the sites then reuse. O(recorded blocks + leaked blocks · rules · frames).
+ */
+async function suppress(
+  snapshot: Snapshot,
+  analysis: Analysis,
+  table: RecorderTable | undefined,
+  rules: SuppressionRule[],
+  saved: FrameMap | undefined,
+  known: FrameMap,
+): Promise<SuppressionResult> {
+  if (!table || !rules.some((r) => r.kind === "leak")) return applySuppressions(analysis, rules);
+  const stackAt = new Map<number, number>();
+  for (const b of table.blocks) stackAt.set(b.address, b.stack);
+  const addresses = analysis.heap.allocations.addresses;
+  const pcs = new Set<number>();
+  for (let v = 0; v < analysis.status.length; v++) {
+    if (!isLeaked(analysis.status[v]!)) continue;
+    const stack = table.stacks.get(stackAt.get(addresses[v]!) ?? 0);
+    for (const pc of stack?.pcs ?? []) pcs.add(pc);
+  }
+  const frames = saved
+    ? savedFrames(pcs, saved)
+    : await symbolize(pcs, snapshot.regions, { pageSize: snapshot.pageSize });
+  for (const [pc, f] of frames) known.set(pc, f);
+  const cache = new Map<number, StackFrame[]>();
+  return applySuppressions(analysis, rules, {
+    stackOf: (v) => {
+      const id = stackAt.get(addresses[v]!);
+      const stack = id === undefined ? undefined : table.stacks.get(id);
+      if (!stack) return undefined;
+      let f = cache.get(stack.id);
+      if (!f) cache.set(stack.id, f = framesOf(stack, frames));
+      return f;
+    },
+  });
 }
 
 /** `--graph auto`: every block of a small heap, leaked blocks and their context of a big one. */
@@ -185,17 +243,26 @@ export async function recordedSites(
   snap: Snapshot,
   analysis: Analysis,
   table: RecorderTable,
-  opts: { sort: SiteSort; top: number; graph: "all" | "leaked"; frames?: FrameMap },
+  opts: {
+    sort: SiteSort;
+    top: number;
+    graph: "all" | "leaked";
+    frames?: FrameMap;
+    /** Return addresses symbolized already (by the suppressions): not symbolized again. */
+    known?: FrameMap;
+  },
 ): Promise<LeaksSites & { keptRows: LeaksSites["sites"] }> {
   const selection = selectSites(analysis, table, {
     sort: opts.sort,
     top: opts.top,
     written: opts.graph === "leaked" ? contextNodes(analysis) : undefined,
   });
-  const pcs = selectedPcs(selection);
+  const known = opts.known ?? new Map();
+  const pcs = [...selectedPcs(selection)].filter((pc) => !known.has(pc));
   const frames = opts.frames
     ? savedFrames(pcs, opts.frames)
     : await symbolize(pcs, snap.regions, { pageSize: snap.pageSize });
+  for (const [pc, f] of known) frames.set(pc, f);
   return withFrames(selection, frames);
 }
 
@@ -222,19 +289,20 @@ function contextNodes(a: Analysis): Uint8Array {
 async function writeOutputs(
   analysis: Analysis,
   sites: (LeaksSites & { keptRows?: LeaksSites["sites"] }) | undefined,
+  suppressions: SuppressionResult | undefined,
   opts: OutputOptions & { graph: "all" | "leaked" },
 ): Promise<void> {
   const guard = onInterrupt(removePendingTemps);
   try {
     opts.progress.update("write json", 0, 1);
     const t0 = performance.now();
-    const redact = opts.redact ?? false;
-    await writeAtomic(opts.output, leaksJsonChunks(analysis, { graph: opts.graph, sites, redact }));
+    const json = { graph: opts.graph, sites, redact: opts.redact ?? false, suppressions };
+    await writeAtomic(opts.output, leaksJsonChunks(analysis, json));
     analysis.phaseMs["write-json"] = performance.now() - t0;
     if (opts.html) {
       opts.progress.update("write html", 0, 1);
       const t1 = performance.now();
-      await writeHtmlReport(toLeaksFile(analysis, { graph: opts.graph, sites, redact }), opts.html);
+      await writeHtmlReport(toLeaksFile(analysis, json), opts.html);
       analysis.phaseMs["write-html"] = performance.now() - t1;
     }
     if (opts.flameGraph && sites) {
@@ -252,6 +320,7 @@ async function writeOutputs(
 function printSummary(
   analysis: Analysis,
   sites: LeaksSites | undefined,
+  suppressions: SuppressionResult | undefined,
   opts: OutputOptions & { graph: "all" | "leaked" },
   table: RecorderTable | undefined,
 ): void {
@@ -276,8 +345,24 @@ function printSummary(
       } stacks (${sites?.stacks.length ?? 0} kept)`,
     );
   }
-  print(formatSummary(analysis, { outputs, top: opts.top, color: opts.color, graphNote }));
-  const leakedSites = sites?.sites.filter((r) => r.leakedCount > 0) ?? [];
+  print(
+    formatSummary(analysis, { outputs, top: opts.top, color: opts.color, graphNote, suppressions }),
+  );
+  // With suppressions, a site whose every leak is suppressed is not listed (LSan omits them too).
+  let unsuppressedSite: Uint8Array | undefined;
+  if (sites && suppressions) {
+    unsuppressedSite = new Uint8Array(sites.stacks.length);
+    for (let v = 0; v < analysis.status.length; v++) {
+      const site = sites.site[v] ?? -1;
+      if (site >= 0 && isLeaked(analysis.status[v]!) && suppressions.rule[v]! < 0) {
+        unsuppressedSite[site] = 1;
+      }
+    }
+  }
+  const leakedSites =
+    sites?.sites.filter((r) =>
+      r.leakedCount > 0 && (!unsuppressedSite || unsuppressedSite[r.site])
+    ) ?? [];
   if (sites && leakedSites.length > 0) {
     print(`Top leaking sites (by ${opts.sort === "count" ? "count" : "size"}):`);
     print(formatSites({ ...sites, sites: leakedSites }));

@@ -20,6 +20,7 @@ import {
   type SiteSort,
 } from "../analysis/mod.ts";
 import { foldedStacks } from "../analysis/sites.ts";
+import type { SuppressionRule } from "../analysis/suppressions.ts";
 import { captureSnapshot } from "../ffi/mod.ts";
 import { materialize } from "../ffi/embedded.ts";
 import { readRecorderDump } from "../ffi/recorder_table.ts";
@@ -31,6 +32,8 @@ import {
   OUTPUT_OPTIONS,
   parseOptions,
   positiveInt,
+  readSuppressions,
+  SUPPRESSION_OPTIONS,
   UsageError,
 } from "./options.ts";
 import { analyseAndWrite, type Outcome } from "./pipeline.ts";
@@ -40,6 +43,7 @@ import { useColor } from "./terminal.ts";
 
 export const RUN_OPTIONS = {
   ...OUTPUT_OPTIONS,
+  ...SUPPRESSION_OPTIONS,
   signal: {
     type: "string",
     arg: "SIGNAL",
@@ -86,6 +90,8 @@ export interface RunOptions {
   stdio?: "inherit" | "null";
   /** Called after each snapshot has been analysed (tests, embedding). */
   onSnapshot?: (s: RunSnapshot) => void;
+  /** Known leaks left out of the exit status (--suppressions). */
+  suppressions?: SuppressionRule[];
 }
 
 /** One analysed snapshot of the recorded command. */
@@ -118,6 +124,7 @@ export async function run(argv: string[], command: string[]): Promise<ExitStatus
     graph: o.graph as "auto" | "all" | "leaked",
     quiet: o.quiet,
     color: useColor(o["no-color"]),
+    suppressions: await readSuppressions(o.suppressions),
   });
 }
 
@@ -207,6 +214,7 @@ export async function runRecorded(argv: string[], opts: RunOptions = {}): Promis
           quiet: opts.quiet ?? false,
           color: opts.color ?? false,
           progress: progressLine(false),
+          suppressions: opts.suppressions,
         });
         if (!outcome.table) {
           throw new HeapscopeError(

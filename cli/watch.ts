@@ -22,12 +22,15 @@ import {
   parseOptions,
   pidArgument,
   positiveInt,
+  readSuppressions,
+  SUPPRESSION_OPTIONS,
   UsageError,
 } from "./options.ts";
 import { analyseAndWrite } from "./pipeline.ts";
 import { progressLine } from "./progress.ts";
 
 export const WATCH_OPTIONS = {
+  ...SUPPRESSION_OPTIONS,
   every: {
     type: "string",
     default: "60s",
@@ -57,7 +60,8 @@ export const WATCH_FORMAT = "heapscope-watch";
 export function watchHelp(): string {
   return helpText([USAGE], WATCH_OPTIONS, [
     "kill -USR1 <heapscope's pid> takes the next snapshot at once. Ctrl-C stops with the report.",
-    "Exit status: 0 no leaks in the last snapshot, 1 leaks, 2 usage error, 3 not analysable.",
+    "Exit status: 0 no leaks in the last snapshot, 1 leaks (that no --suppressions rule",
+    "suppresses), 2 usage error, 3 not analysable.",
   ]);
 }
 
@@ -101,6 +105,7 @@ export async function watch(argv: string[]): Promise<ExitStatus> {
   const keep = positiveInt("keep", o.keep);
   const top = positiveInt("top", o.top);
   const timeoutMs = positiveInt("timeout", o.timeout) * 1000;
+  const suppressions = await readSuppressions(o.suppressions);
   const out = o.out.replace(/\/$/, "");
   await Deno.mkdir(out, { recursive: true });
 
@@ -144,6 +149,7 @@ export async function watch(argv: string[]): Promise<ExitStatus> {
         quiet: true,
         color: false,
         progress: progressLine(false),
+        suppressions,
       });
       status = outcome.status;
       const leaks = await readLeaksFile(file);

@@ -8,6 +8,7 @@
 // `timeline`, and per node its site, thread, age and requested size.
 
 import type { LeaksSites } from "../analysis/sites.ts";
+import type { SuppressionResult } from "../analysis/suppressions.ts";
 import type { Analysis } from "../analysis/types.ts";
 import { EDGE_INTERIOR } from "../analysis/graph.ts";
 import {
@@ -29,6 +30,7 @@ import {
   type LeaksSite,
   type LeaksStackFrame,
   type LeaksSummary,
+  type LeaksSuppression,
   type LeaksType,
 } from "./schema.ts";
 import { ByteWriter, putBytes, putHex, putUint32, utf8 } from "./byte_writer.ts";
@@ -42,6 +44,8 @@ export interface LeaksJsonOptions {
   redact?: boolean;
   /** A recorded process's allocation sites (heapscope run, or a pid started under it). */
   sites?: LeaksSites;
+  /** What --suppressions suppressed: the rules' table, the summary's counts, nodes' marks. */
+  suppressions?: SuppressionResult;
 }
 
 const TWO32 = 4294967296;
@@ -240,8 +244,22 @@ function siteFields(a: Analysis, s: LeaksSites | undefined, t: SiteTables | unde
   }${req >= 0 ? `,"requested":${req}` : ""}`;
 }
 
+/** The `suppressions` table: every rule in file order, with what it suppressed. */
+export function suppressionTable(r: SuppressionResult): LeaksSuppression[] {
+  return r.rules.map((rule, i) => ({
+    rule: rule.text,
+    source: rule.source,
+    line: rule.line,
+    leaks: r.totals[i]!.leaks,
+    bytes: r.totals[i]!.bytes,
+  }));
+}
+
 /** Everything but the node, edge, cycle and root lists (and the sites' tables). */
-function leaksHead(a: Analysis): Omit<LeaksFile, "nodes" | "edges" | "cycles" | "roots"> {
+function leaksHead(
+  a: Analysis,
+  suppressions?: SuppressionResult,
+): Omit<LeaksFile, "nodes" | "edges" | "cycles" | "roots"> {
   const s = a.snapshot;
   return {
     format: LEAKS_FORMAT,
@@ -255,7 +273,13 @@ function leaksHead(a: Analysis): Omit<LeaksFile, "nodes" | "edges" | "cycles" | 
     },
     capturedAt: s.capturedAt,
     pauseMs: Math.round(s.pauseMs * 1000) / 1000,
-    summary: summarize(a),
+    summary: suppressions
+      ? {
+        ...summarize(a),
+        suppressed: suppressions.suppressed,
+        suppressedBytes: suppressions.suppressedBytes,
+      }
+      : summarize(a),
     phases: Object.fromEntries(
       Object.entries(a.phaseMs).map(([k, v]) => [k, Math.round(v * 1000) / 1000]),
     ),
@@ -302,7 +326,7 @@ export function* leaksJsonChunks(
   const limit = size - SLACK;
   const w = new ByteWriter(size);
   const keep = selectNodes(a, graph);
-  const headText = JSON.stringify(leaksHead(a));
+  const headText = JSON.stringify(leaksHead(a, opts.suppressions));
   w.text(headText.slice(0, -1));
 
   const allocs = a.heap.allocations;
@@ -325,6 +349,7 @@ export function* leaksJsonChunks(
     typeRow: types.row,
     sites: opts.sites,
     siteTables: sites,
+    suppressed: opts.suppressions?.rule,
     first: true,
     omittedNodes: 0,
     omittedBytes: 0,
@@ -357,6 +382,9 @@ export function* leaksJsonChunks(
   if (types.rows.length > 0) w.text(`,"types":${JSON.stringify(types.rows)}`);
   const retainers = retainersOf(a);
   if (retainers.length > 0) w.text(`,"retainers":${JSON.stringify(retainers)}`);
+  if (opts.suppressions) {
+    w.text(`,"suppressions":${JSON.stringify(suppressionTable(opts.suppressions))}`);
+  }
   w.text(sitesTail(opts.sites, sites));
   w.text("}\n");
   yield w.take();
@@ -375,6 +403,8 @@ interface NodeText {
   typeRow: Int32Array;
   sites: LeaksSites | undefined;
   siteTables: SiteTables | undefined;
+  /** Per node: the suppressing rule, -1 none (--suppressions). */
+  suppressed: Int32Array | undefined;
   /** No node written yet (no comma before the next). */
   first: boolean;
   omittedNodes: number;
@@ -439,6 +469,8 @@ function encodeNodes(t: NodeText, from: number, w: ByteWriter, limit: number): n
       const lt = a.graph.nodes.type[i]!;
       if (lt >= 0) w.text(`,"type":${t.typeRow[lt]}`);
       if (t.sites) w.text(siteFields(a, t.sites, t.siteTables, i));
+      const sr = t.suppressed?.[i] ?? -1;
+      if (sr >= 0) w.text(`,"suppressed":${sr}`);
       w.byte(0x7d); // }
       buf = w.buf, p = w.pos;
       continue;
@@ -575,6 +607,8 @@ export function toLeaksFile(a: Analysis, opts: LeaksJsonOptions = {}): LeaksFile
         if (req >= 0) node.requested = req;
       }
     }
+    const sr = opts.suppressions?.rule[i] ?? -1;
+    if (sr >= 0) node.suppressed = sr;
     nodes.push(node);
   }
   const edges: LeaksEdge[] = [];
@@ -589,7 +623,7 @@ export function toLeaksFile(a: Analysis, opts: LeaksJsonOptions = {}): LeaksFile
     }
   }
   return {
-    ...leaksHead(a),
+    ...leaksHead(a, opts.suppressions),
     nodes,
     edges,
     cycles: a.cycles,
@@ -599,6 +633,7 @@ export function toLeaksFile(a: Analysis, opts: LeaksJsonOptions = {}): LeaksFile
       : {}),
     ...(types.rows.length > 0 ? { types: types.rows } : {}),
     ...(retainers.length > 0 ? { retainers } : {}),
+    ...(opts.suppressions ? { suppressions: suppressionTable(opts.suppressions) } : {}),
     ...(opts.sites && sites
       ? {
         stacks: sites.stacks,

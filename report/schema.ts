@@ -11,6 +11,8 @@ export const LEAKS_FORMAT = "heapscope-leaks";
  * `type`, `retained` and `idom`, the `types` and `retainers` tables.
  */
 export const LEAKS_VERSION = 3;
+// Within version 3, optional and only with --suppressions: `suppressions`, summary.suppressed and
+// suppressedBytes, nodes' `suppressed`. A reader that ignores them sees every leak as a leak.
 /** Versions read. */
 export const LEAKS_READABLE_VERSIONS: readonly number[] = [1, 2, 3];
 
@@ -35,6 +37,24 @@ export interface LeaksSummary {
   /** v3: blocks only weak evidence keeps (possibly hidden leaks), and their bytes. */
   possible?: number;
   possibleBytes?: number;
+  /**
+   * v3, --suppressions: leaked blocks (and bytes) that a rule suppresses; counted in `leaked` too.
+   * The exit status counts `leaked - suppressed`.
+   */
+  suppressed?: number;
+  suppressedBytes?: number;
+}
+
+/** v3, --suppressions: one rule, as written, and the leaked blocks and bytes it suppressed. */
+export interface LeaksSuppression {
+  /** "leak:make_tree", "type:^EchoHandler$", "size:40-40". */
+  rule: string;
+  /** The suppressions file and line. */
+  source: string;
+  line: number;
+  /** Leaked blocks it suppressed (matched, or held by a direct leak it matched), and their bytes. */
+  leaks: number;
+  bytes: number;
 }
 
 export type LeaksNodeStatus = "reachable" | "leaked" | "cycle" | "possible";
@@ -69,6 +89,8 @@ export interface LeaksNode {
   idom?: number;
   /** v3: the retainers' holder (index `retainers[].holder`) that dominates it directly. */
   heldBy?: number;
+  /** v3, --suppressions, leaked nodes: index into `suppressions` of the rule that suppresses it. */
+  suppressed?: number;
 }
 
 /** v3: one type's blocks and bytes, in all and by status. */
@@ -187,6 +209,8 @@ export interface LeaksFile {
   types?: LeaksType[];
   /** v3: what keeps the most alive, biggest first (at most --top × 5). */
   retainers?: LeaksRetainer[];
+  /** v3, --suppressions: every rule in file order, with what it suppressed (0 when nothing). */
+  suppressions?: LeaksSuppression[];
   /** v2, recorded processes only (`heapscope run`, or a pid started under it). */
   stacks?: LeaksStackFrame[][];
   sites?: LeaksSite[];

@@ -2,8 +2,11 @@
 //
 // Bounded output like LeakSanitizer's: at most `top` leaks, then "N more omitted". What each direct
 // leak holds comes from the analysis's attribution (every leaked block under exactly one direct
-// leak), so the totals of the lines add up to the leaked total. O(nodes).
+// leak), so the totals of the lines add up to the leaked total. With --suppressions, suppressed
+// direct leaks are not listed, and each rule that suppressed something gets a line, as LSan's
+// "Suppressions used:". O(nodes).
 
+import type { SuppressionResult } from "../analysis/suppressions.ts";
 import type { Analysis } from "../analysis/types.ts";
 import { LEAK_DIRECT, STATUS_CYCLE } from "../analysis/types.ts";
 import { formatBytes, formatCount, printable } from "./format.ts";
@@ -18,6 +21,8 @@ export interface SummaryOptions {
   color?: boolean;
   /** A line saying what leaks.json holds when it is not every block. */
   graphNote?: string;
+  /** What --suppressions suppressed. */
+  suppressions?: SuppressionResult;
 }
 
 /**
@@ -25,12 +30,12 @@ export interface SummaryOptions {
  * line ("25 direct leaks of 88 B"), biggest structures first, at most `top` lines, then "N more
  * omitted".
  */
-function directLeakLines(a: Analysis, top: number): string[] {
+function directLeakLines(a: Analysis, top: number, suppressed?: Int32Array): string[] {
   const groups = new Map<string, { members: number[]; blocks: number; bytes: number }>();
   const sizes = a.heap.allocations.sizes;
   const held = heldTotals(a);
   for (let i = 0; i < a.status.length; i++) {
-    if (a.leak[i] !== LEAK_DIRECT) continue;
+    if (a.leak[i] !== LEAK_DIRECT || (suppressed && suppressed[i]! >= 0)) continue;
     const key = `${sizes[i]} ${a.heap.allocations.zoneIds[i]} ${a.status[i] === STATUS_CYCLE}`;
     let g = groups.get(key);
     if (!g) groups.set(key, g = { members: [], blocks: 0, bytes: 0 });
@@ -65,6 +70,27 @@ function directLeakLines(a: Analysis, top: number): string[] {
       `  ... ${count} more direct leaks (${
         formatBytes(bytes)
       } in all) omitted (see --top and the JSON)`,
+    );
+  }
+  return lines;
+}
+
+/** "suppressed": the totals, then one line per rule that suppressed something, in file order. */
+function suppressionLines(r: SuppressionResult): string[] {
+  const used = r.rules.map((rule, i) => ({ rule, ...r.totals[i]! })).filter((u) => u.leaks > 0);
+  const unused = r.rules.length - used.length;
+  const lines = [
+    `${"suppressed".padEnd(13)} ${formatCount(r.suppressed)} blocks, ${
+      formatBytes(r.suppressedBytes)
+    } by ${used.length} of ${r.rules.length} rule${r.rules.length === 1 ? "" : "s"}${
+      unused > 0 ? ` (${unused} matched nothing: see "suppressions" in the JSON)` : ""
+    }`,
+  ];
+  for (const u of used) {
+    lines.push(
+      `  ${printable(shortName(u.rule.text, 60))} (${printable(u.rule.source)}:${u.rule.line}): ${
+        formatCount(u.leaks)
+      } block${u.leaks === 1 ? "" : "s"}, ${formatBytes(u.bytes)}`,
     );
   }
   return lines;
@@ -132,10 +158,11 @@ export function formatSummary(a: Analysis, opts: SummaryOptions): string {
       } held only by weak evidence (possibly hidden leaks: see the JSON's "possible" status)`,
     );
   }
+  if (opts.suppressions) lines.push(...suppressionLines(opts.suppressions));
   row("paused", `${s.pauseMs.toFixed(1)} ms`);
   for (const o of opts.outputs) row(o.label, o.path);
 
-  lines.push(...directLeakLines(a, opts.top ?? 10));
+  lines.push(...directLeakLines(a, opts.top ?? 10, opts.suppressions?.rule));
   lines.push(...retainerLines(a, Math.min(opts.top ?? 10, 5)));
   lines.push(...typeLines(a, Math.min(opts.top ?? 10, 5)));
   if (opts.graphNote) lines.push("", opts.graphNote);
@@ -145,10 +172,23 @@ export function formatSummary(a: Analysis, opts: SummaryOptions): string {
     for (const w of warnings.slice(0, 10)) lines.push(paint("33", `warning: ${printable(w)}`));
     if (warnings.length > 10) lines.push(`  ... ${warnings.length - 10} more warnings`);
   }
-  lines.push(
-    sum.leaked === 0
-      ? paint("32", "✓ no leaks: every allocation is reachable from a root")
-      : paint("31", `✗ ${sum.leaked} allocation(s) unreachable from any root`),
-  );
+  lines.push(verdict(sum.leaked, opts.suppressions, paint));
   return lines.join("\n");
+}
+
+/** The last line: the leaks that count for the exit status. */
+function verdict(
+  leaked: number,
+  suppressions: SuppressionResult | undefined,
+  paint: (code: string, text: string) => string,
+): string {
+  if (leaked === 0) return paint("32", "✓ no leaks: every allocation is reachable from a root");
+  if (!suppressions) return paint("31", `✗ ${leaked} allocation(s) unreachable from any root`);
+  const { suppressed, unsuppressed } = suppressions;
+  return unsuppressed === 0
+    ? paint("32", `✓ no leaks but suppressed ones: all ${suppressed} unreachable allocation(s)`)
+    : paint(
+      "31",
+      `✗ ${unsuppressed} allocation(s) unreachable from any root (and ${suppressed} suppressed)`,
+    );
 }
