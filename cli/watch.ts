@@ -109,10 +109,15 @@ export async function watch(argv: string[]): Promise<ExitStatus> {
   const out = o.out.replace(/\/$/, "");
   await Deno.mkdir(out, { recursive: true });
 
-  // Wake-ups: the timer, SIGUSR1 (snapshot now), SIGINT/SIGTERM (stop).
+  // Wake-ups: the timer, SIGUSR1 (snapshot now), SIGINT/SIGTERM (stop). A SIGUSR1 that arrives
+  // while a snapshot is taken or written is kept for the next wait, never lost.
   let wake: (() => void) | undefined;
   let stopping = false;
-  const now = () => wake?.();
+  let early = false;
+  const now = () => {
+    if (wake) wake();
+    else early = true;
+  };
   const stop = () => {
     stopping = true;
     wake?.();
@@ -128,7 +133,8 @@ export async function watch(argv: string[]): Promise<ExitStatus> {
   let status: ExitStatus = EXIT.clean;
   try {
     for (let k = 1; k <= count && !stopping; k++) {
-      if (k > 1) {
+      if (k > 1 && early) early = false;
+      else if (k > 1) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, every);
           wake = () => {
