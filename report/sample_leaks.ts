@@ -113,7 +113,12 @@ export function sampleLeaks(options: SampleOptions): LeaksFile {
   const rootHeld = Math.min(reachableCount, Math.max(1, Math.ceil(reachableCount / 200)));
   for (let i = 0; i < reachableCount; i++) {
     nodes[i] = makeNode(i, "reachable");
-    if (i >= rootHeld) link(Math.floor(rand() * i), i);
+    if (i >= rootHeld) {
+      // The tree edge is the one the flood fill reaches it by: its holder (`via`).
+      const parent = Math.floor(rand() * i);
+      link(parent, i);
+      nodes[i]!.via = parent;
+    }
   }
   for (let i = rootHeld; i < reachableCount; i += 7) {
     link(i, Math.floor(rand() * reachableCount));

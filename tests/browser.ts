@@ -1,4 +1,6 @@
-// Debian's Chromium, headless and offline, for the report tests and the report benchmark.
+// Debian's Chromium, headless and offline, for the report tests and the report benchmark, with the
+// helpers they share: open a report and wait for its first draw, read its debug hooks, guard
+// against network requests and page errors.
 
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 
@@ -26,6 +28,7 @@ export async function withChromium<T>(
     args: ARGS,
     viewport,
     offline: true,
+    acceptDownloads: true,
   });
   try {
     return await fn(context.pages()[0] ?? await context.newPage(), context);
@@ -33,4 +36,84 @@ export async function withChromium<T>(
     await context.close();
     await Deno.remove(profile, { recursive: true }).catch(() => {});
   }
+}
+
+/** Open a report from file:// and wait until its first screen is drawn (the ready flag). */
+export async function openReport(page: Page, file: string, timeout = 30_000): Promise<void> {
+  await page.goto("file://" + file);
+  await page.waitForFunction(
+    () => (globalThis as { __heapscopeReady?: boolean }).__heapscopeReady === true,
+    null,
+    { timeout },
+  );
+}
+
+/** The report's debug hooks (report/viewer/app.tsx DebugHooks), without the functions. */
+export interface ReportState {
+  filter: string;
+  site: number | null;
+  search: string;
+  selected: number | null;
+  selectedAddress: string | null;
+  selectedCycle: number | null;
+  cardOpen: boolean;
+  indexReady: boolean;
+  matches: number;
+  undrawnMatches: number;
+  visible: { reachable: number; leaked: number; cycle: number; possible: number };
+  nodes: number;
+}
+
+export interface DrawStats {
+  drawn: { reachable: number; leaked: number; cycle: number; possible: number };
+  frames: number;
+  zoom: number;
+  drawMs: number;
+  fitted: boolean;
+}
+
+export const reportState = (page: Page): Promise<ReportState> =>
+  page.evaluate(() =>
+    JSON.parse(
+      JSON.stringify((globalThis as unknown as { __heapscopeDebug: unknown }).__heapscopeDebug),
+    )
+  );
+
+export const drawStats = (page: Page): Promise<DrawStats> =>
+  page.evaluate(() =>
+    (globalThis as unknown as { __heapscopeDebug: { stats(): DrawStats } }).__heapscopeDebug.stats()
+  );
+
+/** Re-check `cond` until it holds (the page updates after paint; machines are loaded). */
+export async function until(
+  what: string,
+  cond: () => Promise<boolean>,
+  ms = 15_000,
+): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Watch a page for network requests, errors, console errors and dialogs. */
+export async function guard(page: Page, context: BrowserContext) {
+  const network: string[] = [];
+  const errors: string[] = [];
+  await context.route("**/*", (route) => {
+    const url = route.request().url();
+    if (url.startsWith("file:") || url.startsWith("blob:")) return route.continue();
+    network.push(url);
+    return route.abort();
+  });
+  page.on("pageerror", (e) => errors.push(String(e)));
+  page.on("console", (m) => {
+    if (m.type() === "error") errors.push(m.text());
+  });
+  page.on("dialog", (d) => {
+    errors.push("dialog: " + d.message());
+    d.dismiss();
+  });
+  return { network, errors };
 }

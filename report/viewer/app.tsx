@@ -260,7 +260,7 @@ export function App({ model, loadIndex, onReady, onDebug }: AppProps) {
       }
       if (typing || e.ctrlKey || e.metaKey || e.altKey) return;
       const f = FILTER_KEYS[e.key];
-      if (f && !(e.target instanceof HTMLCanvasElement)) setFilter(f);
+      if (f) setFilter(f);
       if (e.key === "/") {
         e.preventDefault();
         document.querySelector<HTMLInputElement>("input.search")?.focus();

@@ -103,7 +103,8 @@ export function DetailCard(props: DetailCardProps) {
           <>
             <dt>holds</dt>
             <dd data-testid="detail-held">
-              {formatCount(detail.held.blocks)} blocks, {formatBytes(detail.held.bytes)}{" "}
+              {formatCount(detail.held.blocks)} block{detail.held.blocks === 1 ? "" : "s"},{" "}
+              {formatBytes(detail.held.bytes)}{" "}
               <button
                 type="button"
                 class="link"

@@ -55,6 +55,7 @@ export function LeaksView(
     },
     {
       key: "zone",
+      wide: true,
       label: "zone",
       width: 14,
       cell: (row) => row.kind === "group" ? row.g.zone : row.r.zone,
@@ -90,6 +91,7 @@ export function LeaksView(
     },
     {
       key: "retained",
+      wide: true,
       label: "retained",
       num: true,
       width: 10,
@@ -117,6 +119,7 @@ export function LeaksView(
     },
     {
       key: "age",
+      wide: true,
       label: "age",
       num: true,
       width: 9,
@@ -155,13 +158,15 @@ export function LeaksView(
             rowClass={(row) => row.kind}
           />
         )}
-      <p class="muted small">
-        Start with the top group: fixing the free of its direct leaks releases everything under
-        them. Groups add up to the leaked total ({formatBytes(groups.bytes)}).
-        {omitted > 0
-          ? ` ${formatCount(omitted)} direct leaks are not listed here (see leaks.json).`
-          : ""}
-      </p>
+      {groups.groups.length > 0 && (
+        <p class="muted small">
+          Start with the top group: fixing the free of its direct leaks releases everything under
+          them. Groups add up to the leaked total ({formatBytes(groups.bytes)}).
+          {omitted > 0
+            ? ` ${formatCount(omitted)} direct leaks are not listed here (see leaks.json).`
+            : ""}
+        </p>
+      )}
     </section>
   );
 }

@@ -45,6 +45,7 @@ export function SitesTable(
     },
     {
       key: "requested",
+      wide: true,
       label: "asked",
       num: true,
       width: 10,
@@ -55,6 +56,7 @@ export function SitesTable(
     },
     {
       key: "live",
+      wide: true,
       label: "live",
       num: true,
       width: 8,
@@ -72,6 +74,7 @@ export function SitesTable(
     },
     {
       key: "total",
+      wide: true,
       label: "allocated",
       num: true,
       width: 10,
@@ -81,6 +84,7 @@ export function SitesTable(
     },
     {
       key: "age",
+      wide: true,
       label: "oldest",
       num: true,
       width: 9,

@@ -15,6 +15,8 @@ export interface Column<R> {
   num?: boolean;
   /** Width in ch (the first text column takes what is left, at least this). */
   width: number;
+  /** Left out below NARROW px (the card, the export and a wider window still have it). */
+  wide?: boolean;
   /** Characters the cell adds to its value (icons, markers), for the column's width. */
   extra?: number;
   /** Header tooltip: what the column means (units, requested vs usable). */
@@ -62,8 +64,29 @@ interface Flat<R> {
   expanded: boolean;
 }
 
+/** CSS pixels per `ch` of the table's 13 px text, and between columns: to see what fits. */
+const CH_PX = 7.6, GAP_PX = 16;
+
 export function VirtualTable<R>(props: VirtualTableProps<R>) {
-  const { columns, rowKey } = props;
+  const { rowKey } = props;
+  // The `wide` columns are left out when the table's box cannot hold every column (an 800 px
+  // window, the column beside the card): no sideways scrolling for the columns that matter.
+  const box = useRef<HTMLDivElement>(null);
+  const [room, setRoom] = useState(Infinity);
+  useEffect(() => {
+    const el = box.current!;
+    const observer = new ResizeObserver(() => setRoom(el.clientWidth));
+    observer.observe(el);
+    return () => observer.disconnect();
+  }, []);
+  const allWidths = useMemo(() => _widths(props.columns, props.rows, props.subRows), [
+    props.columns,
+    props.rows,
+  ]);
+  const columns = useMemo(() => {
+    const need = allWidths.reduce((a, w) => a + w * CH_PX + GAP_PX, GAP_PX);
+    return need > room ? props.columns.filter((c) => !c.wide) : props.columns;
+  }, [props.columns, allWidths, room]);
   const [sort, setSort] = useState(props.sort ?? null);
   const [filter, setFilter] = useState("");
   const [expanded, setExpanded] = useState<ReadonlySet<string>>(new Set());
@@ -184,7 +207,7 @@ export function VirtualTable<R>(props: VirtualTableProps<R>) {
   const exportAs = (kind: "csv" | "json") => {
     const cols: ExportColumn<Flat<R>>[] = [
       ...(props.subRows ? [{ key: "level", label: "level", value: (f: Flat<R>) => f.level }] : []),
-      ...columns.map((c) => ({
+      ...props.columns.map((c) => ({
         key: c.key,
         label: c.label,
         value: (f: Flat<R>) => c.value(f.row),
@@ -218,25 +241,14 @@ export function VirtualTable<R>(props: VirtualTableProps<R>) {
 
   // Text columns as wide as their longest value (rows never wrap and nothing is cut), at most
   // MAX_TEXT_CH; the table scrolls sideways inside its card when the screen is narrower.
-  const widths = useMemo(() => {
-    const w = columns.map((c) => c.width);
-    const measure = (r: R) => {
-      columns.forEach((c, i) => {
-        if (c.num) return;
-        const len = String(c.value(r) ?? "").length + (c.extra ?? 0);
-        if (len > w[i]!) w[i] = Math.min(MAX_TEXT_CH, len);
-      });
-    };
-    for (const r of props.rows) {
-      measure(r);
-      for (const k of props.subRows?.(r) ?? []) measure(k);
-    }
-    return w;
-  }, [columns, props.rows]);
+  const widths = useMemo(() => columns.map((c) => allWidths[props.columns.indexOf(c)]!), [
+    columns,
+    allWidths,
+  ]);
   const template = widths.map((w, i) => i === 0 ? `minmax(${w}ch, 1fr)` : `${w}ch`).join(" ");
   const minWidth = `calc(${widths.reduce((s, w) => s + w, 0)}ch + ${columns.length * 16 + 16}px)`;
   return (
-    <div class="vtable" data-testid={props.id}>
+    <div class="vtable" data-testid={props.id} ref={box}>
       <div class="vtable-tools">
         <input
           type="search"
@@ -349,4 +361,25 @@ export function VirtualTable<R>(props: VirtualTableProps<R>) {
       {flat.length === 0 && <p class="muted small">No rows{filter ? " match the filter" : ""}.</p>}
     </div>
   );
+}
+
+/** Each column's width in ch: its own, or its longest text value (at most MAX_TEXT_CH). */
+function _widths<R>(
+  columns: Column<R>[],
+  rows: readonly R[],
+  subRows: ((row: R) => readonly R[] | undefined) | undefined,
+): number[] {
+  const w = columns.map((c) => c.width);
+  const measure = (r: R) => {
+    columns.forEach((c, i) => {
+      if (c.num) return;
+      const len = String(c.value(r) ?? "").length + (c.extra ?? 0);
+      if (len > w[i]!) w[i] = Math.min(MAX_TEXT_CH, len);
+    });
+  };
+  for (const r of rows) {
+    measure(r);
+    for (const k of subRows?.(r) ?? []) measure(k);
+  }
+  return w;
 }
