@@ -1,8 +1,9 @@
 // Snapshot files (`heapscope <pid> --save a.hsnap`, `heapscope analyze a.hsnap`): one compressed
 // file holding everything the analysis reads, so that it runs later, elsewhere, without the process.
 //
-// Layout: one ASCII line `heapscope-snapshot <version> zstd\n` (what `head -1` shows), then one
-// zstd stream of sections, each `<8-byte tag><u64 length><bytes>`:
+// Layout: one ASCII line `heapscope-snapshot <version> zstd <compressed bytes>\n` (what `head -1`
+// shows; version 1 has no byte count), then one zstd stream of sections, each
+// `<8-byte tag><u64 length><bytes>`:
 //   META      JSON: the Snapshot without its memory bytes, and the index of the memory chunks
 //   RECORDER  JSON: the recorder's table (heapscope run, or a pid started under it) without blocks,
 //             or why it could not be read
@@ -12,7 +13,9 @@
 //   FILES     JSON (version 2): the image files the analysis reads, each with the byte spans kept
 //   FILEDATA  those spans' bytes, file after file, span after span
 //   MEMORY    the copied memory, chunk after chunk, in index order
-//   END       empty: its presence proves the file is whole (zstd stops quietly at a cut)
+//   END       empty: its presence proves the sections are whole (node:zlib's zstd decoder stops
+//             quietly at a cut, even inside a block); the byte count of the first line (version
+//             2) also catches a cut in the frame's last bytes, after END, and bytes appended
 // Unknown sections are skipped, so later versions may add some; a version above ours is refused.
 //
 // The image files (version 2): the analysis reads, beside the copied memory, the executable's and
@@ -297,7 +300,8 @@ export async function encodeSnapshotFile(file: SnapshotFile): Promise<EncodedSna
   const sections = encodeSections(file);
   const rawBytes = sections.reduce((n, s) => n + s.length, 0);
   const compressed = await zstd(sections);
-  const head = new TextEncoder().encode(`${SNAPSHOT_FORMAT} ${SNAPSHOT_VERSION} zstd\n`);
+  const size = compressed.reduce((n, c) => n + c.length, 0);
+  const head = new TextEncoder().encode(`${SNAPSHOT_FORMAT} ${SNAPSHOT_VERSION} zstd ${size}\n`);
   const pieces = [head, ...compressed];
   return {
     pieces,
@@ -326,12 +330,13 @@ export async function readSnapshotFile(path: string): Promise<SnapshotFile> {
 export async function decodeSnapshotFile(data: Uint8Array, name: string): Promise<SnapshotFile> {
   const nl = data.subarray(0, MAX_HEADER_LINE).indexOf(0x0a);
   const line = nl < 0 ? "" : new TextDecoder().decode(data.subarray(0, nl));
-  const m = /^heapscope-snapshot (\d+) (\w+)$/.exec(line);
+  // Fields after the compression are the byte count (version 2), or a later version's.
+  const m = /^heapscope-snapshot (\d+) (\w+)((?: \S+)*)$/.exec(line);
   if (!m) {
     throw new SnapshotFileError(
       name,
       "not a heapscope snapshot (the first line is not " +
-        `"${SNAPSHOT_FORMAT} <version> zstd")`,
+        `"${SNAPSHOT_FORMAT} <version> zstd <bytes>")`,
       [
         "Pass a file written by `heapscope <pid> --save FILE`, or an ELF core file",
       ],
@@ -349,6 +354,22 @@ export async function decodeSnapshotFile(data: Uint8Array, name: string): Promis
     throw new SnapshotFileError(name, `unknown compression "${m[2]}"`, [
       "This heapscope reads zstd-compressed snapshots",
     ]);
+  }
+  const body = data.length - (nl + 1);
+  const size = m[3] ? Number(m[3].trim().split(" ")[0]) : undefined;
+  if (version >= 2 && (size === undefined || !Number.isSafeInteger(size))) {
+    throw new SnapshotFileError(name, "its first line lacks the byte count", [
+      "The file was damaged: copy it again, or capture a new snapshot",
+    ]);
+  }
+  if (size !== undefined && body !== size) {
+    throw new SnapshotFileError(
+      name,
+      body < size
+        ? `the file is truncated (${body} of ${size} compressed bytes)`
+        : `${body - size} bytes follow the ${size} compressed bytes`,
+      ["The copy or the write was cut short or added to: copy the whole file, or capture a new one"],
+    );
   }
   const parser = new SectionParser(name);
   await unzstd(data.subarray(nl + 1), (piece) => parser.push(piece), name);

@@ -160,13 +160,25 @@ Deno.test("saveSnapshotFile() and readSnapshotFile() keep a real capture field f
       disk.close();
     }
     equal(carried.open("/no/such/file"), undefined, "a file it does not carry cannot be opened");
-    // Cut anywhere, the file is refused with a reason, never half read.
+    // Cut anywhere (even in the zstd frame's last bytes, after the END section), or added to, the
+    // file is refused with a reason, never half read.
     const bytes = await Deno.readFile(path);
-    for (const cut of [10, 40, Math.floor(bytes.length / 2), bytes.length - 1]) {
+    const cuts = [
+      10,
+      40,
+      Math.floor(bytes.length / 2),
+      ...[1, 2, 3, 4].map((k) => bytes.length - k),
+    ];
+    for (const cut of cuts) {
       let error = "";
       await decodeSnapshotFile(bytes.subarray(0, cut), "cut").catch((e) => error = e.message);
       ok(/Cannot read snapshot file "cut"/.test(error), `cut at ${cut}: ${error}`);
     }
+    let error = "";
+    const longer = new Uint8Array(bytes.length + 1);
+    longer.set(bytes);
+    await decodeSnapshotFile(longer, "longer").catch((e) => error = e.message);
+    ok(/1 bytes follow the/.test(error), error);
   } finally {
     kill(pid);
     await Deno.remove(out.replace(/\/v.out$/, ""), { recursive: true });
