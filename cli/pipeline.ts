@@ -174,7 +174,15 @@ async function suppress(
   saved: FrameMap | undefined,
   known: FrameMap,
 ): Promise<SuppressionResult> {
-  if (!table || !rules.some((r) => r.kind === "leak")) return applySuppressions(analysis, rules);
+  const stackRules = rules.filter((r) => r.kind === "leak").length;
+  if (stackRules > 0 && !table) {
+    analysis.heap.warnings.push(
+      `${stackRules} leak: suppression rule${stackRules === 1 ? "" : "s"} matched nothing: ` +
+        `process ${snapshot.pid} has no recorded allocation stacks (run it under \`heapscope ` +
+        "run\`, or with LD_PRELOAD=librecorder.so); type: and size: rules need none",
+    );
+  }
+  if (!table || stackRules === 0) return applySuppressions(analysis, rules);
   const stackAt = new Map<number, number>();
   for (const b of table.blocks) stackAt.set(b.address, b.stack);
   const addresses = analysis.heap.allocations.addresses;

@@ -230,6 +230,10 @@ Deno.test("type: rules on an attached C++ program without the recorder", async (
       bytes: 0,
     });
     ok(/1 matched nothing/.test(r.stdout), said(r));
+    ok(
+      /1 leak: suppression rule matched nothing: process \d+ has no recorded/.test(r.stdout),
+      said(r),
+    );
   } finally {
     await proc.stop();
     await Deno.remove(dir, { recursive: true });
