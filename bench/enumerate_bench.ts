@@ -6,9 +6,12 @@
 // --workload N (default 1000000) starts build/bench/workload N (`make bench-build`), waits for its
 // READY line, captures it once and kills it; --pid captures a running process; --save writes the
 // snapshot to F (F.json + F.bin) and --load reads one back, so both walkers can be timed again on
-// exactly the same bytes. Each walker runs R times (default 5) alternately on the same snapshot; the
-// median and the best run are printed, with the phase breakdown of the new walker's best run.
-// Exit status 1 when the two walkers' outputs differ (the difference is printed).
+// exactly the same bytes. First each walker runs once in a fresh Deno process on the saved snapshot
+// ("cold": JIT and page faults included, as in one `heapscope <pid>` run); then both run R times
+// (default 5) alternately in this process ("warm": median and best). The new walker's phases are
+// printed for its cold run and its best warm run. Exit status 1 when the two walkers' outputs
+// differ (the difference is printed). --only new|baseline: time that walker once and print
+// `cold <ms> <phases JSON>` (what the cold runs use).
 
 import { parseArgs } from "node:util";
 import type { HeapEnumeration, MemoryChunk, Snapshot } from "../analysis/types.ts";
@@ -25,6 +28,7 @@ const { values } = parseArgs({
     load: { type: "string" },
     save: { type: "string" },
     runs: { type: "string", default: "5" },
+    only: { type: "string" },
   },
 });
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -89,7 +93,33 @@ if (values.load !== undefined) {
     await child.status;
   }
 }
-if (values.save !== undefined) await save(snapshot, values.save);
+if (values.only !== undefined) {
+  const phases: Record<string, number> = {};
+  const t = performance.now();
+  if (values.only === "baseline") baselineEnumerate(snapshot);
+  else enumerateGlibc(snapshot, { phaseMs: phases });
+  console.log(`cold ${performance.now() - t} ${JSON.stringify(phases)}`);
+  Deno.exit(0);
+}
+const saved = values.load ?? values.save ?? await Deno.makeTempFile({ prefix: "enumerate-bench-" });
+if (values.load === undefined) await save(snapshot, saved);
+
+/** One run of `walker` in a fresh Deno process on the saved snapshot: its time and phases. */
+async function coldRun(walker: "new" | "baseline"): Promise<{ ms: number; phases: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL(import.meta.url).pathname, "--load", saved, "--only", walker],
+    stderr: "inherit",
+  }).output();
+  const m = new TextDecoder().decode(out.stdout).match(/^cold (\S+) (.*)$/m);
+  if (!out.success || m === null) throw new Error(`cold ${walker} run failed`);
+  return { ms: Number(m[1]), phases: m[2]! };
+}
+const coldNew = await coldRun("new"), coldBaseline = await coldRun("baseline");
+if (values.load === undefined && values.save === undefined) {
+  await Deno.remove(`${saved}.json`).catch(() => {});
+  await Deno.remove(`${saved}.bin`).catch(() => {});
+  await Deno.remove(saved).catch(() => {});
+}
 
 const runs = Math.max(1, Number(values.runs));
 const times: Record<"new" | "baseline", number[]> = { new: [], baseline: [] };
@@ -113,12 +143,16 @@ console.log(
   `snapshot: pid ${snapshot.pid}, ${ours!.allocations.length} allocations, ` +
     `${(snapshot.memory.reduce((s, m) => s + m.bytes.length, 0) / 1e6).toFixed(0)} MB copied`,
 );
-console.log(`enumerate (new walker):      ${fmt(times.new)}  (${runs} runs)`);
-console.log(`enumerate (baseline walker): ${fmt(times.baseline)}`);
+const phaseText = (p: Record<string, number>) =>
+  Object.entries(p).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(", ");
 console.log(
-  "new walker phases (best run): " +
-    Object.entries(bestPhases).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(", "),
+  `cold, one run in a fresh process: new ${coldNew.ms.toFixed(0)} ms, baseline ` +
+    `${coldBaseline.ms.toFixed(0)} ms`,
 );
+console.log(`warm, new walker:      ${fmt(times.new)}  (${runs} runs)`);
+console.log(`warm, baseline walker: ${fmt(times.baseline)}`);
+console.log(`new walker phases, cold: ${phaseText(JSON.parse(coldNew.phases))}`);
+console.log(`new walker phases, best warm run: ${phaseText(bestPhases)}`);
 const diff = sameEnumeration(ours!, theirs!);
 if (diff !== undefined) {
   console.log(`OUTPUTS DIFFER: ${diff}`);
