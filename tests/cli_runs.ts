@@ -153,7 +153,7 @@ export async function heapscopeHidden(
     const script = [
       "set -e",
       ...hide.map((p) => `${copied(mount)} --bind /dev/null ${quote(p)}`),
-      `${copied(mount)} -t tmpfs none /usr/lib/debug`,
+      `if [ -d /usr/lib/debug ]; then ${copied(mount)} -t tmpfs none /usr/lib/debug; fi`,
       ...hide.map((p) => `test ! -s ${quote(p)}`),
       `exec ${copied(setpriv)} --reuid=${opts.user} --regid=${opts.user} --clear-groups ` +
       `${copied(quote(DENO))} run --quiet --no-prompt --allow-all ` +
