@@ -71,7 +71,9 @@ Deno.test("buildBlockIndex() caps the blocks it embeds; 10^5 blocks encode to un
   assert(capped.outTarget.every((t) => t < 1000));
   const bytes = encodeBlockIndex(buildBlockIndex(leaks, adj));
   const gz = await new Response(
-    new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new CompressionStream("gzip")),
+    new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(
+      new CompressionStream("gzip"),
+    ),
   ).arrayBuffer();
   assert(bytes.length < 2_000_000, `${bytes.length} bytes`);
   assert(gz.byteLength < bytes.length * 0.6, `${gz.byteLength} compressed`);

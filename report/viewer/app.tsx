@@ -119,9 +119,32 @@ export function App({ model, loadIndex, onReady, onDebug }: AppProps) {
       ),
     [model, selected, index, drawnByBlock, roots, held],
   );
+  // Selecting a direct leak shows the whole structure it holds (its leaked blocks, breadth-first).
+  const heldStructure = useMemo(() => {
+    const members = new Set<number>();
+    if (selected === null || !index || !(index.flags[selected]! & 4)) return members;
+    members.add(selected);
+    const queue = [selected];
+    for (let q = 0; q < queue.length && members.size < 5000; q++) {
+      const at = queue[q]!;
+      for (let k = index.outStart[at]!; k < index.outStart[at + 1]!; k++) {
+        const t = index.outTarget[k]!;
+        const leaked = (index.flags[t]! & 3) === 1 || (index.flags[t]! & 3) === 2;
+        if (leaked && !members.has(t) && !(index.flags[t]! & 4)) {
+          members.add(t);
+          queue.push(t);
+        }
+      }
+    }
+    return members;
+  }, [selected, index]);
   const hot = useMemo(() => {
     const s = new Set<number>();
     if (!detail) return s;
+    for (const b of heldStructure) {
+      const i = drawnAt.get(b);
+      if (i !== undefined) s.add(i);
+    }
     for (const e of [...detail.inEdges, ...detail.outEdges, ...detail.path]) {
       const i = drawnAt.get(e.block);
       if (i !== undefined) s.add(i);
@@ -131,7 +154,7 @@ export function App({ model, loadIndex, onReady, onDebug }: AppProps) {
       if (i !== undefined) s.add(i);
     }
     return s;
-  }, [detail, drawnAt, structure]);
+  }, [detail, drawnAt, structure, heldStructure]);
   const path = useMemo(
     () =>
       (detail?.path ?? []).map((s) => drawnAt.get(s.block)).filter((i): i is number =>

@@ -164,6 +164,7 @@ export function GraphView(props: GraphViewProps) {
           onKeyDown={onKey}
         />
         <div class="legend" aria-hidden="true">
+          <span class="muted">shown:</span>
           <span>
             <ShapeIcon status="reachable" /> reachable {formatCount(visible.counts.reachable)}
           </span>
