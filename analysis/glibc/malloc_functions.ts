@@ -6,9 +6,10 @@
 import type { Image } from "../types.ts";
 
 /**
- * The functions of glibc's malloc.o (2.36 .symtab names; compiler suffixes included as they appear
- * there) that read or change arena, bin or tcache state. A thread stopped in one of them may be
- * half-way through an update. Names missing from a given build are simply not found.
+ * The functions of glibc's malloc.o (2.36 .symtab names, and those 2.43 added; compiler suffixes
+ * included as they appear there) that read or change arena, bin or tcache state. A thread stopped
+ * in one of them may be half-way through an update. Names missing from a given build are simply not
+ * found.
  */
 export const MALLOC_FUNCTIONS = [
   "__libc_malloc",
@@ -56,6 +57,16 @@ export const MALLOC_FUNCTIONS = [
   "__malloc_fork_lock_parent",
   "__malloc_fork_unlock_parent",
   "__malloc_fork_unlock_child",
+  // 2.43 (Debian sid's libc6-dbg 2.43-7): the split of _int_free, the lazy tcache.
+  "__libc_malloc2",
+  "__libc_calloc2",
+  "_int_free_chunk",
+  "_int_free_create_chunk",
+  "_int_free_merge_chunk",
+  "_int_free_maybe_trim",
+  "unlink_chunk.isra.0",
+  "tcache_free_init",
+  "tcache_double_free_verify",
 ] as const;
 
 /** [start, end) of each malloc function found in `images`, with its name. */
@@ -72,7 +83,11 @@ export function mallocFunctionRanges(images: readonly Image[]): MallocFunctionRa
     for (const name of MALLOC_FUNCTIONS) {
       const start = img.symbols?.[name], size = img.symbolSizes?.[name];
       if (start === undefined || size === undefined || size <= 0) continue;
-      out.push({ start, end: start + size, name: name.replace(/\.(part|constprop)\.\d+$/, "") });
+      out.push({
+        start,
+        end: start + size,
+        name: name.replace(/\.(part|constprop|isra)\.\d+$/, ""),
+      });
     }
   }
   return out.sort((a, b) => a.start - b.start);
