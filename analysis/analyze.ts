@@ -37,6 +37,7 @@ import {
   type HeapEnumeration,
   type ImageFiles,
   isLeaked,
+  type Region,
   type RootRef,
   type Snapshot,
 } from "./types.ts";
@@ -149,7 +150,7 @@ export function analyzeHeap(
         if (requested[i]! >= 0) initial[i] = Math.min(initial[i]!, requested[i]!);
       }
     }
-    const weakFrom = slackWords(allocations, requested);
+    const weakFrom = slackWords(allocations, memory, snapshot.regions, requested);
     if (opts.containers === false) {
       return {
         scanSize: initial,
@@ -276,25 +277,62 @@ function rootHolders(
 
 /**
  * Where each block's weak words start, when the requested size is unknown. glibc gives a request
- * of r bytes a usable size U with r in [U − 15, U], so the last word is unused (and may hold a
- * stale pointer from the memory's earlier life) for every r ≤ U − 8: a reference found only there
- * is weak evidence. Earlier words hold requested bytes, except in glibc's smallest chunk (U = 24),
- * which every request of 0–24 bytes gets: there only the first word is sure. Mmapped chunks are
- * fresh from the kernel (zero), and a recorded block's requested size is known: none there.
+ * of r bytes a usable size U with r in [U − 15, U] (more when a free chunk is handed out whole),
+ * so the last word is unused, and may hold a stale pointer from the memory's earlier life, for
+ * every r ≤ U − 8: a reference found only there is weak evidence. A block that holds a C string
+ * (strdup, xmlStrndup: at least MIN_TEXT printable bytes and a NUL) was asked for the string's
+ * length: the words after its NUL are weak too. Mmapped chunks are fresh from the kernel (zero),
+ * and a recorded block's requested size is known: none there. O(blocks · text bytes).
  */
-/** glibc's smallest chunk (MINSIZE 32) has 24 usable bytes. */
-const MIN_USABLE = 24;
-
-function slackWords(allocations: AllocationTable, requested?: Float64Array): Float64Array {
+function slackWords(
+  allocations: AllocationTable,
+  memory: MemoryImage,
+  regions: readonly Region[],
+  requested?: Float64Array,
+): Float64Array {
   const out = allocations.sizes.slice();
   const mmap = allocations.zones.indexOf("mmap");
+  const starts = regions.map((r) => r.start), ends = regions.map((r) => r.end);
+  // A word that points into a mapping is a pointer, whatever its bytes look like.
+  const mapped = (v: number) => {
+    let lo = 0, hi = starts.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (v < starts[mid]!) hi = mid - 1;
+      else if (v >= ends[mid]!) lo = mid + 1;
+      else return true;
+    }
+    return false;
+  };
   for (let i = 0; i < out.length; i++) {
     if (allocations.zoneIds[i] === mmap || (requested && requested[i]! >= 0)) continue;
-    const size = out[i]!;
-    if (size === MIN_USABLE) out[i] = 8;
-    else if (size >= 16) out[i] = size - 8;
+    const size = out[i]!, address = allocations.addresses[i]!;
+    if (size >= 16) out[i] = size - 8;
+    const text = textLength(memory, address, size);
+    if (text >= MIN_TEXT && !mapped(memory.u64(address) ?? 0)) {
+      out[i] = Math.min(out[i]!, Math.ceil((text + 1) / 8) * 8);
+    }
   }
   return out;
+}
+
+/**
+ * Fewest printable bytes before a NUL for a block to count as a C string: a struct whose first
+ * field is a small integer in the printable range ('A' = 65, then zero bytes) must not.
+ */
+const MIN_TEXT = 3;
+
+/** Length of the C string at `address` (printable bytes, then a NUL within `size`), else -1. */
+function textLength(memory: MemoryImage, address: number, size: number): number {
+  const bytes = memory.slice(address, Math.min(size, 256));
+  if (!bytes) return -1;
+  for (let k = 0; k < bytes.length; k++) {
+    const c = bytes[k]!;
+    if (c === 0) return k;
+    // ASCII text, tab, newline, CR (UTF-8's high bytes are left out: pointers are full of them).
+    if (!((c >= 0x20 && c < 0x7f) || c === 9 || c === 10 || c === 13)) return -1;
+  }
+  return -1;
 }
 
 /** Per node the recorder's requested size, -1 when the recorder did not see the block. O(n). */
