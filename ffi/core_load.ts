@@ -140,7 +140,7 @@ function localImageFiles(
   local: (p: string) => string,
 ): ImageFiles & { close(): void } {
   // pid 0 has no /proc/0/map_files: diskImageFiles then opens the (local) paths themselves.
-  const disk = diskImageFiles({ pid: 0, regions: localRegions } as Snapshot);
+  const disk = diskImageFiles({ pid: 0, regions: localRegions });
   return {
     open: (p: string): FileReader | undefined => disk.open(local(p)),
     close: () => disk.close(),

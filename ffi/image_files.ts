@@ -6,7 +6,9 @@
 import type { FileReader, ImageFiles, Snapshot } from "../analysis/types.ts";
 
 /** Readers of `snapshot`'s image files; `close()` closes every file opened. */
-export function diskImageFiles(snapshot: Snapshot): ImageFiles & { close(): void } {
+export function diskImageFiles(
+  snapshot: Pick<Snapshot, "pid" | "regions">,
+): ImageFiles & { close(): void } {
   const open = new Map<string, Deno.FsFile | null>();
   const mapFile = new Map<string, string>();
   for (const r of snapshot.regions) {
