@@ -55,6 +55,7 @@ import {
   writeHtmlReport,
 } from "../report/mod.ts";
 import type { ProgressLine } from "./progress.ts";
+import { shortName, userFrame } from "../report/frame_names.ts";
 
 /** Above this many blocks `--graph auto` writes leaked blocks and their context, not every block. */
 export const AUTO_GRAPH_LIMIT = 100_000;
@@ -148,6 +149,7 @@ export async function analyseAndWrite(snapshot: Snapshot, opts: OutputOptions): 
       known,
     })
     : undefined;
+  if (sites) typeBySite(analysis, sites);
   releaseMemory(analysis); // leaked blocks' first bytes are kept; the copy is not needed any more
   await writeOutputs(analysis, sites, suppressed, { ...opts, graph });
   if (!opts.quiet) printSummary(analysis, sites, suppressed, { ...opts, graph }, table);
@@ -207,6 +209,36 @@ async function suppress(
       return f;
     },
   });
+}
+
+/**
+ * A recorded block with no better type is named by where it was allocated: "malloc in make_tree",
+ * the first frame of the program's own code in its stack (report/frame_names.ts). O(nodes).
+ */
+function typeBySite(analysis: Analysis, sites: LeaksSites): void {
+  const nodes = analysis.graph.nodes;
+  const names = nodes.typeNames as string[];
+  const ids = new Map<string, number>(names.map((n, i) => [n, i]));
+  const bySite = new Map<number, number>();
+  for (let i = 0; i < nodes.count; i++) {
+    const site = sites.site[i] ?? -1;
+    if (site < 0 || nodes.type[i] !== -1) continue;
+    let t = bySite.get(site);
+    if (t === undefined) {
+      const fn = userFrame(sites.stacks[site] ?? [])?.frame.function;
+      const name = fn ? `malloc in ${shortName(fn, 80)}` : undefined;
+      t = -1;
+      if (name) {
+        t = ids.get(name) ?? names.length;
+        if (t === names.length) {
+          names.push(name);
+          ids.set(name, t);
+        }
+      }
+      bySite.set(site, t);
+    }
+    nodes.type[i] = t;
+  }
 }
 
 /** `--graph auto`: every block of a small heap, leaked blocks and their context of a big one. */
