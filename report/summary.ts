@@ -121,9 +121,9 @@ function typeLines(a: Analysis, top: number): string[] {
       ? `, ${formatCount(t.leakedCount)} leaked (${formatBytes(t.leakedBytes)})`
       : "";
     lines.push(
-      `  ${printable(typeLabel(t.name, 60))}: ${formatCount(t.count)} blocks, ${
-        formatBytes(t.bytes)
-      }${leaked}`,
+      `  ${printable(typeLabel(t.name, 60))}: ${formatCount(t.count)} block${
+        t.count === 1 ? "" : "s"
+      }, ${formatBytes(t.bytes)}${leaked}`,
     );
   }
   return lines;
