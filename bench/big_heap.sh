@@ -2,32 +2,43 @@
 # The big-heap benchmark, one command: heapscope vs the raw copy limit and its peers, N = 10^5, 10^6.
 #
 #   make bench                       (= make all bench-build && bash bench/big_heap.sh)
-#   bash bench/big_heap.sh [--big] [--sizes "N ..."] [--no-valgrind] [--no-gcore] [--out DIR]
+#   bash bench/big_heap.sh [--big] [--sizes "N ..."] [--workloads "W ..."] [--no-valgrind]
+#                          [--no-gcore] [--no-phases] [--out DIR]
 #
-# --big adds N = 10^7 (about 2.5 GB of heap; valgrind is skipped there unless --valgrind-big).
-# For each N, in one run: the workload (build/bench/workload, 4 threads/arenas, known leaks) is
-# started and paused; bench/sweep times one process_vm_readv sweep of its writable memory; the CLI
-# `./heapscope PID --output F` runs under /usr/bin/time -v (wall, peak RSS, leaks.json pauseMs and
-# phases); bench/phases_run.ts repeats the attach to time write-json and write-html (graph all and
-# graph leaked); gcore dumps a core; then LeakSanitizer's in-process check
-# (build/bench/workload-lsan --lsan-check) and valgrind memcheck's `vgdb leak_check` on the paused
-# workload. Every workload is killed on every exit path (trap EXIT). Results: DIR/table.md and
-# DIR/results.jsonl (default DIR: build/bench/out).
+# Two workloads, each with N = 10^5 and 10^6 (--big adds 10^7; valgrind is skipped there unless
+# --valgrind-big), 4 threads/arenas and known leaks:
+#   workload          N blocks of 16 B–4 KiB (~245 MB at 10^6, ~2.5 GB at 10^7)
+#   workload_payload  N 16 B nodes, each with a 16 B–2 KiB payload (~560 MB at 10^6, ~5.6 GB at 10^7)
+# For each, in one run: the workload is started and paused; bench/sweep times process_vm_readv
+# sweeps of its writable pages that exist (cold: fresh 4 KiB destination; warm: the same again,
+# the pause's peer); the CLI `./heapscope PID --output F` runs under /usr/bin/time -v (wall, peak
+# RSS, leaks.json pauseMs and phases); bench/phases_run.ts repeats the attach to time write-json
+# and write-html (graph all and graph leaked; --no-phases skips it); gcore dumps a core; then
+# LeakSanitizer's in-process check (build/bench/<workload>-lsan --lsan-check) and valgrind
+# memcheck's `vgdb leak_check` on the paused workload. The machine's load average is recorded at
+# the heapscope run. Every workload is killed on every exit path (trap EXIT). Results:
+# DIR/pause.md (the pause and the whole run as ratios to their peers of the same run),
+# DIR/table.md and DIR/results.jsonl (default DIR: build/bench/out). Run it under the shared lock:
+# flock /tmp/heapscope-heavy.lock bash bench/big_heap.sh
 set -euo pipefail
 cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
 
 SIZES="100000 1000000"
+WORKLOADS="workload workload_payload"
 VALGRIND=1
 VALGRIND_BIG=0
 GCORE=1
+PHASES=1
 OUT=build/bench/out
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --big) SIZES="$SIZES 10000000" ;;
     --sizes) SIZES="$2"; shift ;;
+    --workloads) WORKLOADS="$2"; shift ;;
     --no-valgrind) VALGRIND=0 ;;
     --valgrind-big) VALGRIND_BIG=1 ;;
     --no-gcore) GCORE=0 ;;
+    --no-phases) PHASES=0 ;;
     --out) OUT="$2"; shift ;;
     *) echo "big_heap: unknown argument: $1" >&2; exit 2 ;;
   esac
@@ -36,8 +47,13 @@ done
 
 DENO=node_modules/.bin/deno
 B=build/bench
-for f in "$B/workload" "$B/workload-lsan" "$B/sweep" build/libheapscope.so; do
+for f in "$B/sweep" build/libheapscope.so; do
   [[ -x "$f" || -f "$f" ]] || { echo "big_heap: missing $f: run 'make all bench-build'" >&2; exit 2; }
+done
+for W in $WORKLOADS; do
+  for f in "$B/$W" "$B/$W-lsan"; do
+    [[ -x "$f" ]] || { echo "big_heap: missing $f: run 'make all bench-build'" >&2; exit 2; }
+  done
 done
 mkdir -p "$OUT"
 : > "$OUT/results.jsonl"
@@ -65,24 +81,27 @@ wait_ready() {
 
 stop() { kill -KILL "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
+for W in $WORKLOADS; do
 for N in $SIZES; do
-  log "N=$N: starting the workload"
-  R="$OUT/n$N"
+  log "$W N=$N: starting the workload"
+  R="$OUT/$W-n$N"
   mkdir -p "$R"
-  "$B/workload" "$N" > "$R/workload.out" 2>&1 &
+  "$B/$W" "$N" > "$R/workload.out" 2>&1 &
   WP=$!
   PIDS+=("$WP")
   wait_ready "$R/workload.out" "$WP" 600
   setup_ms=$(awk '/^setup_ms/{print $2}' "$R/workload.out")
   rss_kb=$(awk '/^VmRSS/{print $2}' "/proc/$WP/status")
 
-  log "N=$N: raw sweep"
+  log "$W N=$N: raw sweep"
   "$B/sweep" "$WP" --passes 3 > "$R/sweep.out"
+  # The peer of the pause: the first warm pass, not the best of two.
+  sweep_first_warm_ms=$(awk '/^warm_ms/{print $2; exit}' "$R/sweep.out")
   sweep_bytes=$(awk '/^bytes/{print $2}' "$R/sweep.out")
   sweep_cold_ms=$(awk '/^cold_ms/{print $2}' "$R/sweep.out")
   sweep_warm_ms=$(awk '/^warm_ms/{print $2}' "$R/sweep.out" | sort -g | head -1)
 
-  log "N=$N: heapscope (CLI, --graph all)"
+  log "$W N=$N: heapscope (CLI, --graph all)"
   load=$(cut -d' ' -f1-3 /proc/loadavg)
   t0=$(now_ms)
   rc=0
@@ -98,18 +117,22 @@ head = json.loads(text[: text.index(",\"nodes\":")] + "}")
 print(json.dumps({k: head[k] for k in ("pauseMs", "phases", "summary")}))' > "$R/cli.json"
   json_bytes=$(stat -c %s "$R/leaks.json")
 
-  log "N=$N: timed phases, --graph all --html"
-  html_all=(--html "$R/report-all.html")
-  [[ $N -ge 10000000 ]] && html_all=()
-  "$DENO" run -A bench/phases_run.ts "$WP" --output "$R/leaks-all.json" "${html_all[@]}" > "$R/phases-all.json"
-  log "N=$N: timed phases, --graph leaked --html"
-  "$DENO" run -A bench/phases_run.ts "$WP" --output "$R/leaks-leaked.json" --graph leaked \
-    --html "$R/report-leaked.html" > "$R/phases-leaked.json"
-  rm -f "$R/leaks-all.json" "$R/report-all.html"
+  echo null > "$R/phases-all.json"
+  echo null > "$R/phases-leaked.json"
+  if [[ $PHASES = 1 ]]; then
+    log "$W N=$N: timed phases, --graph all --html"
+    html_all=(--html "$R/report-all.html")
+    [[ $N -ge 10000000 ]] && html_all=()
+    "$DENO" run -A bench/phases_run.ts "$WP" --output "$R/leaks-all.json" "${html_all[@]}" > "$R/phases-all.json"
+    log "$W N=$N: timed phases, --graph leaked --html"
+    "$DENO" run -A bench/phases_run.ts "$WP" --output "$R/leaks-leaked.json" --graph leaked \
+      --html "$R/report-leaked.html" > "$R/phases-leaked.json"
+    rm -f "$R/leaks-all.json" "$R/report-all.html"
+  fi
 
   gcore_ms=null core_bytes=null
   if [[ $GCORE = 1 ]]; then
-    log "N=$N: gcore"
+    log "$W N=$N: gcore"
     t0=$(now_ms)
     gcore -o "$R/core" "$WP" > "$R/gcore.out" 2>&1
     gcore_ms=$(( $(now_ms) - t0 ))
@@ -118,16 +141,16 @@ print(json.dumps({k: head[k] for k in ("pauseMs", "phases", "summary")}))' > "$R
   fi
   stop "$WP"
 
-  log "N=$N: LeakSanitizer check"
-  "$B/workload-lsan" "$N" --lsan-check > "$R/lsan.out" 2> "$R/lsan.err" || true
+  log "$W N=$N: LeakSanitizer check"
+  "$B/$W-lsan" "$N" --lsan-check > "$R/lsan.out" 2> "$R/lsan.err" || true
   lsan_ms=$(awk '/^lsan_check_ms/{print $2}' "$R/lsan.out")
   lsan_ms=${lsan_ms:-null}
 
   vg_ms=null vg_setup_s=null
   if [[ $VALGRIND = 1 && ( $N -lt 10000000 || $VALGRIND_BIG = 1 ) ]]; then
-    log "N=$N: valgrind memcheck (setup under valgrind, then vgdb leak_check)"
+    log "$W N=$N: valgrind memcheck (setup under valgrind, then vgdb leak_check)"
     t0=$(now_ms)
-    valgrind --tool=memcheck --leak-check=full --vgdb=yes "$B/workload" "$N" \
+    valgrind --tool=memcheck --leak-check=full --vgdb=yes "$B/$W" "$N" \
       > "$R/vg.out" 2> "$R/vg.err" &
     VP=$!
     PIDS+=("$VP")
@@ -147,12 +170,34 @@ print(json.dumps({k: head[k] for k in ("pauseMs", "phases", "summary")}))' > "$R
     --slurpfile all "$R/phases-all.json" --slurpfile leaked "$R/phases-leaked.json" \
     --argjson gcore "$gcore_ms" --argjson core "$core_bytes" --argjson lsan "$lsan_ms" \
     --argjson vg "$vg_ms" --argjson vgSetup "$vg_setup_s" --arg load "$load" \
-    '{n: $n, setupMs: $setup, workloadRssKb: $rss, sweepBytes: $sweepBytes,
+    --arg workload "$W" --argjson sweepFirstWarm "$sweep_first_warm_ms" \
+    '{workload: $workload, n: $n, setupMs: $setup, sweepFirstWarmMs: $sweepFirstWarm, workloadRssKb: $rss, sweepBytes: $sweepBytes,
       sweepColdMs: $sweepCold, sweepWarmMs: $sweepWarm, totalMs: $total, peakRssKb: $peak,
       jsonBytes: $jsonBytes, cli: $cli[0], all: $all[0], leaked: $leaked[0], gcoreMs: $gcore,
       coreBytes: $core, lsanMs: $lsan, valgrindMs: $vg, valgrindSetupS: $vgSetup,
       loadavg: $load}' \
     >> "$OUT/results.jsonl"
 done
+done
 
-"$DENO" run -A bench/table.ts "$OUT/results.jsonl" | tee "$OUT/table.md"
+# The pause and the whole run as ratios to their peers measured in the same run, with the load.
+python3 - "$OUT/results.jsonl" <<'PY' | tee "$OUT/pause.md"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+print("| workload | N | load (1/5/15) | copied (sweep) | warm sweep | pause (CLI) | pause / sweep | "
+      "total (CLI) | LSan check | total / LSan | peak RSS | leaked / direct |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+for r in rows:
+    p, s = r["cli"]["pauseMs"], r["sweepFirstWarmMs"]
+    lsan = r.get("lsanMs")
+    vs_lsan = "—" if not lsan else f"{r['totalMs'] / lsan:.2f}×"
+    lsan_ms = "—" if lsan is None else f"{lsan:.0f} ms"
+    summary = r["cli"]["summary"]
+    ok = "✅" if p <= 1.5 * s else "❌"
+    print(f"| {r['workload']} | {r['n']:.0e} | {r['loadavg']} | {r['sweepBytes'] / 1e6:.0f} MB | "
+          f"{s:.0f} ms | {p:.0f} ms | {p / s:.2f}× {ok} | {r['totalMs']} ms | {lsan_ms} | "
+          f"{vs_lsan} | {r['peakRssKb'] / 1e3:.0f} MB | {summary['leaked']} / {summary['direct']} |")
+PY
+if [[ $PHASES = 1 ]]; then
+  "$DENO" run -A bench/table.ts "$OUT/results.jsonl" | tee "$OUT/table.md"
+fi

@@ -1,12 +1,14 @@
 // Raw physical limit for heapscope's copy: one sweep of a process's writable memory with process_vm_readv.
 //
-// Usage: sweep PID [--passes K]
-// Reads /proc/PID/maps, takes every readable+writable region (not [vvar]/[vsyscall]), allocates one
-// fresh destination buffer (as a snapshot must) and reads everything with process_vm_readv in
-// batches of up to IOV_MAX iovecs of at most 64 MiB each. No ptrace stop: as root (or with
-// CAP_SYS_PTRACE) the PTRACE_MODE_ATTACH check of process_vm_readv passes without attaching.
+// Usage: sweep PID [--passes K] [--all]
+// Reads /proc/PID/maps, takes every readable+writable region (not [vvar]/[vsyscall]) and, of those,
+// the pages that exist (present or swapped, from the PAGEMAP_SCAN ioctl; --all or a kernel without
+// it: every page — reading an absent page allocates it in the target), allocates one fresh
+// destination buffer of 4 KiB pages (as a plain malloc would) and reads everything with
+// process_vm_readv in batches of up to IOV_MAX iovecs of at most 64 MiB each. No ptrace stop: as
+// root (or with CAP_SYS_PTRACE) the PTRACE_MODE_ATTACH check passes without attaching.
 // Prints: regions, bytes, ms and GB/s of the first (cold: destination pages fault in) and later
-// (warm: destination already mapped) passes. O(bytes).
+// (warm: destination already mapped and copied into once) passes. O(bytes).
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
@@ -14,9 +16,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
 #include <time.h>
+#include <unistd.h>
 
 #ifndef IOV_MAX
 #define IOV_MAX 1024
@@ -26,6 +31,41 @@
 struct range {
   uint64_t start, end;
 };
+
+// PAGEMAP_SCAN (Linux 6.7, include/uapi/linux/fs.h), as in shim/heapscope_linux.c.
+struct page_region {
+  uint64_t start, end, categories;
+};
+struct pm_scan_arg {
+  uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
+  uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
+};
+#define PAGEMAP_SCAN_IOCTL _IOWR('f', 16, struct pm_scan_arg)
+#define PAGE_IS_PRESENT (1u << 3)
+#define PAGE_IS_SWAPPED (1u << 4)
+
+// The parts of [s, e) whose pages exist, appended to *r (growing it). Returns 0 when the kernel
+// has no PAGEMAP_SCAN (then the caller takes the whole range).
+static int resident(int fd, uint64_t s, uint64_t e, struct range **r, size_t *nr, size_t *cap) {
+  struct page_region vec[256];
+  while (s < e) {
+    struct pm_scan_arg a = {sizeof a, 0, s, e, 0, (uint64_t)(uintptr_t)vec, 256, 0, 0, 0,
+                            PAGE_IS_PRESENT | PAGE_IS_SWAPPED, PAGE_IS_PRESENT | PAGE_IS_SWAPPED};
+    long got = ioctl(fd, PAGEMAP_SCAN_IOCTL, &a);
+    if (got < 0) return 0;
+    for (long i = 0; i < got; i++) {
+      if (*nr == *cap) {
+        struct range *n = realloc(*r, (*cap *= 2) * sizeof **r);
+        if (!n) abort();
+        *r = n;
+      }
+      (*r)[(*nr)++] = (struct range){vec[i].start, vec[i].end};
+    }
+    if (a.walk_end <= s) break;
+    s = a.walk_end;
+  }
+  return 1;
+}
 
 static double now_ms(void) {
   struct timespec ts;
@@ -72,9 +112,14 @@ int main(int argc, char **argv) {
     return 2;
   }
   pid_t pid = (pid_t)atoi(argv[1]);
-  int passes = 2;
-  if (argc >= 4 && strcmp(argv[2], "--passes") == 0) passes = atoi(argv[3]);
+  int passes = 2, all = 0;
+  for (int a = 2; a < argc; a++) {
+    if (strcmp(argv[a], "--passes") == 0 && a + 1 < argc) passes = atoi(argv[++a]);
+    else if (strcmp(argv[a], "--all") == 0) all = 1;
+  }
   char path[64];
+  snprintf(path, sizeof path, "/proc/%d/pagemap", (int)pid);
+  int pm = all ? -1 : open(path, O_RDONLY);
   snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
   FILE *f = fopen(path, "r");
   if (!f) {
@@ -93,19 +138,25 @@ int main(int argc, char **argv) {
     if (perms[0] != 'r' || perms[1] != 'w') continue;
     const char *name = name_at ? line + name_at : "";
     if (strncmp(name, "[vvar", 5) == 0 || strncmp(name, "[vsyscall]", 10) == 0) continue;
-    if (nr == cap) r = realloc(r, (cap *= 2) * sizeof *r);
-    r[nr].start = s;
-    r[nr].end = e;
-    nr++;
-    bytes += e - s;
+    size_t before = nr;
+    if (pm < 0 || !resident(pm, s, e, &r, &nr, &cap)) {
+      nr = before;
+      if (nr == cap) r = realloc(r, (cap *= 2) * sizeof *r);
+      if (!r) abort();
+      r[nr].start = s;
+      r[nr].end = e;
+      nr++;
+    }
+    for (size_t i = before; i < nr; i++) bytes += r[i].end - r[i].start;
   }
   fclose(f);
+  if (pm >= 0) close(pm);
   uint8_t *dst = mmap(NULL, bytes ? bytes : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (dst == MAP_FAILED) {
     fprintf(stderr, "sweep: cannot map %llu bytes\n", (unsigned long long)bytes);
     return 1;
   }
-  printf("regions %zu\nbytes %llu\n", nr, (unsigned long long)bytes);
+  printf("regions %zu\nbytes %llu\nresident_only %d\n", nr, (unsigned long long)bytes, pm >= 0);
   for (int p = 0; p < passes; p++) {
     double t0 = now_ms();
     uint64_t got = sweep(pid, r, nr, dst);
