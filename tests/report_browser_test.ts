@@ -434,6 +434,20 @@ Deno.test("report of 10^6 generated blocks: fitted at once, search draws an undr
     );
     const path = (await page.locator('[data-testid="detail-path"]').textContent())!;
     assert(path.includes(target.address) && path.includes("root:"), path);
+    // Every step of the path is drawn, so the graph shows it from the root to the block.
+    const steps =
+      (await page.locator('[data-testid="detail-path"] li:not(.root)').allTextContents())
+        .map((t) => t.match(/0x[0-9a-f]+/)![0]);
+    assert(steps.length >= 2, path);
+    await until("every step drawn", async () => {
+      const at = await page.evaluate((list) => {
+        const d = (globalThis as unknown as {
+          __heapscopeDebug: { indexOfAddress(a: string): number };
+        }).__heapscopeDebug;
+        return list.map((a) => d.indexOfAddress(a));
+      }, steps);
+      return at.every((i) => i >= 0);
+    });
     const drawnNow = await page.evaluate(
       (a) =>
         (globalThis as unknown as { __heapscopeDebug: { indexOfAddress(a: string): number } })

@@ -53,13 +53,14 @@ export function indexNode(index: BlockIndex, b: number, x: number, y: number): G
 
 /**
  * What to add to draw block `b`: its path from a root (up to the first drawn block), itself, and up
- * to MAX_NEIGHBOURS blocks each way, placed outward from the first drawn block on the path (or next
+ * to `maxNeighbours` blocks each way, placed outward from the first drawn block on the path (or next
  * to the drawing when none is drawn). `drawn` maps drawn blocks to positions. O(path + degree).
  */
 export function selectNeighbourhood(
   index: BlockIndex,
   b: number,
   drawn: ReadonlyMap<number, { x: number; y: number }>,
+  maxNeighbours = MAX_NEIGHBOURS,
 ): Neighbourhood {
   if (drawn.has(b)) return { nodes: [], links: [] };
   let minX = Infinity, maxX = -Infinity, minY = Infinity, maxY = -Infinity;
@@ -94,14 +95,14 @@ export function selectNeighbourhood(
   };
   for (
     let k = index.outStart[b]!;
-    k < Math.min(index.outStart[b + 1]!, index.outStart[b]! + MAX_NEIGHBOURS);
+    k < Math.min(index.outStart[b + 1]!, index.outStart[b]! + maxNeighbours);
     k++
   ) {
     add(index.outTarget[k]!);
   }
   for (
     let k = index.inStart[b]!;
-    k < Math.min(index.inStart[b + 1]!, index.inStart[b]! + MAX_NEIGHBOURS);
+    k < Math.min(index.inStart[b + 1]!, index.inStart[b]! + maxNeighbours);
     k++
   ) {
     add(index.inSource[k]!);

@@ -164,14 +164,17 @@ export function App({ model, loadIndex, onReady, onDebug }: AppProps) {
   );
   const siteLabel = site === null ? null : model.sites?.labels[site] ?? `site ${site}`;
 
-  /** Draw block `b` (and its neighbourhood) when it is not drawn yet; its drawn index. */
-  const ensureDrawn = useCallback((b: number): number | null => {
+  /**
+   * Draw block `b` (its path from a root, and `neighbours` blocks each way) when it is not drawn
+   * yet; its drawn index.
+   */
+  const ensureDrawn = useCallback((b: number, neighbours?: number): number | null => {
     const at = drawnAt.get(b);
     if (at !== undefined) return at;
     if (!index || !canvas.current) return null;
     const positions = new Map<number, { x: number; y: number }>();
     for (const n of nodes) positions.set(n.block, { x: n.x, y: n.y });
-    const more = selectNeighbourhood(index, b, positions);
+    const more = selectNeighbourhood(index, b, positions, neighbours);
     const base = nodes.length;
     const localOf = new Map<number, number>(drawnAt);
     more.nodes.forEach((n, k) => localOf.set(n.block, base + k));
@@ -204,6 +207,15 @@ export function App({ model, loadIndex, onReady, onDebug }: AppProps) {
     }
     if (fly) canvas.current?.flyTo([at], false);
   }, [ensureDrawn]);
+
+  // The path from the root to the selection is drawn in full: a step the graph left out is drawn
+  // (with the steps above it) once the card knows the path.
+  useEffect(() => {
+    if (!detail || detail.pathFrom === "unknown" || !index) return;
+    let missing = -1;
+    for (const step of detail.path) if (!drawnAt.has(step.block)) missing = step.block;
+    if (missing >= 0) ensureDrawn(missing, 0);
+  }, [detail, index]);
 
   // Draw the block selected before the index was loaded.
   useEffect(() => {

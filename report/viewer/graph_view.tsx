@@ -58,8 +58,17 @@ export function GraphView(props: GraphViewProps) {
   }, [graph]);
 
   useEffect(() => {
+    // What the selection needs (its path, neighbours, structure) is drawn whatever the filter or
+    // the search hides: the selection always explains itself.
+    let mask = visible.mask;
+    if (props.selected !== null) {
+      mask = mask.slice();
+      mask[props.selected] = 1;
+      for (const i of props.hot) mask[i] = 1;
+      for (const i of props.path) mask[i] = 1;
+    }
     apiRef.current?.update({
-      mask: visible.mask,
+      mask,
       selected: props.selected,
       hot: props.hot,
       path: props.path,

@@ -113,27 +113,18 @@ export function VirtualTable<R>(props: VirtualTableProps<R>) {
     return { order };
   }, [columns, sort]);
 
-  const flat = useMemo(() => {
-    const needle = filter.trim().toLowerCase();
-    const text = (r: R) =>
-      columns.map((c) => String(c.value(r) ?? "")).join("\u0001").toLowerCase();
-    const out: Flat<R>[] = [];
-    for (const row of sorted.order(props.rows)) {
-      const key = rowKey(row);
-      const kids = props.subRows?.(row);
-      const own = !needle || text(row).includes(needle);
-      const matching = needle && kids ? kids.filter((k) => text(k).includes(needle)) : kids;
-      if (!own && (!matching || matching.length === 0)) continue;
-      const open = expanded.has(key) || (needle !== "" && !own && (matching?.length ?? 0) > 0);
-      out.push({ row, level: 0, key, expandable: (kids?.length ?? 0) > 0, expanded: open });
-      if (open && matching) {
-        for (const k of sorted.order(matching)) {
-          out.push({ row: k, level: 1, key: rowKey(k), expandable: false, expanded: false });
-        }
-      }
-    }
-    return out;
-  }, [props.rows, sorted, filter, expanded, columns]);
+  const flat = useMemo(
+    () =>
+      _flatten(props.rows, {
+        text: (r) => columns.map((c) => String(c.value(r) ?? "")).join("\u0001").toLowerCase(),
+        needle: filter.trim().toLowerCase(),
+        order: sorted.order,
+        rowKey,
+        subRows: props.subRows,
+        open: (key) => expanded.has(key),
+      }),
+    [props.rows, sorted, filter, expanded, columns],
+  );
 
   const visibleRows = props.visibleRows ?? 14;
   const height = Math.min(flat.length, visibleRows) * ROW_HEIGHT;
@@ -189,11 +180,12 @@ export function VirtualTable<R>(props: VirtualTableProps<R>) {
       " ": () => activate(f),
       ArrowRight: () => toggle(f, true),
       ArrowLeft: () => {
-        if (f.level > 0) {
+        if (f.expandable && f.expanded) toggle(f, false);
+        else if (f.level > 0) {
           let p = pos;
-          while (p > 0 && flat[p]!.level > 0) p--;
+          while (p > 0 && flat[p]!.level >= f.level) p--;
           moveTo(p);
-        } else toggle(f, false);
+        }
       },
     };
     const run = keys[e.key];
@@ -213,19 +205,15 @@ export function VirtualTable<R>(props: VirtualTableProps<R>) {
         value: (f: Flat<R>) => c.value(f.row),
       })),
     ];
-    // Every row the filter keeps, groups expanded: what the table can show, not only the window.
-    const all: Flat<R>[] = [];
-    const needle = filter.trim().toLowerCase();
-    for (const f of flat) {
-      if (f.level > 0) continue;
-      all.push(f);
-      for (const k of props.subRows?.(f.row) ?? []) {
-        const text = columns.map((c) => String(c.value(k) ?? "")).join("\u0001").toLowerCase();
-        if (!needle || text.includes(needle)) {
-          all.push({ row: k, level: 1, key: rowKey(k), expandable: false, expanded: false });
-        }
-      }
-    }
+    // Every row the filter keeps, every level open: what the table can show, not only the window.
+    const all = _flatten(props.rows, {
+      text: (r) => columns.map((c) => String(c.value(r) ?? "")).join("\u0001").toLowerCase(),
+      needle: filter.trim().toLowerCase(),
+      order: sorted.order,
+      rowKey,
+      subRows: props.subRows,
+      open: () => true,
+    });
     const text = kind === "csv" ? toCsv(cols, all) : toJson(cols, all);
     const url = URL.createObjectURL(
       new Blob([text], { type: kind === "csv" ? "text/csv" : "application/json" }),
@@ -328,7 +316,7 @@ export function VirtualTable<R>(props: VirtualTableProps<R>) {
                     aria-expanded={f.expandable ? f.expanded : undefined}
                     aria-selected={selected}
                     tabIndex={pos === at ? 0 : -1}
-                    class={`vrow level${f.level}${selected ? " selected" : ""} ${
+                    class={`vrow level${Math.min(f.level, 1)}${selected ? " selected" : ""} ${
                       props.rowClass?.(f.row) ?? ""
                     }`}
                     style={{ top: `${pos * ROW_HEIGHT}px`, gridTemplateColumns: template }}
@@ -344,7 +332,8 @@ export function VirtualTable<R>(props: VirtualTableProps<R>) {
                         {i === 0 && (props.subRows
                           ? (
                             <span class="caret" aria-hidden="true">
-                              {f.expandable ? (f.expanded ? "▾ " : "▸ ") : f.level ? "  · " : "  "}
+                              {"  ".repeat(f.level)}
+                              {f.expandable ? (f.expanded ? "▾ " : "▸ ") : f.level ? "· " : "  "}
                             </span>
                           )
                           : null)}
@@ -382,4 +371,41 @@ function _widths<R>(
     for (const k of subRows?.(r) ?? []) measure(k);
   }
   return w;
+}
+
+/** Levels of sub-rows shown at most (a dominator tree can be as deep as a list is long). */
+const MAX_LEVELS = 8;
+
+/**
+ * The rows in display order: each row, then (when open) its sub-rows, recursively. With a filter,
+ * a row stays when it or a row under it matches, and opens to show the match. O(rows shown).
+ */
+function _flatten<R>(
+  rows: readonly R[],
+  o: {
+    text: (r: R) => string;
+    needle: string;
+    order: (list: readonly R[]) => R[];
+    rowKey: (r: R) => string;
+    subRows: ((r: R) => readonly R[] | undefined) | undefined;
+    open: (key: string) => boolean;
+  },
+): Flat<R>[] {
+  const out: Flat<R>[] = [];
+  const matches = (r: R, level: number): boolean =>
+    !o.needle || o.text(r).includes(o.needle) ||
+    (level < MAX_LEVELS && (o.subRows?.(r) ?? []).some((k) => matches(k, level + 1)));
+  const walk = (list: readonly R[], level: number) => {
+    for (const row of o.order(list)) {
+      if (!matches(row, level)) continue;
+      const key = o.rowKey(row);
+      const kids = level < MAX_LEVELS ? o.subRows?.(row) : undefined;
+      const own = !o.needle || o.text(row).includes(o.needle);
+      const open = (kids?.length ?? 0) > 0 && (o.open(key) || !own);
+      out.push({ row, level, key, expandable: (kids?.length ?? 0) > 0, expanded: open });
+      if (open) walk(kids!, level + 1);
+    }
+  };
+  walk(rows, 0);
+  return out;
 }
