@@ -304,12 +304,16 @@ function slackWords(
     }
     return false;
   };
+  const words = memory.wordReader();
   for (let i = 0; i < out.length; i++) {
     if (allocations.zoneIds[i] === mmap || (requested && requested[i]! >= 0)) continue;
     const size = out[i]!, address = allocations.addresses[i]!;
     if (size >= 16) out[i] = size - 8;
+    // Most blocks start with a pointer or a small number: not text. One load decides.
+    const first = words.u32(address);
+    if (first === undefined || !printable(first & 0xff)) continue;
     const text = textLength(memory, address, size);
-    if (text >= MIN_TEXT && !mapped(memory.u64(address) ?? 0)) {
+    if (text >= MIN_TEXT && !mapped(words.u64(address) ?? 0)) {
       out[i] = Math.min(out[i]!, Math.ceil((text + 1) / 8) * 8);
     }
   }
@@ -322,6 +326,11 @@ function slackWords(
  */
 const MIN_TEXT = 3;
 
+/** ASCII text, tab, newline, CR (UTF-8's high bytes are left out: pointers are full of them). */
+function printable(c: number): boolean {
+  return (c >= 0x20 && c < 0x7f) || c === 9 || c === 10 || c === 13;
+}
+
 /** Length of the C string at `address` (printable bytes, then a NUL within `size`), else -1. */
 function textLength(memory: MemoryImage, address: number, size: number): number {
   const bytes = memory.slice(address, Math.min(size, 256));
@@ -329,8 +338,7 @@ function textLength(memory: MemoryImage, address: number, size: number): number 
   for (let k = 0; k < bytes.length; k++) {
     const c = bytes[k]!;
     if (c === 0) return k;
-    // ASCII text, tab, newline, CR (UTF-8's high bytes are left out: pointers are full of them).
-    if (!((c >= 0x20 && c < 0x7f) || c === 9 || c === 10 || c === 13)) return -1;
+    if (!printable(c)) return -1;
   }
   return -1;
 }

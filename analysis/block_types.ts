@@ -95,9 +95,10 @@ export function inferTypes(input: TypeInput): BlockTypes {
   }
   // C++ objects by vtable.
   const byVptr = new Map<number, string | null>();
+  const words = memory.wordReader();
   for (let v = 0; v < n; v++) {
     if (type[v] !== -1 || sizes[v]! < 8) continue;
-    const w = memory.u64(addresses[v]!);
+    const w = words.u64(addresses[v]!);
     if (w === undefined || w % 8 !== 0) continue;
     let name = byVptr.get(w);
     if (name === undefined) {
@@ -149,7 +150,8 @@ function vtableType(input: TypeInput, vptr: number): string | null {
  * or, for the root, through the header's parent word), each child's parent is the node.
  */
 function rbTreeNodes(input: TypeInput, set: (v: number, name: string) => void): void {
-  const { memory, addresses, sizes } = input;
+  const { addresses, sizes } = input;
+  const memory = input.memory.wordReader(); // the node's words are read in order: one chunk
   for (let v = 0; v < addresses.length; v++) {
     const a = addresses[v]!;
     if (sizes[v]! < 40) continue;
@@ -178,7 +180,8 @@ function rbTreeNodes(input: TypeInput, set: (v: number, name: string) => void): 
  * before-begin chain.
  */
 function hashtables(input: TypeInput, set: (v: number, name: string) => void): void {
-  const { memory, addresses, sizes, refs } = input;
+  const { addresses, sizes, refs } = input;
+  const memory = input.memory.wordReader();
   const f32 = new DataView(new ArrayBuffer(4));
   for (let r = 0; r < refs.count; r++) {
     const x = refs.where[r]!, b = refs.target[r]!;

@@ -39,6 +39,7 @@ export function nativeGraph(input: NativeGraphInput): HeapGraph {
   const n = allocations.length;
   const addresses = allocations.addresses;
   const m0 = be.target.length;
+  const words = memory.wordReader();
   const start = new Uint32Array(n + 1);
   const target = new Uint32Array(m0), offset = new Uint32Array(m0), flags = new Uint8Array(m0);
   let m = 0;
@@ -53,7 +54,7 @@ export function nativeGraph(input: NativeGraphInput): HeapGraph {
       const t = be.target[e]!;
       target[m] = t;
       offset[m] = off;
-      flags[m] = (memory.u64(where) === addresses[t] ? 0 : EDGE_INTERIOR) |
+      flags[m] = (words.u64(where) === addresses[t] ? 0 : EDGE_INTERIOR) |
         (off >= weak ? EDGE_WEAK : 0);
       m++;
     }
@@ -91,6 +92,7 @@ function graphRoots(input: NativeGraphInput): GraphRoots {
     ...(r.image !== undefined ? { image: r.image } : {}),
   }));
   const count = hits.target.length + registerHits.length;
+  const words = memory.wordReader();
   const entry = new Uint32Array(count), where = new Float64Array(count);
   const target = new Uint32Array(count), flags = new Uint8Array(count);
   let k = 0;
@@ -103,7 +105,7 @@ function graphRoots(input: NativeGraphInput): GraphRoots {
     where[k] = w;
     target[k] = t;
     flags[k] = (range.weak ? EDGE_WEAK : 0) |
-      (memory.u64(w) === allocations.addresses[t] ? 0 : EDGE_INTERIOR);
+      (words.u64(w) === allocations.addresses[t] ? 0 : EDGE_INTERIOR);
     k++;
   }
   for (const { reg, target: t } of registerHits) {

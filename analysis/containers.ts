@@ -64,9 +64,22 @@ export interface ScanLimits {
   vectors: number;
 }
 
+/** A candidate layout read once from memory: its words, then judged each round. */
+interface Candidate {
+  /** Index of the reference it was found from. */
+  r: number;
+  /** Address of the layout's first word. */
+  x: number;
+  kind: "string" | "vector" | "pool" | "inline";
+  /** The words that decide (see the kinds' checks). */
+  a: number;
+  b: number;
+}
+
 /**
  * Narrow each node's live bytes (`initial`: requested sizes when a recorder knows them, else
- * usable sizes) by the container layouts the references reveal.
+ * usable sizes) by the container layouts the references reveal. Memory is read once, up to four
+ * words a reference, into candidates; the rounds judge only those.
  */
 export function recogniseContainers(
   memory: MemoryImage,
@@ -76,11 +89,37 @@ export function recogniseContainers(
   refs: References,
   weakFrom: Float64Array = sizes.slice(),
 ): ScanLimits {
-  // Candidates for a string body or vector storage: references to a node's exact start. Every
-  // reference is a candidate for the unused part of an inline string (16 or 24 bytes into it).
-  const starts: number[] = [];
+  const words = memory.wordReader();
+  const candidates: Candidate[] = [];
   for (let r = 0; r < refs.count; r++) {
-    if (memory.u64(refs.where[r]!) === addresses[refs.target[r]!]) starts.push(r);
+    const w = refs.where[r]!, t = refs.target[r]!;
+    const start = addresses[t]!, size = sizes[t]!;
+    const v0 = words.u64(w), v1 = words.u64(w + 8);
+    if (v0 === undefined || v1 === undefined) continue;
+    if (v0 === start) {
+      // A string body {p, len, cap} or vector storage {begin, end, end_of_storage}.
+      const v2 = words.u64(w + 16);
+      if (v2 !== undefined) {
+        if (_heapString(memory, start, size, v1, v2)) {
+          candidates.push({ r, x: w, kind: "string", a: v1, b: v2 });
+        } else if (v1 >= start && v2 >= v1 && v2 > start && v2 - start <= size) {
+          if (size - (v2 - start) <= ROUNDING) {
+            candidates.push({ r, x: w, kind: "vector", a: v1, b: v2 });
+          }
+        }
+      }
+    } else if (v0 > start && v1 >= v0 && v1 <= start + size && start + size - v1 <= POOL_SLACK) {
+      // A bump pool {free, end}: free inside, end at the block's end.
+      candidates.push({ r, x: w, kind: "pool", a: v0, b: v1 });
+    }
+    // w as the first (x + 16) or second (x + 24) word of an inline string's buffer at x.
+    for (const x of [w - 16, w - 24]) {
+      const p = words.u64(x);
+      if (p !== x + 16) continue;
+      const len = words.u64(x + 8);
+      if (len === undefined || len > SSO_CAPACITY || memory.u8(x + 16 + len) !== 0) continue;
+      if (x + 16 + len + 1 < w + 8) candidates.push({ r, x, kind: "inline", a: len, b: w });
+    }
   }
   let limits = initial;
   let result: ScanLimits = {
@@ -92,7 +131,7 @@ export function recogniseContainers(
     vectors: 0,
   };
   for (let round = 0; round < MAX_ROUNDS; round++) {
-    const next = _round(memory, addresses, sizes, initial, limits, refs, starts, weakFrom);
+    const next = _round(addresses, initial, limits, refs, candidates, weakFrom);
     const stable = _same(next.scanSize, result.scanSize) && _sameSet(next.skipped, result.skipped);
     result = next;
     if (stable) break;
@@ -101,15 +140,13 @@ export function recogniseContainers(
   return result;
 }
 
-/** One pass over the candidates with the live bytes of the previous pass. */
+/** One pass over the candidates with the live bytes of the previous pass. O(candidates). */
 function _round(
-  memory: MemoryImage,
   addresses: Float64Array,
-  sizes: Float64Array,
   initial: Float64Array,
   limits: Float64Array,
   refs: References,
-  starts: readonly number[],
+  candidates: readonly Candidate[],
   weakFromInitial: Float64Array,
 ): ScanLimits {
   const scanSize = initial.slice();
@@ -117,54 +154,36 @@ function _round(
   const bodies = new Map<number, "string" | "vector">();
   const skipped = new Set<number>();
   let strings = 0, vectors = 0;
-  // Whether [w, w + len) lies in the live part of reference r's holder (roots are all live).
-  const live = (r: number, w: number, len: number) => {
+  // Whether [x, x + len) lies in the live part of reference r's holder (roots are all live).
+  const live = (r: number, x: number, len: number) => {
     const h = refs.holder[r]!;
-    return h < 0 || w + len <= addresses[h]! + limits[h]!;
+    return h < 0 || (x >= addresses[h]! && x + len <= addresses[h]! + limits[h]!);
   };
-  for (const r of starts) {
-    const w = refs.where[r]!;
-    if (!live(r, w, 24)) continue;
-    const t = refs.target[r]!;
-    const b = addresses[t]!, size = sizes[t]!;
-    const w1 = memory.u64(w + 8), w2 = memory.u64(w + 16);
-    if (w1 === undefined || w2 === undefined) continue;
-    if (_heapString(memory, b, size, w1, w2)) {
-      scanSize[t] = Math.min(scanSize[t]!, w1 + 1);
-      skipped.add(w + 24);
-      bodies.set(t, "string");
-      strings++;
-    } else if (w1 >= b && w2 >= w1 && w2 > b && w2 - b <= size && size - (w2 - b) <= ROUNDING) {
-      scanSize[t] = Math.min(scanSize[t]!, w1 - b);
-      if (!bodies.has(t)) bodies.set(t, "vector");
-      vectors++;
-    }
-  }
-  // Bump pools: a reference whose next word points into the same block, at its end.
-  for (let r = 0; r < refs.count; r++) {
-    const w = refs.where[r]!;
-    if (!live(r, w, 16)) continue;
-    const t = refs.target[r]!;
-    const b = addresses[t]!, end = b + sizes[t]!;
-    const free = memory.u64(w), limit = memory.u64(w + 8);
-    if (free === undefined || limit === undefined || free <= b) continue;
-    if (limit < free || limit > end || end - limit > POOL_SLACK) continue;
-    weakFrom[t] = Math.min(weakFrom[t]!, free - b);
-  }
-  for (let r = 0; r < refs.count; r++) {
-    const w = refs.where[r]!, h = refs.holder[r]!;
-    // w is the first (x + 16) or second (x + 24) word of an inline string's buffer at x.
-    for (const x of [w - 16, w - 24]) {
-      if (h >= 0 && x < addresses[h]!) continue;
-      if (!live(r, x, 32)) continue;
-      const p = memory.u64(x), len = memory.u64(x + 8);
-      if (p !== x + 16 || len === undefined || len > SSO_CAPACITY) continue;
-      if (memory.u8(x + 16 + len) !== 0) continue;
-      // The word is spare unless the chars and the NUL fill it.
-      if (x + 16 + len + 1 < w + 8) {
-        skipped.add(w);
+  for (const c of candidates) {
+    const t = refs.target[c.r]!;
+    switch (c.kind) {
+      case "string":
+        if (!live(c.r, c.x, 24)) break;
+        scanSize[t] = Math.min(scanSize[t]!, c.a + 1);
+        skipped.add(c.x + 24);
+        bodies.set(t, "string");
         strings++;
-      }
+        break;
+      case "vector":
+        if (!live(c.r, c.x, 24)) break;
+        scanSize[t] = Math.min(scanSize[t]!, c.a - addresses[t]!);
+        if (!bodies.has(t)) bodies.set(t, "vector");
+        vectors++;
+        break;
+      case "pool":
+        if (!live(c.r, c.x, 16)) break;
+        weakFrom[t] = Math.min(weakFrom[t]!, c.a - addresses[t]!);
+        break;
+      case "inline":
+        if (!live(c.r, c.x, 32)) break;
+        skipped.add(c.b);
+        strings++;
+        break;
     }
   }
   return { scanSize, weakFrom, skipped, bodies, strings, vectors };
