@@ -102,6 +102,8 @@ export function inferTypes(input: TypeInput): BlockTypes {
     if (w === undefined || w % 8 !== 0) continue;
     let name = byVptr.get(w);
     if (name === undefined) {
+      // Most first words are pointers into the heap or small numbers: one search says no.
+      if (!input.images.imageAt(w, true)) continue;
       name = vtableType(input, w);
       byVptr.set(w, name);
     }
@@ -120,7 +122,7 @@ export function inferTypes(input: TypeInput): BlockTypes {
 /** The demangled type of the object whose vtable pointer is `vptr`, or null. */
 function vtableType(input: TypeInput, vptr: number): string | null {
   const { images } = input;
-  if (!images.imageAt(vptr)) return null;
+  if (!images.imageAt(vptr, true)) return null;
   const word = (a: number) => {
     const m = input.memory.u64(a);
     if (m !== undefined) return m;
@@ -132,9 +134,9 @@ function vtableType(input: TypeInput, vptr: number): string | null {
   // The primary vtable of a complete object: offset-to-top 0, then the type_info pointer.
   if (word(vptr - 16) !== 0) return null;
   const ti = word(vptr - 8);
-  if (!ti || ti % 8 !== 0 || !images.imageAt(ti)) return null;
+  if (!ti || ti % 8 !== 0 || !images.imageAt(ti, true)) return null;
   const namePtr = word(ti + 8);
-  if (!namePtr || !images.imageAt(namePtr)) return null;
+  if (!namePtr || !images.imageAt(namePtr, true)) return null;
   const raw = input.memory.cstring(namePtr, 1024) ?? images.cstring(namePtr, 1024);
   // A mangled type name: "7Session", "St6vectorIiSaIiEE", "N4shop6BasketE".
   if (!raw || !/^[A-Za-z0-9_]+$/.test(raw) || raw.length > 1000) return null;

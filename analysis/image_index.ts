@@ -41,8 +41,11 @@ export class ImageIndex {
       .sort((a, b) => a.start - b.start);
   }
 
-  /** The image mapped at `address`, or undefined. O(log mappings). */
-  imageAt(address: number): Image | undefined {
+  /**
+   * The image mapped at `address`, or undefined. O(log mappings). With `filesOnly`, only its file
+   * mappings count (not the .bss past them): a vtable or a type name is never there.
+   */
+  imageAt(address: number, filesOnly = false): Image | undefined {
     let lo = 0, hi = this.#spans.length - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
@@ -51,6 +54,7 @@ export class ImageIndex {
       else if (address >= s.end) lo = mid + 1;
       else return this.#byPath.get(s.path)!.image;
     }
+    if (filesOnly) return undefined;
     // Writable segments can reach past the file mappings (.bss): the images' own ranges.
     for (const l of this.#byPath.values()) {
       if (l.image.writable.some((w) => address >= w.start && address < w.end)) return l.image;
