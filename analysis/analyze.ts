@@ -103,17 +103,8 @@ export function enumerateHeap(snapshot: Snapshot): HeapEnumeration {
       ],
     );
   }
-  try {
-    return enumerateGlibc(snapshot);
-  } catch (e) {
-    // The walker's own refusals (main_arena not found) are about the target, not a bug.
-    if (e instanceof Error && /^Cannot enumerate/.test(e.message)) {
-      throw new AnalysisError(e.message, [
-        "Install your distribution's libc debug symbols (Debian: libc6-dbg) so that main_arena is found by name",
-      ]);
-    }
-    throw e;
-  }
+  // The walker's own refusals (main_arena not found) are AnalysisErrors with their hint.
+  return enumerateGlibc(snapshot);
 }
 
 /** Run every phase on a snapshot (a bare function is taken as `progress`). */

@@ -4,6 +4,7 @@
 // over each heap segment, in address order, into typed-array columns (ChunkColumns): no object per
 // chunk, no sort, free-list membership marked per chunk index found by binary search.
 
+import { AnalysisError } from "../errors.ts";
 import { MemoryImage } from "../memory.ts";
 import { AllocationTable } from "../allocation_table.ts";
 import type { ExcludedRange, HeapEnumeration, Snapshot, ThreadState } from "../types.ts";
@@ -54,13 +55,13 @@ export function enumerateGlibc(snapshot: Snapshot, opts: EnumerateOptions = {}):
   };
   const detected = detectAllocator(snapshot);
   if (detected.kind === "foreign") {
-    throw new Error(
+    throw new AnalysisError(
       `Cannot enumerate allocations of process ${snapshot.pid}: it uses ${detected.name} ` +
         `(${detected.evidence}); heapscope only understands glibc malloc on Linux`,
     );
   }
   if (detected.kind === "unknown") {
-    throw new Error(
+    throw new AnalysisError(
       `Cannot enumerate allocations of process ${snapshot.pid}: allocator not recognised: ` +
         detected.evidence,
     );
@@ -78,9 +79,12 @@ export function enumerateGlibc(snapshot: Snapshot, opts: EnumerateOptions = {}):
   const span = heapSpan(snapshot.regions);
   const main = findMainArena(mem, libc, layout, span, warnings);
   if (main === undefined) {
-    throw new Error(
+    throw new AnalysisError(
       `Cannot enumerate allocations of process ${snapshot.pid}: main_arena not found in ${libc.path}` +
         ` (no main_arena symbol and no empty-bins signature in its data)`,
+      [
+        "Install your distribution's libc debug symbols (Debian: libc6-dbg) so that main_arena is found by name",
+      ],
     );
   }
   const { ring, broken } = arenaRing(mem, main.address, layout);
