@@ -3,6 +3,7 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import type { Region } from "../analysis/types.ts";
 import { CaptureError, captureSnapshot, copySpans, Target } from "./mod.ts";
+import { captureTestHooksFromEnv, copyPlan } from "./linux_capture.ts";
 import { readStatus } from "./procfs.ts";
 import { kill, spawnDetached, until } from "../tests/procs.ts";
 
@@ -167,6 +168,32 @@ Deno.test("copySpans() copies a thread stack from its lowest SP or TLS, and othe
   // The main [stack] too.
   const main = region(0x7ffe00000000, 0x7ffe00021000, "rw-p", "[stack]");
   assertEquals(copySpans([main], [], [{ sp: 0x7ffe0001f800, tp: 0 }]), [[0x7ffe0001f000, 0x2000]]);
+});
+
+Deno.test("copyPlan() marks private anonymous memory sparse, files and shared memory whole", () => {
+  const file = { ...region(0x500000, 0x501000, "rw-p", "/usr/lib/libx.so"), inode: 7 };
+  const shared = { ...region(0x501000, 0x502000, "rw-s", "/dev/zero (deleted)"), inode: 9 };
+  const plan = copyPlan([
+    file,
+    shared,
+    region(0x502000, 0x600000, "rw-p", "[heap]"),
+    region(0x600000, 0x700000, "rw-p"),
+    region(0x700000, 0x710000, "rw-p", "[anon:cache]"),
+  ], []);
+  assertEquals(plan, [
+    { start: 0x500000, length: 0x2000, sparse: false },
+    { start: 0x502000, length: 0x20e000, sparse: true },
+  ]);
+});
+
+Deno.test("captureTestHooksFromEnv() reads the HEAPSCOPE_TEST_* hooks, and nothing when none is set", () => {
+  const env: Record<string, string> = {
+    HEAPSCOPE_TEST_PAUSE_MS: "20000",
+    HEAPSCOPE_TEST_THROW: "1",
+    HEAPSCOPE_TEST_BATCH_DELAY_MS: "x",
+  };
+  assertEquals(captureTestHooksFromEnv((n) => env[n]), { pauseMs: 20000, throwInPause: true });
+  assertEquals(captureTestHooksFromEnv(() => undefined), undefined);
 });
 
 Deno.test("copySpans() copies whole any mapping with an SP that may hold heap chunks", () => {
@@ -515,8 +542,9 @@ const SPARSE_C = `
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
+char *volatile big; /* a global root: the 4 GiB block is reachable, and through it *mid */
 int main(void) {
-  char *big = malloc(4UL << 30);
+  big = malloc(4UL << 30);
   if (!big) return 1;
   void **mid = (void **)(big + (2UL << 30));
   *mid = malloc(100);
