@@ -1,17 +1,12 @@
 // `heapscope analyze <snapshot|core>`: analyse a saved snapshot file or an ELF core file, later and
 // elsewhere, without the process or root, through the one pipeline (cli/pipeline.ts).
 
-import { EXIT, type ExitStatus, type ImageFiles } from "../analysis/mod.ts";
-import { isCoreFile, loadCoreFile } from "../ffi/core_load.ts";
-import { diskImageFiles } from "../ffi/image_files.ts";
+import { EXIT, type ExitStatus } from "../analysis/mod.ts";
 import { onInterrupt } from "../ffi/on_interrupt.ts";
 import {
   type EncodedSnapshot,
   encodeSnapshotFile,
-  isSnapshotFile,
-  readSnapshotFile,
   type SnapshotFile,
-  snapshotImageFiles,
 } from "../ffi/snapshot_file.ts";
 import { formatBytes } from "../report/format.ts";
 import { removePendingTemps, writeAtomic } from "../report/write_atomic.ts";
@@ -26,6 +21,7 @@ import {
   UsageError,
 } from "./options.ts";
 import { analyseAndWrite } from "./pipeline.ts";
+import { openSavedSource, readHead } from "./saved_source.ts";
 import { progressLine } from "./progress.ts";
 import { useColor } from "./terminal.ts";
 
@@ -73,7 +69,7 @@ export async function analyzeCommand(argv: string[]): Promise<ExitStatus> {
   if (!input) throw new UsageError("Missing the snapshot or core file", [`Usage: ${USAGE}`]);
   if (rest.length) throw new UsageError(`Unexpected argument: "${rest[0]}"`, [`Usage: ${USAGE}`]);
   const top = positiveInt("top", o.top);
-  const head = await readHead(input);
+  const head = await readHead(input, USAGE);
   const progress = progressLine(!o.quiet && Deno.stderr.isTerminal());
   const output = {
     output: o.output,
@@ -87,34 +83,19 @@ export async function analyzeCommand(argv: string[]): Promise<ExitStatus> {
     progress,
     suppressions: await readSuppressions(o.suppressions),
   };
-  if (isSnapshotFile(head)) {
-    if (o.exe || o.sysroot) {
-      throw new UsageError("--exe and --sysroot are for core files", [
-        "A snapshot file carries what it needs from the executable and libraries",
-      ]);
-    }
-    const file = await readSnapshotFile(input);
-    const files = imageFilesOf(file);
+  const source = await openSavedSource(input, head, { exe: o.exe, sysroot: o.sysroot });
+  if (source) {
+    if (!o.quiet) { for (const line of source.notes) console.error(`heapscope: ${line}`); }
     try {
-      const outcome = await analyseAndWrite(file.snapshot, {
+      const outcome = await analyseAndWrite(source.snapshot, {
         ...output,
-        imageFiles: files,
-        ...(file.recorder ? { recorder: file.recorder } : {}),
-        ...(file.frames ? { frames: file.frames } : {}),
+        imageFiles: source.imageFiles,
+        ...(source.recorder ? { recorder: source.recorder } : {}),
+        ...(source.frames ? { frames: source.frames } : {}),
       });
       return outcome.status;
     } finally {
-      (files as Partial<ReturnType<typeof diskImageFiles>>).close?.();
-    }
-  }
-  if (isCoreFile(head)) {
-    const core = await loadCoreFile(input, { exe: o.exe, sysroot: o.sysroot });
-    if (!o.quiet) { for (const line of core.notes) console.error(`heapscope: ${line}`); }
-    try {
-      return (await analyseAndWrite(core.snapshot, { ...output, imageFiles: core.imageFiles }))
-        .status;
-    } finally {
-      core.imageFiles.close();
+      source.close();
     }
   }
   throw new UsageError(
@@ -124,22 +105,6 @@ export async function analyzeCommand(argv: string[]): Promise<ExitStatus> {
       "A leaks.json is rendered with `heapscope report`, compared with `heapscope diff`",
     ],
   );
-}
-
-/**
- * The image files of a snapshot file: the ones it carries; a version 1 file carries none, so they
- * are read at their paths (never through /proc/PID/map_files: that pid is another process now).
- */
-function imageFilesOf(file: SnapshotFile): ImageFiles {
-  const carried = snapshotImageFiles(file);
-  if (carried) return carried;
-  file.snapshot.warnings.push(
-    "this snapshot was written by an older heapscope and carries no image files: symbols and " +
-      "read-only data are read from the files at their paths here, which may differ from the " +
-      "process's",
-  );
-  // pid 0 has no /proc/0/map_files: diskImageFiles then opens the paths themselves.
-  return diskImageFiles({ ...file.snapshot, pid: 0 });
 }
 
 /**
@@ -159,28 +124,6 @@ export async function saveSnapshotFile(path: string, file: SnapshotFile): Promis
     await guard.release();
   }
   return encoded;
-}
-
-/** The first bytes of `path` (enough to tell a snapshot from a core); a UsageError if unreadable. */
-async function readHead(path: string): Promise<Uint8Array> {
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(path);
-  } catch (e) {
-    throw new UsageError(
-      `Cannot open "${path}": ${
-        e instanceof Deno.errors.NotFound ? "the file does not exist" : (e as Error).message
-      }`,
-      [`Usage: ${USAGE}`],
-    );
-  }
-  try {
-    const buf = new Uint8Array(64);
-    const n = (await file.read(buf)) ?? 0;
-    return buf.subarray(0, n);
-  } finally {
-    file.close();
-  }
 }
 
 /** "12.3 MiB (180 MiB of memory)" for the save message. */

@@ -97,8 +97,23 @@ export interface Outcome {
   suppressed?: SuppressionResult;
 }
 
-/** Analyse a captured snapshot and write every output: the one path (see the header). */
-export async function analyseAndWrite(snapshot: Snapshot, opts: OutputOptions): Promise<Outcome> {
+export interface AnalyseOptions {
+  progress: ProgressLine;
+  /** See OutputOptions. */
+  recorder?: OutputOptions["recorder"];
+  imageFiles?: ImageFiles;
+  oids?: OidTable;
+}
+
+/**
+ * Analyse a captured snapshot (the first half of the one path; `heapscope why` stops here): refuse
+ * a Go heap, read the recorder's table, run every analysis phase. The pipeline's warnings are in
+ * `analysis.heap.warnings`.
+ */
+export async function analyseSnapshot(
+  snapshot: Snapshot,
+  opts: AnalyseOptions,
+): Promise<{ analysis: Analysis; table?: RecorderTable }> {
   const warnings: string[] = [];
   const go = detectGoRuntime(snapshot);
   if (go && detectAllocator(snapshot).kind !== "glibc") {
@@ -135,6 +150,12 @@ export async function analyseAndWrite(snapshot: Snapshot, opts: OutputOptions): 
     for (const w of recorderWarnings(table)) warnings.push([w.message, ...w.hints].join(" — "));
   }
   analysis.heap.warnings.push(...warnings);
+  return table ? { analysis, table } : { analysis };
+}
+
+/** Analyse a captured snapshot and write every output: the one path (see the header). */
+export async function analyseAndWrite(snapshot: Snapshot, opts: OutputOptions): Promise<Outcome> {
+  const { analysis, table } = await analyseSnapshot(snapshot, opts);
   const graph = resolveGraph(opts.graph, analysis.status.length);
   const known: FrameMap = new Map();
   const suppressed = opts.suppressions

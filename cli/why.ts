@@ -1,13 +1,12 @@
 // `heapscope why <source> <address…>`: why a block is alive (the path from a named root, owners,
-// anchors, bytes), or which blocks have a type (--find). The source is a saved leaks.json or a pid
-// (attach, analyse in memory, answer; nothing is written).
+// anchors, bytes), or which blocks have a type (--find). The source is a pid (attach), a snapshot
+// or core file (analysed as `heapscope analyze` does, through cli/pipeline.ts's analyseSnapshot),
+// or a saved leaks.json; nothing is written.
 
-import { analyze, EXIT, type ExitStatus, HeapscopeError } from "../analysis/mod.ts";
-import { demangle, loadDemangler } from "../analysis/demangle.ts";
+import { EXIT, type ExitStatus, HeapscopeError } from "../analysis/mod.ts";
 import { blockAt, findByType, Owners, type WhyModel } from "../analysis/why.ts";
 import { analysisWhyModel } from "../analysis/why_model.ts";
-import { captureSnapshot, readRecorderTable, scanKernel } from "../ffi/mod.ts";
-import { diskImageFiles } from "../ffi/image_files.ts";
+import { captureSnapshot } from "../ffi/mod.ts";
 import { readLeaksFile } from "../report/mod.ts";
 import { leaksWhyModel } from "../report/leaks_why_model.ts";
 import {
@@ -19,7 +18,9 @@ import {
 } from "../report/why_text.ts";
 import { helpText, type OptionTable, parseOptions, positiveInt, UsageError } from "./options.ts";
 import { readOidFile } from "./oid.ts";
+import { analyseSnapshot } from "./pipeline.ts";
 import { progressLine } from "./progress.ts";
+import { openSavedSource, readHead } from "./saved_source.ts";
 
 export const WHY_OPTIONS = {
   owners: {
@@ -30,7 +31,17 @@ export const WHY_OPTIONS = {
   anchors: { type: "boolean", default: false, help: "the roots that reach it" },
   hexdump: { type: "boolean", default: false, help: "its bytes, every pointer marked and named" },
   find: { type: "string", arg: "REGEX", help: "list the blocks whose type matches REGEX" },
-  oid: { type: "string", arg: "FILE", help: "object ids (pid source): value → name" },
+  oid: {
+    type: "string",
+    arg: "FILE",
+    help: "object ids (a pid, snapshot or core): value → name",
+  },
+  exe: { type: "string", arg: "FILE", help: "core files: the executable the core came from" },
+  sysroot: {
+    type: "string",
+    arg: "DIR",
+    help: "core files: look for the executable and libraries under DIR",
+  },
   top: { type: "string", default: "50", arg: "N", help: "blocks listed by --find" },
   timeout: {
     type: "string",
@@ -41,14 +52,15 @@ export const WHY_OPTIONS = {
 } as const satisfies OptionTable;
 
 const USAGE = [
-  "heapscope why <leaks.json|pid> <address>… [--owners N] [--anchors] [--hexdump]",
-  "heapscope why <leaks.json|pid> --find REGEX",
+  "heapscope why <pid|snapshot|core|leaks.json> <address>… [--owners N] [--anchors] [--hexdump]",
+  "heapscope why <pid|snapshot|core|leaks.json> --find REGEX",
 ];
 
 export function whyHelp(): string {
   return helpText(USAGE, WHY_OPTIONS, [
-    "A leaks.json answers for the blocks it holds (every block with --graph all); a pid is",
-    "attached and analysed in memory, so every block is known (it is stopped only for the copy).",
+    "A pid is attached and analysed in memory, so every block is known (it is stopped only for",
+    "the copy); so is a snapshot file (--save) or a core file. A leaks.json answers for the",
+    "blocks it holds (every block with --graph all). Nothing is written.",
   ]);
 }
 
@@ -59,7 +71,12 @@ export async function why(argv: string[]): Promise<ExitStatus> {
     return EXIT.clean;
   }
   const [source, ...addresses] = positionals;
-  if (!source) throw new UsageError("Missing the source: a leaks.json or a pid", USAGE);
+  if (!source) {
+    throw new UsageError(
+      "Missing the source: a pid, a snapshot or core file, or a leaks.json",
+      USAGE,
+    );
+  }
   if (addresses.length === 0 && !o.find) {
     throw new UsageError("Missing an address (or --find REGEX)", USAGE);
   }
@@ -109,12 +126,12 @@ export async function why(argv: string[]): Promise<ExitStatus> {
 
 async function load(
   source: string,
-  o: { oid?: string; timeout: string; quiet: boolean },
+  o: { oid?: string; timeout: string; quiet: boolean; exe?: string; sysroot?: string },
 ): Promise<WhyModel> {
+  const progress = progressLine(!o.quiet && Deno.stderr.isTerminal());
+  const oids = o.oid ? await readOidFile(o.oid) : undefined;
   if (/^\d+$/.test(source)) {
     const pid = Number(source);
-    const progress = progressLine(!o.quiet && Deno.stderr.isTerminal());
-    const oids = o.oid ? await readOidFile(o.oid) : undefined;
     let snapshot;
     try {
       snapshot = await captureSnapshot(pid, {
@@ -124,26 +141,27 @@ async function load(
     } finally {
       progress.done();
     }
-    await loadDemangler();
-    const files = diskImageFiles(snapshot);
+    const { analysis } = await analyseSnapshot(snapshot, { progress, oids });
+    return analysisWhyModel(analysis);
+  }
+  const head = await readHead(source, USAGE[0]!);
+  const saved = await openSavedSource(source, head, { exe: o.exe, sysroot: o.sysroot });
+  if (saved) {
+    if (!o.quiet) { for (const line of saved.notes) console.error(`heapscope: ${line}`); }
     try {
-      const table = readRecorderTable(snapshot);
-      const recorded = table
-        ? new Map(table.blocks.map((b) => [b.address, { size: b.size, timeNs: b.timeNs }]))
-        : undefined;
-      const a = analyze(snapshot, {
-        kernel: scanKernel(),
-        imageFiles: files,
-        demangle,
+      const { analysis } = await analyseSnapshot(saved.snapshot, {
+        progress,
         oids,
-        recorded,
-        progress: progress.update,
+        imageFiles: saved.imageFiles,
+        ...(saved.recorder ? { recorder: saved.recorder } : {}),
       });
-      return analysisWhyModel(a);
+      return analysisWhyModel(analysis);
     } finally {
-      progress.done();
-      files.close();
+      saved.close();
     }
+  }
+  if (o.exe || o.sysroot) {
+    throw new UsageError("--exe and --sysroot are for core files", USAGE);
   }
   return leaksWhyModel(await readLeaksFile(source));
 }

@@ -168,6 +168,15 @@ Deno.test("the C++ program's blocks are typed, g_registry holds the map, and why
     assert.equal(live.code, 0, live.out);
     assert.match(live.out, /unreachable from every root/);
     assert.match(live.out, /\*\+0x0 → \{vtable\(std::_Sp_counted_ptr_inplace<Session/);
+    // A snapshot of the (idle) process answers the same, word for word, without the process.
+    const snap = `${await Deno.makeTempDir({ prefix: "heapscope-why-" })}/sessions.hsnap`;
+    const save = await run(HEAPSCOPE, [String(proc.pid), "--save", snap]);
+    assert.equal(save.code, 0, save.out);
+    const saved = await run(HEAPSCOPE, ["why", snap, leakedSession.address, "--hexdump"]);
+    assert.equal(saved.code, 0, saved.out);
+    assert.equal(saved.out, live.out);
+    const savedPath = await run(HEAPSCOPE, ["why", snap, node.address]);
+    assert.match(savedPath.out, /shortest path from a root:\n\s+g_registry\S* in /);
     // --find over type names.
     const found = await run(HEAPSCOPE, ["why", json, "--find", "EchoHandler|std::map"]);
     assert.match(found.out, /EchoHandler, \d+ B \(leaked\)/);
