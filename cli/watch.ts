@@ -72,8 +72,11 @@ export interface WatchInterval {
   pauseMs: number;
   allocations: number;
   bytes: number;
+  /** Leaked blocks and bytes that no --suppressions rule suppresses. */
   leaked: number;
   leakedBytes: number;
+  /** Leaked blocks and bytes a rule suppressed (with --suppressions). */
+  suppressed?: { count: number; bytes: number };
   /** leaks.<k>.json, until --keep removes it. */
   file: string;
   /** Growth since the previous snapshot: the biggest growers by site, type or zone. */
@@ -169,8 +172,11 @@ export async function watch(argv: string[]): Promise<ExitStatus> {
         pauseMs: leaks.pauseMs,
         allocations: s.allocations,
         bytes: s.bytes,
-        leaked: s.leaked,
-        leakedBytes: s.leakedBytes,
+        leaked: s.leaked - (s.suppressed ?? 0),
+        leakedBytes: s.leakedBytes - (s.suppressedBytes ?? 0),
+        ...(s.suppressed !== undefined
+          ? { suppressed: { count: s.suppressed, bytes: s.suppressedBytes ?? 0 } }
+          : {}),
         file,
         growers,
       });
@@ -203,7 +209,9 @@ function intervalLine(intervals: WatchInterval[]): string {
   const growers = cur.growers.filter((g) => g.bytes > 0)
     .map((g) => `${g.label} +${formatBytes(g.bytes)}`).join("; ");
   return `#${cur.index} ${time}  live ${formatBytes(cur.bytes)}${delta(cur.bytes, prev?.bytes)}  ` +
-    `leaked ${formatBytes(cur.leakedBytes)}${delta(cur.leakedBytes, prev?.leakedBytes)}  ` +
+    `leaked ${formatBytes(cur.leakedBytes)}${delta(cur.leakedBytes, prev?.leakedBytes)}${
+      cur.suppressed?.count ? ` (${formatBytes(cur.suppressed.bytes)} suppressed)` : ""
+    }  ` +
     `paused ${cur.pauseMs.toFixed(1)} ms${growers ? `  top: ${growers}` : ""}`;
 }
 
@@ -211,6 +219,11 @@ function intervalLine(intervals: WatchInterval[]): string {
 function topGrowers(d: ReturnType<typeof diffLeaks>, top: number): WatchInterval["growers"] {
   const rows: GrowthRow[] = d.bySite ?? d.byType ?? d.byZone;
   return rows.slice(0, top).map((r) => ({ label: r.label, bytes: r.bytes, count: r.count }));
+}
+
+/** Leaked bytes that no --suppressions rule suppresses. */
+function unsuppressedBytes(f: LeaksFile): number {
+  return f.summary.leakedBytes - (f.summary.suppressedBytes ?? 0);
 }
 
 function watchJson(
@@ -228,7 +241,7 @@ function watchJson(
       intervals,
       growth: {
         bytes: last.summary.bytes - first.summary.bytes,
-        leakedBytes: last.summary.leakedBytes - first.summary.leakedBytes,
+        leakedBytes: unsuppressedBytes(last) - unsuppressedBytes(first),
         bySite: d.bySite?.slice(0, 20),
         byType: d.byType?.slice(0, 20),
         byRetainer: d.byRetainer?.slice(0, 20),

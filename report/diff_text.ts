@@ -23,7 +23,11 @@ export function formatDiff(d: LeaksDiff, opts: { top?: number } = {}): string {
     "leaked",
     `${formatCount(t.before.leaked)} → ${formatCount(t.after.leaked)} blocks, ${
       formatBytes(t.before.leakedBytes)
-    } → ${formatBytes(t.after.leakedBytes)}`,
+    } → ${formatBytes(t.after.leakedBytes)}${
+      t.before.suppressed || t.after.suppressed
+        ? ` (suppressed: ${formatCount(t.before.suppressed)} → ${formatCount(t.after.suppressed)})`
+        : ""
+    }`,
   );
   leakLines(lines, "new leaks", d.newLeaks, top);
   leakLines(lines, "leaks gone", d.goneLeaks, top);
@@ -56,7 +60,13 @@ function leakLines(lines: string[], title: string, c: LeakChange, top: number): 
   lines.push(
     `${title.padEnd(13)} ${formatCount(c.count)} blocks, ${formatBytes(c.bytes)} (${
       formatCount(c.direct.length)
-    } direct)`,
+    } direct)${
+      c.suppressed.count
+        ? `; ${formatCount(c.suppressed.count)} more (${
+          formatBytes(c.suppressed.bytes)
+        }) suppressed`
+        : ""
+    }`,
   );
   for (const l of c.direct.slice(0, top)) {
     const held = l.held && l.held.blocks > 1

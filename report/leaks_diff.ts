@@ -39,9 +39,11 @@ export interface DiffLeak {
 }
 
 export interface LeakChange {
-  /** Leaked blocks (direct and indirect) and their bytes. */
+  /** Leaked blocks (direct and indirect) and their bytes, but for those a rule suppressed. */
   count: number;
   bytes: number;
+  /** Leaked blocks a --suppressions rule suppressed in the file they are leaked in (not counted). */
+  suppressed: { count: number; bytes: number };
   /** The direct leaks among them, biggest structure first. */
   direct: DiffLeak[];
 }
@@ -59,10 +61,8 @@ export interface LeaksDiff {
   version: typeof DIFF_VERSION;
   /** pid, command and capture time of each file compared. */
   files: { pid: number; command: string; capturedAt: string }[];
-  totals: {
-    before: { allocations: number; bytes: number; leaked: number; leakedBytes: number };
-    after: { allocations: number; bytes: number; leaked: number; leakedBytes: number };
-  };
+  /** `leaked`: what no --suppressions rule suppressed; `suppressed`: what one did. */
+  totals: { before: Totals; after: Totals };
   newLeaks: LeakChange;
   goneLeaks: LeakChange;
   byType?: GrowthRow[];
@@ -170,23 +170,45 @@ function indexFile(file: LeaksFile): Indexed {
   };
 }
 
-function totals(f: LeaksFile) {
+interface Totals {
+  allocations: number;
+  bytes: number;
+  leaked: number;
+  leakedBytes: number;
+  suppressed: number;
+  suppressedBytes: number;
+}
+
+function totals(f: LeaksFile): Totals {
+  const s = f.summary;
+  const suppressed = s.suppressed ?? 0, suppressedBytes = s.suppressedBytes ?? 0;
   return {
-    allocations: f.summary.allocations,
-    bytes: f.summary.bytes,
-    leaked: f.summary.leaked,
-    leakedBytes: f.summary.leakedBytes,
+    allocations: s.allocations,
+    bytes: s.bytes,
+    leaked: s.leaked - suppressed,
+    leakedBytes: s.leakedBytes - suppressedBytes,
+    suppressed,
+    suppressedBytes,
   };
 }
 
-/** Leaked blocks of `to` that are not the same block leaked in `from`. */
+/**
+ * Leaked blocks of `to` that are not the same block leaked in `from`; those a --suppressions rule
+ * suppressed in `to` are counted apart (known leaks are not news, and not the exit status).
+ */
 function leakChange(to: Indexed, from: Indexed): LeakChange {
   let count = 0, bytes = 0;
+  const suppressed = { count: 0, bytes: 0 };
   const direct: DiffLeak[] = [];
   to.nodes.forEach((n, i) => {
     if (!LEAKED.has(n.status)) return;
     const was = from.byKey.get(to.keys[i]!);
     if (was && LEAKED.has(was.status)) return;
+    if (n.suppressed !== undefined) {
+      suppressed.count++;
+      suppressed.bytes += n.size;
+      return;
+    }
     count++;
     bytes += n.size;
     if (n.leak !== "direct") return;
@@ -199,7 +221,7 @@ function leakChange(to: Indexed, from: Indexed): LeakChange {
     direct.push(leak);
   });
   direct.sort((x, y) => (y.held?.bytes ?? y.size) - (x.held?.bytes ?? x.size));
-  return { count, bytes, direct };
+  return { count, bytes, suppressed, direct };
 }
 
 function zoneOf(n: LeaksNode): Group {

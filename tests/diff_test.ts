@@ -18,8 +18,17 @@ Deno.test("heapscope diff names the growing cache's site and retainer and the ne
   const proc = spawnProcess([GROW], { env: { LD_PRELOAD: RECORDER } });
   try {
     await proc.waitForLine((l) => l === "READY");
-    const capture = async (name: string) => {
-      const r = await heapscope([String(proc.pid), "-o", `${dir}/${name}`, "--graph", "all", "-q"]);
+    await Deno.writeTextFile(`${dir}/known.supp`, "leak:leak_some\n");
+    const capture = async (name: string, ...extra: string[]) => {
+      const r = await heapscope([
+        String(proc.pid),
+        "-o",
+        `${dir}/${name}`,
+        "--graph",
+        "all",
+        "-q",
+        ...extra,
+      ]);
       ok(r.code === 0 || r.code === 1, said(r));
     };
     const command = async (line: string, reply: string) => {
@@ -30,6 +39,7 @@ Deno.test("heapscope diff names the growing cache's site and retainer and the ne
     await command("grow 400", "GREW");
     await command("leak 20", "LEAKED");
     await capture("b.json");
+    await capture("b-known.json", "--suppressions", `${dir}/known.supp`);
     await command("grow 100", "GREW");
     await capture("c.json");
 
@@ -48,6 +58,20 @@ Deno.test("heapscope diff names the growing cache's site and retainer and the ne
     ok(/g_cache/.test(d.byRetainer![0]!.label), `top retainer: ${d.byRetainer![0]!.label}`);
     ok(d.byRetainer![0]!.bytes >= 400 * (48 + 264), "the cache retains every new entry");
     ok(/growth by allocation site/.test(r.stdout) && /cache_insert/.test(r.stdout), r.stdout);
+
+    // Leaks a --suppressions rule names are known, not new: counted apart, exit status 0.
+    const known = await heapscope(
+      ["diff", `${dir}/a.json`, `${dir}/b-known.json`, "-o", `${dir}/dk.json`],
+    );
+    equal(known.code, 0, said(known));
+    const dk = JSON.parse(await Deno.readTextFile(`${dir}/dk.json`)) as LeaksDiff;
+    equal(dk.newLeaks.count, 0, said(known));
+    equal(dk.newLeaks.suppressed.count, 20, said(known));
+    equal(dk.totals.after.suppressed, 20);
+    ok(
+      /new leaks +0 blocks, 0 B \(0 direct\); 20 more \(1\.4 KiB\) suppressed/.test(known.stdout),
+      known.stdout,
+    );
 
     const three = await heapscope(
       ["diff", `${dir}/a.json`, `${dir}/b.json`, `${dir}/c.json`, "-o", `${dir}/d3.json`],
