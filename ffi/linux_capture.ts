@@ -578,6 +578,8 @@ class AllocatorUnwinder {
       images: this.#code,
       stack: { start: low, end: stack.end },
       maxFrames: ALLOCATOR_FRAMES,
+      // Past the allocator's image the rest of the chain cannot be under malloc.
+      stopAfter: (f) => !this.#code.find(f.pc),
     });
   }
 }

@@ -311,7 +311,10 @@ static int32_t attach_pass(hs_target *t, uint64_t deadline) {
     set_error("opendir %s: %s", path, strerror(err));
     return err == EACCES ? HS_ERR_PERMISSION : HS_ERR_INTERNAL;
   }
-  int32_t added = 0;
+  /* Seize and interrupt every new thread first, then collect the stops: the threads stop in
+   * parallel (500 threads: one wait each in turn cost ~100 ms). New threads are appended at
+   * [first, count); dropping one moves the last (also new) into its place. */
+  uint32_t first = t->count;
   struct dirent *e;
   while ((e = readdir(d)) != NULL) {
     char *end;
@@ -342,22 +345,24 @@ static int32_t attach_pass(hs_target *t, uint64_t deadline) {
       set_error("PTRACE_INTERRUPT of thread %ld of process %d: %s", tid, t->pid, strerror(err));
       return HS_ERR_INTERNAL;
     }
+  }
+  closedir(d);
+  for (uint32_t i = first; i < t->count;) {
+    hs_thread *th = &t->threads[i];
     int w = wait_stop(th, deadline);
     if (w == 0) {
-      drop_thread(t, (pid_t)tid);
+      drop_thread(t, th->tid);
       continue;
     }
     if (w < 0) {
       int err = errno;
-      closedir(d);
-      set_error("thread %ld of process %d did not stop in time (waitpid: %s)", tid, t->pid,
+      set_error("thread %d of process %d did not stop in time (waitpid: %s)", th->tid, t->pid,
                 err ? strerror(err) : "timeout");
       return HS_ERR_INTERNAL;
     }
-    added++;
+    i++;
   }
-  closedir(d);
-  return added;
+  return (int32_t)(t->count - first);
 }
 
 int32_t hs_attach(int32_t pid, uint32_t timeout_ms, hs_target **out) {

@@ -16,7 +16,7 @@
 // stack. O(frames · (log FDEs + CFI instructions)), plus O(scanned words) for a scanned step.
 
 import type { Arch } from "../types.ts";
-import { type CfiRow, rowAt } from "./cfi.ts";
+import type { CfiRow } from "./cfi.ts";
 import { CfiError } from "./dwarf_cursor.ts";
 import { evaluateExpression } from "./dwarf_expr.ts";
 import type { CfiTable } from "./eh_frame.ts";
@@ -159,6 +159,8 @@ export interface UnwindInput {
   maxFrames?: number;
   /** Words scanned above SP for a return address when no other method works (default 512). */
   scanWords?: number;
+  /** Stop after the first frame for which this is true (the caller has what it needs). */
+  stopAfter?: (frame: Frame) => boolean;
 }
 
 /** Largest stack frame accepted from CFI: a step further than this is taken as a bad unwind. */
@@ -195,6 +197,7 @@ export function unwindStack(input: UnwindInput): Frame[] {
     };
     if (image) frame.image = image.path;
     frames.push(frame);
+    if (input.stopAfter?.(frame)) break;
     const next = stepCfi(input, arch, cur, image, frames.length === 1) ??
       stepFramePointer(input, arch, cur) ??
       stepScan(input, cur, frames.length === 1);
@@ -232,9 +235,9 @@ function stepCfi(
   const lookup = cur.pc - image.bias - (cur.exactPc || innermost ? 0 : 1);
   let row: CfiRow;
   try {
-    const fde = image.cfi.find(lookup);
-    if (!fde) return undefined;
-    row = rowAt(fde, lookup);
+    const r = image.cfi.row(lookup);
+    if (!r) return undefined;
+    row = r;
   } catch (e) {
     if (e instanceof CfiError) return undefined;
     throw e;
