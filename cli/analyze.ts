@@ -76,6 +76,7 @@ export async function analyzeCommand(argv: string[]): Promise<ExitStatus> {
     html: o.html,
     flameGraph: o["flame-graph"],
     graph: o.graph as "auto" | "all" | "leaked",
+    redact: o.redact,
     top,
     sort: (o.sort === "count" ? "count" : "size") as "count" | "size",
     quiet: o.quiet,

@@ -98,6 +98,7 @@ export async function attach(argv: string[]): Promise<ExitStatus> {
     html: o.html,
     flameGraph: o["flame-graph"],
     graph: o.graph as "auto" | "all" | "leaked",
+    redact: o.redact,
     top,
     sort: o.sort === "count" ? "count" : "size",
     quiet: o.quiet,

@@ -7,6 +7,11 @@ import { helpText, type OptionTable, parseOptions, UsageError } from "./options.
 
 export const REPORT_OPTIONS = {
   html: { type: "string", arg: "FILE", help: "where to write the one-file HTML report" },
+  redact: {
+    type: "boolean",
+    default: false,
+    help: "leave every byte of the process's memory out of the report",
+  },
 } as const satisfies OptionTable;
 
 const USAGE = "heapscope report <leaks.json> --html <file>";
@@ -30,7 +35,7 @@ export async function report(argv: string[]): Promise<ExitStatus> {
   // An interrupted write removes its temporaries: every existing output stays as it was.
   const guard = onInterrupt(removePendingTemps);
   try {
-    await writeHtmlReport(leaks, o.html);
+    await writeHtmlReport(leaks, o.html, { redact: o.redact });
   } finally {
     await guard.release();
   }

@@ -80,6 +80,8 @@ export interface RunOptions {
   /** Frames kept per allocation (default 32, at most 128). */
   depth?: number;
   graph?: "auto" | "all" | "leaked";
+  /** Leave every byte of the process's memory out of the outputs (--redact). */
+  redact?: boolean;
   quiet?: boolean;
   color?: boolean;
   /** Path of librecorder.so (default: build/librecorder.so beside heapscope). */
@@ -122,6 +124,7 @@ export async function run(argv: string[], command: string[]): Promise<ExitStatus
     top: positiveInt("top", o.top),
     depth: positiveInt("depth", o.depth, 128),
     graph: o.graph as "auto" | "all" | "leaked",
+    redact: o.redact,
     quiet: o.quiet,
     color: useColor(o["no-color"]),
     suppressions: await readSuppressions(o.suppressions),
@@ -209,6 +212,7 @@ export async function runRecorded(argv: string[], opts: RunOptions = {}): Promis
           html: opts.html ? numberedPath(opts.html, index) : undefined,
           flameGraph: opts.flameGraph ? numberedPath(opts.flameGraph, index) : undefined,
           graph: opts.graph ?? "auto",
+          redact: opts.redact ?? false,
           top: opts.top ?? 10,
           sort,
           quiet: opts.quiet ?? false,

@@ -1,6 +1,7 @@
 # Viewer bundle for the HTML report: build/viewer.js + build/viewer.css from report/viewer/ (esbuild via Deno).
 
-VIEWER_SRC := $(wildcard report/viewer/*.ts report/viewer/*.tsx report/viewer/*.css) report/selectors.ts report/schema.ts
+VIEWER_SRC := $(wildcard report/viewer/*.ts report/viewer/*.tsx report/viewer/*.css report/view/*.ts) report/schema.ts \
+  report/format.ts report/frame_names.ts report/frame_text.ts
 
 viewer: $(BUILD)/viewer.js
 

@@ -8,7 +8,7 @@ import { readRecorderDump } from "../ffi/recorder_table.ts";
 import type { SiteRow, StackFrame } from "../analysis/sites.ts";
 import { formatSites } from "../report/sites_text.ts";
 import type { LeaksFile } from "../report/schema.ts";
-import { selectReportModel } from "../report/selectors.ts";
+import { selectReportModel } from "../report/view/mod.ts";
 import { STATUS_REACHABLE } from "../analysis/types.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;

@@ -240,30 +240,35 @@ Deno.test("report of the victim with --redact: no byte of the process's memory a
   });
 });
 
-Deno.test({
-  name:
-    "heapscope <pid> --redact writes no byte of the process's memory (needs cli/attach.ts to pass o.redact)",
-  // cli/attach.ts and cli/run.ts build OutputOptions field by field and do not pass `redact` yet.
-  ignore: true,
-  async fn() {
-    const { proc } = await startVictim();
-    const dir = await Deno.makeTempDir({ prefix: "heapscope-redact-" });
-    try {
-      await heapscope([
+Deno.test("heapscope <pid> --redact writes no byte of the process's memory to leaks.json or the report", async () => {
+  const { proc } = await startVictim();
+  const dir = await Deno.makeTempDir({ prefix: "heapscope-redact-" });
+  try {
+    const write = (extra: string[], name: string) =>
+      heapscope([
         String(proc.pid),
-        "--redact",
+        ...extra,
         "-o",
-        `${dir}/l.json`,
+        `${dir}/${name}.json`,
         "--html",
-        `${dir}/r.html`,
+        `${dir}/${name}.html`,
       ]);
-      const leaks = JSON.parse(await Deno.readTextFile(`${dir}/l.json`)) as LeaksFile;
-      assert(leaks.nodes.every((n) => n.bytes === undefined));
-    } finally {
-      await proc.stop();
-      await Deno.remove(dir, { recursive: true });
+    await write([], "plain");
+    await write(["--redact"], "redacted");
+    const plain = JSON.parse(await Deno.readTextFile(`${dir}/plain.json`)) as LeaksFile;
+    const copied = plain.nodes.filter((n) => n.bytes && n.bytes.length >= 16).map((n) => n.bytes!);
+    assert(copied.length >= 5, "without --redact the victim's blocks carry their bytes");
+    const leaks = JSON.parse(await Deno.readTextFile(`${dir}/redacted.json`)) as LeaksFile;
+    assertEquals(leaks.summary.leaked, plain.summary.leaked, "the same analysis");
+    assert(leaks.nodes.every((n) => n.bytes === undefined), "no node keeps its bytes");
+    const html = await Deno.readTextFile(`${dir}/redacted.html`);
+    for (const hex of copied) {
+      assert(!html.includes(hex.slice(0, 16)), `byte run ${hex.slice(0, 16)}`);
     }
-  },
+  } finally {
+    await proc.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 const PROGRAM = String.raw`
