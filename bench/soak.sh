@@ -2,6 +2,7 @@
 # Soak: heapscope against busy, hostile and odd targets; counts false leaks and harmed targets.
 #
 #   flock /tmp/heapscope-heavy.lock bash bench/soak.sh [--captures K] [--kills K] [--out DIR]
+#                                                      [--only "churn python threads kills sparse"]
 #
 # Targets (built into DIR from the C below; every one is killed on every exit path):
 #   churn     8 threads malloc/free/realloc 16 B–200 KB (tcache, fastbins, small and large bins and
@@ -16,7 +17,8 @@
 # an idle python's, and the sparse program has exactly one leak (a dropped 300 B block).
 # Phases: K captures (default 30) of churn and python and 5 of threads with `./heapscope PID`
 # (leaked blocks per capture, pause, warnings); K kills (default 48: SIGKILL, SIGTERM, SIGINT in
-# turn) of `./heapscope PID` at random moments of its run against churn (the target must stay
+# turn; every other one aimed at the pause) of `./heapscope PID` at random moments of its run
+# against churn (the target must stay
 # alive, not stopped, untraced, with every thread still running); the sparse program captured
 # (its RSS before and after, the time). Results: DIR/soak.md and DIR/soak.jsonl (default DIR:
 # build/soak), one line per capture or kill.
@@ -26,11 +28,13 @@ cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
 CAPTURES=30
 KILLS=48
 OUT=build/soak
+ONLY="churn python threads kills sparse"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --captures) CAPTURES="$2"; shift ;;
     --kills) KILLS="$2"; shift ;;
     --out) OUT="$2"; shift ;;
+    --only) ONLY="$2"; shift ;;
     *) echo "soak: unknown argument: $1" >&2; exit 2 ;;
   esac
   shift
@@ -267,11 +271,16 @@ print(json.dumps({"target": sys.argv[1], "capture": int(sys.argv[2]), "wallMs": 
   [[ $state == ok ]] || { log "$name harmed after capture $i: $state"; exit 1; }
 }
 
-log "churn: $CAPTURES captures"
+want() { [[ " $ONLY " == *" $1 "* ]]; }
+
 start churn "$OUT/churn"
 CHURN=$TP
-for i in $(seq 1 "$CAPTURES"); do capture churn "$CHURN" "$i"; done
+if want churn; then
+  log "churn: $CAPTURES captures"
+  for i in $(seq 1 "$CAPTURES"); do capture churn "$CHURN" "$i"; done
+fi
 
+if want python; then
 log "python: $CAPTURES captures (and 3 of an idle python for comparison)"
 start python python3 "$OUT/python_churn.py"
 PY=$TP
@@ -280,12 +289,16 @@ kill -KILL "$PY"; wait "$PY" 2>/dev/null || true
 start python-idle python3 -c 'import time; keep = [bytearray(1000) for _ in range(2000)]; print("READY", flush=True); time.sleep(600)'
 for i in 1 2 3; do capture python-idle "$TP" "$i"; done
 kill -KILL "$TP"; wait "$TP" 2>/dev/null || true
+fi
 
+if want threads; then
 log "threads: 5 captures of 500 threads"
 start threads "$OUT/threads"
 for i in 1 2 3 4 5; do capture threads "$TP" "$i"; done
 kill -KILL "$TP"; wait "$TP" 2>/dev/null || true
+fi
 
+if want kills; then
 log "kills: $KILLS signals to heapscope at random moments (SIGKILL, SIGTERM, SIGINT)"
 SIGS=(KILL TERM INT)
 # How long one run takes here, to spread the kills over it.
@@ -295,20 +308,36 @@ RUN_MS=$(( $(now_ms) - t0 ))
 for i in $(seq 1 "$KILLS"); do
   sig=${SIGS[$(( (i - 1) % 3 ))]}
   delay=$(( RANDOM % RUN_MS ))
-  ./heapscope "$CHURN" --output "$OUT/kill.json" --quiet 2>/dev/null &
+  # A background job of a script starts with SIGINT ignored: give heapscope the default back.
+  env --default-signal=INT ./heapscope "$CHURN" --output "$OUT/kill.json" --quiet 2>/dev/null &
   HS=$!
+  if (( i % 2 == 0 )); then
+    # Every other kill aims at the pause: once heapscope has the target, 0–150 ms later.
+    delay=$(( RANDOM % 150 ))
+    for _ in $(seq 1 2000); do
+      [[ $(awk '/^TracerPid:/{print $2}' "/proc/$CHURN/status") != 0 ]] && break
+      kill -0 "$HS" 2>/dev/null || break
+      sleep 0.002
+    done
+  fi
   sleep "$(printf '%d.%03d' $(( delay / 1000 )) $(( delay % 1000 )))"
+  # Whether the kill lands while heapscope holds the target (attached: in the pause).
+  traced=$(awk '/^TracerPid:/{print ($2 != 0)}' "/proc/$CHURN/status")
   kill -s "$sig" "$HS" 2>/dev/null || true
   rc=0
   wait "$HS" 2>/dev/null || rc=$?
   sleep 0.2
   state=$(unharmed "$CHURN" busy)
   jq -cn --argjson i "$i" --arg sig "$sig" --argjson delay "$delay" --argjson rc "$rc" --arg state "$state" \
-    '{target: "kill", kill: $i, signal: $sig, delayMs: $delay, exit: $rc, target_state: $state}' \
+    --argjson traced "$traced" \
+    '{target: "kill", kill: $i, signal: $sig, delayMs: $delay, exit: $rc, target_state: $state,
+      inPause: ($traced == 1)}' \
     >> "$OUT/soak.jsonl"
   [[ $state == ok ]] || { log "kill $i (SIG$sig after $delay ms) harmed the target: $state"; exit 1; }
 done
+fi
 
+if want sparse; then
 log "sparse: 4 GiB malloc and 64 GiB NORESERVE mapping"
 start sparse "$OUT/sparse"
 for i in 1 2 3; do
@@ -318,7 +347,8 @@ for i in 1 2 3; do
   jq -cn --argjson i "$i" --argjson b "$before" --argjson a "$after" \
     '{target: "sparse-rss", capture: $i, rssBeforeKb: $b, rssAfterKb: $a}' >> "$OUT/soak.jsonl"
 done
-kill -KILL "$TP"
+kill -KILL "$TP"; wait "$TP" 2>/dev/null || true
+fi
 
 python3 - "$OUT/soak.jsonl" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'PY' | tee "$OUT/soak.md"
 import json, statistics, sys
@@ -342,7 +372,9 @@ kills = [r for r in rows if r["target"] == "kill"]
 by = {}
 for r in kills:
     by.setdefault(r["signal"], []).append(r)
-print(f"\nkills: {len(kills)} ({', '.join(f'SIG{s}: {len(v)}' for s, v in by.items())}); "
+print(f"\nkills: {len(kills)} ({', '.join(f'SIG{s}: {len(v)}' for s, v in by.items())}), "
+      f"{sum(1 for r in kills if r.get('inPause'))} while the target was attached (in the pause), "
+      f"{sum(1 for r in kills if r['exit'] == 0)} after heapscope had finished; "
       f"targets harmed: {sum(1 for r in kills if r['target_state'] != 'ok')}")
 rss = [r for r in rows if r["target"] == "sparse-rss"]
 for r in rss:
