@@ -171,25 +171,54 @@ export const RETAINERS = 50;
 /**
  * What keeps the most alive: the dominator tree's holders (one global variable, one stack frame,
  * one register: "g_registry holds 41.2 MiB in 120,344 blocks"), and blocks that several holders
- * share (under the virtual root itself), biggest first. O(n + holders · log holders).
+ * share (under the virtual root itself), biggest first. Only the k biggest shared blocks are
+ * named (a heap held from many roots has a shared block per node). O(n · log k + holders).
  */
 export function retainersOf(a: Analysis, k = RETAINERS): LeaksRetainer[] {
   if (!a.idom || !a.retained || !a.retainedCount) return [];
   const rows: LeaksRetainer[] = (a.holders ?? [])
     .filter((h) => h.blocks > 0)
     .map((h, i) => ({ node: -1, holder: i, name: h.name, bytes: h.bytes, blocks: h.blocks }));
-  const nodes = a.graph.nodes;
+  const nodes = a.graph.nodes, retained = a.retained, heldBy = a.heldBy;
+  // The k biggest shared blocks (ties: lowest address), in a min-heap by (bytes, -address).
+  const heap: number[] = [];
+  const less = (x: number, y: number) =>
+    retained[x]! < retained[y]! ||
+    (retained[x] === retained[y] && nodes.address[x]! > nodes.address[y]!);
   for (let v = 0; v < a.idom.length; v++) {
-    if (a.idom[v] !== -1 || (a.heldBy && a.heldBy[v] !== -1)) continue;
+    if (a.idom[v] !== -1 || (heldBy && heldBy[v] !== -1)) continue;
+    if (heap.length < k) {
+      heap.push(v);
+      for (let i = heap.length - 1; i > 0;) {
+        const p = (i - 1) >> 1;
+        if (!less(heap[i]!, heap[p]!)) break;
+        [heap[i], heap[p]] = [heap[p]!, heap[i]!];
+        i = p;
+      }
+    } else if (k > 0 && less(heap[0]!, v)) {
+      heap[0] = v;
+      for (let i = 0;;) {
+        const l = 2 * i + 1, r = l + 1;
+        let m = i;
+        if (l < heap.length && less(heap[l]!, heap[m]!)) m = l;
+        if (r < heap.length && less(heap[r]!, heap[m]!)) m = r;
+        if (m === i) break;
+        [heap[i], heap[m]] = [heap[m]!, heap[i]!];
+        i = m;
+      }
+    }
+  }
+  for (const v of heap) {
     const t = nodes.type[v]!;
     rows.push({
       node: v,
       name: `${t >= 0 ? nodes.typeNames[t] + " at " : ""}${hex(nodes.address[v]!)} (several roots)`,
-      bytes: a.retained[v]!,
+      bytes: retained[v]!,
       blocks: a.retainedCount[v]!,
     });
   }
-  return rows.sort((x, y) => y.bytes - x.bytes || x.name.localeCompare(y.name)).slice(0, k);
+  return rows.sort((x, y) => y.bytes - x.bytes || (x.name < y.name ? -1 : x.name > y.name ? 1 : 0))
+    .slice(0, k);
 }
 
 /** The sites' tables as written: only stacks a written node or a row uses, renumbered densely. */
