@@ -72,7 +72,7 @@ Deno.test("enumerateGlibc() without symbols refuses a signature match with neith
   process.w64(MAIN_ARENA + 0x60, HEAP + 0x1000); // top no longer ends at the [heap] end
   assertThrows(
     () => enumerateGlibc(process.snapshot()),
-    /^Error: Cannot enumerate allocations of process 4242: main_arena not found/,
+    /^AnalysisError: Cannot enumerate allocations of process 4242: main_arena not found/,
   );
 });
 
