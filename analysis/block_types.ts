@@ -16,7 +16,9 @@
 // O(blocks + references) plus O(distinct vtables · symbol lookup).
 
 import type { ImageIndex } from "./image_index.ts";
-import type { MemoryImage } from "./memory.ts";
+import { hi32, lo32, type MemoryImage, NO_WINDOW } from "./memory.ts";
+
+const TWO32 = 4294967296;
 import type { OidTable } from "./go/oid_file.ts";
 import type { References } from "./containers.ts";
 
@@ -95,11 +97,29 @@ export function inferTypes(input: TypeInput): BlockTypes {
   }
   // C++ objects by vtable.
   const byVptr = new Map<number, string | null>();
+  // First words read from a chunk window kept in locals (see MemoryImage.window).
+  let win = NO_WINDOW, ws = 0, we = 0, W = win.words;
   const words = memory.wordReader();
   for (let v = 0; v < n; v++) {
     if (type[v] !== -1 || sizes[v]! < 8) continue;
-    const w = words.u64(addresses[v]!);
-    if (w === undefined || w % 8 !== 0) continue;
+    const a = addresses[v]!;
+    if (a < ws || a + 8 > we) {
+      win = memory.window(a) ?? NO_WINDOW;
+      ws = win.start;
+      we = win.end;
+      W = win.words;
+    }
+    let w: number;
+    if (a >= ws && a + 8 <= we) {
+      const k = (a - ws) >>> 2;
+      // A vtable pointer is 8-aligned.
+      if ((W[k]! & 7) !== 0) continue;
+      w = W[k]! + W[k + 1]! * TWO32;
+    } else {
+      const x = words.u64(a); // a block that starts where no whole chunk holds its first word
+      if (x === undefined || x % 8 !== 0) continue;
+      w = x;
+    }
     let name = byVptr.get(w);
     if (name === undefined) {
       // Most first words are pointers into the heap or small numbers: one search says no.
@@ -154,9 +174,22 @@ function vtableType(input: TypeInput, vptr: number): string | null {
 function rbTreeNodes(input: TypeInput, set: (v: number, name: string) => void): void {
   const { addresses, sizes } = input;
   const memory = input.memory.wordReader(); // the node's words are read in order: one chunk
+  let win = NO_WINDOW, ws = 0, we = 0, W = win.words;
   for (let v = 0; v < addresses.length; v++) {
     const a = addresses[v]!;
     if (sizes[v]! < 40) continue;
+    if (a < ws || a + 32 > we) {
+      win = input.memory.window(a, 32) ?? NO_WINDOW;
+      ws = win.start;
+      we = win.end;
+      W = win.words;
+    }
+    if (a >= ws && a + 32 <= we) {
+      // color is an int (0 or 1); parent is not null. Most blocks fail here, without a call.
+      const k = (a - ws) >>> 2;
+      const c = W[k]!;
+      if ((c !== 0 && c !== 1) || (W[k + 2] === 0 && W[k + 3] === 0)) continue;
+    }
     const color = memory.u32(a);
     if (color !== 0 && color !== 1) continue;
     const parent = memory.u64(a + 8), left = memory.u64(a + 16), right = memory.u64(a + 24);
@@ -185,10 +218,21 @@ function hashtables(input: TypeInput, set: (v: number, name: string) => void): v
   const { addresses, sizes, refs } = input;
   const memory = input.memory.wordReader();
   const f32 = new DataView(new ArrayBuffer(4));
+  let win = NO_WINDOW, ws = 0, we = 0, W = win.words;
   for (let r = 0; r < refs.count; r++) {
     const x = refs.where[r]!, b = refs.target[r]!;
     const buckets = addresses[b]!;
-    if (memory.u64(x) !== buckets) continue;
+    // The word at x is `buckets` (halves compared in the chunk's window).
+    if (x < ws || x + 8 > we) {
+      win = input.memory.window(x) ?? NO_WINDOW;
+      ws = win.start;
+      we = win.end;
+      W = win.words;
+    }
+    if (x >= ws && x + 8 <= we) {
+      const k = (x - ws) >>> 2;
+      if (W[k] !== lo32(buckets) || W[k + 1] !== hi32(buckets)) continue;
+    } else if (memory.u64(x) !== buckets) continue;
     const count = memory.u64(x + 8), load = memory.u32(x + 32);
     if (count === undefined || count === 0 || count > 1 << 30 || load === undefined) continue;
     if (!(sizes[b]! >= count * 8 && sizes[b]! - count * 8 <= 23)) continue;

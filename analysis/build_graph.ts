@@ -13,7 +13,7 @@ import {
   type HeapGraph,
   type RootEntry,
 } from "./graph.ts";
-import type { MemoryImage } from "./memory.ts";
+import { hi32, lo32, type MemoryImage, NO_WINDOW } from "./memory.ts";
 import type { RegisterRoot, RootRange } from "./roots.ts";
 import type { EdgeSet, RangeHits } from "./scan.ts";
 
@@ -39,7 +39,7 @@ export function nativeGraph(input: NativeGraphInput): HeapGraph {
   const n = allocations.length;
   const addresses = allocations.addresses;
   const m0 = be.target.length;
-  const words = memory.wordReader();
+  let win = NO_WINDOW, ws = 0, we = 0, W = win.words;
   const start = new Uint32Array(n + 1);
   const target = new Uint32Array(m0), offset = new Uint32Array(m0), flags = new Uint8Array(m0);
   let m = 0;
@@ -54,8 +54,18 @@ export function nativeGraph(input: NativeGraphInput): HeapGraph {
       const t = be.target[e]!;
       target[m] = t;
       offset[m] = off;
-      flags[m] = (words.u64(where) === addresses[t] ? 0 : EDGE_INTERIOR) |
-        (off >= weak ? EDGE_WEAK : 0);
+      // Interior unless the word is the target's start (its halves compared: no double is made).
+      if (where < ws || where + 8 > we) {
+        win = memory.window(where) ?? NO_WINDOW;
+        ws = win.start;
+        we = win.end;
+        W = win.words;
+      }
+      const k = (where - ws) >>> 2, a = addresses[t]!;
+      const exact = where + 8 <= we
+        ? W[k] === lo32(a) && W[k + 1] === hi32(a)
+        : memory.u64(where) === a;
+      flags[m] = (exact ? 0 : EDGE_INTERIOR) | (off >= weak ? EDGE_WEAK : 0);
       m++;
     }
   }

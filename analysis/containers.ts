@@ -25,7 +25,9 @@
 // `free` on were not handed out yet. Unlike a vector's spare storage this is only likely (a span
 // `{ begin, end }` of live data has the same shape), so it weakens, never removes, a reference.
 
-import type { MemoryImage } from "./memory.ts";
+import { hi32, lo32, type MemoryImage, NO_WINDOW, type WordReader } from "./memory.ts";
+
+const TWO32 = 4294967296;
 
 /** glibc's usable size exceeds a request of 17+ bytes by at most 15 (MALLOC_ALIGNMENT − 1). */
 const ROUNDING = 15;
@@ -91,34 +93,42 @@ export function recogniseContainers(
 ): ScanLimits {
   const words = memory.wordReader();
   const candidates: Candidate[] = [];
+  // The words around each reference are read from its chunk's window, kept in locals: most
+  // references are rejected on their first word's halves, without a call or a double.
+  let win = NO_WINDOW, ws = 0, we = 0, W = win.words;
   for (let r = 0; r < refs.count; r++) {
     const w = refs.where[r]!, t = refs.target[r]!;
     const start = addresses[t]!, size = sizes[t]!;
-    const v0 = words.u64(w), v1 = words.u64(w + 8);
-    if (v0 === undefined || v1 === undefined) continue;
+    if (w - 24 < ws || w + 24 > we) {
+      // Near a chunk's edge (or outside it): read word by word.
+      if (w < ws || w + 8 > we) {
+        win = memory.window(w) ?? NO_WINDOW;
+        ws = win.start;
+        we = win.end;
+        W = win.words;
+      }
+      if (w - 24 < ws || w + 24 > we) {
+        _candidatesAt(memory, words, r, w, start, size, candidates);
+        continue;
+      }
+    }
+    const k = (w - ws) >>> 2;
+    const v0 = W[k]! + W[k + 1]! * TWO32, v1 = W[k + 2]! + W[k + 3]! * TWO32;
     if (v0 === start) {
       // A string body {p, len, cap} or vector storage {begin, end, end_of_storage}.
-      const v2 = words.u64(w + 16);
-      if (v2 !== undefined) {
-        if (_heapString(memory, start, size, v1, v2)) {
-          candidates.push({ r, x: w, kind: "string", a: v1, b: v2 });
-        } else if (v1 >= start && v2 >= v1 && v2 > start && v2 - start <= size) {
-          if (size - (v2 - start) <= ROUNDING) {
-            candidates.push({ r, x: w, kind: "vector", a: v1, b: v2 });
-          }
-        }
-      }
+      _bodyCandidate(memory, r, w, start, size, v1, W[k + 4]! + W[k + 5]! * TWO32, candidates);
     } else if (v0 > start && v1 >= v0 && v1 <= start + size && start + size - v1 <= POOL_SLACK) {
       // A bump pool {free, end}: free inside, end at the block's end.
       candidates.push({ r, x: w, kind: "pool", a: v0, b: v1 });
     }
-    // w as the first (x + 16) or second (x + 24) word of an inline string's buffer at x.
-    for (const x of [w - 16, w - 24]) {
-      const p = words.u64(x);
-      if (p !== x + 16) continue;
-      const len = words.u64(x + 8);
-      if (len === undefined || len > SSO_CAPACITY || memory.u8(x + 16 + len) !== 0) continue;
-      if (x + 16 + len + 1 < w + 8) candidates.push({ r, x, kind: "inline", a: len, b: w });
+    // w as the first (x + 16) or second (x + 24) word of an inline string's buffer at x: the
+    // word at x is x + 16 (low halves first: they almost never match).
+    const x16 = w - 16, x24 = w - 24;
+    if (W[k - 4] === lo32(w) && W[k - 3] === hi32(w)) {
+      _inlineCandidate(memory, words, r, w, x16, candidates);
+    }
+    if (W[k - 6] === lo32(w - 8) && W[k - 5] === hi32(w - 8)) {
+      _inlineCandidate(memory, words, r, w, x24, candidates);
     }
   }
   let limits = initial;
@@ -138,6 +148,61 @@ export function recogniseContainers(
     limits = next.scanSize;
   }
   return result;
+}
+
+/** The candidates of reference r at w, read word by word (near a chunk's edge). */
+function _candidatesAt(
+  memory: MemoryImage,
+  words: WordReader,
+  r: number,
+  w: number,
+  start: number,
+  size: number,
+  candidates: Candidate[],
+): void {
+  const v0 = words.u64(w), v1 = words.u64(w + 8);
+  if (v0 === undefined || v1 === undefined) return;
+  if (v0 === start) {
+    const v2 = words.u64(w + 16);
+    if (v2 !== undefined) _bodyCandidate(memory, r, w, start, size, v1, v2, candidates);
+  } else if (v0 > start && v1 >= v0 && v1 <= start + size && start + size - v1 <= POOL_SLACK) {
+    candidates.push({ r, x: w, kind: "pool", a: v0, b: v1 });
+  }
+  for (const x of [w - 16, w - 24]) {
+    if (words.u64(x) === x + 16) _inlineCandidate(memory, words, r, w, x, candidates);
+  }
+}
+
+/** {start, v1, v2} at w: a string body or vector storage when its checks hold. */
+function _bodyCandidate(
+  memory: MemoryImage,
+  r: number,
+  w: number,
+  start: number,
+  size: number,
+  v1: number,
+  v2: number,
+  candidates: Candidate[],
+): void {
+  if (_heapString(memory, start, size, v1, v2)) {
+    candidates.push({ r, x: w, kind: "string", a: v1, b: v2 });
+  } else if (v1 >= start && v2 >= v1 && v2 > start && v2 - start <= size) {
+    if (size - (v2 - start) <= ROUNDING) candidates.push({ r, x: w, kind: "vector", a: v1, b: v2 });
+  }
+}
+
+/** An inline string at x (its first word is x + 16) whose spare bytes hold the word at w. */
+function _inlineCandidate(
+  memory: MemoryImage,
+  words: WordReader,
+  r: number,
+  w: number,
+  x: number,
+  candidates: Candidate[],
+): void {
+  const len = words.u64(x + 8);
+  if (len === undefined || len > SSO_CAPACITY || memory.u8(x + 16 + len) !== 0) return;
+  if (x + 16 + len + 1 < w + 8) candidates.push({ r, x, kind: "inline", a: len, b: w });
 }
 
 /** One pass over the candidates with the live bytes of the previous pass. O(candidates). */

@@ -1,0 +1,30 @@
+// Times every analysis phase on a saved snapshot file, repeated in one process (the first rep pays
+// the JIT, the later ones show the steady state): the same options as the CLI's pipeline (the scan
+// kernel, the snapshot's image files, the demangler). Makes phase work measurable without a live
+// target and without the capture's noise.
+//
+// Usage: node_modules/.bin/deno run -A bench/analyze_file.ts FILE.hsnap [--reps R]
+// (write FILE with `./heapscope PID --save FILE`). Prints one line per rep: phases in ms.
+
+import { parseArgs } from "node:util";
+import { analyze } from "../analysis/mod.ts";
+import { demangle, loadDemangler } from "../analysis/demangle.ts";
+import { scanKernel } from "../ffi/mod.ts";
+import { readSnapshotFile, snapshotImageFiles } from "../ffi/snapshot_file.ts";
+
+const { values, positionals } = parseArgs({
+  args: Deno.args,
+  options: { reps: { type: "string" } },
+  allowPositionals: true,
+});
+const file = await readSnapshotFile(positionals[0]!);
+await loadDemangler();
+const files = snapshotImageFiles(file);
+const reps = Number(values.reps ?? 3);
+for (let r = 0; r < reps; r++) {
+  const t0 = performance.now();
+  const a = analyze(file.snapshot, { kernel: scanKernel(), imageFiles: files, demangle });
+  const total = performance.now() - t0;
+  const phases = Object.entries(a.phaseMs).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(", ");
+  console.log(`rep ${r + 1}: total ${total.toFixed(0)} ms: ${phases}`);
+}
