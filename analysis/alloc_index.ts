@@ -9,6 +9,7 @@
 // of heap span (1.6%). Interior pointers count: any address in [address, address + size) maps to
 // the block.
 
+import { f64Array, i32Array } from "./arrays.ts";
 import type { AllocationTable } from "./allocation_table.ts";
 
 const BUCKET_SHIFT = 8;
@@ -39,7 +40,7 @@ export class AllocationIndex {
     this.count = n;
     const starts = this.starts = allocations.addresses;
     const sizes = allocations.sizes;
-    const ends = this.ends = new Float64Array(n);
+    const ends = this.ends = f64Array(n);
     let prevEnd = 0;
     const segBounds: number[] = []; // first block index of each segment
     for (let i = 0; i < n; i++) {
@@ -59,9 +60,9 @@ export class AllocationIndex {
     this.max = n > 0 ? ends[n - 1]! : 0;
 
     const segs = segBounds.length;
-    this.segStart = new Float64Array(segs);
-    this.segEnd = new Float64Array(segs);
-    this.segTable = new Int32Array(segs);
+    this.segStart = f64Array(segs);
+    this.segEnd = f64Array(segs);
+    this.segTable = i32Array(segs);
     let tableLen = 0;
     for (let s = 0; s < segs; s++) {
       const first = segBounds[s]!;
@@ -72,7 +73,7 @@ export class AllocationIndex {
       this.segTable[s] = tableLen;
       tableLen += Math.ceil((ends[last]! - base) / BUCKET);
     }
-    const table = new Int32Array(tableLen);
+    const table = i32Array(tableLen);
     this.table = table;
     for (let s = 0; s < segs; s++) {
       const first = segBounds[s]!;

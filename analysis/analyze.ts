@@ -15,6 +15,7 @@
 //
 // Each phase is linear in the bytes or blocks it touches; see each module for its complexity.
 
+import { copyF64, f64Array, i32Array, u32Array } from "./arrays.ts";
 import { AllocationIndex } from "./alloc_index.ts";
 import { AllocationTable } from "./allocation_table.ts";
 import { analyzeGraph, PhaseTimer, type Progress } from "./analyze_graph.ts";
@@ -135,7 +136,7 @@ export function analyzeHeap(
   const requested = opts.recorded ? requestedSizes(allocations, opts.recorded) : undefined;
   const refs = references(allocations, blockEdges, rootHits);
   const live = phases.run("live-bytes", () => {
-    const initial = allocations.sizes.slice();
+    const initial = copyF64(allocations.sizes);
     if (requested) {
       for (let i = 0; i < initial.length; i++) {
         if (requested[i]! >= 0) initial[i] = Math.min(initial[i]!, requested[i]!);
@@ -204,7 +205,7 @@ export function analyzeHeap(
   const n = allocations.length;
   let leaked = 0;
   for (let i = 0; i < n; i++) if (isLeaked(result.status[i]!)) leaked++;
-  const leakedIds = new Uint32Array(leaked);
+  const leakedIds = u32Array(leaked);
   for (let i = 0, k = 0; i < n; i++) if (isLeaked(result.status[i]!)) leakedIds[k++] = i;
   const leakedPrefix = BlockPrefixes.copy(
     memory,
@@ -246,7 +247,7 @@ function rootHolders(
   namer: RootNamer,
 ): { key: Int32Array; names: string[] } {
   const roots = graph.roots;
-  const key = new Int32Array(roots.target.length);
+  const key = i32Array(roots.target.length);
   const ids = new Map<string, number>();
   const names: string[] = [];
   for (let r = 0; r < key.length; r++) {
@@ -281,7 +282,7 @@ function slackWords(
   regions: readonly Region[],
   requested?: Float64Array,
 ): Float64Array {
-  const out = allocations.sizes.slice();
+  const out = copyF64(allocations.sizes);
   const mmap = allocations.zones.indexOf("mmap");
   const starts = regions.map((r) => r.start), ends = regions.map((r) => r.end);
   // A word that points into a mapping is a pointer, whatever its bytes look like.
@@ -339,7 +340,7 @@ function requestedSizes(
   allocations: AllocationTable,
   recorded: ReadonlyMap<number, { size: number }>,
 ): Float64Array {
-  const out = new Float64Array(allocations.length).fill(-1);
+  const out = f64Array(allocations.length).fill(-1);
   for (let i = 0; i < out.length; i++) {
     const r = recorded.get(allocations.addresses[i]!);
     if (r) out[i] = r.size;
@@ -351,7 +352,7 @@ function allocationTimes(
   allocations: AllocationTable,
   recorded: ReadonlyMap<number, { timeNs: number }>,
 ): Float64Array {
-  const out = new Float64Array(allocations.length).fill(NaN);
+  const out = f64Array(allocations.length).fill(NaN);
   for (let i = 0; i < out.length; i++) {
     const r = recorded.get(allocations.addresses[i]!);
     if (r) out[i] = r.timeNs;
@@ -362,8 +363,8 @@ function allocationTimes(
 /** Every block and root-range reference as one list (the container recogniser's input). */
 function references(allocations: AllocationTable, edges: EdgeSet, hits: RangeHits): References {
   const m = edges.target.length, h = hits.target.length;
-  const where = new Float64Array(m + h), holder = new Int32Array(m + h);
-  const target = new Uint32Array(m + h);
+  const where = f64Array(m + h), holder = i32Array(m + h);
+  const target = u32Array(m + h);
   for (let e = 0; e < m; e++) {
     const s = edges.source[e]!;
     where[e] = allocations.addresses[s]! + edges.offset[e]!;
@@ -380,7 +381,7 @@ function references(allocations: AllocationTable, edges: EdgeSet, hits: RangeHit
 
 /** The source of each edge from CSR starts. O(n + m). */
 function sourcesOf(start: Uint32Array, m: number): Uint32Array {
-  const source = new Uint32Array(m);
+  const source = u32Array(m);
   for (let v = 0, e = 0; v < start.length - 1; v++) {
     for (const stop = start[v + 1]!; e < stop; e++) source[e] = v;
   }

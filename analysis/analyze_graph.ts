@@ -3,6 +3,7 @@
 //
 // Each phase is O(V + E); see analysis/classify.ts.
 
+import { f64Array, i32Array, u32Array } from "./arrays.ts";
 import { attributeLeaks, classify, floodFill, reachability } from "./classify.ts";
 import { dominatorTree, UNREACHABLE } from "./dominators.ts";
 import type { HeapGraph } from "./graph.ts";
@@ -119,23 +120,23 @@ export function holderDominators(
   }
   const r = refs.length;
   // Augmented CSR: the blocks' edges, then each holder's references.
-  const start = new Uint32Array(n + k + 1);
+  const start = u32Array(n + k + 1);
   start.set(graph.edges.start);
-  const perKey = new Uint32Array(k);
+  const perKey = u32Array(k);
   for (const i of refs) perKey[key[i]!]!++;
   for (let h = 0; h < k; h++) start[n + h + 1] = start[n + h]! + perKey[h]!;
-  const target = new Uint32Array(m + r);
+  const target = u32Array(m + r);
   target.set(graph.edges.target);
   const fill = start.slice(n, n + k);
   for (const i of refs) target[fill[key[i]!]!++] = roots.target[i]!;
-  const sizes = new Float64Array(n + k);
+  const sizes = f64Array(n + k);
   sizes.set(graph.nodes.size);
-  const holderIds = new Uint32Array(k);
+  const holderIds = u32Array(k);
   for (let h = 0; h < k; h++) holderIds[h] = n + h;
   const tree = dominatorTree({ start, target }, holderIds, sizes);
   const count = retainedCounts(tree.idom, tree.preorder);
-  const idom = tree.idom.slice(0, n);
-  const heldBy = new Int32Array(n).fill(-1);
+  const idom = tree.idom.subarray(0, n); // the tree is ours: its arrays are reused
+  const heldBy = i32Array(n).fill(-1);
   for (let v = 0; v < n; v++) {
     if (idom[v]! >= n) {
       heldBy[v] = idom[v]! - n;
@@ -151,15 +152,15 @@ export function holderDominators(
   return {
     idom,
     heldBy,
-    retained: tree.retained.slice(0, n),
-    retainedCount: count.slice(0, n),
+    retained: tree.retained.subarray(0, n),
+    retainedCount: count.subarray(0, n),
     holders,
   };
 }
 
 /** Blocks each node retains (itself and all it dominates), bottom-up in reverse preorder. O(V). */
 function retainedCounts(idom: Int32Array, preorder: Uint32Array): Uint32Array {
-  const count = new Uint32Array(idom.length);
+  const count = u32Array(idom.length);
   for (let k = preorder.length - 1; k >= 0; k--) {
     const v = preorder[k]!;
     count[v]! += 1;

@@ -15,6 +15,7 @@
 // - An object-id file (heapspurs' --oid): a 64-bit value in a block's first word names it.
 // O(blocks + references) plus O(distinct vtables · symbol lookup).
 
+import { i32Array, u8Array } from "./arrays.ts";
 import type { ImageIndex } from "./image_index.ts";
 import { hi32, lo32, type MemoryImage, NO_WINDOW } from "./memory.ts";
 
@@ -65,7 +66,7 @@ const MIN_LOAD = 0.05, MAX_LOAD = 100;
 export function inferTypes(input: TypeInput): BlockTypes {
   const { memory, addresses, sizes } = input;
   const n = addresses.length;
-  const type = new Int32Array(n).fill(-1);
+  const type = i32Array(n).fill(-1);
   const names: string[] = [];
   const ids = new Map<string, number>();
   const idOf = (name: string) => {
@@ -80,7 +81,7 @@ export function inferTypes(input: TypeInput): BlockTypes {
   const set = (v: number, name: string) => {
     if (type[v] === -1) type[v] = idOf(name);
   };
-  const objects = new Uint8Array(n);
+  const objects = u8Array(n);
   // Objects named by an id in their first word take precedence: the program says what they are.
   if (input.oids) {
     for (let v = 0; v < n; v++) {

@@ -5,6 +5,7 @@
 // a word that may be malloc's slack or a pool's spare part) and interior (not to its target's
 // start). O(references).
 
+import { f64Array, i32Array, u32Array, u8Array } from "./arrays.ts";
 import type { AllocationTable } from "./allocation_table.ts";
 import {
   EDGE_INTERIOR,
@@ -40,8 +41,8 @@ export function nativeGraph(input: NativeGraphInput): HeapGraph {
   const addresses = allocations.addresses;
   const m0 = be.target.length;
   let win = NO_WINDOW, ws = 0, we = 0, W = win.words;
-  const start = new Uint32Array(n + 1);
-  const target = new Uint32Array(m0), offset = new Uint32Array(m0), flags = new Uint8Array(m0);
+  const start = u32Array(n + 1);
+  const target = u32Array(m0), offset = u32Array(m0), flags = u8Array(m0);
   let m = 0;
   for (let v = 0; v < n; v++) {
     start[v] = m;
@@ -77,9 +78,9 @@ export function nativeGraph(input: NativeGraphInput): HeapGraph {
       size: allocations.sizes,
       zone: allocations.zoneIds,
       zoneNames: allocations.zones,
-      type: input.types?.type ?? new Int32Array(n).fill(-1),
+      type: input.types?.type ?? i32Array(n).fill(-1),
       typeNames: input.types?.names ?? [],
-      flags: new Uint8Array(n),
+      flags: u8Array(n),
     },
     edges: {
       start,
@@ -103,8 +104,8 @@ function graphRoots(input: NativeGraphInput): GraphRoots {
   }));
   const count = hits.target.length + registerHits.length;
   const words = memory.wordReader();
-  const entry = new Uint32Array(count), where = new Float64Array(count);
-  const target = new Uint32Array(count), flags = new Uint8Array(count);
+  const entry = u32Array(count), where = f64Array(count);
+  const target = u32Array(count), flags = u8Array(count);
   let k = 0;
   for (let h = 0; h < hits.target.length; h++) {
     const w = hits.address[h]!;

@@ -10,6 +10,7 @@
 // Attribution gives every leaked node to exactly one direct leak (multi-source BFS, O(V + E)), so
 // the totals shown per direct leak add up.
 
+import { copyI32, i32Array, u32Array, u8Array } from "./arrays.ts";
 import { stronglyConnected } from "./scc.ts";
 import { EDGE_INTERIOR, EDGE_WEAK, type GraphEdges, type HeapGraph } from "./graph.ts";
 import {
@@ -37,8 +38,8 @@ export function floodFill(
   skip = 0,
   from?: Int32Array,
 ): Int32Array {
-  const via = from ? from.slice() : new Int32Array(nodeCount).fill(-2);
-  const queue = new Uint32Array(nodeCount);
+  const via = from ? copyI32(from) : i32Array(nodeCount).fill(-2);
+  const queue = u32Array(nodeCount);
   let head = 0, tail = 0;
   if (from) { for (let v = 0; v < nodeCount; v++) if (from[v] !== -2) queue[tail++] = v; }
   for (const s of seeds) {
@@ -72,7 +73,7 @@ export interface Reachability {
 /** Which nodes the roots reach through strong evidence, through weak evidence only, or not at all. */
 export function reachability(graph: HeapGraph): Reachability {
   const n = graph.nodes.count, roots = graph.roots;
-  const rootRef = new Int32Array(n).fill(-1);
+  const rootRef = i32Array(n).fill(-1);
   const strongSeeds: number[] = [], weakSeeds: number[] = [];
   for (let r = 0; r < roots.target.length; r++) {
     const t = roots.target[r]!;
@@ -84,7 +85,7 @@ export function reachability(graph: HeapGraph): Reachability {
   const hasWeak = weakSeeds.length > 0 ||
     (graph.edges.flags?.some((f) => (f & EDGE_WEAK) !== 0) ?? false);
   const all = hasWeak ? floodFill(n, graph.edges, weakSeeds, 0, strong) : strong;
-  const state = new Uint8Array(n);
+  const state = u8Array(n);
   for (let v = 0; v < n; v++) {
     state[v] = strong[v] !== -2
       ? STATUS_REACHABLE
@@ -131,15 +132,15 @@ export function classify(
   opts: ClassifyOptions,
 ): Classification {
   const n = state.length;
-  const leakedMask = new Uint8Array(n);
+  const leakedMask = u8Array(n);
   for (let i = 0; i < n; i++) if (state[i] === STATUS_LEAKED) leakedMask[i] = 1;
   const comp = leakedComponents(n, edges, leakedMask);
   let count = 0;
   for (let v = 0; v < n; v++) if (comp[v]! >= count) count = comp[v]! + 1;
 
-  const compSize = new Uint32Array(count);
-  const selfLoop = new Uint8Array(count);
-  const held = new Uint8Array(count);
+  const compSize = u32Array(count);
+  const selfLoop = u8Array(count);
+  const held = u8Array(count);
   for (let v = 0; v < n; v++) {
     if (!leakedMask[v]) continue;
     const c = comp[v]!;
@@ -153,10 +154,10 @@ export function classify(
   }
   const entry = entries(edges, comp, count, compSize, leakedMask, opts);
 
-  const status = new Uint8Array(n);
-  const leak = new Uint8Array(n);
+  const status = u8Array(n);
+  const leak = u8Array(n);
   const members: number[][] = [];
-  const cycleIndex = new Int32Array(count).fill(-1);
+  const cycleIndex = i32Array(count).fill(-1);
   let direct = 0, indirect = 0;
   for (let v = 0; v < n; v++) {
     if (!leakedMask[v]) {
@@ -200,7 +201,7 @@ function entries(
   opts: ClassifyOptions,
 ): Int32Array {
   const n = comp.length, addr = opts.addresses, at = opts.allocatedAt;
-  const entry = new Int32Array(count).fill(-1);
+  const entry = i32Array(count).fill(-1);
   const earlier = (v: number, u: number) => {
     const tv = at?.[v] ?? NaN, tu = at?.[u] ?? NaN;
     if (!Number.isNaN(tv) && !Number.isNaN(tu) && tv !== tu) return tv < tu;
@@ -208,7 +209,7 @@ function entries(
     return addr[v]! < addr[u]!;
   };
   // Interior and start references each member receives from its own component.
-  const interiorIn = new Uint32Array(n), startIn = new Uint32Array(n);
+  const interiorIn = u32Array(n), startIn = u32Array(n);
   for (let v = 0; v < n; v++) {
     if (!leakedMask[v] || compSize[comp[v]!]! < 2) continue;
     for (let e = edges.start[v]!, end = edges.start[v + 1]!; e < end; e++) {
@@ -247,8 +248,8 @@ function entries(
  */
 export function attributeLeaks(edges: EdgeCsr, status: Uint8Array, leak: Uint8Array): Int32Array {
   const n = status.length;
-  const owner = new Int32Array(n).fill(-1);
-  const queue = new Uint32Array(n);
+  const owner = i32Array(n).fill(-1);
+  const queue = u32Array(n);
   let head = 0, tail = 0;
   for (let v = 0; v < n; v++) {
     if (leak[v] === LEAK_DIRECT) {
@@ -275,7 +276,7 @@ export function attributeLeaks(edges: EdgeCsr, status: Uint8Array, leak: Uint8Ar
  * ids (per node, -1 when not leaked) are the same as on the whole graph with the mask.
  */
 export function leakedComponents(n: number, edges: EdgeCsr, leakedMask: Uint8Array): Int32Array {
-  const local = new Int32Array(n).fill(-1);
+  const local = i32Array(n).fill(-1);
   let k = 0, m = 0;
   for (let v = 0; v < n; v++) {
     if (!leakedMask[v]) continue;
@@ -284,8 +285,8 @@ export function leakedComponents(n: number, edges: EdgeCsr, leakedMask: Uint8Arr
       if (leakedMask[edges.target[e]!]) m++;
     }
   }
-  const start = new Uint32Array(k + 1), adj = new Uint32Array(m);
-  const global = new Uint32Array(k);
+  const start = u32Array(k + 1), adj = u32Array(m);
+  const global = u32Array(k);
   m = 0;
   for (let v = 0; v < n; v++) {
     const u = local[v]!;
@@ -298,7 +299,7 @@ export function leakedComponents(n: number, edges: EdgeCsr, leakedMask: Uint8Arr
     }
   }
   start[k] = m;
-  const sub = stronglyConnected({ nodeCount: k, start, adj }, new Uint8Array(k).fill(1));
+  const sub = stronglyConnected({ nodeCount: k, start, adj }, u8Array(k).fill(1));
   const comp = local; // reused: -1 stays for reachable nodes
   for (let u = 0; u < k; u++) comp[global[u]!] = sub.comp[u]!;
   return comp;

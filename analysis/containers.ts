@@ -25,6 +25,7 @@
 // `free` on were not handed out yet. Unlike a vector's spare storage this is only likely (a span
 // `{ begin, end }` of live data has the same shape), so it weakens, never removes, a reference.
 
+import { copyF64 } from "./arrays.ts";
 import { hi32, lo32, type MemoryImage, NO_WINDOW, type WordReader } from "./memory.ts";
 
 const TWO32 = 4294967296;
@@ -89,7 +90,7 @@ export function recogniseContainers(
   sizes: Float64Array,
   initial: Float64Array,
   refs: References,
-  weakFrom: Float64Array = sizes.slice(),
+  weakFrom: Float64Array = copyF64(sizes),
 ): ScanLimits {
   const words = memory.wordReader();
   const candidates: Candidate[] = [];
@@ -214,8 +215,8 @@ function _round(
   candidates: readonly Candidate[],
   weakFromInitial: Float64Array,
 ): ScanLimits {
-  const scanSize = initial.slice();
-  const weakFrom = weakFromInitial.slice();
+  const scanSize = copyF64(initial);
+  const weakFrom = copyF64(weakFromInitial);
   const bodies = new Map<number, "string" | "vector">();
   const skipped = new Set<number>();
   let strings = 0, vectors = 0;

@@ -17,6 +17,8 @@
 // longer fit a cache) and the NCA walk 0.06 s.
 // Memory: nine Int32/Uint32 arrays of V + 1 and one of E (the predecessor lists), plus the output.
 
+import { f64Array, i32Array, u32Array } from "./arrays.ts";
+
 /** A graph in compressed sparse row form: the targets of node v are target[start[v] .. start[v+1]). */
 export interface CsrGraph {
   /** n + 1 offsets into `target`. */
@@ -62,11 +64,11 @@ export function dominatorTree(
   }
 
   // 1. Depth-first preorder from the virtual root (number 0); node v gets number pre[v] ≥ 1.
-  const pre = new Int32Array(n).fill(-1);
-  const vertex = new Uint32Array(n + 1); // preorder number → node (vertex[0] unused: virtual)
-  const parent = new Int32Array(n + 1); // preorder number → parent's preorder number
-  const stackNode = new Uint32Array(n + 1);
-  const stackEdge = new Uint32Array(n + 1);
+  const pre = i32Array(n).fill(-1);
+  const vertex = u32Array(n + 1); // preorder number → node (vertex[0] unused: virtual)
+  const parent = i32Array(n + 1); // preorder number → parent's preorder number
+  const stackNode = u32Array(n + 1);
+  const stackEdge = u32Array(n + 1);
   let count = 1;
   for (let i = 0; i < roots.length; i++) {
     const r = roots[i]!;
@@ -102,15 +104,16 @@ export function dominatorTree(
 
   // 2. Predecessors of every reachable node in preorder numbers (CSR), the virtual root (0)
   //    being a predecessor of every root.
-  const predStart = new Uint32Array(count + 1);
+  const predStart = u32Array(count + 1);
   for (let i = 0; i < roots.length; i++) predStart[pre[roots[i]!]! + 1]! += 1;
   for (let p = 1; p < count; p++) {
     const v = vertex[p]!;
     for (let e = start[v]!; e < start[v + 1]!; e++) predStart[pre[target[e]!]! + 1]! += 1;
   }
   for (let p = 0; p < count; p++) predStart[p + 1]! += predStart[p]!;
-  const fill = predStart.slice(0, count);
-  const pred = new Uint32Array(predStart[count]!);
+  const fill = stackEdge; // reused: the DFS is done
+  fill.set(predStart.subarray(0, count));
+  const pred = u32Array(predStart[count]!);
   for (let i = 0; i < roots.length; i++) pred[fill[pre[roots[i]!]!]!++] = 0;
   for (let p = 1; p < count; p++) {
     const v = vertex[p]!;
@@ -119,9 +122,9 @@ export function dominatorTree(
 
   // 3. Semidominators, in reverse preorder (Lengauer–Tarjan with simple path compression over the
   //    forest of processed nodes: ancestor -1 = a tree root, not processed yet).
-  const semi = new Int32Array(count);
-  const label = new Int32Array(count);
-  const ancestor = new Int32Array(count).fill(-1);
+  const semi = i32Array(count);
+  const label = i32Array(count);
+  const ancestor = i32Array(count).fill(-1);
   const path = stackNode; // reused: compression walks at most `count` nodes
   for (let p = 0; p < count; p++) semi[p] = label[p] = p;
   for (let w = count - 1; w >= 1; w--) {
@@ -164,9 +167,9 @@ export function dominatorTree(
 
   // 5. Back to node ids, and retained sizes summed bottom-up (reverse preorder: a node's
   //    dominator has a smaller number, so its total is complete before it is added on).
-  const idom = new Int32Array(n).fill(UNREACHABLE);
-  const retained = new Float64Array(n);
-  const byPre = new Float64Array(count);
+  const idom = i32Array(n).fill(UNREACHABLE);
+  const retained = f64Array(n);
+  const byPre = f64Array(count);
   for (let w = count - 1; w >= 1; w--) {
     const v = vertex[w]!;
     const total = byPre[w]! + sizes[v]!;
@@ -175,7 +178,7 @@ export function dominatorTree(
     byPre[d]! += total;
     idom[v] = d === 0 ? VIRTUAL_ROOT : vertex[d]!;
   }
-  return { idom, retained, reachableSize: byPre[0]!, preorder: vertex.slice(1, count) };
+  return { idom, retained, reachableSize: byPre[0]!, preorder: vertex.subarray(1, count) };
 }
 
 /** One of the largest retainers. */

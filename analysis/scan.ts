@@ -3,6 +3,7 @@
 // O(words) per range; each word costs two 32-bit loads and a range check, and only values inside the
 // heap's address span reach the index lookup. Words are read as two Uint32 halves (no BigInt).
 
+import { u32Array } from "./arrays.ts";
 import type { AllocationIndex } from "./alloc_index.ts";
 import type { AllocationTable } from "./allocation_table.ts";
 import type { MemoryImage } from "./memory.ts";
@@ -12,11 +13,11 @@ const TWO32 = 4294967296;
 
 /** A growable Uint32Array. */
 export class U32Vec {
-  data = new Uint32Array(1024);
+  data = u32Array(1024);
   length = 0;
   push(v: number): void {
     if (this.length === this.data.length) {
-      const bigger = new Uint32Array(this.data.length * 2);
+      const bigger = u32Array(this.data.length * 2);
       bigger.set(this.data);
       this.data = bigger;
     }
@@ -106,15 +107,15 @@ export function scanBlocks(
   // Only target and offset are stored while scanning; the source of each edge follows from the CSR
   // `start` and is filled in once the count is known (less memory while the arrays grow).
   let cap = Math.max(1024, n * 2);
-  let target: Uint32Array = new Uint32Array(cap);
-  let offset: Uint32Array = new Uint32Array(cap);
+  let target: Uint32Array = u32Array(cap);
+  let offset: Uint32Array = u32Array(cap);
   let m = 0;
-  const start = new Uint32Array(n + 1);
+  const start = u32Array(n + 1);
   let unreadable = 0, bytesScanned = 0;
   const min = index.min, max = index.max;
   const minHi = Math.floor(min / TWO32), maxHi = Math.floor((max - 1) / TWO32);
   let chunkStart = 0, chunkEnd = 0;
-  let words: Uint32Array = new Uint32Array(0);
+  let words: Uint32Array = u32Array(0);
   for (let i = 0; i < n; i++) {
     start[i] = m;
     const addr = addresses[i]!, size = sizes[i]!;
@@ -182,7 +183,7 @@ export function finishEdgeSet(
   bytesScanned: number,
 ): EdgeSet {
   const n = start.length - 1;
-  const source = new Uint32Array(m);
+  const source = u32Array(m);
   for (let v = 0, e = 0; v < n; v++) for (const stop = start[v + 1]!; e < stop; e++) source[e] = v;
   return {
     source,
@@ -216,7 +217,7 @@ function _nextCap(cap: number): number {
 }
 
 function _grow(a: Uint32Array, cap: number): Uint32Array {
-  const b = new Uint32Array(cap);
+  const b = u32Array(cap);
   b.set(a);
   return b;
 }

@@ -6,7 +6,9 @@
 // else is a bug: exit 3 with the stack, never 1 ("leaks found").
 
 import { EXIT, type ExitStatus, HeapscopeError } from "../analysis/mod.ts";
+import { useZeroedMemory } from "../analysis/arrays.ts";
 import { CaptureError } from "../ffi/mod.ts";
+import { hugeZeroedMemory } from "../ffi/huge_arrays.ts";
 import { analyzeCommand } from "./analyze.ts";
 import { diff } from "./diff.ts";
 import { watch } from "./watch.ts";
@@ -63,6 +65,8 @@ function usage(): string {
 
 /** Run the command line `argv`; returns the exit status. */
 export async function main(argv: string[]): Promise<number> {
+  // The analysis's big arrays on huge pages where the kernel has them (analysis/arrays.ts).
+  useZeroedMemory(hugeZeroedMemory());
   try {
     // `run` takes everything after `--` as the command, untouched by option parsing.
     const dash = argv.indexOf("--");

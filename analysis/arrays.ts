@@ -1,0 +1,65 @@
+// The analysis's big typed arrays, from a source of zeroed memory the caller may choose.
+//
+// Why: where 4 KiB pages are slow to fault in (this project's VMs: ~14 µs a page, 3.6 ms per MB
+// of fresh memory, measured with a C probe that writes one byte per page; the same memory with
+// transparent huge pages: 0.07 ms per MB once the kernel has them), a heap of 10^6 blocks spends
+// more time faulting in its ~300 MB of arrays than computing with them. V8 cannot ask for huge
+// pages, so the command line hands the analysis a source that maps them (ffi/huge_arrays.ts); the
+// analysis itself only asks for arrays here. Without a source, or for arrays under 1 MiB, they are
+// plain typed arrays. Every array comes zeroed, as `new Uint32Array(n)` does.
+
+/** Zeroed memory of at least `bytes` bytes, or undefined to fall back to a plain array. */
+export type ZeroedMemory = (bytes: number) => ArrayBuffer | undefined;
+
+let source: ZeroedMemory | undefined;
+
+/** Use `s` for every big array from now on (undefined: plain typed arrays). */
+export function useZeroedMemory(s: ZeroedMemory | undefined): void {
+  source = s;
+}
+
+/** Arrays smaller than this are plain (a mapping per array costs more than their faults). */
+const BIG = 1 << 20;
+
+function zeroed(bytes: number): ArrayBuffer | undefined {
+  return bytes >= BIG && source ? source(bytes) : undefined;
+}
+
+export function u8Array(n: number): Uint8Array {
+  const b = zeroed(n);
+  return b ? new Uint8Array(b, 0, n) : new Uint8Array(n);
+}
+
+export function i32Array(n: number): Int32Array {
+  const b = zeroed(n * 4);
+  return b ? new Int32Array(b, 0, n) : new Int32Array(n);
+}
+
+export function u32Array(n: number): Uint32Array {
+  const b = zeroed(n * 4);
+  return b ? new Uint32Array(b, 0, n) : new Uint32Array(n);
+}
+
+export function f64Array(n: number): Float64Array {
+  const b = zeroed(n * 8);
+  return b ? new Float64Array(b, 0, n) : new Float64Array(n);
+}
+
+/** A copy of `a` (its first `n` elements) in memory from the same source. */
+export function copyF64(a: Float64Array, n = a.length): Float64Array {
+  const out = f64Array(n);
+  out.set(n === a.length ? a : a.subarray(0, n));
+  return out;
+}
+
+export function copyI32(a: Int32Array, n = a.length): Int32Array {
+  const out = i32Array(n);
+  out.set(n === a.length ? a : a.subarray(0, n));
+  return out;
+}
+
+export function copyU32(a: Uint32Array, n = a.length): Uint32Array {
+  const out = u32Array(n);
+  out.set(n === a.length ? a : a.subarray(0, n));
+  return out;
+}
