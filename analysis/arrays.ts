@@ -30,6 +30,11 @@ export function u8Array(n: number): Uint8Array {
   return b ? new Uint8Array(b, 0, n) : new Uint8Array(n);
 }
 
+export function u16Array(n: number): Uint16Array {
+  const b = zeroed(n * 2);
+  return b ? new Uint16Array(b, 0, n) : new Uint16Array(n);
+}
+
 export function i32Array(n: number): Int32Array {
   const b = zeroed(n * 4);
   return b ? new Int32Array(b, 0, n) : new Int32Array(n);

@@ -6,6 +6,7 @@
 // AllocationTable. Segments are walked in ascending address order, so the columns come out sorted
 // and lookups are binary searches.
 
+import { f64Array, u16Array } from "../arrays.ts";
 import { hex } from "./_hex.ts";
 import { MINSIZE } from "./layout.ts";
 import type { WordViews } from "./word_views.ts";
@@ -17,7 +18,8 @@ const TWO32 = 4294967296;
  * entries, which the free-list phase marks dead), as the columns the AllocationTable is made of:
  * user pointer (header + 16) ascending, usable size (csize − 8), zone. The columns are allocated at
  * their upper bound up front: untouched pages of a typed array cost no memory, while growing copies
- * would touch every page again (fresh memory costs ~6 ms/MB to fault in on our CI VMs).
+ * would touch every page again (fresh memory costs ~6 ms/MB to fault in on our CI VMs; on huge
+ * pages, analysis/arrays.ts, much less).
  */
 export class HeapColumns {
   address: Float64Array;
@@ -26,9 +28,9 @@ export class HeapColumns {
   length = 0;
 
   constructor(capacity: number) {
-    this.address = new Float64Array(capacity);
-    this.usable = new Float64Array(capacity);
-    this.zone = new Uint16Array(capacity);
+    this.address = f64Array(capacity);
+    this.usable = f64Array(capacity);
+    this.zone = u16Array(capacity);
   }
 
   push(user: number, usable: number, zone = 0): void {
@@ -42,8 +44,8 @@ export class HeapColumns {
   /** Doubles the capacity (only when the up-front bound was capped). */
   grow(): void {
     const cap = Math.max(16, this.address.length * 2);
-    const address = new Float64Array(cap), usable = new Float64Array(cap);
-    const zone = new Uint16Array(cap);
+    const address = f64Array(cap), usable = f64Array(cap);
+    const zone = u16Array(cap);
     address.set(this.address.subarray(0, this.length));
     usable.set(this.usable.subarray(0, this.length));
     zone.set(this.zone.subarray(0, this.length));
