@@ -17,6 +17,7 @@ import {
   scanPartialBlock,
   TS_SCAN_KERNEL,
 } from "../analysis/mod.ts";
+import { f64Array, u32Array } from "../analysis/arrays.ts";
 import { shim } from "./shim.ts";
 
 type ScanBlocks = NonNullable<ReturnType<typeof shim>["hs_scan_blocks"]>;
@@ -69,16 +70,16 @@ function _scanBlocks(
   if (n === 0 || !_aligned(memory)) return TS_SCAN_KERNEL.scanBlocks(memory, index, allocations);
   const addresses = allocations.addresses, sizes = allocations.sizes;
   let cap = Math.max(1024, n * 2);
-  let target = new Uint32Array(cap), offset = new Uint32Array(cap);
+  let target = u32Array(cap), offset = u32Array(cap);
   const grow = () => {
     cap = Math.ceil(cap * 1.5);
-    const t = new Uint32Array(cap), o = new Uint32Array(cap);
+    const t = u32Array(cap), o = u32Array(cap);
     t.set(target);
     o.set(offset);
     target = t;
     offset = o;
   };
-  const start = new Uint32Array(n + 1);
+  const start = u32Array(n + 1);
   const out = new Float64Array(3);
   let m = 0, unreadable = 0, bytesScanned = 0;
   let i = 0;
@@ -154,7 +155,7 @@ function _scanRanges(
     return TS_SCAN_KERNEL.scanRanges(memory, index, ranges);
   }
   let cap = 4096;
-  let hitAddress = new Float64Array(cap), hitTarget = new Uint32Array(cap);
+  let hitAddress = f64Array(cap), hitTarget = u32Array(cap);
   const range: number[] = [], address: number[] = [], target: number[] = [];
   const out = new Float64Array(2);
   const words = (base: number, bytes: Uint8Array, from: number, to: number, r: number) => {
@@ -189,8 +190,8 @@ function _scanRanges(
       if (status === 0) return;
       from = out[0]!;
       cap *= 2;
-      hitAddress = new Float64Array(cap);
-      hitTarget = new Uint32Array(cap);
+      hitAddress = f64Array(cap);
+      hitTarget = u32Array(cap);
     }
   };
   for (let r = 0; r < ranges.length; r++) {
