@@ -43,6 +43,23 @@ Deno.test("analyze of a gcore core gives the leaks.json of the live process", as
     equal(firstDifference(withoutTimes(before), withoutTimes(after)), "");
     const names = (JSON.parse(after).roots as { name?: string }[]).map((r) => r.name).join("\n");
     ok(/g_\w+ in /.test(names), "the roots are named by the symbols of the --exe file");
+    // why reads the core too: a reachable block's path starts at a named global, as leaks.json says.
+    const file = JSON.parse(after) as { nodes: { address: string; status: string; id: number }[] };
+    const root = (JSON.parse(after).roots as { target: number; name?: string }[])
+      .find((r) => /^g_\w+ in /.test(r.name ?? ""))!;
+    const target = file.nodes.find((n) => n.id === root.target)!;
+    const why = await heapscope([
+      "why",
+      `${dir}/core.${proc.pid}`,
+      target.address,
+      "--exe",
+      `${dir}/leaky-copy`,
+    ]);
+    equal(why.code, 0, said(why));
+    ok(
+      why.stdout.includes(`shortest path from a root:\n  ${root.name!.split(" in ")[0]}`),
+      said(why),
+    );
   } finally {
     await proc.stop();
     await Deno.remove(dir, { recursive: true });
