@@ -27,6 +27,9 @@
 #define IOV_MAX 1024
 #endif
 #define PIECE (64UL << 20)
+// Bytes per process_vm_readv call: the kernel caps one call at MAX_RW_COUNT (2 GiB - 4 KiB) and
+// returns a short count past it.
+#define BATCH (1UL << 30)
 
 struct range {
   uint64_t start, end;
@@ -86,7 +89,7 @@ static uint64_t flush(pid_t pid, struct iovec *local, struct iovec *remote, size
 
 static uint64_t sweep(pid_t pid, const struct range *r, size_t nr, uint8_t *dst) {
   static struct iovec local[IOV_MAX], remote[IOV_MAX];
-  uint64_t total = 0, off = 0;
+  uint64_t total = 0, off = 0, batch_start = 0;
   size_t k = 0;
   for (size_t i = 0; i < nr; i++) {
     for (uint64_t a = r[i].start; a < r[i].end;) {
@@ -97,9 +100,10 @@ static uint64_t sweep(pid_t pid, const struct range *r, size_t nr, uint8_t *dst)
       remote[k].iov_len = len;
       off += len;
       a += len;
-      if (++k == IOV_MAX) {
+      if (++k == IOV_MAX || off - batch_start >= BATCH) {
         total += flush(pid, local, remote, k);
         k = 0;
+        batch_start = off;
       }
     }
   }

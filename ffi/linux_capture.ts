@@ -102,6 +102,8 @@ export function captureTestHooksFromEnv(
 const AT_PAGESZ = 6;
 /** Bytes per hs_read_ranges call: the deadline is checked between calls (≈5 ms each here). */
 const BATCH_BYTES = 32 * 1024 * 1024;
+/** Largest copied chunk (Snapshot.memory entry): 1 GiB, a multiple of every page size. */
+const CHUNK_BYTES = 1 << 30;
 /** Longest stretch of copying before signal listeners get a turn of the event loop. */
 const YIELD_MS = 50;
 /** Below SP the stack is dead but for the x86_64 red zone (aarch64 has none; 128 covers both). */
@@ -196,6 +198,16 @@ export async function captureLinuxSnapshot(
     (1 << 20) + Math.ceil(estimate / 64),
     { hugePages: thp !== "never", onProgress: (done, total) => progress("buffers", done, total) },
   );
+  if (
+    thp !== "never" && buffers.preparedBytes >= 64 << 20 &&
+    buffers.hugeBytes * 2 < buffers.preparedBytes
+  ) {
+    // Huge pages asked for but mostly not given (fragmented memory, defrag off): the copy is slower.
+    warnings.push(
+      `only ${mib(buffers.hugeBytes)} of the ${mib(buffers.preparedBytes)} copy buffers got ` +
+        `transparent huge pages: the copy into 4 KiB pages takes longer`,
+    );
+  }
   if (thp === "never" && estimate > 0) {
     warnings.push(
       "transparent huge pages are off (/sys/kernel/mm/transparent_hugepage/enabled is never): the " +
@@ -881,7 +893,15 @@ function residentParts(
     if (last && last[0] + last[1] === start) last[1] += len;
     else merged.push([start, len]);
   }
-  return { spans: merged, scan: resident.scan };
+  // No chunk above CHUNK_BYTES: typed arrays and the readers over them stay far from 2^32-byte
+  // offsets (the glibc walker misread every heap past 4 GiB of one 5 GiB chunk at 10^7 blocks).
+  const spans: [number, number][] = [];
+  for (const [start, len] of merged) {
+    for (let off = 0; off < len; off += CHUNK_BYTES) {
+      spans.push([start + off, Math.min(CHUNK_BYTES, len - off)]);
+    }
+  }
+  return { spans, scan: resident.scan };
 }
 
 /**
