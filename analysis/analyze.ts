@@ -64,6 +64,12 @@ export interface AnalyzeOptions {
   imageFiles?: ImageFiles;
   /** Demangles C++ and Rust names (analysis/demangle.ts, loaded by the caller). */
   demangle?: (name: string) => string;
+  /**
+   * "file:line" of code addresses (debug info, through ffi/symbolize.ts's frameLinesSync): stack
+   * roots then name their line, "make_tree frame in thread 12 (tree.c:40)". Asked once, for every
+   * frame of every thread.
+   */
+  frameLines?: (pcs: readonly number[]) => ReadonlyMap<number, string>;
   /** heapspurs-style object ids: a 64-bit value in a block's first word names it. */
   oids?: OidTable;
   /** Compute the dominator tree and retained sizes (default true). */
@@ -190,7 +196,14 @@ export function analyzeHeap(
       types,
     }));
   const allocatedAt = opts.recorded ? allocationTimes(allocations, opts.recorded) : undefined;
-  const namer = new RootNamer(snapshot, memory, images, opts.imageFiles, opts.demangle);
+  const namer = new RootNamer(
+    snapshot,
+    memory,
+    images,
+    opts.imageFiles,
+    opts.demangle,
+    opts.frameLines,
+  );
   const holders = opts.dominators === false
     ? undefined
     : phases.run("root-names", () => rootHolders(graph, namer));

@@ -3,7 +3,8 @@
 //   data      the symbol covering the word, with the offset inside it: "g_registry+0x8 in ./server"
 //             (an image offset and its section kind when no symbol covers it)
 //   stack     the function whose frame holds the slot, from an unwind of the copied stack with the
-//             images' call frame information (analysis/unwind/): "make_tree frame in thread 1234"
+//             images' call frame information (analysis/unwind/), and its line where debug info
+//             says: "make_tree frame in thread 1234 (tree.c:40)"
 //   register  "rbx of thread 1234"
 //   tls       "TLS of thread 1234 (tp-0x50)", with the variable when a symbol says
 //   other     the mapping: "anonymous rw memory 0x7f…000-0x7f…000 +0x40"
@@ -11,12 +12,22 @@
 // per name after that.
 
 import type { RootEntry } from "./graph.ts";
-import type { ImageIndex } from "./image_index.ts";
-import type { MemoryImage } from "./memory.ts";
+import { ImageIndex } from "./image_index.ts";
+import { MemoryImage } from "./memory.ts";
 import type { ImageFiles, Snapshot } from "./types.ts";
 import { CodeMap, dwarfRegisters, type Frame, unwindImage, unwindStack } from "./unwind/mod.ts";
 
 const hex = (n: number) => "0x" + n.toString(16);
+
+/**
+ * The code addresses of every thread's frames (RootNamer.frameCodes) of a snapshot, unwound with
+ * the images' call frame information from `files`: a snapshot file carries their lines.
+ */
+export function threadFrameCodes(snapshot: Snapshot, files?: ImageFiles): number[] {
+  const memory = new MemoryImage(snapshot.memory);
+  const images = new ImageIndex(snapshot.images, snapshot.regions, files);
+  return new RootNamer(snapshot, memory, images, files).frameCodes();
+}
 
 export class RootNamer {
   #snapshot: Snapshot;
@@ -26,6 +37,8 @@ export class RootNamer {
   #demangle: (name: string) => string;
   #frames = new Map<number, Frame[]>();
   #code?: CodeMap;
+  #frameLines?: (pcs: readonly number[]) => ReadonlyMap<number, string>;
+  #lines?: ReadonlyMap<number, string>;
 
   constructor(
     snapshot: Snapshot,
@@ -33,7 +46,9 @@ export class RootNamer {
     images: ImageIndex,
     files?: ImageFiles,
     demangle: (name: string) => string = (n) => n,
+    frameLines?: (pcs: readonly number[]) => ReadonlyMap<number, string>,
   ) {
+    this.#frameLines = frameLines;
     this.#snapshot = snapshot;
     this.#memory = memory;
     this.#images = images;
@@ -80,11 +95,38 @@ export class RootNamer {
   }
 
   /** The function of the stack frame of `tid` that holds `where`, as "fn frame in thread N". */
-  frameOf(tid: number, where: number): { function?: string; pc?: number } {
+  frameOf(tid: number, where: number): { function?: string; pc?: number; line?: string } {
     const f = this.#framesOf(tid).find((f) => where >= f.slots.start && where < f.slots.end);
     if (!f) return {};
-    const fn = this.#function(f.method === "registers" ? f.pc : f.pc - 1);
-    return { ...(fn ? { function: fn } : {}), pc: f.pc };
+    const code = f.method === "registers" ? f.pc : f.pc - 1;
+    const fn = this.#function(code);
+    const line = this.#lineOf(code);
+    return { ...(fn ? { function: fn } : {}), pc: f.pc, ...(line ? { line } : {}) };
+  }
+
+  /**
+   * The code address of every frame of every thread (a return address's call instruction, pc - 1;
+   * the interrupted instruction itself for the innermost frame): what `frameLines` is asked about.
+   */
+  frameCodes(): number[] {
+    const codes: number[] = [];
+    for (const t of this.#snapshot.threads) {
+      for (const f of this.#framesOf(t.tid)) codes.push(f.method === "registers" ? f.pc : f.pc - 1);
+    }
+    return codes;
+  }
+
+  /** file:line of a frame's code address: every thread's frames asked for at once, on first use. */
+  #lineOf(code: number): string | undefined {
+    if (!this.#frameLines) return undefined;
+    if (!this.#lines) {
+      try {
+        this.#lines = this.#frameLines(this.frameCodes());
+      } catch {
+        this.#lines = new Map(); // no tool, no lines: names stay without them
+      }
+    }
+    return this.#lines.get(code);
   }
 
   #data(where: number, imagePath?: string): string {
@@ -101,8 +143,9 @@ export class RootNamer {
   #stack(tid: number, where: number): string {
     const f = this.frameOf(tid, where);
     const t = this.#snapshot.threads.find((t) => t.tid === tid);
-    if (f.function) return `${f.function} frame in thread ${tid}`;
-    if (f.pc !== undefined) return `frame at ${hex(f.pc)} in thread ${tid}`;
+    const line = f.line ? ` (${f.line})` : "";
+    if (f.function) return `${f.function} frame in thread ${tid}${line}`;
+    if (f.pc !== undefined) return `frame at ${hex(f.pc)} in thread ${tid}${line}`;
     const above = t ? ` (SP+${hex(where - t.sp)})` : "";
     return `stack of thread ${tid}${above}`;
   }

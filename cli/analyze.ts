@@ -91,6 +91,7 @@ export async function analyzeCommand(argv: string[]): Promise<ExitStatus> {
       const outcome = await analyseAndWrite(source.snapshot, {
         ...output,
         imageFiles: source.imageFiles,
+        frameLines: source.frameLines,
         ...(source.recorder ? { recorder: source.recorder } : {}),
         ...(source.frames ? { frames: source.frames } : {}),
       });

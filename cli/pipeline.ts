@@ -43,7 +43,7 @@ import {
 } from "../analysis/suppressions.ts";
 import { onInterrupt, readRecorderTable, scanKernel } from "../ffi/mod.ts";
 import { RecorderTableError, recorderWarnings } from "../ffi/recorder_table.ts";
-import { symbolize } from "../ffi/symbolize.ts";
+import { frameLinesSync, symbolize } from "../ffi/symbolize.ts";
 import {
   formatCount,
   formatSites,
@@ -82,6 +82,8 @@ export interface OutputOptions {
   frames?: FrameMap;
   /** The images' files (default: from disk, for a live process). */
   imageFiles?: ImageFiles;
+  /** file:line of code addresses (a saved source's; default: the live process's files). */
+  frameLines?: (pcs: readonly number[]) => ReadonlyMap<number, string>;
   /** heapspurs-style object ids (--oid). */
   oids?: OidTable;
   /** Known leaks to leave out of the verdict (--suppressions; analysis/suppressions.ts). */
@@ -103,6 +105,8 @@ export interface AnalyseOptions {
   recorder?: OutputOptions["recorder"];
   imageFiles?: ImageFiles;
   oids?: OidTable;
+  /** file:line of code addresses (a saved source's; default: the live process's files). */
+  frameLines?: (pcs: readonly number[]) => ReadonlyMap<number, string>;
 }
 
 /**
@@ -141,6 +145,9 @@ export async function analyseSnapshot(
       imageFiles: files,
       demangle,
       oids: opts.oids,
+      // Stack roots' lines: a saved source's own, else the live process's files.
+      frameLines: opts.frameLines ??
+        (opts.imageFiles ? undefined : frameLinesSync(snapshot.regions, snapshot.pageSize)),
     });
   } finally {
     opts.progress.done();

@@ -4,9 +4,11 @@
 // its symbolized frames.
 
 import type { ImageFiles, Snapshot } from "../analysis/mod.ts";
+import { ElfFile } from "../analysis/elf.ts";
 import type { FrameMap } from "../analysis/sites.ts";
 import { isCoreFile, loadCoreFile } from "../ffi/core_load.ts";
 import { diskImageFiles } from "../ffi/image_files.ts";
+import { frameLinesSync } from "../ffi/symbolize.ts";
 import {
   isSnapshotFile,
   readSnapshotFile,
@@ -24,6 +26,12 @@ export interface SavedSource {
   frames?: FrameMap;
   /** What loading found worth saying (a core's signal, libraries read from elsewhere). */
   notes: string[];
+  /**
+   * file:line of code addresses, for stack roots: a snapshot's saved lines (LINES), else its files
+   * here when their build id is the one the process ran (else none, rather than wrong ones); a
+   * core's files where --exe/--sysroot say.
+   */
+  frameLines: (pcs: readonly number[]) => ReadonlyMap<number, string>;
   close(): void;
 }
 
@@ -73,6 +81,10 @@ export async function openSavedSource(
       ...(file.recorder ? { recorder: file.recorder } : {}),
       ...(file.frames ? { frames: file.frames } : {}),
       notes: [],
+      frameLines: file.lines
+        ? (pcs) =>
+          new Map(pcs.flatMap((pc) => file.lines!.has(pc) ? [[pc, file.lines!.get(pc)!]] : []))
+        : frameLinesSync(file.snapshot.regions, file.snapshot.pageSize, sameBuildId(file.snapshot)),
       close: () => (files as Partial<ReturnType<typeof diskImageFiles>>).close?.(),
     };
   }
@@ -83,10 +95,45 @@ export async function openSavedSource(
       snapshot: core.snapshot,
       imageFiles: core.imageFiles,
       notes: core.notes,
+      frameLines: frameLinesSync(core.snapshot.regions, core.snapshot.pageSize, core.localPath),
       close: () => core.imageFiles.close(),
     };
   }
   return undefined;
+}
+
+/** `path` when the file there has the build id the snapshot recorded for it, else undefined. */
+function sameBuildId(snapshot: Snapshot): (path: string) => string | undefined {
+  const recorded = new Map(snapshot.images.map((i) => [i.path, i.buildId]));
+  const cache = new Map<string, string | undefined>();
+  return (path) => {
+    if (cache.has(path)) return cache.get(path);
+    let here: string | undefined;
+    try {
+      const file = Deno.openSync(path);
+      try {
+        here = new ElfFile((o, n) => {
+          const b = new Uint8Array(n);
+          file.seekSync(o, Deno.SeekMode.Start);
+          let done = 0;
+          while (done < n) {
+            const k = file.readSync(b.subarray(done));
+            if (!k) break;
+            done += k;
+          }
+          return b.subarray(0, done);
+        }).buildId();
+      } finally {
+        file.close();
+      }
+    } catch {
+      here = undefined; // missing or not ELF
+    }
+    const want = recorded.get(path);
+    const ok = want !== undefined && here === want ? path : undefined;
+    cache.set(path, ok);
+    return ok;
+  };
 }
 
 /**

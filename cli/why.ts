@@ -153,6 +153,7 @@ async function load(
         progress,
         oids,
         imageFiles: saved.imageFiles,
+        frameLines: saved.frameLines,
         ...(saved.recorder ? { recorder: saved.recorder } : {}),
       });
       return analysisWhyModel(analysis);

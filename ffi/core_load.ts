@@ -36,6 +36,8 @@ export interface LoadedCore {
    * files by build id), from where --exe and --sysroot say; `close()` when done.
    */
   imageFiles: ImageFiles & { close(): void };
+  /** Where a file the core names is read here (--exe, --sysroot, else its own path). */
+  localPath: (path: string) => string;
 }
 
 /** glibc 2.27–2.42: malloc_state.top is at offset 0x60 (design/glibc-heap.md §3). */
@@ -128,7 +130,12 @@ export async function loadCoreFile(path: string, opts: CoreOptions = {}): Promis
   const top = mainArenaTop(snap);
   const heap = nameBrkHeap(snap, exeImage, top);
   checkDumped(path, snap, core, heap, top, memory);
-  return { snapshot: snap, notes, imageFiles: localImageFiles(localRegions, local) };
+  return {
+    snapshot: snap,
+    notes,
+    imageFiles: localImageFiles(localRegions, local),
+    localPath: local,
+  };
 }
 
 /**

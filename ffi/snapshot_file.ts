@@ -10,6 +10,9 @@
 //   BLOCKS    the recorder's live blocks, 32 bytes each (address, size, time as f64; stack, tid)
 //   FRAMES    JSON: every recorded return address, symbolized when the file was written (the
 //             executable and libraries need not exist where the file is analysed)
+//   LINES     JSON (version 2, optional): file:line of every thread's stack frames (code address
+//             → "file.c:40"), read from the debug info when the file was written: stack roots
+//             name their line wherever the file is analysed (the carried files hold no DWARF)
 //   FILES     JSON (version 2): the image files the analysis reads, each with the byte spans kept
 //   FILEDATA  those spans' bytes, file after file, span after span
 //   MEMORY    the copied memory, chunk after chunk, in index order
@@ -52,7 +55,8 @@ import type { FrameMap, RecordedBlock, RecordedStack, StackFrame } from "../anal
 import type { FileReader, ImageFiles, MemoryChunk, Snapshot } from "../analysis/types.ts";
 import { diskImageFiles } from "./image_files.ts";
 import { readRecorderTable, RecorderTableError, type RecorderTableInfo } from "./recorder_table.ts";
-import { symbolize } from "./symbolize.ts";
+import { threadFrameCodes } from "../analysis/root_names.ts";
+import { frameLinesSync, symbolize } from "./symbolize.ts";
 
 export const SNAPSHOT_FORMAT = "heapscope-snapshot";
 /**
@@ -93,6 +97,8 @@ export interface SnapshotFile {
   frames?: FrameMap;
   /** The image files the analysis reads (version 2; absent in a version 1 file). */
   files?: CarriedFile[];
+  /** file:line of the threads' frames, by code address (analysis/root_names.ts frameCodes). */
+  lines?: Map<number, string>;
 }
 
 /** One file carried in a snapshot: the byte spans of it that are kept, and their bytes. */
@@ -121,18 +127,30 @@ export class SnapshotFileError extends HeapscopeError {
  */
 export async function snapshotFileOf(snapshot: Snapshot): Promise<SnapshotFile> {
   const files = carriedFiles(snapshot);
+  const lines = threadLines(snapshot);
   let table: RecorderTableInfo | undefined;
   try {
     table = readRecorderTable(snapshot);
   } catch (e) {
     if (!(e instanceof RecorderTableError)) throw e;
-    return { snapshot, files, recorder: { problem: e.message } };
+    return { snapshot, files, lines, recorder: { problem: e.message } };
   }
-  if (!table) return { snapshot, files };
+  if (!table) return { snapshot, files, lines };
   const pcs = new Set<number>();
   for (const s of table.stacks.values()) for (const pc of s.pcs) pcs.add(pc);
   const frames = await symbolize(pcs, snapshot.regions, { pageSize: snapshot.pageSize });
-  return { snapshot, files, recorder: { table }, frames };
+  return { snapshot, files, lines, recorder: { table }, frames };
+}
+
+/** file:line of every thread's frames, from the process's files (the LINES section). */
+function threadLines(snapshot: Snapshot): Map<number, string> {
+  const files = diskImageFiles(snapshot);
+  try {
+    const codes = threadFrameCodes(snapshot, files);
+    return frameLinesSync(snapshot.regions, snapshot.pageSize)(codes);
+  } finally {
+    files.close();
+  }
 }
 
 /**
@@ -419,6 +437,7 @@ function encodeSections(file: SnapshotFile): Uint8Array[] {
     if (table) out.push(...section("BLOCKS", encodeBlocks(table.blocks)));
   }
   if (file.frames) out.push(...section("FRAMES", json([...file.frames.entries()])));
+  if (file.lines) out.push(...section("LINES", json([...file.lines.entries()])));
   if (file.files) {
     const index: FileIndexEntry[] = file.files.map((f) => ({ path: f.path, spans: f.spans }));
     out.push(...section("FILES", json(index)));
@@ -541,6 +560,7 @@ class SectionParser {
   #recorder: RecorderMeta | undefined;
   #blocks: RecordedBlock[] | undefined;
   #frames: FrameMap | undefined;
+  #lines: Map<number, string> | undefined;
   #fileIndex: FileIndexEntry[] | undefined;
   #fileData: Uint8Array | undefined;
   #memory: MemoryChunk[] | undefined;
@@ -597,6 +617,7 @@ class SectionParser {
       out.recorder = rec;
     }
     if (this.#frames) out.frames = this.#frames;
+    if (this.#lines) out.lines = this.#lines;
     if (this.#fileIndex) out.files = this.#files(this.#fileIndex, this.#fileData);
     return out;
   }
@@ -698,6 +719,16 @@ class SectionParser {
       case "FRAMES":
         this.#frames = new Map(parse<[number, StackFrame[]][]>("FRAMES"));
         break;
+      case "LINES": {
+        const lines = parse<[number, string][]>("LINES");
+        if (!Array.isArray(lines)) throw this.#bad("its LINES section is not a list");
+        this.#lines = new Map(
+          lines.filter((e) =>
+            Array.isArray(e) && typeof e[0] === "number" && typeof e[1] === "string"
+          ),
+        );
+        break;
+      }
       case "FILES": {
         const index = parse<FileIndexEntry[]>("FILES");
         if (!Array.isArray(index)) throw this.#bad("its FILES section is not a list");

@@ -96,9 +96,19 @@ export class ImageFinder {
   #bias = new Map<number, number | null>();
   #elf = new Map<string, ElfFile | null>();
   #pageSize: number;
+  #local: (path: string) => string | undefined;
 
-  constructor(regions: readonly Region[], pageSize: number) {
+  /**
+   * `local` says where a mapped file is here (a core's files under --sysroot, a snapshot's only
+   * when the file here is the one the process ran); default: its own path.
+   */
+  constructor(
+    regions: readonly Region[],
+    pageSize: number,
+    local: (path: string) => string | undefined = (p) => p,
+  ) {
     this.#pageSize = pageSize;
+    this.#local = local;
     this.#regions = regions.filter((r) => r.path.startsWith("/")).sort((a, b) => a.start - b.start);
     this.#run = new Int32Array(this.#regions.length);
     for (let i = 0; i < this.#regions.length; i++) {
@@ -125,7 +135,9 @@ export class ImageFinder {
 
   #imageOf(index: number): ImageAt | undefined {
     const r = this.#regions[index]!;
-    const elf = this.#open(r.path);
+    const path = this.#local(r.path);
+    if (path === undefined) return undefined;
+    const elf = this.#open(path);
     if (!elf) return undefined;
     const run = this.#run[index]!;
     let bias = this.#bias.get(run);
@@ -139,7 +151,7 @@ export class ImageFinder {
     if (bias === null || !mappingBiases(elf.loads, r, this.#pageSize).includes(bias)) {
       bias = imageBias(elf.loads, [r], this.#pageSize) ?? null;
     }
-    return bias === null ? undefined : { path: r.path, bias };
+    return bias === null ? undefined : { path, bias };
   }
 
   #open(path: string): ElfFile | null {
@@ -396,4 +408,72 @@ async function runWithInput(
   } catch {
     return undefined;
   }
+}
+
+/**
+ * "file:line" of code addresses, synchronously (for the analysis's root names, which are computed
+ * in one synchronous pass): one llvm-symbolizer per image, the addresses as arguments. `pcs` are
+ * exact code addresses (a caller asks for a return address minus 1). The line is that of the
+ * outermost frame of an inlined chain: the line of the function the unwinder named. Addresses no
+ * tool or no debug info can place are left out. O(pcs + images · one process).
+ */
+export function frameLinesSync(
+  regions: readonly Region[],
+  pageSize = 4096,
+  local?: (path: string) => string | undefined,
+): (pcs: readonly number[]) => Map<number, string> {
+  const images = new ImageFinder(regions, pageSize, local);
+  let command: string | null | undefined;
+  return (pcs) => {
+    const out = new Map<number, string>();
+    command ??= availableSymbolizer().tool === "llvm-symbolizer"
+      ? availableSymbolizer().command!
+      : null;
+    if (command === null) return out;
+    const byImage = new Map<string, { image: ImageAt; pcs: number[] }>();
+    for (const pc of new Set(pcs)) {
+      const image = images.at(pc);
+      if (!image) continue;
+      const key = `${image.path}@${image.bias}`;
+      const g = byImage.get(key) ?? { image, pcs: [] };
+      g.pcs.push(pc);
+      byImage.set(key, g);
+    }
+    for (const { image, pcs } of byImage.values()) {
+      let text: string;
+      try {
+        const r = new Deno.Command(command, {
+          args: [
+            "--output-style=JSON",
+            "--inlining",
+            "--no-demangle",
+            `--obj=${image.path}`,
+            ...pcs.map((pc) => hex(pc - image.bias)),
+          ],
+          stdout: "piped",
+          stderr: "null",
+        }).outputSync();
+        if (!r.success) continue;
+        text = new TextDecoder().decode(r.stdout);
+      } catch {
+        continue;
+      }
+      // Addresses given as arguments come back as one JSON array (one object per address).
+      type Answer = { Symbol?: { FileName?: string; Line?: number }[] };
+      let answers: Answer[];
+      try {
+        const parsed = JSON.parse(text.trim() || "[]") as Answer[] | Answer;
+        answers = Array.isArray(parsed) ? parsed : [parsed];
+      } catch {
+        continue; // output the tool garbled: no lines from this image
+      }
+      for (let i = 0; i < answers.length && i < pcs.length; i++) {
+        const outer = answers[i]!.Symbol?.at(-1);
+        if (outer?.FileName && outer.FileName !== "??" && outer.Line) {
+          out.set(pcs[i]!, `${outer.FileName.replace(/^.*\//, "")}:${outer.Line}`);
+        }
+      }
+    }
+    return out;
+  };
 }

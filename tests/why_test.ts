@@ -79,7 +79,10 @@ Deno.test("roots name the global, the blocked thread's frame, the register and t
       if (e.via === "data") {
         assert.match(root.name, new RegExp(`^g_\\w+(\\+0x[0-9a-f]+)? in ${VICTIM}$`), e.label);
       }
-      if (e.via === "stack") assert.match(root.name, /^\w+ frame in thread \d+$/, e.label);
+      // The victim is built with -g: the frame's line too.
+      if (e.via === "stack") {
+        assert.match(root.name, /^\w+ frame in thread \d+ \(leaky\.c:\d+\)$/, e.label);
+      }
       if (e.via === "register") assert.match(root.name, /^r12 of thread \d+$/, e.label);
       if (e.via === "tls") {
         assert.match(root.name, /^TLS of thread \d+ \(tp[-+]0x[0-9a-f]+\)$/, e.label);
@@ -92,6 +95,12 @@ Deno.test("roots name the global, the blocked thread's frame, the register and t
     const v = await run("gdb", ["-batch", "-p", String(proc.pid), "-ex", "thread apply all bt"]);
     const fn = name.split(" ")[0]!;
     assert.ok(v.out.includes(` ${fn} (`), `gdb's backtraces name ${fn}:\n${v.out}`);
+    // ... and its line is one gdb's backtrace of that thread shows for the function.
+    const line = /\((leaky\.c:\d+)\)$/.exec(name)![1]!;
+    assert.ok(
+      new RegExp(` ${fn} \\(.*\\) at \\S*${line.replace(".", "\\.")}\\b`).test(v.out),
+      `gdb puts ${fn} at ${line}:\n${v.out}`,
+    );
   } finally {
     await proc.stop();
   }
@@ -211,7 +220,10 @@ Deno.test("a Rust program's static and frames are named through demangled symbol
   try {
     const names = f.roots.map((r) => r.name ?? "");
     assert.ok(names.some((n) => /^graph::REGISTRY(\+0x[0-9a-f]+)? in /.test(n)), names.join("\n"));
-    assert.ok(names.some((n) => /^graph::main frame in thread \d+$/.test(n)), names.join("\n"));
+    assert.ok(
+      names.some((n) => /^graph::main frame in thread \d+ \(graph\.rs:\d+\)$/.test(n)),
+      names.join("\n"),
+    );
     assert.ok(!names.some((n) => /_ZN|_R[A-Z]|\$LT\$/.test(n)), "every name demangled");
   } finally {
     await proc.stop();
