@@ -5,11 +5,13 @@
 // by build id, /usr/lib/debug/.build-id/…) when the image itself is stripped; parsed on first use,
 // O(symbols · log symbols) per image, then O(log symbols) per lookup.
 
-import { debugFilePath, ElfFile, type ElfSegment, PT_LOAD } from "./elf.ts";
+import { debugFilePath, ElfFile, type ElfSegment, PT_LOAD, PT_TLS } from "./elf.ts";
 import type { FileReader, Image, ImageFiles, Region } from "./types.ts";
 
 /** STT_OBJECT, STT_FUNC, STT_TLS. */
 const SYMBOL_TYPES = [1, 2, 6];
+/** STT_TLS: a thread-local variable; its value is an offset in its image's TLS block. */
+const STT_TLS = 6;
 
 export interface SymbolHit {
   name: string;
@@ -85,6 +87,23 @@ export class ImageIndex {
       }
     }
     return undefined;
+  }
+
+  /** The thread-local variable (STT_TLS symbol) at `offset` in the TLS block of image `path`. */
+  tlsSymbolAt(path: string, offset: number): SymbolHit | undefined {
+    const t = this.#load(path)?.symbols;
+    if (!t) return undefined;
+    for (let k = 0; k < t.value.length; k++) {
+      if (t.type[k] === STT_TLS && offset >= t.value[k]! && offset < t.end[k]!) {
+        return { name: t.name[k]!, offset: offset - t.value[k]!, type: STT_TLS };
+      }
+    }
+    return undefined;
+  }
+
+  /** The PT_TLS segment of image `path` (its TLS block's initial image), if it has one. */
+  tlsSegment(path: string): ElfSegment | undefined {
+    return this.#load(path)?.elf?.segments.find((s) => s.type === PT_TLS);
   }
 
   /** `length` bytes of the image file at runtime `address`, when it maps file contents there. */

@@ -18,6 +18,8 @@ import type { ImageFiles, Snapshot } from "./types.ts";
 import { CodeMap, dwarfRegisters, type Frame, unwindImage, unwindStack } from "./unwind/mod.ts";
 
 const hex = (n: number) => "0x" + n.toString(16);
+/** Auxiliary vector: the executable's entry point (it tells which image is the executable). */
+const AT_ENTRY = 9;
 
 /**
  * The code addresses of every thread's frames (RootNamer.frameCodes) of a snapshot, unwound with
@@ -155,7 +157,35 @@ export class RootNamer {
     const thread = tid !== undefined ? ` of thread ${tid}` : "";
     if (!t?.tp) return `TLS${thread}`;
     const d = where - t.tp;
-    return `TLS${thread} (tp${d < 0 ? "-" : "+"}${hex(Math.abs(d))})`;
+    const at = `tp${d < 0 ? "-" : "+"}${hex(Math.abs(d))}`;
+    const variable = this.#tlsVariable(d);
+    if (variable) return `${variable} (TLS${thread}, ${at})`;
+    // glibc's thread control block at tp (x86_64 tcbhead_t): its second word is the thread's
+    // dynamic TLS vector, a block ld.so allocated.
+    if (this.#snapshot.arch === "x86_64" && d === 8) return `TLS${thread} (${at}: tcbhead_t.dtv)`;
+    return `TLS${thread} (${at})`;
+  }
+
+  /**
+   * The executable's thread-local variable at tp + d, from its PT_TLS segment and STT_TLS symbols.
+   * The executable's block is the first of the static TLS: on x86_64 (TLS variant II) it ends at
+   * tp, starting roundup(memsz, align) below it; on aarch64 (variant I) it starts after the 16-byte
+   * TCB, rounded up to its alignment. Libraries' blocks lie at offsets ld.so chose: not named.
+   */
+  #tlsVariable(d: number): string | undefined {
+    const entry = this.#snapshot.auxv?.[AT_ENTRY];
+    const exe = entry === undefined ? undefined : this.#images.imageAt(entry);
+    if (!exe) return undefined;
+    const seg = this.#images.tlsSegment(exe.path);
+    if (!seg || seg.memsz === 0) return undefined;
+    const align = Math.max(1, seg.align);
+    const up = (n: number) => Math.ceil(n / align) * align;
+    const offset = this.#snapshot.arch === "x86_64" ? d + up(seg.memsz) : d - up(16);
+    if (offset < 0 || offset >= seg.memsz) return undefined;
+    const sym = this.#images.tlsSymbolAt(exe.path, offset);
+    if (!sym) return undefined;
+    const off = sym.offset ? `+${hex(sym.offset)}` : "";
+    return `${this.#demangle(sym.name)}${off} in ${exe.path}`;
   }
 
   #other(where: number): string {
