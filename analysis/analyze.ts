@@ -204,6 +204,20 @@ export function analyzeHeap(
     opts.demangle,
     opts.frameLines,
   );
+  // Lines only for the frames that hold a root (the symbolizer then loads only their images).
+  if (opts.frameLines) {
+    phases.run("root-names", () => {
+      const refs: { thread: number; where: number }[] = [];
+      const roots = graph.roots;
+      for (let r = 0; r < roots.target.length; r++) {
+        const e = roots.entries[roots.entry[r]!]!;
+        if ((e.kind === "stack" || e.kind === "tls") && e.thread !== undefined) {
+          refs.push({ thread: e.thread, where: roots.where[r]! });
+        }
+      }
+      namer.wantLinesFor(refs);
+    });
+  }
   const holders = opts.dominators === false
     ? undefined
     : phases.run("root-names", () => rootHolders(graph, namer));

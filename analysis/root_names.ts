@@ -41,6 +41,7 @@ export class RootNamer {
   #code?: CodeMap;
   #frameLines?: (pcs: readonly number[]) => ReadonlyMap<number, string>;
   #lines?: ReadonlyMap<number, string>;
+  #wanted?: number[];
 
   constructor(
     snapshot: Snapshot,
@@ -118,12 +119,27 @@ export class RootNamer {
     return codes;
   }
 
+  /**
+   * Ask `frameLines` only for the frames that hold one of `refs` (root references in stacks and
+   * TLS windows, by thread): the tool then loads only those images' debug info (libc's alone costs
+   * ~0.1 s). Without this call every frame is asked for.
+   */
+  wantLinesFor(refs: Iterable<{ thread: number; where: number }>): void {
+    const codes = new Set<number>();
+    for (const { thread, where } of refs) {
+      const f = this.#framesOf(thread).find((f) => where >= f.slots.start && where < f.slots.end);
+      if (f) codes.add(f.method === "registers" ? f.pc : f.pc - 1);
+    }
+    this.#wanted = [...codes];
+  }
+
   /** file:line of a frame's code address: every thread's frames asked for at once, on first use. */
   #lineOf(code: number): string | undefined {
     if (!this.#frameLines) return undefined;
     if (!this.#lines) {
       try {
-        this.#lines = this.#frameLines(this.frameCodes());
+        const codes = this.#wanted ?? this.frameCodes();
+        this.#lines = codes.length ? this.#frameLines(codes) : new Map();
       } catch {
         this.#lines = new Map(); // no tool, no lines: names stay without them
       }

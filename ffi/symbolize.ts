@@ -412,7 +412,7 @@ async function runWithInput(
 
 /**
  * "file:line" of code addresses, synchronously (for the analysis's root names, which are computed
- * in one synchronous pass): one llvm-symbolizer per image, the addresses as arguments. `pcs` are
+ * in one synchronous pass): one llvm-symbolizer for all, each address an argument with its file. `pcs` are
  * exact code addresses (a caller asks for a return address minus 1). The line is that of the
  * outermost frame of an inlined chain: the line of the function the unwinder named. Addresses no
  * tool or no debug info can place are left out. O(pcs + images · one process).
@@ -430,48 +430,41 @@ export function frameLinesSync(
       ? availableSymbolizer().command!
       : null;
     if (command === null) return out;
-    const byImage = new Map<string, { image: ImageAt; pcs: number[] }>();
+    // One process for every image: each argument names its module ("FILE ADDR").
+    const asked: number[] = [];
+    const args: string[] = [];
     for (const pc of new Set(pcs)) {
       const image = images.at(pc);
       if (!image) continue;
-      const key = `${image.path}@${image.bias}`;
-      const g = byImage.get(key) ?? { image, pcs: [] };
-      g.pcs.push(pc);
-      byImage.set(key, g);
+      asked.push(pc);
+      args.push(`${image.path} ${hex(pc - image.bias)}`);
     }
-    for (const { image, pcs } of byImage.values()) {
-      let text: string;
-      try {
-        const r = new Deno.Command(command, {
-          args: [
-            "--output-style=JSON",
-            "--inlining",
-            "--no-demangle",
-            `--obj=${image.path}`,
-            ...pcs.map((pc) => hex(pc - image.bias)),
-          ],
-          stdout: "piped",
-          stderr: "null",
-        }).outputSync();
-        if (!r.success) continue;
-        text = new TextDecoder().decode(r.stdout);
-      } catch {
-        continue;
-      }
-      // Addresses given as arguments come back as one JSON array (one object per address).
-      type Answer = { Symbol?: { FileName?: string; Line?: number }[] };
-      let answers: Answer[];
-      try {
-        const parsed = JSON.parse(text.trim() || "[]") as Answer[] | Answer;
-        answers = Array.isArray(parsed) ? parsed : [parsed];
-      } catch {
-        continue; // output the tool garbled: no lines from this image
-      }
-      for (let i = 0; i < answers.length && i < pcs.length; i++) {
-        const outer = answers[i]!.Symbol?.at(-1);
-        if (outer?.FileName && outer.FileName !== "??" && outer.Line) {
-          out.set(pcs[i]!, `${outer.FileName.replace(/^.*\//, "")}:${outer.Line}`);
-        }
+    if (asked.length === 0) return out;
+    let text: string;
+    try {
+      const r = new Deno.Command(command, {
+        args: ["--output-style=JSON", "--inlining", "--no-demangle", ...args],
+        stdout: "piped",
+        stderr: "null",
+      }).outputSync();
+      if (!r.success) return out;
+      text = new TextDecoder().decode(r.stdout);
+    } catch {
+      return out;
+    }
+    // Addresses given as arguments come back as one JSON array (one object per address).
+    type Answer = { Symbol?: { FileName?: string; Line?: number }[] };
+    let answers: Answer[];
+    try {
+      const parsed = JSON.parse(text.trim() || "[]") as Answer[] | Answer;
+      answers = Array.isArray(parsed) ? parsed : [parsed];
+    } catch {
+      return out; // output the tool garbled: no lines
+    }
+    for (let i = 0; i < answers.length && i < asked.length; i++) {
+      const outer = answers[i]!.Symbol?.at(-1);
+      if (outer?.FileName && outer.FileName !== "??" && outer.Line) {
+        out.set(asked[i]!, `${outer.FileName.replace(/^.*\//, "")}:${outer.Line}`);
       }
     }
     return out;
