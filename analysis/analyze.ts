@@ -30,7 +30,7 @@ import { inferTypes } from "./block_types.ts";
 import type { OidTable } from "./go/oid_file.ts";
 import { ImageIndex } from "./image_index.ts";
 import { RootNamer } from "./root_names.ts";
-import { MemoryImage } from "./memory.ts";
+import { MemoryImage, NO_WINDOW } from "./memory.ts";
 import { collectRoots } from "./roots.ts";
 import { type EdgeSet, type RangeHits, type ScanKernel, TS_SCAN_KERNEL } from "./scan.ts";
 import {
@@ -324,13 +324,21 @@ function slackWords(
     return false;
   };
   const words = memory.wordReader();
+  let win = NO_WINDOW, ws = 0, we = 0, W = win.words;
   for (let i = 0; i < out.length; i++) {
     if (allocations.zoneIds[i] === mmap || (requested && requested[i]! >= 0)) continue;
     const size = out[i]!, address = allocations.addresses[i]!;
     if (size >= 16) out[i] = size - 8;
-    // Most blocks start with a pointer or a small number: not text. One load decides.
-    const first = words.u32(address);
-    if (first === undefined || !printable(first & 0xff)) continue;
+    // Most blocks start with a pointer or a small number: not text. One load decides (from the
+    // chunk's window in locals, see MemoryImage.window).
+    if (address < ws || address + 8 > we) {
+      win = memory.window(address) ?? NO_WINDOW;
+      ws = win.start;
+      we = win.end;
+      W = win.words;
+      if (address < ws || address + 8 > we) continue;
+    }
+    if (!printable(W[(address - ws) >>> 2]! & 0xff)) continue;
     const text = textLength(memory, address, size);
     if (text >= MIN_TEXT && !mapped(words.u64(address) ?? 0)) {
       out[i] = Math.min(out[i]!, Math.ceil((text + 1) / 8) * 8);
