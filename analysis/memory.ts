@@ -169,6 +169,9 @@ export class MemoryImage {
   window(addr: number, len = 8): WordWindow | undefined {
     const i = this.find(addr, len);
     if (i < 0) return undefined;
+    // Callers index words with (a - start) >>> 2: a chunk of 4 GiB or more would wrap (a core's
+    // segment can be that big); they read such a chunk word by word instead.
+    if (this.chunks[i]!.bytes.length >= TWO32) return undefined;
     let w = this.#windows[i];
     if (!w) {
       const c = this.chunks[i]!;

@@ -132,8 +132,8 @@ export interface Snapshot {
    */
   allocatorRetries?: number;
   /**
-   * Linux: single steps the capture took to bring threads stopped inside a malloc function out of
-   * it (the other threads staying stopped) before copying.
+   * Linux: rounds in which the threads found inside a malloc function ran alone (PTRACE_CONT, then
+   * PTRACE_INTERRUPT; the other threads staying stopped) to leave it before copying.
    */
   allocatorSteps?: number;
   /** Anything the capture noticed: unreadable pages, threads that vanished. */

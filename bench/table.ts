@@ -161,7 +161,13 @@ const lines: Line[] = [
   },
 ];
 
-const head = ["metric", ...rows.map((r) => `N = ${r.n.toExponential(0).replace("e+", "e")}`)];
+// Two workloads share each N (bench/big_heap.sh): each column says which.
+const head = [
+  "metric",
+  ...rows.map((r) =>
+    `${r.workload ? `${r.workload} ` : ""}N = ${r.n.toExponential(0).replace("e+", "e")}`
+  ),
+];
 console.log(`| ${head.join(" | ")} |`);
 console.log(`|${head.map(() => "---").join("|")}|`);
 for (const l of lines) console.log(`| ${l.label} | ${rows.map((r) => l.cell(r)).join(" | ")} |`);

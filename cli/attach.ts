@@ -2,6 +2,7 @@
 
 import type { ExitStatus } from "../analysis/mod.ts";
 import { captureSnapshot } from "../ffi/mod.ts";
+import { captureTestHooksFromEnv } from "../ffi/linux_capture.ts";
 import { snapshotFileOf } from "../ffi/snapshot_file.ts";
 import { formatBytes } from "../report/format.ts";
 import {
@@ -72,7 +73,12 @@ export async function attach(argv: string[]): Promise<ExitStatus> {
   const progress = progressLine(!o.quiet && Deno.stderr.isTerminal());
   let snapshot;
   try {
-    snapshot = await captureSnapshot(pid, { onProgress: progress.update, timeoutMs });
+    snapshot = await captureSnapshot(pid, {
+      onProgress: progress.update,
+      timeoutMs,
+      // Only a test sets HEAPSCOPE_TEST_* (in heapscope's own environment, never the suite's).
+      test: captureTestHooksFromEnv((n) => Deno.env.get(n)),
+    });
   } finally {
     progress.done();
   }
