@@ -190,7 +190,11 @@ export class MemoryImage {
     if (!w) {
       const b = this.chunks[i]!.bytes;
       const bytes = b.byteOffset % 4 === 0 ? b : b.slice();
-      w = this.#words[i] = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 2);
+      w = this.#words[i] = new Uint32Array(
+        bytes.buffer,
+        bytes.byteOffset,
+        Math.floor(bytes.length / 4),
+      );
     }
     return w;
   }
@@ -231,7 +235,7 @@ export class WordReader {
     }
     const off = addr - this.#start;
     if ((off & 3) !== 0) return this.#memory.u64(addr);
-    const k = off >>> 2;
+    const k = off / 4; // not >>> 2: a chunk may pass 4 GiB
     return this.#words[k]! + this.#words[k + 1]! * TWO32;
   }
 
@@ -240,6 +244,6 @@ export class WordReader {
     if (addr < this.#start || addr + 4 > this.#end || ((addr - this.#start) & 3) !== 0) {
       return this.#memory.u32(addr);
     }
-    return this.#words[(addr - this.#start) >>> 2]!;
+    return this.#words[(addr - this.#start) / 4]!;
   }
 }

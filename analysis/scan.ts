@@ -36,7 +36,7 @@ function wordsOf(chunk: MemoryChunk): Uint32Array {
   if (!w) {
     const b = chunk.bytes;
     const bytes = b.byteOffset % 4 === 0 ? b : b.slice();
-    w = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 2);
+    w = new Uint32Array(bytes.buffer, bytes.byteOffset, Math.floor(bytes.length / 4));
     wordViews.set(chunk, w);
   }
   return w;
@@ -71,7 +71,7 @@ function scanWords(
 ): number {
   const min = index.min, max = index.max;
   const minHi = Math.floor(min / TWO32), maxHi = Math.floor((max - 1) / TWO32);
-  const k0 = (from - base) >>> 2;
+  const k0 = (from - base) / 4; // from is 8-aligned; not >>> 2: a chunk may pass 4 GiB
   const k1 = Math.floor((to - base) / 8) * 2;
   for (let k = k0; k < k1; k += 2) {
     const hi = words[k + 1]!;

@@ -32,7 +32,7 @@ export class WordViews {
     let s = this.#spans[i];
     if (s === undefined) {
       const c = this.mem.chunks[i]!;
-      const n = c.bytes.length >>> 2;
+      const n = Math.floor(c.bytes.length / 4); // not >>> 2: a chunk may pass 4 GiB (a core)
       const u32 = c.bytes.byteOffset % 4 === 0
         ? new Uint32Array(c.bytes.buffer, c.bytes.byteOffset, n)
         : new Uint32Array(c.bytes.slice(0, n * 4).buffer);
