@@ -1,9 +1,11 @@
 // `heapscope diff a.json b.json [c.json]`: what grew between two analyses of one process (and, with
-// a third, what of that growth is still alive): text summary, and the diff as JSON with --output.
+// a third, what of that growth is still alive): text summary, the diff as JSON with --output, and
+// with --html the HTML report of the newest file with its Comparison section filled from the diff.
 
 import { EXIT, type ExitStatus } from "../analysis/mod.ts";
 import { diffLeaks } from "../report/leaks_diff.ts";
 import { formatDiff } from "../report/diff_text.ts";
+import { writeHtmlReport } from "../report/html.ts";
 import { readLeaksFile } from "../report/read_leaks.ts";
 import { writeAtomic } from "../report/write_atomic.ts";
 import { helpText, type OptionTable, parseOptions, positiveInt, UsageError } from "./options.ts";
@@ -14,6 +16,17 @@ export const DIFF_OPTIONS = {
     short: "o",
     arg: "FILE",
     help: "also write the diff as JSON (format heapscope-diff; '-' for standard output)",
+  },
+  html: {
+    type: "string",
+    arg: "FILE",
+    help: "also write the HTML report of the newest file, its Comparison section filled from " +
+      "the diff (one self-contained file)",
+  },
+  redact: {
+    type: "boolean",
+    default: false,
+    help: "leave every byte of the process's memory out of the HTML report",
   },
   top: { type: "string", default: "10", arg: "N", help: "rows per table in the summary" },
 } as const satisfies OptionTable;
@@ -51,9 +64,14 @@ export async function diff(argv: string[]): Promise<ExitStatus> {
     if (o.output === "-") console.log(text);
     else await writeAtomic(o.output, text);
   }
+  // The report draws the newest file: the one the growth led to.
+  if (o.html) {
+    await writeHtmlReport(files.at(-1)!, o.html, { comparison: { diff: d }, redact: o.redact });
+  }
   if (!o.quiet) {
     const print = o.output === "-" ? console.error : console.log;
     print(formatDiff(d, { top }));
+    if (o.html) print(`${"html".padEnd(13)} ${o.html}`);
   }
   return d.newLeaks.count > 0 ? EXIT.leaks : EXIT.clean;
 }

@@ -3,6 +3,8 @@
 // interval (live bytes, leaked bytes, top growers since the previous one); leaks.<k>.json per
 // interval in the folder, only the last --keep kept; watch.json there rewritten after each interval
 // (so that it is whole whenever the command stops), and a final report of the growth over time.
+// With --html, the HTML report of the latest snapshot is rewritten (atomically) after each interval,
+// its Comparison section showing the growth over time and from the first snapshot to the last.
 //
 // SIGUSR1 takes the next snapshot at once (scripts and tests decide when). SIGINT/SIGTERM between
 // snapshots stop cleanly with the final report; during a capture the capture's own handler resumes
@@ -12,7 +14,8 @@ import { EXIT, type ExitStatus } from "../analysis/mod.ts";
 import { captureSnapshot } from "../ffi/mod.ts";
 import { formatBytes } from "../report/format.ts";
 import { formatDiff } from "../report/diff_text.ts";
-import { diffLeaks, type GrowthRow } from "../report/leaks_diff.ts";
+import { writeHtmlReport } from "../report/html.ts";
+import { diffLeaks, type GrowthRow, type LeaksDiff } from "../report/leaks_diff.ts";
 import { readLeaksFile } from "../report/read_leaks.ts";
 import type { LeaksFile } from "../report/schema.ts";
 import { writeAtomic } from "../report/write_atomic.ts";
@@ -45,6 +48,17 @@ export const WATCH_OPTIONS = {
     arg: "N",
     help: "leaks.<k>.json files kept: older ones are removed (disk use stays bounded)",
   },
+  html: {
+    type: "string",
+    arg: "FILE",
+    help: "the HTML report of the latest snapshot with the growth over time, rewritten after " +
+      "each interval",
+  },
+  redact: {
+    type: "boolean",
+    default: false,
+    help: "leave every byte of the process's memory out of leaks.<k>.json and the HTML report",
+  },
   top: { type: "string", default: "3", arg: "N", help: "growers per interval line" },
   timeout: {
     type: "string",
@@ -54,7 +68,7 @@ export const WATCH_OPTIONS = {
   },
 } as const satisfies OptionTable;
 
-const USAGE = "heapscope watch <pid> --every 60s --count 10 --out series/ [--keep N]";
+const USAGE = "heapscope watch <pid> --every 60s --count 10 --out series/ [--keep N] [--html FILE]";
 export const WATCH_FORMAT = "heapscope-watch";
 
 export function watchHelp(): string {
@@ -159,6 +173,7 @@ export async function watch(argv: string[]): Promise<ExitStatus> {
         color: false,
         progress: progressLine(false),
         suppressions,
+        redact: o.redact,
       });
       status = outcome.status;
       const leaks = await readLeaksFile(file);
@@ -183,7 +198,16 @@ export async function watch(argv: string[]): Promise<ExitStatus> {
       const old = intervals[intervals.length - 1 - keep];
       if (old) await Deno.remove(old.file).catch(() => {});
       if (!o.quiet) console.log(intervalLine(intervals));
-      await writeAtomic(`${out}/watch.json`, watchJson(pid, intervals, first, leaks) + "\n");
+      const sinceFirst = diffLeaks(first, leaks);
+      await writeAtomic(
+        `${out}/watch.json`,
+        watchJson(pid, intervals, first, leaks, sinceFirst) + "\n",
+      );
+      if (o.html) {
+        await writeHtmlReport(leaks, o.html, {
+          comparison: { series: intervals, ...(intervals.length > 1 ? { diff: sinceFirst } : {}) },
+        });
+      }
     }
   } finally {
     for (const [s, f] of listeners) Deno.removeSignalListener(s, f);
@@ -196,6 +220,7 @@ export async function watch(argv: string[]): Promise<ExitStatus> {
     );
     console.log(formatDiff(diffLeaks(first, previous), { top: 10 }));
   }
+  if (!o.quiet && o.html && intervals.length) console.log(`html          ${o.html}`);
   if (!o.quiet) console.log(`series        ${out}/watch.json`);
   return status;
 }
@@ -231,8 +256,8 @@ function watchJson(
   intervals: WatchInterval[],
   first: LeaksFile,
   last: LeaksFile,
+  d: LeaksDiff,
 ): string {
-  const d = diffLeaks(first, last);
   return JSON.stringify(
     {
       format: WATCH_FORMAT,

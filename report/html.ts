@@ -10,6 +10,7 @@ import { writeAtomic } from "./write_atomic.ts";
 import type { LeaksFile } from "./schema.ts";
 import { buildAdjacency } from "./view/adjacency.ts";
 import { buildBlockIndex, encodeBlockIndex } from "./view/block_index.ts";
+import { type ComparisonInput, selectComparison } from "./view/comparison.ts";
 import { selectReportModel } from "./view/report_model.ts";
 import type { ModelOptions } from "./view/payload.ts";
 import { buildViewer, REPO_ROOT } from "./viewer/build_viewer.ts";
@@ -22,6 +23,11 @@ export interface HtmlOptions {
   model?: ModelOptions;
   /** Leave out every byte copied from the process's memory (the blocks' first bytes). */
   redact?: boolean;
+  /**
+   * Fill the Comparison section: the diff whose newest file `leaks` is (diff --html), and the
+   * captures of a watch series (watch --html).
+   */
+  comparison?: ComparisonInput;
 }
 
 const CSP =
@@ -32,11 +38,13 @@ export async function renderHtml(leaks: LeaksFile, options: HtmlOptions = {}): P
   const bundle = options.bundle ?? await loadViewer();
   const file = options.redact ? redactLeaks(leaks) : leaks;
   const model = selectReportModel(file, options.model);
+  if (options.comparison) model.comparison = selectComparison(options.comparison, file);
   const data = escapeJsonForHtml(JSON.stringify(model));
   const index = await gzipBase64(encodeBlockIndex(buildBlockIndex(file, buildAdjacency(file))));
+  const compared = model.comparison?.diff ? ", compared" : "";
   const title = leaks.target.pid === 0 && leaks.pauseMs === 0
-    ? `heapscope: ${leaks.target.command} (Go heap dump)`
-    : `heapscope: ${leaks.target.command} (pid ${leaks.target.pid})`;
+    ? `heapscope: ${leaks.target.command} (Go heap dump${compared})`
+    : `heapscope: ${leaks.target.command} (pid ${leaks.target.pid}${compared})`;
   return [
     "<!doctype html>",
     '<html lang="en">',

@@ -3,6 +3,7 @@
 // Pure data (JSON-safe). The selectors in this folder fill it from a LeaksFile; the Preact viewer
 // (report/viewer/) takes one payload per component and holds no data logic.
 
+import type { GrowthRow } from "../leaks_diff.ts";
 import type { LeaksNode, LeaksSite } from "../schema.ts";
 
 export type NodeStatus = LeaksNode["status"];
@@ -331,6 +332,8 @@ export interface ReportModel {
   /** Optional tables of the why-alive analysis; null when the file has none. */
   types: TypeRow[] | null;
   retainers: RetainerRow[] | null;
+  /** `heapscope diff --html` and `watch --html`: what changed between snapshots. */
+  comparison?: ComparisonPayload | null;
 }
 
 export interface ModelOptions {
@@ -351,4 +354,112 @@ export interface ModelOptions {
   maxTimelinePoints?: number;
   /** Most root entries embedded (default 50,000). */
   maxRoots?: number;
+}
+
+/** One file a comparison names: which capture it is, and whether this report draws it. */
+export interface ComparisonFileView {
+  /** "first", "second", "third" (diff); "snapshot 1", "snapshot 7" (watch). */
+  label: string;
+  pid: number;
+  command: string;
+  capturedAt: string;
+  /** The file this report's graph, tables and card are made from (the newest). */
+  shown: boolean;
+}
+
+/** A total in both files: allocations, bytes, leaked blocks and bytes, suppressed ones. */
+export interface ComparisonTotal {
+  key: "allocations" | "bytes" | "leaked" | "leakedBytes" | "suppressed" | "suppressedBytes";
+  label: string;
+  unit: "count" | "bytes";
+  before: number;
+  after: number;
+  change: number;
+}
+
+/** A direct leak among the new leaks or the leaks gone, tied to its block in the shown file. */
+export interface ComparisonLeakRow {
+  address: string;
+  size: number;
+  /** Its structure (itself and the leaked blocks it holds). */
+  heldBlocks: number;
+  heldBytes: number;
+  type?: string;
+  site?: string;
+  /** Index of the same block in the shown file (the graph's and the card's id), when it is there. */
+  block?: number;
+  /** Its status in the shown file, when it is there. */
+  now?: NodeStatus;
+}
+
+export interface ComparisonLeaks {
+  /** Leaked blocks (direct and indirect) and bytes, but for those a rule suppressed. */
+  count: number;
+  bytes: number;
+  suppressed: { count: number; bytes: number };
+  /** Direct leaks among them; `rows` lists the biggest structures first (capped: `omitted`). */
+  direct: number;
+  rows: ComparisonLeakRow[];
+  omitted: number;
+}
+
+/** One growth table: rows of the diff, those that changed first (capped: `omitted`). */
+export interface ComparisonGrowth {
+  id: "type" | "site" | "retainer" | "zone" | "survivor-site" | "survivor-type";
+  title: string;
+  /** Header of the label column: "type", "allocation site", "retainer", "zone". */
+  what: string;
+  rows: GrowthRow[];
+  /** Rows whose count or bytes changed (the text summary lists these). */
+  changed: number;
+  /** Rows in the diff. */
+  total: number;
+  omitted: number;
+}
+
+/** The growth between two files: what `heapscope diff` prints, as data. */
+export interface ComparisonDiffView {
+  totals: ComparisonTotal[];
+  newLeaks: ComparisonLeaks;
+  goneLeaks: ComparisonLeaks;
+  growth: ComparisonGrowth[];
+  /** Three files: blocks new between the first and the second that the third still has. */
+  survivors: { count: number; bytes: number; tables: ComparisonGrowth[] } | null;
+}
+
+/** One capture of `heapscope watch`. */
+export interface SeriesPoint {
+  index: number;
+  capturedAt: string;
+  /** Since the first capture of the series. */
+  ms: number;
+  pauseMs: number;
+  allocations: number;
+  bytes: number;
+  leaked: number;
+  leakedBytes: number;
+  suppressed?: { count: number; bytes: number };
+  /** Change since the previous capture (none for the first). */
+  change?: { bytes: number; leakedBytes: number };
+  /** The biggest grower since the previous capture, and its growth in bytes. */
+  top?: { label: string; bytes: number };
+}
+
+export interface SeriesPayload {
+  points: SeriesPoint[];
+  /** Earlier captures left out by the cap (watch.json has every one). */
+  omitted: number;
+  peakBytes: number;
+  peakLeakedBytes: number;
+}
+
+/** The Comparison section: which files, what grew between them, and (watch) over time. */
+export interface ComparisonPayload {
+  kind: "diff" | "watch";
+  files: ComparisonFileView[];
+  /** Null when there is nothing to compare yet (the first capture of a watch). */
+  diff: ComparisonDiffView | null;
+  /** What could not be compared, and why (the diff's notes). */
+  notes: string[];
+  series: SeriesPayload | null;
 }

@@ -27,6 +27,7 @@ import { SitesTable } from "./sites_table.tsx";
 import { CyclesTable, NotDrawnTable, RetainersTable, TypesTable, ZonesTable } from "./tables.tsx";
 import { HeapMapView } from "./heap_map_view.tsx";
 import { MethodSection } from "./method_section.tsx";
+import { ComparisonView } from "./comparison_view.tsx";
 
 const FILTER_KEYS: Record<string, Filter> = {
   "1": "all",
@@ -341,6 +342,13 @@ export function App({ model, loadIndex, onReady, onDebug }: AppProps) {
       <StatsCards stats={m.stats} />
       <div class="layout">
         <main class="content">
+          {m.comparison && (
+            <ComparisonView
+              comparison={m.comparison}
+              selected={selected}
+              onSelect={(b) => select(b)}
+            />
+          )}
           <LeaksView
             groups={m.groups}
             leaked={m.stats.leaked}
@@ -385,13 +393,16 @@ export function App({ model, loadIndex, onReady, onDebug }: AppProps) {
           {m.retainers && <RetainersTable retainers={m.retainers} onSelect={(b) => select(b)} />}
           <HeapMapView index={index} zones={m.zones} onSelect={(b) => select(b)} />
           <NotDrawnTable graph={m.graph} />
-          <section class="card compare" aria-labelledby="compare-title">
-            <h2 id="compare-title">Comparison</h2>
-            <p class="muted small">
-              Growth between two snapshots will show here once <code>heapscope diff</code>{" "}
-              writes it.
-            </p>
-          </section>
+          {!m.comparison && (
+            <section class="card compare" aria-labelledby="compare-title">
+              <h2 id="compare-title">Comparison</h2>
+              <p class="muted small">
+                One snapshot. <code>heapscope diff a.json b.json --html F</code> or{" "}
+                <code>heapscope watch PID --html F</code>{" "}
+                write a report that compares snapshots: what is new, what grew and where.
+              </p>
+            </section>
+          )}
           <MethodSection method={m.method} />
           {indexError && <p class="muted small">Block index: {indexError}</p>}
         </main>
