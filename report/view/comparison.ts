@@ -75,16 +75,20 @@ export function selectComparison(
     ? selectSeries(input.series, options.maxPoints ?? MAX_POINTS)
     : null;
   const watch = input.series !== undefined;
+  const name = (i: number, n: number) => {
+    const k = watch ? watchIndex(input.series!, i, n) : i;
+    return watch ? { label: `snapshot ${k}`, short: `#${k}` } : ORDINAL[i]!;
+  };
   const files: ComparisonFileView[] = d
     ? d.files.map((f, i) => ({
-      label: watch ? `snapshot ${watchIndex(input.series!, i, d.files.length)}` : ORDINAL[i]!,
+      ...name(i, d.files.length),
       pid: f.pid,
       command: f.command,
       capturedAt: f.capturedAt,
       shown: i === d.files.length - 1,
     }))
     : [{
-      label: watch ? `snapshot ${input.series?.at(-1)?.index ?? 1}` : "first",
+      ...name(0, 1),
       pid: shown.target.pid,
       command: shown.target.command,
       capturedAt: shown.capturedAt,
@@ -99,9 +103,13 @@ export function selectComparison(
   };
 }
 
-const ORDINAL = ["first", "second", "third"];
+const ORDINAL = [
+  { label: "first", short: "1st" },
+  { label: "second", short: "2nd" },
+  { label: "third", short: "3rd" },
+];
 
-/** A watch diff compares the first capture with the last. */
+/** A watch diff compares the first capture with the last (one capture: the last is the first). */
 function watchIndex(series: readonly WatchCapture[], i: number, n: number): number {
   return (i === n - 1 ? series.at(-1)?.index : series[0]?.index) ?? i + 1;
 }

@@ -4,7 +4,7 @@
 // a watch series into chart points.
 
 import { deepStrictEqual as equal, ok } from "node:assert/strict";
-import { captureGrow, GROWN, LEAKED } from "../../tests/grow_captures.ts";
+import { captureGrow, GROWN, LEAKED } from "../../tests/comparison_helpers.ts";
 import { tempDir } from "../../tests/cli_runs.ts";
 import { diffLeaks } from "../leaks_diff.ts";
 import type { LeaksFile } from "../schema.ts";

@@ -360,6 +360,8 @@ export interface ModelOptions {
 export interface ComparisonFileView {
   /** "first", "second", "third" (diff); "snapshot 1", "snapshot 7" (watch). */
   label: string;
+  /** The label in a column header: "1st", "2nd", "3rd" (diff); "#1", "#7" (watch). */
+  short: string;
   pid: number;
   command: string;
   capturedAt: string;

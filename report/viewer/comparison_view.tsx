@@ -116,7 +116,8 @@ function DiffBody(
 ) {
   // Totals, new leaks, gone leaks and growth compare the first two files the diff names (with a
   // third file, the third is only for the survivors).
-  const before = files[0]!.label, after = files[Math.min(1, files.length - 1)]!.label;
+  const first = files[0]!, second = files[Math.min(1, files.length - 1)]!;
+  const before = first.label, after = second.label;
   return (
     <>
       <h3 id="compare-totals-title">Totals</h3>
@@ -178,7 +179,7 @@ function DiffBody(
       <p class="muted small">
         From {the(before)} to {the(after)}, in bytes and blocks, biggest growth first.
       </p>
-      {diff.growth.map((g) => <GrowthTable key={g.id} table={g} before={before} after={after} />)}
+      {diff.growth.map((g) => <GrowthTable key={g.id} table={g} before={first} after={second} />)}
       {diff.survivors && (
         <div data-testid="survivors">
           <h3>Survivors</h3>
@@ -190,7 +191,7 @@ function DiffBody(
             </b>
           </p>
           {diff.survivors.tables.map((g) => (
-            <GrowthTable key={g.id} table={g} before={before} after={after} survivors />
+            <GrowthTable key={g.id} table={g} before={first} after={second} survivors />
           ))}
         </div>
       )}
@@ -326,13 +327,14 @@ function LeakList(
 }
 
 function GrowthTable(
-  { table, before, after, survivors }: {
+  { table, before: first, after: second, survivors }: {
     table: ComparisonGrowth;
-    before: string;
-    after: string;
+    before: ComparisonFileView;
+    after: ComparisonFileView;
     survivors?: boolean;
   },
 ) {
+  const before = first.label, after = second.label;
   const [all, setAll] = useState(false);
   const rows = useMemo(
     () => (all ? table.rows : table.rows.filter((r) => r.count !== 0 || r.bytes !== 0)),
@@ -398,7 +400,7 @@ function GrowthTable(
     ...(survivors ? [] : [
       bytesCol(
         "beforeBytes",
-        `${before} bytes`,
+        `${first.short} bytes`,
         (r) => r.before.bytes,
         `Bytes in ${the(before)}`,
         false,
@@ -406,7 +408,7 @@ function GrowthTable(
       ),
       bytesCol(
         "afterBytes",
-        `${after} bytes`,
+        `${second.short} bytes`,
         (r) => r.after.bytes,
         `Bytes in ${the(after)}`,
         false,
@@ -414,7 +416,7 @@ function GrowthTable(
       ),
       countCol(
         "beforeCount",
-        `${before} blocks`,
+        `${first.short} blocks`,
         (r) => r.before.count,
         `Blocks in ${the(before)}`,
         false,
@@ -422,7 +424,7 @@ function GrowthTable(
       ),
       countCol(
         "afterCount",
-        `${after} blocks`,
+        `${second.short} blocks`,
         (r) => r.after.count,
         `Blocks in ${the(after)}`,
         false,
