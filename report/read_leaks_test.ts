@@ -1,6 +1,6 @@
 // Tests of readLeaksFile(): a valid file round-trips; each broken file fails naming the file and the problem.
 
-import { deepStrictEqual as assertEquals, ok as assert, rejects } from "node:assert/strict";
+import { deepStrictEqual as assertEquals, match, ok as assert, rejects } from "node:assert/strict";
 import { LeaksFileError, parseLeaksText, readLeaksFile } from "./read_leaks.ts";
 import { sampleLeaks } from "./sample_leaks.ts";
 
@@ -60,7 +60,7 @@ Deno.test("readLeaksFile() accepts non-dense ids and the sample generator's outp
 Deno.test("readLeaksFile() names a missing file", async () => {
   await rejects(readLeaksFile("/nonexistent/leaks.json"), (err: unknown) => {
     assert(err instanceof LeaksFileError);
-    assert.match(
+    match(
       err.format(),
       /Cannot read leaks file "\/nonexistent\/leaks.json": the file does not exist\nHint: /,
     );
