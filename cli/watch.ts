@@ -197,7 +197,8 @@ export async function watch(argv: string[]): Promise<ExitStatus> {
       });
       const old = intervals[intervals.length - 1 - keep];
       if (old) await Deno.remove(old.file).catch(() => {});
-      if (!o.quiet) console.log(intervalLine(intervals));
+      // The interval's line comes once its files are whole: a script that reads them on the line
+      // reads this interval's.
       const sinceFirst = diffLeaks(first, leaks);
       await writeAtomic(
         `${out}/watch.json`,
@@ -208,6 +209,7 @@ export async function watch(argv: string[]): Promise<ExitStatus> {
           comparison: { series: intervals, ...(intervals.length > 1 ? { diff: sinceFirst } : {}) },
         });
       }
+      if (!o.quiet) console.log(intervalLine(intervals));
     }
   } finally {
     for (const [s, f] of listeners) Deno.removeSignalListener(s, f);
