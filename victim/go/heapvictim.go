@@ -28,7 +28,8 @@ const (
 	oidNode    uint64 = 0xcaffe14e00000003
 )
 
-// Item is kept by main.registry.
+// Item is kept by main.registry; its 16 KiB payload makes the registry the heap's top retainer
+// whatever the runtime holds (allp grows with GOMAXPROCS).
 type Item struct {
 	Oid     uint64
 	Name    string
@@ -140,7 +141,7 @@ func main() {
 	signal.Notify(term, syscall.SIGTERM)
 
 	for i := 0; i < 3; i++ {
-		it := &Item{Oid: oidItem, Name: fmt.Sprintf("item-%d", i), Payload: make([]byte, 100)}
+		it := &Item{Oid: oidItem, Name: fmt.Sprintf("item-%d", i), Payload: make([]byte, 16<<10)}
 		s := &Session{Oid: oidSession, Item: it}
 		registry[it.Name] = s
 		fmt.Printf("registry-item %d %#x\n", i, addr(it))
