@@ -296,3 +296,11 @@ function selectSeries(series: readonly WatchCapture[], max: number): SeriesPaylo
   });
   return { points, omitted: series.length - kept.length, peakBytes, peakLeakedBytes };
 }
+
+/**
+ * A label with each absolute file path cut to its last component ("g_cache in …/grow"): growth
+ * tables have seven columns to fit, and where the program lives is in the cell's title and export.
+ */
+export function shortPaths(label: string): string {
+  return label.replace(/(?<![\w.])\/(?:[^\s/()]+\/)+([^\s/()]+)/g, "…/$1");
+}

@@ -8,7 +8,7 @@ import { captureGrow, GROWN, LEAKED } from "../../tests/comparison_helpers.ts";
 import { tempDir } from "../../tests/cli_runs.ts";
 import { diffLeaks } from "../leaks_diff.ts";
 import type { LeaksFile } from "../schema.ts";
-import { selectComparison, type WatchCapture } from "./comparison.ts";
+import { selectComparison, shortPaths, type WatchCapture } from "./comparison.ts";
 
 interface Captures {
   a: LeaksFile;
@@ -174,4 +174,15 @@ Deno.test("selectComparison() on diffs of three real captures of a growing progr
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("shortPaths() cuts absolute paths to their last component and leaves the rest", () => {
+  equal(shortPaths("g_cache in /check/work/main/build/victim/grow"), "g_cache in …/grow");
+  equal(
+    shortPaths("main (grow.c:88) in /usr/lib/x86_64-linux-gnu/libc.so.6+0x1d0"),
+    "main (grow.c:88) in …/libc.so.6+0x1d0",
+  );
+  equal(shortPaths("leak_some grow.c:46"), "leak_some grow.c:46");
+  equal(shortPaths("main-arena"), "main-arena");
+  equal(shortPaths("a/b relative and 1/2"), "a/b relative and 1/2");
 });

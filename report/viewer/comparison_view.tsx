@@ -16,6 +16,7 @@ import type {
   SeriesPayload,
   SeriesPoint,
 } from "../view/payload.ts";
+import { shortPaths } from "../view/comparison.ts";
 import { drawGrowth, type GrowthScale } from "./growth_chart.ts";
 import { ShapeIcon } from "./shape_icon.tsx";
 import { type Column, VirtualTable } from "./virtual_table.tsx";
@@ -380,8 +381,11 @@ function GrowthTable(
       key: "label",
       label: table.what,
       width: 20,
-      cell: (r) => <span class={table.what === "zone" ? "" : "fn"}>{r.label}</span>,
+      cell: (r) => (
+        <span class={table.what === "zone" ? "" : "fn"} title={r.label}>{shortPaths(r.label)}</span>
+      ),
       value: (r) => r.label,
+      shown: (r) => shortPaths(r.label),
     },
     bytesCol(
       "bytes",

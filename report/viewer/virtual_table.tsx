@@ -25,6 +25,8 @@ export interface Column<R> {
   cell: (row: R) => ComponentChildren;
   /** Raw value for sorting and export. */
   value: (row: R) => string | number | undefined;
+  /** The text the cell shows when it is shorter than the value (widths are measured on it). */
+  shown?: (row: R) => string;
 }
 
 export interface VirtualTableProps<R> {
@@ -362,7 +364,7 @@ function _widths<R>(
   const measure = (r: R) => {
     columns.forEach((c, i) => {
       if (c.num) return;
-      const len = String(c.value(r) ?? "").length + (c.extra ?? 0);
+      const len = String((c.shown ?? c.value)(r) ?? "").length + (c.extra ?? 0);
       if (len > w[i]!) w[i] = Math.min(MAX_TEXT_CH, len);
     });
   };
