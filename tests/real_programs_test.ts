@@ -40,7 +40,7 @@ Deno.test("real programs: heapscope finds what valgrind finds, per site at exit,
   // runs (337–341 of 341 in 41 of 42 attaches alone); in some runs a stale pointer in the slack of
   // a chunk glibc handed out whole (a dictionary entry; libxml2 seeds its dictionary hash from the
   // clock, so the allocation order changes from run to run) keeps 13 blocks or a whole document
-  // (161 blocks: 2 of 5 runs of this script) reachable. At least one whole document, always.
+  // (161 blocks: 2 of 11 runs of this script) reachable. At least one whole document, always.
   const xml = row("libxml2");
   assert.ok(
     xml.heapscopeAttach + xml.heapscopeAttachPossible >= 0.45 * xml.valgrindAttach,
