@@ -13,7 +13,7 @@ else
 SHIM    := $(BUILD)/libheapscope.so
 endif
 
-.PHONY: all deps test-deps shim victim viewer demo test check fmt binary clean
+.PHONY: all deps test-deps test-programs shim victim viewer demo test check fmt binary clean
 all: deps shim victim viewer
 
 # npm ci installs exactly the committed lock file (npm install would rewrite it).
@@ -44,7 +44,9 @@ test-deps:
 
 # The macOS dylibs (cross-built with zig from npm) are test inputs: the Mach-O parser and its fuzzing
 # read them, so a fresh checkout's `make test` builds them rather than skipping those tests.
-test: test-deps all shim-macos
+# test-programs: what the tests run that needs more than cc (Go, g++), built once test-deps has
+# installed those (mk/go.mk, mk/snapshot.mk); `make` and `make demo` need only gcc, make and npm.
+test: test-deps all test-programs shim-macos
 	$(DENO) test -A
 
 check: deps

@@ -1,5 +1,6 @@
 # Go victims (victim/go/*.go → build/go/*), built with Debian's golang-go (1.19): programs that
-# write their own heap dump for the Go heap-dump tests and benchmark. `make victim` builds them.
+# write their own heap dump for the Go heap-dump tests and benchmark. `make test` builds them
+# (test-programs, after test-deps installed golang-go): `make` and `make demo` need no Go.
 # The build cache lives under build/ so that a CI run needs no $HOME.
 
 GO       ?= go
@@ -8,7 +9,7 @@ GO_VICTIMS := $(patsubst victim/go/%.go,$(BUILD)/go/%,$(wildcard victim/go/*.go)
 
 .PHONY: go-victims
 go-victims: $(GO_VICTIMS)
-victim: go-victims
+test-programs: go-victims
 
 $(BUILD)/go/%: victim/go/%.go
 	@mkdir -p $(BUILD)/go
