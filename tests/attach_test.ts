@@ -140,6 +140,9 @@ keep = []
 def work(n):
     local = [dict(i=i, s="x" * (i % 50)) for i in range(2000)]
     keep.append(local[::7])
+    # Above pymalloc's 512-byte limit: 300 glibc blocks per thread, in the threads' arenas, so
+    # the count does not depend on how much the interpreter allocates at start on this machine.
+    keep.append([bytearray(600 + i % 64) for i in range(300)])
 ts = [threading.Thread(target=work, args=(k,)) for k in range(4)]
 for t in ts: t.start()
 for t in ts: t.join()
