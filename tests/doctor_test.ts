@@ -125,8 +125,9 @@ while True:
       "the namespace's PID 1 to start",
     );
     assert(/\t1$/.test(readStatus(target)["NSpid"] ?? ""), readStatus(target)["NSpid"]);
-    // heapscope inside the same PID and mount namespaces sees the target as process 1.
-    const inside = ["nsenter", "-t", String(target), "-p", "-m", `${ROOT}/heapscope`];
+    // heapscope inside the same PID and mount namespaces sees the target as process 1 (and in its
+    // root directory: the mount namespace's own root is not it when the suite runs in a chroot).
+    const inside = ["nsenter", "-t", String(target), "-p", "-m", "-r", `${ROOT}/heapscope`];
     const doctor = await new Deno.Command(inside[0]!, {
       args: [...inside.slice(1), "doctor", "1"],
       stdout: "piped",
