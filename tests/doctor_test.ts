@@ -126,8 +126,8 @@ while True:
     );
     assert(/\t1$/.test(readStatus(target)["NSpid"] ?? ""), readStatus(target)["NSpid"]);
     // heapscope inside the same PID and mount namespaces sees the target as process 1 (and in its
-    // root directory: the mount namespace's own root is not it when the suite runs in a chroot).
-    const inside = ["nsenter", "-t", String(target), "-p", "-m", "-r", `${ROOT}/heapscope`];
+    // root and working directories: the mount namespace's own root is not it in a chroot).
+    const inside = ["nsenter", "-t", String(target), "-p", "-m", "-r", "-w", `${ROOT}/heapscope`];
     const doctor = await new Deno.Command(inside[0]!, {
       args: [...inside.slice(1), "doctor", "1"],
       stdout: "piped",
