@@ -21,7 +21,7 @@ import {
 } from "../analysis/mod.ts";
 import { foldedStacks } from "../analysis/sites.ts";
 import type { SuppressionRule } from "../analysis/suppressions.ts";
-import { captureSnapshot, ownSignals } from "../ffi/mod.ts";
+import { captureSnapshot } from "../ffi/mod.ts";
 import { materialize } from "../ffi/embedded.ts";
 import { readRecorderDump } from "../ffi/recorder_table.ts";
 import { symbolize } from "../ffi/symbolize.ts";
@@ -279,13 +279,11 @@ export async function runRecorded(argv: string[], opts: RunOptions = {}): Promis
   }
   handlers.push(["SIGUSR1", () => void snapshot("request", "size")]);
   handlers.push(["SIGUSR2", () => void snapshot("request", "count")]);
-  const disown = ownSignals();
   for (const [sig, h] of handlers) Deno.addSignalListener(sig, h);
 
   const status = await child.status;
   await queue;
   for (const [sig, h] of handlers) Deno.removeSignalListener(sig, h);
-  disown();
   listener.close();
   await serve;
   const how = status.signal

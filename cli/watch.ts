@@ -11,7 +11,7 @@
 // the target first (ffi/on_interrupt.ts), so the target is never left stopped.
 
 import { EXIT, type ExitStatus } from "../analysis/mod.ts";
-import { captureSnapshot, ownSignals } from "../ffi/mod.ts";
+import { captureSnapshot } from "../ffi/mod.ts";
 import { formatBytes } from "../report/format.ts";
 import { formatDiff } from "../report/diff_text.ts";
 import { writeHtmlReport } from "../report/html.ts";
@@ -144,7 +144,6 @@ export async function watch(argv: string[]): Promise<ExitStatus> {
     ["SIGINT", stop],
     ["SIGTERM", stop],
   ];
-  const disown = ownSignals();
   for (const [s, f] of listeners) Deno.addSignalListener(s, f);
   const intervals: WatchInterval[] = [];
   let first: LeaksFile | undefined, previous: LeaksFile | undefined;
@@ -214,7 +213,6 @@ export async function watch(argv: string[]): Promise<ExitStatus> {
     }
   } finally {
     for (const [s, f] of listeners) Deno.removeSignalListener(s, f);
-    disown();
   }
   if (!o.quiet && first && previous && intervals.length > 1) {
     console.log(

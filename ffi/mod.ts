@@ -11,4 +11,4 @@ export { type Check, formatChecks, runChecks } from "./doctor.ts";
 export { readRecorderDump, readRecorderTable, RecorderTableError } from "./recorder_table.ts";
 export { symbolize } from "./symbolize.ts";
 export { nativeScanKernel, scanKernel } from "./scan_kernel.ts";
-export { onInterrupt, ownSignals } from "./on_interrupt.ts";
+export { onInterrupt } from "./on_interrupt.ts";
