@@ -72,13 +72,21 @@ Deno.test("captureSnapshot() copies threads, heap and libc of a threaded process
       assertEquals(rsp?.value, t.sp);
       assertEquals(t.registers.find((x) => x.name === "fs_base")?.value, t.tp);
       assert(t.registers.some((x) => x.name === "xmm15.hi"));
-      // The copy holds the live stack, from below the red zone to the end of the mapping, and
-      // every page of the static TLS below the thread pointer that exists (an untouched page is
-      // zeros and is not copied).
+      // The copy holds the live stack, from below the red zone to the end of the mapping (every
+      // page of it that exists: a page of the static TLS at the top that the thread never touched
+      // is zeros and is not copied, so the copy may be two chunks), and every page of the static
+      // TLS below the thread pointer that exists.
       const live = snap.memory.find((c) =>
         c.start <= t.sp - 128 && t.sp < c.start + c.bytes.length
       );
-      assert(live && live.start + live.bytes.length >= r.end, `live stack of ${t.tid} copied`);
+      assert(live, `the stack around the sp of ${t.tid} was copied`);
+      for (let page = t.sp - 128 - ((t.sp - 128) % 4096); page < r.end; page += 4096) {
+        if (!pageExists(pid, page)) continue;
+        assert(
+          snap.memory.some((c) => c.start <= page && page + 4096 <= c.start + c.bytes.length),
+          `page 0x${page.toString(16)} of the live stack of ${t.tid} copied`,
+        );
+      }
       if (t.tp >= r.start && t.tp < r.end) {
         for (let page = t.tp - 8192 - (t.tp % 4096); page < t.tp; page += 4096) {
           if (!pageExists(pid, page)) continue;
