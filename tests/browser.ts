@@ -117,3 +117,22 @@ export async function guard(page: Page, context: BrowserContext) {
   });
   return { network, errors };
 }
+
+/** Elements whose text is cut (overflow hidden or clip, an ellipsis), or a page that scrolls sideways. */
+export const clippedText = (page: Page): Promise<string[]> =>
+  page.evaluate(() => {
+    const out: string[] = [];
+    for (const el of document.querySelectorAll<HTMLElement>("body *")) {
+      if (!el.childNodes.length || el.closest(".sr-only,svg,canvas")) continue;
+      const s = getComputedStyle(el);
+      const hides = s.overflowX === "hidden" || s.overflowX === "clip" ||
+        s.textOverflow === "ellipsis";
+      if (hides && el.scrollWidth > el.clientWidth + 1 && (el.textContent ?? "").trim()) {
+        out.push(`${el.tagName}.${el.className}: ${(el.textContent ?? "").slice(0, 60)}`);
+      }
+    }
+    if (document.documentElement.scrollWidth > innerWidth + 1) {
+      out.push("the page scrolls sideways");
+    }
+    return out;
+  });

@@ -7,14 +7,8 @@ import { deepStrictEqual as equal, ok } from "node:assert/strict";
 import { heapscope, said, tempDir } from "./cli_runs.ts";
 import { ROOT } from "./truth.ts";
 import type { LeaksDiff } from "../report/leaks_diff.ts";
-import { guard, openReport, reportState, until, withChromium } from "./browser.ts";
-import {
-  captureGrow,
-  clippedText,
-  LEAKED,
-  pageSaysTheSummary,
-  scrollingTables,
-} from "./comparison_helpers.ts";
+import { clippedText, guard, openReport, reportState, until, withChromium } from "./browser.ts";
+import { captureGrow, LEAKED, pageSaysTheSummary, scrollingTables } from "./comparison_helpers.ts";
 
 const OUT = `${ROOT}/tests/output/`;
 

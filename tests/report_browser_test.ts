@@ -11,7 +11,15 @@ import { sampleLeaks } from "../report/sample_leaks.ts";
 import type { LeaksFile } from "../report/schema.ts";
 import { buildViewer, type ViewerBundle } from "../report/viewer/build_viewer.ts";
 import { formatBytes, formatCount } from "../report/format.ts";
-import { drawStats, guard, openReport, reportState, until, withChromium } from "./browser.ts";
+import {
+  clippedText,
+  drawStats,
+  guard,
+  openReport,
+  reportState,
+  until,
+  withChromium,
+} from "./browser.ts";
 import { startVictim } from "./expect.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -59,25 +67,6 @@ async function victimReport(): Promise<{ leaks: LeaksFile; html: string }> {
     await Deno.remove(dir, { recursive: true });
   }
 }
-
-/** Elements whose text is cut: overflow hidden/clip or an ellipsis with more content than room. */
-const clippedText = (page: Page) =>
-  page.evaluate(() => {
-    const out: string[] = [];
-    for (const el of document.querySelectorAll<HTMLElement>("body *")) {
-      if (!el.childNodes.length || el.closest(".sr-only,svg,canvas")) continue;
-      const s = getComputedStyle(el);
-      const hides = s.overflowX === "hidden" || s.overflowX === "clip" ||
-        s.textOverflow === "ellipsis";
-      if (hides && el.scrollWidth > el.clientWidth + 1 && (el.textContent ?? "").trim()) {
-        out.push(`${el.tagName}.${el.className}: ${(el.textContent ?? "").slice(0, 60)}`);
-      }
-    }
-    if (document.documentElement.scrollWidth > innerWidth + 1) {
-      out.push("the page scrolls sideways");
-    }
-    return out;
-  });
 
 /** The card's rectangle is inside the viewport (it is in view wherever the selection came from). */
 const cardInView = (page: Page) =>

@@ -9,8 +9,7 @@ import { deepStrictEqual, equal, ok } from "node:assert/strict";
 import { assertRunning } from "./procs.ts";
 import { ROOT, spawnProcess } from "./truth.ts";
 import { built, HEAPSCOPE, RECORDER, tempDir } from "./cli_runs.ts";
-import { guard, openReport, until, withChromium } from "./browser.ts";
-import { clippedText } from "./comparison_helpers.ts";
+import { clippedText, guard, openReport, until, withChromium } from "./browser.ts";
 import { formatBytes, formatCount } from "../report/format.ts";
 import type { ReportModel } from "../report/view/payload.ts";
 
