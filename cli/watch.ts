@@ -16,6 +16,7 @@ import { formatBytes } from "../report/format.ts";
 import { formatDiff } from "../report/diff_text.ts";
 import { writeHtmlReport } from "../report/html.ts";
 import { diffLeaks, type GrowthRow, type LeaksDiff } from "../report/leaks_diff.ts";
+import type { WatchCapture } from "../report/view/comparison.ts";
 import { readLeaksFile } from "../report/read_leaks.ts";
 import type { LeaksFile } from "../report/schema.ts";
 import { writeAtomic } from "../report/write_atomic.ts";
@@ -79,22 +80,14 @@ export function watchHelp(): string {
   ]);
 }
 
-/** One interval's line of watch.json. */
-export interface WatchInterval {
-  index: number;
-  capturedAt: string;
-  pauseMs: number;
-  allocations: number;
-  bytes: number;
-  /** Leaked blocks and bytes that no --suppressions rule suppresses. */
-  leaked: number;
-  leakedBytes: number;
-  /** Leaked blocks and bytes a rule suppressed (with --suppressions). */
-  suppressed?: { count: number; bytes: number };
+/**
+ * One interval's line of watch.json: a capture of the series (report/view/comparison.ts), its
+ * file, and its growers (always there, [] for the first).
+ */
+export interface WatchInterval extends WatchCapture {
   /** leaks.<k>.json, until --keep removes it. */
   file: string;
-  /** Growth since the previous snapshot: the biggest growers by site, type or zone. */
-  growers: { label: string; bytes: number; count: number }[];
+  growers: NonNullable<WatchCapture["growers"]>;
 }
 
 /** "500ms", "60s", "5m", "1h" (a bare number is seconds) → ms. */

@@ -10,6 +10,7 @@ import { assertRunning } from "./procs.ts";
 import { ROOT, spawnProcess } from "./truth.ts";
 import { built, HEAPSCOPE, RECORDER, tempDir } from "./cli_runs.ts";
 import { clippedText, guard, openReport, until, withChromium } from "./browser.ts";
+import type { WatchInterval } from "../cli/watch.ts";
 import { formatBytes, formatCount } from "../report/format.ts";
 import type { ReportModel } from "../report/view/payload.ts";
 
@@ -117,16 +118,9 @@ Deno.test("heapscope watch: the timer ticks, and Ctrl-C between snapshots stops 
   }
 });
 
+/** watch.json, the part the report test reads. */
 interface WatchJson {
-  intervals: {
-    index: number;
-    capturedAt: string;
-    pauseMs: number;
-    allocations: number;
-    bytes: number;
-    leaked: number;
-    leakedBytes: number;
-  }[];
+  intervals: WatchInterval[];
   growth: { bySite: { label: string; bytes: number }[] };
 }
 

@@ -21,16 +21,19 @@ import type {
   SeriesPoint,
 } from "./payload.ts";
 
-/** One capture of a watch series (cli/watch.ts's WatchInterval has these fields). */
+/** One capture of a watch series (cli/watch.ts's WatchInterval, a line of watch.json, is one). */
 export interface WatchCapture {
   index: number;
   capturedAt: string;
   pauseMs: number;
   allocations: number;
   bytes: number;
+  /** Leaked blocks and bytes that no --suppressions rule suppresses. */
   leaked: number;
   leakedBytes: number;
+  /** Leaked blocks and bytes a rule suppressed (with --suppressions). */
   suppressed?: { count: number; bytes: number };
+  /** Growth since the previous snapshot: the biggest growers by site, type or zone. */
   growers?: { label: string; bytes: number; count: number }[];
 }
 
