@@ -3,7 +3,7 @@
 // type, site, retainer and zone, survivors of three snapshots, the diff's notes, and for a watch
 // series the growth over time with a read-out under the mouse and by keyboard.
 
-import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { useMemo, useState } from "preact/hooks";
 import { formatBytes, formatCount, formatDuration } from "../format.ts";
 import type { GrowthRow } from "../leaks_diff.ts";
 import type {
@@ -17,7 +17,8 @@ import type {
   SeriesPoint,
 } from "../view/payload.ts";
 import { shortPaths } from "../view/comparison.ts";
-import { drawGrowth, type GrowthScale } from "./growth_chart.ts";
+import { useChartReadout } from "./chart_readout.ts";
+import { drawGrowth } from "./growth_chart.ts";
 import { ShapeIcon } from "./shape_icon.tsx";
 import { type Column, VirtualTable } from "./virtual_table.tsx";
 
@@ -480,40 +481,8 @@ function GrowthTable(
 
 /** The watch series: a chart of live and leaked bytes per capture, its read-out, and its table. */
 function GrowthOverTime({ series }: { series: SeriesPayload }) {
-  const svgRef = useRef<SVGSVGElement>(null);
-  const scale = useRef<GrowthScale | null>(null);
-  const [at, setAt] = useState<number | null>(null);
   const points = series.points;
-  useEffect(() => {
-    const svg = svgRef.current!;
-    scale.current = drawGrowth(svg, series);
-    let width = svg.clientWidth;
-    const observer = new ResizeObserver(() => {
-      if (svg.clientWidth === width) return;
-      width = svg.clientWidth;
-      scale.current = drawGrowth(svg, series);
-    });
-    observer.observe(svg);
-    return () => observer.disconnect();
-  }, [series]);
-  useEffect(() => {
-    const cursor = svgRef.current!.querySelector<SVGGElement>("g.cursor");
-    if (!cursor || !scale.current) return;
-    if (at === null) {
-      cursor.style.display = "none";
-      return;
-    }
-    const [x, yLive, yLeaked] = scale.current.at(at);
-    cursor.style.display = "";
-    const line = cursor.querySelector("line")!;
-    line.setAttribute("x1", `${x}`);
-    line.setAttribute("x2", `${x}`);
-    for (const [cls, y] of [["live", yLive], ["leaked", yLeaked]] as const) {
-      const dot = cursor.querySelector(`circle.${cls}`)!;
-      dot.setAttribute("cx", `${x}`);
-      dot.setAttribute("cy", `${y}`);
-    }
-  }, [at, series]);
+  const { svgRef, at, handlers } = useChartReadout(series, points.length, drawGrowth);
   const point = at !== null ? points[at] : undefined;
   const last = points[points.length - 1]!;
   return (
@@ -540,21 +509,7 @@ function GrowthOverTime({ series }: { series: SeriesPayload }) {
         tabIndex={0}
         aria-labelledby="growth-title"
         aria-describedby="growth-help"
-        onMouseMove={(e) => {
-          const rect = (e.currentTarget as SVGSVGElement).getBoundingClientRect();
-          if (scale.current) setAt(scale.current.nearest(e.clientX - rect.left));
-        }}
-        onMouseLeave={() => setAt(null)}
-        onKeyDown={(e) => {
-          const n = points.length;
-          const step: Record<string, number> = { ArrowRight: 1, ArrowLeft: -1, End: n, Home: -n };
-          if (step[e.key] === undefined) return;
-          e.preventDefault();
-          setAt((a) =>
-            Math.max(0, Math.min(n - 1, (a ?? (step[e.key]! > 0 ? -1 : n)) + step[e.key]!))
-          );
-        }}
-        onBlur={() => setAt(null)}
+        {...handlers}
       />
       <span id="growth-help" class="sr-only">
         Live and leaked bytes at each capture: use the left and right arrow keys to read them.

@@ -1,42 +1,13 @@
 // Live-memory timeline (recorded processes) with a read-out: hover, or focus it and use the arrow
 // keys, to read time, live bytes and live blocks at a sample.
 
-import { useEffect, useRef, useState } from "preact/hooks";
 import { formatBytes, formatCount, formatDuration } from "../format.ts";
 import type { TimelinePayload } from "../view/payload.ts";
-import { drawTimeline, type TimelineScale } from "./timeline_chart.ts";
+import { useChartReadout } from "./chart_readout.ts";
+import { drawTimeline } from "./timeline_chart.ts";
 
 export function TimelineView({ timeline }: { timeline: TimelinePayload }) {
-  const svgRef = useRef<SVGSVGElement>(null);
-  const scale = useRef<TimelineScale | null>(null);
-  const [at, setAt] = useState<number | null>(null);
-  useEffect(() => {
-    const svg = svgRef.current!;
-    scale.current = drawTimeline(svg, timeline);
-    let width = svg.clientWidth;
-    const observer = new ResizeObserver(() => {
-      if (svg.clientWidth === width) return;
-      width = svg.clientWidth;
-      scale.current = drawTimeline(svg, timeline);
-    });
-    observer.observe(svg);
-    return () => observer.disconnect();
-  }, [timeline]);
-  useEffect(() => {
-    const svg = svgRef.current!;
-    const cursor = svg.querySelector<SVGGElement>("g.cursor");
-    if (!cursor || !scale.current) return;
-    if (at === null) {
-      cursor.style.display = "none";
-      return;
-    }
-    const [x, y] = scale.current.at(at);
-    cursor.style.display = "";
-    cursor.querySelector("line")!.setAttribute("x1", `${x}`);
-    cursor.querySelector("line")!.setAttribute("x2", `${x}`);
-    cursor.querySelector("circle")!.setAttribute("cx", `${x}`);
-    cursor.querySelector("circle")!.setAttribute("cy", `${y}`);
-  }, [at, timeline]);
+  const { svgRef, at, handlers } = useChartReadout(timeline, timeline.points.length, drawTimeline);
   const point = at !== null ? timeline.points[at] : undefined;
   const before = Math.max(0, timeline.allocations - timeline.recordedBlocks);
   return (
@@ -65,21 +36,7 @@ export function TimelineView({ timeline }: { timeline: TimelinePayload }) {
         role="img"
         tabIndex={0}
         aria-label="Live memory over time: use the left and right arrow keys to read the samples"
-        onMouseMove={(e) => {
-          const rect = (e.currentTarget as SVGSVGElement).getBoundingClientRect();
-          if (scale.current) setAt(scale.current.nearest(e.clientX - rect.left));
-        }}
-        onMouseLeave={() => setAt(null)}
-        onKeyDown={(e) => {
-          const n = timeline.points.length;
-          const step: Record<string, number> = { ArrowRight: 1, ArrowLeft: -1, End: n, Home: -n };
-          if (step[e.key] === undefined) return;
-          e.preventDefault();
-          setAt((a) =>
-            Math.max(0, Math.min(n - 1, (a ?? (step[e.key]! > 0 ? -1 : n)) + step[e.key]!))
-          );
-        }}
-        onBlur={() => setAt(null)}
+        {...handlers}
       />
       <p class="small read-out" aria-live="polite" data-testid="timeline-readout">
         {point
