@@ -328,6 +328,30 @@ function LeakList(
   );
 }
 
+/** A growth table's numbers: bytes or blocks, each with its narrowest width in ch. */
+const BYTES = { min: 10, plain: formatBytes, signed: signedBytes };
+const BLOCKS = { min: 9, plain: formatCount, signed: signedCount };
+
+/** A growth table's number column: its bytes or blocks, signed when they are a change. */
+const growthCol = (
+  unit: typeof BYTES,
+  key: string,
+  label: string,
+  get: (r: GrowthRow) => number,
+  title: string,
+  signed: boolean,
+  wide?: boolean,
+): Column<GrowthRow> => ({
+  key,
+  label,
+  num: true,
+  width: headerWidth(label, unit.min),
+  title,
+  ...(wide ? { wide } : {}),
+  cell: (r) => (signed ? unit.signed(get(r)) : unit.plain(get(r))),
+  value: get,
+});
+
 function GrowthTable(
   { table, before: first, after: second, survivors }: {
     table: ComparisonGrowth;
@@ -343,40 +367,6 @@ function GrowthTable(
     [table, all],
   );
   const unchanged = table.rows.length - table.changed;
-  const bytesCol = (
-    key: string,
-    label: string,
-    get: (r: GrowthRow) => number,
-    title: string,
-    signed: boolean,
-    wide?: boolean,
-  ): Column<GrowthRow> => ({
-    key,
-    label,
-    num: true,
-    width: headerWidth(label, 10),
-    title,
-    ...(wide ? { wide } : {}),
-    cell: (r) => (signed ? signedBytes(get(r)) : formatBytes(get(r))),
-    value: get,
-  });
-  const countCol = (
-    key: string,
-    label: string,
-    get: (r: GrowthRow) => number,
-    title: string,
-    signed: boolean,
-    wide?: boolean,
-  ): Column<GrowthRow> => ({
-    key,
-    label,
-    num: true,
-    width: headerWidth(label, 9),
-    title,
-    ...(wide ? { wide } : {}),
-    cell: (r) => (signed ? signedCount(get(r)) : formatCount(get(r))),
-    value: get,
-  });
   const columns: Column<GrowthRow>[] = [
     {
       key: "label",
@@ -388,14 +378,16 @@ function GrowthTable(
       value: (r) => r.label,
       shown: (r) => shortPaths(r.label),
     },
-    bytesCol(
+    growthCol(
+      BYTES,
       "bytes",
       survivors ? "bytes" : "Δ bytes",
       (r) => r.bytes,
       survivors ? "Bytes of the survivors" : `Bytes grown from ${the(before)} to ${the(after)}`,
       !survivors,
     ),
-    countCol(
+    growthCol(
+      BLOCKS,
       "count",
       survivors ? "blocks" : "Δ blocks",
       (r) => r.count,
@@ -403,7 +395,8 @@ function GrowthTable(
       !survivors,
     ),
     ...(survivors ? [] : [
-      bytesCol(
+      growthCol(
+        BYTES,
         "beforeBytes",
         `${first.short} bytes`,
         (r) => r.before.bytes,
@@ -411,7 +404,8 @@ function GrowthTable(
         false,
         true,
       ),
-      bytesCol(
+      growthCol(
+        BYTES,
         "afterBytes",
         `${second.short} bytes`,
         (r) => r.after.bytes,
@@ -419,7 +413,8 @@ function GrowthTable(
         false,
         true,
       ),
-      countCol(
+      growthCol(
+        BLOCKS,
         "beforeCount",
         `${first.short} blocks`,
         (r) => r.before.count,
@@ -427,7 +422,8 @@ function GrowthTable(
         false,
         true,
       ),
-      countCol(
+      growthCol(
+        BLOCKS,
         "afterCount",
         `${second.short} blocks`,
         (r) => r.after.count,
