@@ -15,7 +15,7 @@
 //
 // Each phase is linear in the bytes or blocks it touches; see each module for its complexity.
 
-import { copyF64, f64Array, i32Array, u32Array } from "./arrays.ts";
+import { copyF64, f64Array, i32Array, prepareArrays, u32Array } from "./arrays.ts";
 import { AllocationIndex } from "./alloc_index.ts";
 import { AllocationTable } from "./allocation_table.ts";
 import { analyzeGraph, PhaseTimer, type Progress } from "./analyze_graph.ts";
@@ -132,6 +132,7 @@ export function analyzeHeap(
   const kernel = opts.kernel ?? TS_SCAN_KERNEL;
   const memory = new MemoryImage(snapshot.memory);
   const allocations = heap.allocations;
+  prepareArrays(allocations.length * ARRAY_BYTES_PER_BLOCK);
   const index = phases.run("index", () => new AllocationIndex(allocations));
   const roots = phases.run("roots", () => collectRoots(snapshot, memory, heap));
   const blockEdges = phases.run("scan", () => kernel.scanBlocks(memory, index, allocations));
@@ -226,6 +227,7 @@ export function analyzeHeap(
     preferred: types.objects,
     dominators: opts.dominators,
     holders,
+    dominatorTree: kernel.dominatorTree,
   }, phases);
 
   // The first bytes of leaked blocks, so that the caller can drop the copied memory early.
@@ -263,6 +265,13 @@ export function analyzeHeap(
     },
   };
 }
+
+/**
+ * About how many bytes of arrays the phases after enumeration ask for per block (bench/
+ * analyze_file.ts prints the figure: 10^6-block workloads of bench/big_heap.sh). A hint for the
+ * array source (analysis/arrays.ts prepareArrays), which may fault them in ahead of use.
+ */
+const ARRAY_BYTES_PER_BLOCK = 300;
 
 /**
  * Each root reference's holder for the dominator tree: its name without the offset inside the

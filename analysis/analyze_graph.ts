@@ -5,7 +5,7 @@
 
 import { f64Array, i32Array, u32Array } from "./arrays.ts";
 import { attributeLeaks, classify, floodFill, reachability } from "./classify.ts";
-import { dominatorTree, UNREACHABLE } from "./dominators.ts";
+import { type DominatorKernel, dominatorTree, UNREACHABLE } from "./dominators.ts";
 import type { HeapGraph } from "./graph.ts";
 import type { GraphAnalysis } from "./types.ts";
 
@@ -38,6 +38,8 @@ export interface GraphOptions {
    * reaches ("g_registry holds 41 MiB"). Default: one holder per root entry.
    */
   holders?: { key: Int32Array; names: string[] };
+  /** The dominator tree's implementation (default: analysis/dominators.ts's). */
+  dominatorTree?: DominatorKernel;
 }
 
 /** Reachability, leaks, cycles and attribution of `graph`. */
@@ -56,7 +58,7 @@ export function analyzeGraph(
   const owner = phases.run("attribute", () => attributeLeaks(graph.edges, c.status, c.leak));
   const dom = opts.dominators === false
     ? undefined
-    : phases.run("dominators", () => holderDominators(graph, opts.holders));
+    : phases.run("dominators", () => holderDominators(graph, opts.holders, opts.dominatorTree));
   return {
     graph,
     status: c.status,
@@ -92,6 +94,7 @@ export function analyzeGraph(
 export function holderDominators(
   graph: HeapGraph,
   given?: { key: Int32Array; names: string[] },
+  treeOf: DominatorKernel = dominatorTree,
 ): {
   idom: Int32Array;
   heldBy: Int32Array;
@@ -133,7 +136,7 @@ export function holderDominators(
   sizes.set(graph.nodes.size);
   const holderIds = u32Array(k);
   for (let h = 0; h < k; h++) holderIds[h] = n + h;
-  const tree = dominatorTree({ start, target }, holderIds, sizes);
+  const tree = treeOf({ start, target }, holderIds, sizes);
   const count = retainedCounts(tree.idom, tree.preorder);
   const idom = tree.idom.subarray(0, n); // the tree is ours: its arrays are reused
   const heldBy = i32Array(n).fill(-1);

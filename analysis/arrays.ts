@@ -8,8 +8,15 @@
 // analysis itself only asks for arrays here. Without a source, or for arrays under 1 MiB, they are
 // plain typed arrays. Every array comes zeroed, as `new Uint32Array(n)` does.
 
-/** Zeroed memory of at least `bytes` bytes, or undefined to fall back to a plain array. */
-export type ZeroedMemory = (bytes: number) => ArrayBuffer | undefined;
+/**
+ * Zeroed memory of at least `bytes` bytes, or undefined to fall back to a plain array. `sparse`:
+ * the caller sizes the array at an upper bound and touches only its start (no page of it should be
+ * faulted in ahead of use). `prepare`, when the source has it: `bytes` more will be asked for soon
+ * (a source may fault them in ahead, off the analysis's thread: ffi/huge_arrays.ts).
+ */
+export type ZeroedMemory = ((bytes: number, sparse?: boolean) => ArrayBuffer | undefined) & {
+  prepare?: (bytes: number) => void;
+};
 
 let source: ZeroedMemory | undefined;
 
@@ -21,8 +28,13 @@ export function useZeroedMemory(s: ZeroedMemory | undefined): void {
 /** Arrays smaller than this are plain (a mapping per array costs more than their faults). */
 const BIG = 1 << 20;
 
-function zeroed(bytes: number): ArrayBuffer | undefined {
-  return bytes >= BIG && source ? source(bytes) : undefined;
+function zeroed(bytes: number, sparse = false): ArrayBuffer | undefined {
+  return bytes >= BIG && source ? source(bytes, sparse) : undefined;
+}
+
+/** About `bytes` of arrays will be asked for next (a hint: the source may fault them in ahead). */
+export function prepareArrays(bytes: number): void {
+  source?.prepare?.(bytes);
 }
 
 export function u8Array(n: number): Uint8Array {
@@ -30,8 +42,8 @@ export function u8Array(n: number): Uint8Array {
   return b ? new Uint8Array(b, 0, n) : new Uint8Array(n);
 }
 
-export function u16Array(n: number): Uint16Array {
-  const b = zeroed(n * 2);
+export function u16Array(n: number, sparse = false): Uint16Array {
+  const b = zeroed(n * 2, sparse);
   return b ? new Uint16Array(b, 0, n) : new Uint16Array(n);
 }
 
@@ -45,8 +57,8 @@ export function u32Array(n: number): Uint32Array {
   return b ? new Uint32Array(b, 0, n) : new Uint32Array(n);
 }
 
-export function f64Array(n: number): Float64Array {
-  const b = zeroed(n * 8);
+export function f64Array(n: number, sparse = false): Float64Array {
+  const b = zeroed(n * 8, sparse);
   return b ? new Float64Array(b, 0, n) : new Float64Array(n);
 }
 

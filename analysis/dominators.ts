@@ -26,6 +26,13 @@ export interface CsrGraph {
   readonly target: Uint32Array;
 }
 
+/** dominatorTree() or a native twin with identical output (ffi/graph_kernel.ts). */
+export type DominatorKernel = (
+  graph: CsrGraph,
+  roots: ArrayLike<number>,
+  sizes: ArrayLike<number>,
+) => DominatorTree;
+
 /** `idom` value of a node whose immediate dominator is the virtual root above every root. */
 export const VIRTUAL_ROOT = -1;
 /** `idom` value of a node no root reaches. */

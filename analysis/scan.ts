@@ -7,6 +7,7 @@ import { u32Array } from "./arrays.ts";
 import type { AllocationIndex } from "./alloc_index.ts";
 import type { AllocationTable } from "./allocation_table.ts";
 import type { MemoryImage } from "./memory.ts";
+import type { DominatorKernel } from "./dominators.ts";
 import type { MemoryChunk } from "./types.ts";
 
 const TWO32 = 4294967296;
@@ -246,6 +247,8 @@ export interface ScanKernel {
     index: AllocationIndex,
     ranges: readonly { start: number; end: number }[],
   ): RangeHits;
+  /** The dominator tree, when the kernel has its own (else analysis/dominators.ts's). */
+  readonly dominatorTree?: DominatorKernel;
 }
 
 /** scanRanges with scanRange: O(range words). */

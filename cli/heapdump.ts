@@ -13,6 +13,7 @@ import { ownersOf } from "../analysis/go/owners.ts";
 import { parseHeapDump } from "../analysis/go/parse_heapdump.ts";
 import { ProgramSymbols } from "../analysis/go/program_symbols.ts";
 import { holderDominators } from "../analysis/analyze_graph.ts";
+import { nativeDominatorTree } from "../ffi/graph_kernel.ts";
 import { toGoLeaksFile } from "../report/go/go_leaks_file.ts";
 import {
   formatAnchors,
@@ -161,7 +162,7 @@ export async function heapdump(argv: string[]): Promise<ExitStatus> {
     return EXIT.clean;
   }
   // Who keeps what alive: the dominator tree with one holder per anchor (a global, a frame).
-  const dominators = holderDominators(g);
+  const dominators = holderDominators(g, undefined, nativeDominatorTree());
   const leaks = toGoLeaksFile(g, l, {
     name: path,
     graph: o.graph as "auto" | "all" | "leaked",

@@ -1,36 +1,98 @@
 // Zeroed memory backed by transparent huge pages, for the analysis's big arrays (analysis/arrays.ts
-// says why). Each request is its own 2 MiB-aligned MADV_HUGEPAGE mapping from the shim
-// (hs_buffer_alloc, the capture's destination buffers use the same), seen by TypeScript as an
-// ArrayBuffer over that memory and unmapped when the ArrayBuffer is garbage. Pages are faulted in
-// on first touch, one fault per 2 MiB. Where THP is off the analysis keeps plain arrays.
+// says why), seen by TypeScript as ArrayBuffers over memory the shim mapped.
+//
+// Most arrays come from the shim's arena (shim/arena_linux.c): one reservation handed out by a bump
+// pointer, whose helper thread faults pages in ahead of it on the other core, so that the analysis
+// writes into memory already there instead of paying 1–7 ms per MB of faults on its own thread
+// (bench/RESULTS.md). `prepare(bytes)` (analysis/arrays.ts prepareArrays) tells it how far ahead.
+// Sparse arrays (sized at an upper bound, touched only at the start) and arrays the arena has no
+// room for get their own 2 MiB-aligned MADV_HUGEPAGE mapping instead (hs_buffer_alloc, as the
+// capture's destination buffers), faulted in on first touch. Either kind is given back when its
+// ArrayBuffer is garbage. Where THP is off, the analysis keeps plain arrays.
 
 import type { ZeroedMemory } from "../analysis/arrays.ts";
 import { transparentHugePages } from "./copy_buffers.ts";
 import { shim } from "./shim.ts";
 
-const unmapper = new FinalizationRegistry<{ ptr: bigint; mapped: bigint }>(({ ptr, mapped }) => {
+/** Address space the arena reserves (nothing is committed until used); smaller if refused. */
+const ARENA_RESERVE = [2 ** 40, 2 ** 36, 2 ** 33];
+/** The helper keeps at least this much faulted in past the last array handed out. */
+const ARENA_WINDOW = 32 * 2 ** 20;
+
+const unmapper = new FinalizationRegistry<
+  { ptr: bigint; mapped: bigint; arena?: bigint }
+>(({ ptr, mapped, arena }) => {
   try {
-    shim().hs_buffer_free(ptr, mapped);
-  } catch { /* nothing to do: the mapping stays until exit */ }
+    if (arena !== undefined) shim().hs_arena_release?.(arena, ptr, mapped);
+    else shim().hs_buffer_free(ptr, mapped);
+  } catch { /* nothing to do: the memory stays until exit */ }
 });
+
+let arenaHandle: bigint | null | undefined;
+
+/** The process's arena (opened on first use), or null where the shim has none or it failed. */
+function arena(): bigint | null {
+  if (arenaHandle !== undefined) return arenaHandle;
+  arenaHandle = null;
+  let lib;
+  try {
+    lib = shim();
+  } catch {
+    return null;
+  }
+  // HEAPSCOPE_ARENA=0: every array its own mapping (bench/analyze_file.ts compares the two).
+  if (!lib.hs_arena_open || Deno.env.get("HEAPSCOPE_ARENA") === "0") return null;
+  const h = new BigUint64Array(1);
+  for (const reserve of ARENA_RESERVE) {
+    if (lib.hs_arena_open(BigInt(reserve), BigInt(ARENA_WINDOW), h) === 0) {
+      arenaHandle = h[0]!;
+      break;
+    }
+  }
+  return arenaHandle;
+}
+
+/** What the arena has done so far (undefined without one): for benchmarks and tests. */
+export function arenaStats():
+  | { handedOut: number; populated: number; helped: number; reserved: number }
+  | undefined {
+  const h = arenaHandle;
+  if (h === undefined || h === null) return undefined;
+  const out = new Float64Array(4);
+  if (shim().hs_arena_stats?.(h, out) !== 0) return undefined;
+  return { handedOut: out[0]!, populated: out[1]!, helped: out[2]!, reserved: out[3]! };
+}
 
 /** A ZeroedMemory over huge pages, or undefined where the kernel gives none (THP "never"). */
 export function hugeZeroedMemory(): ZeroedMemory | undefined {
   const thp = transparentHugePages();
   if (thp !== "always" && thp !== "madvise") return undefined;
   const ptr = new BigUint64Array(1), mapped = new BigUint64Array(1), advised = new Uint32Array(1);
-  return (bytes: number) => {
+  const view = (address: bigint, bytes: number): ArrayBuffer | undefined => {
+    const pointer = Deno.UnsafePointer.create(address);
+    return pointer === null ? undefined : Deno.UnsafePointerView.getArrayBuffer(pointer, bytes);
+  };
+  const source: ZeroedMemory = (bytes, sparse = false) => {
     let lib;
     try {
       lib = shim();
     } catch {
       return undefined; // no shim (a platform-neutral test): plain arrays
     }
+    const a = sparse ? null : arena();
+    if (a !== null && lib.hs_arena_alloc?.(a, BigInt(bytes), ptr) === 0) {
+      const buffer = view(ptr[0]!, bytes);
+      if (buffer) unmapper.register(buffer, { ptr: ptr[0]!, mapped: BigInt(bytes), arena: a });
+      return buffer;
+    }
     if (lib.hs_buffer_alloc(BigInt(bytes), 1, ptr, mapped, advised) !== 0) return undefined;
-    const pointer = Deno.UnsafePointer.create(ptr[0]!);
-    if (pointer === null) return undefined;
-    const buffer = Deno.UnsafePointerView.getArrayBuffer(pointer, Number(mapped[0]!));
-    unmapper.register(buffer, { ptr: ptr[0]!, mapped: mapped[0]! });
+    const buffer = view(ptr[0]!, Number(mapped[0]!));
+    if (buffer) unmapper.register(buffer, { ptr: ptr[0]!, mapped: mapped[0]! });
     return buffer;
   };
+  source.prepare = (bytes) => {
+    const a = arena();
+    if (a !== null) shim().hs_arena_prepare?.(a, BigInt(Math.max(0, Math.floor(bytes))));
+  };
+  return source;
 }

@@ -18,6 +18,7 @@ import {
   TS_SCAN_KERNEL,
 } from "../analysis/mod.ts";
 import { f64Array, u32Array } from "../analysis/arrays.ts";
+import { nativeDominatorTree } from "./graph_kernel.ts";
 import { shim } from "./shim.ts";
 
 type ScanBlocks = NonNullable<ReturnType<typeof shim>["hs_scan_blocks"]>;
@@ -49,10 +50,12 @@ export function nativeScanKernel(): ScanKernel | undefined {
     return undefined;
   }
   if (!blocks || !range) return undefined;
+  const dominatorTree = nativeDominatorTree();
   return {
     name: "c",
     scanBlocks: (memory, index, allocations) => _scanBlocks(blocks, memory, index, allocations),
     scanRanges: (memory, index, ranges) => _scanRanges(range, memory, index, ranges),
+    ...(dominatorTree ? { dominatorTree } : {}),
   };
 }
 

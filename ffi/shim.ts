@@ -210,6 +210,49 @@ export const symbols = {
     result: "i32",
     optional: true,
   },
+  // A child read synchronously (shim/spawn.c): the symbolizer run beside the analysis.
+  hs_spawn_reader: {
+    parameters: ["buffer", "buffer", "u64", "buffer", "buffer"],
+    result: "i32",
+    optional: true,
+  },
+  hs_read_fd: { parameters: ["i32", "buffer", "u64", "buffer"], result: "i32", optional: true },
+  hs_reap: { parameters: ["i32", "i32", "buffer"], result: "i32", optional: true },
+  // The analysis's arena (shim/arena_linux.c; Linux only, optional: ffi/huge_arrays.ts).
+  hs_arena_open: { parameters: ["u64", "u64", "buffer"], result: "i32", optional: true },
+  hs_arena_alloc: { parameters: ["u64", "u64", "buffer"], result: "i32", optional: true },
+  hs_arena_prepare: { parameters: ["u64", "u64"], result: "i32", optional: true },
+  hs_arena_release: { parameters: ["u64", "u64", "u64"], result: "i32", optional: true },
+  hs_arena_stats: { parameters: ["u64", "buffer"], result: "i32", optional: true },
+  hs_arena_close: { parameters: ["u64"], result: "void", optional: true },
+  // The dominator tree (shim/graph_kernel.c). Optional, as the scan kernel.
+  hs_dominators: {
+    parameters: [
+      "u32", // uint32_t n
+      "buffer", // const uint32_t *start
+      "buffer", // const uint32_t *target
+      "u32", // uint32_t nroots
+      "buffer", // const uint32_t *roots
+      "buffer", // const double *sizes
+      "buffer", // int32_t *pre
+      "buffer", // uint32_t *vertex
+      "buffer", // int32_t *parent
+      "buffer", // uint32_t *stack_node
+      "buffer", // uint32_t *stack_edge
+      "buffer", // uint32_t *pred_start
+      "buffer", // uint32_t *pred
+      "u32", // uint32_t pred_cap
+      "buffer", // int32_t *semi
+      "buffer", // int32_t *label
+      "buffer", // int32_t *ancestor
+      "buffer", // int32_t *idom
+      "buffer", // double *retained
+      "buffer", // double *by_pre
+      "buffer", // double *out
+    ],
+    result: "i32",
+    optional: true,
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 export type Shim = Deno.DynamicLibrary<typeof symbols>["symbols"];

@@ -151,6 +151,44 @@ int32_t hs_scan_range(const uint8_t *mem, double base, double len, double from, 
                       const int32_t *table, double min, double max, double *hit_address,
                       uint32_t *hit_target, uint32_t cap, double *out);
 
+/* A child whose standard output is read later, synchronously (shim/spawn.c): hs_spawn_reader
+ * starts `file` (searched in PATH) with `args` (NUL-terminated strings back to back, argv[0]
+ * first), stdin and stderr on /dev/null, stdout on a pipe: *fd_out reads it. hs_read_fd reads
+ * until end of file (0) or until `cap` bytes (1: call again), *got bytes. hs_reap closes the pipe
+ * and waits for the child: *status its exit status, 128 + signal when killed. */
+int32_t hs_spawn_reader(const char *file, const char *args, uint64_t args_len, int32_t *pid_out,
+                        int32_t *fd_out);
+int32_t hs_read_fd(int32_t fd, uint8_t *buf, uint64_t cap, double *got);
+int32_t hs_reap(int32_t pid, int32_t fd, int32_t *status);
+
+/* The analysis's arena (Linux, shim/arena_linux.c): `reserve` bytes of address space on
+ * transparent huge pages, handed out by a bump pointer (4 KiB-aligned, zeroed), with a helper
+ * thread that faults pages in ahead of it: at least `window` bytes past the last allocation, and up
+ * to `len` past it after hs_arena_prepare. hs_arena_alloc returns HS_ERR_ARG when the reservation
+ * is used up (map the array elsewhere); hs_arena_release gives an array's whole pages back (they
+ * are not handed out again); hs_arena_stats: out = {bytes handed out, populated up to, bytes the
+ * helper populated, reserved}. */
+int32_t hs_arena_open(uint64_t reserve, uint64_t window, uint64_t *handle);
+int32_t hs_arena_alloc(uint64_t handle, uint64_t len, uint64_t *ptr);
+int32_t hs_arena_prepare(uint64_t handle, uint64_t len);
+int32_t hs_arena_release(uint64_t handle, uint64_t ptr, uint64_t len);
+int32_t hs_arena_stats(uint64_t handle, double *out);
+void hs_arena_close(uint64_t handle);
+
+/* The dominator tree of a CSR graph under a virtual root above `roots` (shim/graph_kernel.c;
+ * analysis/dominators.ts is the TypeScript twin, same steps, identical output). Every array is
+ * the caller's: pre, idom, retained of n; vertex, parent, stack_node, stack_edge, semi, label,
+ * ancestor, by_pre of n + 1; pred_start of n + 2; pred of pred_cap (edges of reachable nodes plus
+ * roots). Returns 0 with out = {reachable count + 1, reachable size}; 1 when an edge goes past
+ * n - 1 (out = {edge, target}); HS_ERR_ARG for a NULL array, a root past n - 1 or pred_cap too
+ * small. */
+int32_t hs_dominators(uint32_t n, const uint32_t *start, const uint32_t *target, uint32_t nroots,
+                      const uint32_t *roots, const double *sizes, int32_t *pre, uint32_t *vertex,
+                      int32_t *parent, uint32_t *stack_node, uint32_t *stack_edge,
+                      uint32_t *pred_start, uint32_t *pred, uint32_t pred_cap, int32_t *semi,
+                      int32_t *label, int32_t *ancestor, int32_t *idom, double *retained,
+                      double *by_pre, double *out);
+
 #ifdef __cplusplus
 }
 #endif

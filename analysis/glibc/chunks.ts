@@ -28,9 +28,9 @@ export class HeapColumns {
   length = 0;
 
   constructor(capacity: number) {
-    this.address = f64Array(capacity);
-    this.usable = f64Array(capacity);
-    this.zone = u16Array(capacity);
+    this.address = f64Array(capacity, true);
+    this.usable = f64Array(capacity, true);
+    this.zone = u16Array(capacity, true);
   }
 
   push(user: number, usable: number, zone = 0): void {

@@ -1,0 +1,81 @@
+// The native dominator tree (shim/graph_kernel.c) behind analysis/dominators.ts's interface:
+// the same steps in the same order, so the tree, the preorder and the retained sizes are identical
+// to dominatorTree()'s (ffi/graph_kernel_test.ts). Every array is allocated here, from the
+// analysis's array source (huge pages on the command line, analysis/arrays.ts), and handed to C.
+
+import { f64Array, i32Array, u32Array } from "../analysis/arrays.ts";
+import type { CsrGraph, DominatorTree } from "../analysis/dominators.ts";
+import { shim } from "./shim.ts";
+
+type Dominators = NonNullable<ReturnType<typeof shim>["hs_dominators"]>;
+
+/** dominatorTree() in C, or undefined when the shim cannot be loaded or lacks it. */
+export function nativeDominatorTree():
+  | ((graph: CsrGraph, roots: ArrayLike<number>, sizes: ArrayLike<number>) => DominatorTree)
+  | undefined {
+  let f: Dominators | null;
+  try {
+    f = shim().hs_dominators;
+  } catch {
+    return undefined;
+  }
+  if (!f) return undefined;
+  const dominators = f;
+  return (graph, roots, sizes) => _dominatorTree(dominators, graph, roots, sizes);
+}
+
+function _dominatorTree(
+  hs_dominators: Dominators,
+  graph: CsrGraph,
+  roots: ArrayLike<number>,
+  sizes: ArrayLike<number>,
+): DominatorTree {
+  const n = graph.start.length - 1;
+  if (n < 0) throw new Error("Cannot compute dominators: start needs n + 1 entries, got none");
+  if (sizes.length < n) {
+    throw new Error(`Cannot compute dominators: ${n} nodes but ${sizes.length} sizes`);
+  }
+  const rootIds = u32Array(roots.length);
+  for (let i = 0; i < roots.length; i++) {
+    const r = roots[i]!;
+    if (!(r >= 0 && r < n)) throw new Error(`Cannot compute dominators: root ${r} is not a node`);
+    rootIds[i] = r;
+  }
+  const sizeArray = sizes instanceof Float64Array ? sizes : Float64Array.from(sizes);
+  const m = graph.target.length;
+  const pre = i32Array(n), vertex = u32Array(n + 1), parent = i32Array(n + 1);
+  const stackNode = u32Array(n + 1), stackEdge = u32Array(n + 1);
+  const predStart = u32Array(n + 2), pred = u32Array(m + rootIds.length);
+  const semi = i32Array(n + 1), label = i32Array(n + 1), ancestor = i32Array(n + 1);
+  const idom = i32Array(n), retained = f64Array(n), byPre = f64Array(n + 1);
+  const out = new Float64Array(2);
+  const status = hs_dominators(
+    n,
+    graph.start,
+    graph.target,
+    rootIds.length,
+    rootIds,
+    sizeArray,
+    pre,
+    vertex,
+    parent,
+    stackNode,
+    stackEdge,
+    predStart,
+    pred,
+    pred.length,
+    semi,
+    label,
+    ancestor,
+    idom,
+    retained,
+    byPre,
+    out,
+  );
+  if (status === 1) {
+    throw new Error(`Cannot compute dominators: edge ${out[0]} goes to ${out[1]}, past ${n - 1}`);
+  }
+  if (status !== 0) throw new Error(`hs_dominators failed: status ${status}`);
+  const count = out[0]!;
+  return { idom, retained, reachableSize: out[1]!, preorder: vertex.subarray(1, count) };
+}

@@ -1,0 +1,64 @@
+// The analysis's arena (shim/arena_linux.c through ffi/huge_arrays.ts): arrays come zeroed and
+// apart, the helper thread faults pages in ahead of them without changing a byte the analysis
+// wrote, sparse arrays stay out of it, and what the helper did is visible in its stats.
+
+import assert from "node:assert/strict";
+import { arenaStats, hugeZeroedMemory } from "./huge_arrays.ts";
+
+const MiB = 2 ** 20;
+const source = hugeZeroedMemory();
+
+/** Until the helper has populated at least `bytes` past what was handed out (its event). */
+async function helperReached(bytes: number): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const s = arenaStats()!;
+    if (s.populated >= s.handedOut + bytes) return;
+    assert.ok(Date.now() < deadline, `helper stuck: ${JSON.stringify(s)}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+Deno.test("THP is on here, so the analysis gets huge-page arrays", () => {
+  assert.ok(source, "hugeZeroedMemory() gave nothing: THP is off on this machine");
+});
+
+Deno.test("arena arrays come zeroed, do not overlap, and keep what was written while the helper runs", async () => {
+  const arrays: Float64Array[] = [];
+  for (let k = 0; k < 24; k++) {
+    const bytes = (1 + (k % 5)) * MiB + 8 * k;
+    const buffer = source!(bytes)!;
+    assert.ok(buffer.byteLength >= bytes);
+    const a = new Float64Array(buffer, 0, Math.floor(bytes / 8));
+    for (let i = 0; i < a.length; i += 511) assert.equal(a[i], 0, `array ${k} word ${i} not zero`);
+    // Write every word while the helper populates ahead (prepared far past these arrays).
+    source!.prepare!(256 * MiB);
+    for (let i = 0; i < a.length; i++) a[i] = k * 1e7 + i;
+    arrays.push(a);
+  }
+  await helperReached(128 * MiB);
+  for (let k = 0; k < arrays.length; k++) {
+    const a = arrays[k]!;
+    for (let i = 0; i < a.length; i++) {
+      if (a[i] !== k * 1e7 + i) {
+        assert.fail(`array ${k} word ${i}: ${a[i]}, written ${k * 1e7 + i}`);
+      }
+    }
+  }
+  const s = arenaStats()!;
+  assert.ok(s.helped >= 128 * MiB, `the helper populated only ${s.helped} bytes`);
+  // An array handed out after the helper went ahead is still zero and writable.
+  const late = new Uint32Array(source!(8 * MiB)!, 0, 2 * MiB);
+  assert.ok(late.every((w) => w === 0));
+  late.fill(0xdeadbeef);
+  assert.equal(late[late.length - 1], 0xdeadbeef);
+});
+
+Deno.test("sparse arrays get their own mapping: the arena hands out nothing for them", () => {
+  const before = arenaStats()!.handedOut;
+  const sparse = new Float64Array(source!(64 * MiB, true)!, 0, 8 * MiB);
+  sparse[0] = 1;
+  sparse[sparse.length - 1] = 2;
+  assert.equal(arenaStats()!.handedOut, before);
+  assert.equal(sparse[0]! + sparse[sparse.length - 1]!, 3);
+});
