@@ -69,7 +69,13 @@ export interface AnalyzeOptions {
    * roots then name their line, "make_tree frame in thread 12 (tree.c:40)". Asked once, for every
    * frame of every thread.
    */
-  frameLines?: (pcs: readonly number[]) => ReadonlyMap<number, string>;
+  frameLines?: ((pcs: readonly number[]) => ReadonlyMap<number, string>) & {
+    /**
+     * Start answering for `pcs` now, off the analysis's thread (ffi/symbolize.ts runs the tool
+     * beside the analysis): asked with every frame's code address before the scan.
+     */
+    prefetch?: (pcs: readonly number[]) => void;
+  };
   /** heapspurs-style object ids: a 64-bit value in a block's first word names it. */
   oids?: OidTable;
   /** Compute the dominator tree and retained sizes (default true). */
@@ -170,6 +176,18 @@ export function analyzeHeap(
     );
   });
   const images = new ImageIndex(snapshot.images, snapshot.regions, opts.imageFiles);
+  const namer = new RootNamer(
+    snapshot,
+    memory,
+    images,
+    opts.imageFiles,
+    opts.demangle,
+    opts.frameLines,
+  );
+  // The stack frames' lines are looked up beside the phases below (the tool takes ~0.3 s).
+  if (opts.frameLines?.prefetch) {
+    phases.run("root-names", () => opts.frameLines!.prefetch!(namer.frameCodes()));
+  }
   const types = phases.run("types", () =>
     inferTypes({
       memory,
@@ -197,14 +215,6 @@ export function analyzeHeap(
       types,
     }));
   const allocatedAt = opts.recorded ? allocationTimes(allocations, opts.recorded) : undefined;
-  const namer = new RootNamer(
-    snapshot,
-    memory,
-    images,
-    opts.imageFiles,
-    opts.demangle,
-    opts.frameLines,
-  );
   // Lines only for the frames that hold a root (the symbolizer then loads only their images).
   if (opts.frameLines) {
     phases.run("root-names", () => {

@@ -17,6 +17,7 @@ import type { Region } from "../analysis/types.ts";
 import { ElfFile, imageBias, mappingBiases } from "../analysis/elf.ts";
 import type { FrameMap, StackFrame } from "../analysis/sites.ts";
 import { demangle, loadDemangler } from "../analysis/demangle.ts";
+import { shim } from "./shim.ts";
 
 export type Symbolizer = "llvm-symbolizer" | "addr2line" | "elf";
 
@@ -33,13 +34,35 @@ export interface ImageAt {
 
 const hex = (n: number) => "0x" + n.toString(16);
 
-/** Which symbolizer this machine has, in order of preference. */
+/**
+ * Which symbolizer this machine has, in order of preference: found on PATH, not run (starting
+ * llvm-symbolizer to ask its version costs ~0.1 s; a tool that is there but fails gives no lines,
+ * and ELF symbols name the frames). Looked up once per process.
+ */
 export function availableSymbolizer(): { tool: Symbolizer; command?: string } {
+  return found ??= findSymbolizer();
+}
+
+let found: { tool: Symbolizer; command?: string } | undefined;
+
+function findSymbolizer(): { tool: Symbolizer; command?: string } {
   for (const command of ["llvm-symbolizer", "llvm-symbolizer-14", "llvm-symbolizer-15"]) {
-    if (runs(command, ["--version"])) return { tool: "llvm-symbolizer", command };
+    if (onPath(command)) return { tool: "llvm-symbolizer", command };
   }
-  if (runs("addr2line", ["--version"])) return { tool: "addr2line", command: "addr2line" };
+  if (onPath("addr2line")) return { tool: "addr2line", command: "addr2line" };
   return { tool: "elf" };
+}
+
+/** An executable file named `command` in a directory of PATH. */
+function onPath(command: string): boolean {
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    if (!dir) continue;
+    try {
+      const st = Deno.statSync(`${dir}/${command}`);
+      if (st.isFile && ((st.mode ?? 0o111) & 0o111) !== 0) return true;
+    } catch { /* not in this directory */ }
+  }
+  return false;
 }
 
 /** Frames for every pc (return addresses). Unknown pcs get a frame with only pc (and image). */
@@ -376,15 +399,6 @@ function elfSymbolize(image: ImageAt, pcs: number[], out: FrameMap): void {
   }
 }
 
-function runs(command: string, args: string[]): boolean {
-  try {
-    return new Deno.Command(command, { args, stdout: "null", stderr: "null" }).outputSync()
-      .success;
-  } catch {
-    return false;
-  }
-}
-
 async function runWithInput(
   command: string,
   args: string[],
@@ -421,16 +435,17 @@ export function frameLinesSync(
   regions: readonly Region[],
   pageSize = 4096,
   local?: (path: string) => string | undefined,
-): (pcs: readonly number[]) => Map<number, string> {
+): FrameLines {
   const images = new ImageFinder(regions, pageSize, local);
   let command: string | null | undefined;
-  return (pcs) => {
-    const out = new Map<number, string>();
+  const tool = () => {
     command ??= availableSymbolizer().tool === "llvm-symbolizer"
       ? availableSymbolizer().command!
       : null;
-    if (command === null) return out;
-    // One process for every image: each argument names its module ("FILE ADDR").
+    return command;
+  };
+  /** The tool's arguments for `pcs`: one "FILE ADDR" each (one process for every image). */
+  const argsOf = (pcs: Iterable<number>) => {
     const asked: number[] = [];
     const args: string[] = [];
     for (const pc of new Set(pcs)) {
@@ -439,34 +454,121 @@ export function frameLinesSync(
       asked.push(pc);
       args.push(`${image.path} ${hex(pc - image.bias)}`);
     }
+    return { asked, args: ["--output-style=JSON", "--inlining", "--no-demangle", ...args] };
+  };
+  let early: { asked: number[]; child: SyncChild } | undefined;
+  const lines = ((pcs) => {
+    const out = new Map<number, string>();
+    const cmd = tool();
+    if (cmd === null) return out;
+    const { asked, args } = argsOf(pcs);
     if (asked.length === 0) return out;
-    let text: string;
+    let text: string | undefined;
+    // The tool started early (prefetch) answers when it was asked about every one of these.
+    const started = early;
+    early = undefined;
+    if (started) {
+      const have = new Set(started.asked);
+      const answer = started.child.output();
+      if (answer !== undefined && asked.every((pc) => have.has(pc))) {
+        return parseLines(answer, started.asked);
+      }
+    }
     try {
-      const r = new Deno.Command(command, {
-        args: ["--output-style=JSON", "--inlining", "--no-demangle", ...args],
-        stdout: "piped",
-        stderr: "null",
-      }).outputSync();
+      const r = new Deno.Command(cmd, { args, stdout: "piped", stderr: "null" }).outputSync();
       if (!r.success) return out;
       text = new TextDecoder().decode(r.stdout);
     } catch {
       return out;
     }
-    // Addresses given as arguments come back as one JSON array (one object per address).
-    type Answer = { Symbol?: { FileName?: string; Line?: number }[] };
-    let answers: Answer[];
-    try {
-      const parsed = JSON.parse(text.trim() || "[]") as Answer[] | Answer;
-      answers = Array.isArray(parsed) ? parsed : [parsed];
-    } catch {
-      return out; // output the tool garbled: no lines
-    }
-    for (let i = 0; i < answers.length && i < asked.length; i++) {
-      const outer = answers[i]!.Symbol?.at(-1);
-      if (outer?.FileName && outer.FileName !== "??" && outer.Line) {
-        out.set(asked[i]!, `${outer.FileName.replace(/^.*\//, "")}:${outer.Line}`);
-      }
-    }
-    return out;
+    return parseLines(text, asked);
+  }) as FrameLines;
+  lines.prefetch = (pcs) => {
+    const cmd = tool();
+    if (cmd === null || early) return false;
+    const { asked, args } = argsOf(pcs);
+    if (asked.length === 0) return false;
+    const child = spawnSync(cmd, args);
+    if (child) early = { asked, child };
+    return child !== undefined;
   };
+  return lines;
+}
+
+/** frameLinesSync's answer: a function, and a way to start the tool early (see FrameLines). */
+export type FrameLines = ((pcs: readonly number[]) => Map<number, string>) & {
+  /** Start the tool now for `pcs` (true when it started): a later call within them reads it. */
+  prefetch?: (pcs: readonly number[]) => boolean;
+};
+
+/** llvm-symbolizer's JSON for `asked` (one object per address, in order) as pc → "file:line". */
+function parseLines(text: string, asked: readonly number[]): Map<number, string> {
+  const out = new Map<number, string>();
+  // Addresses given as arguments come back as one JSON array (one object per address).
+  type Answer = { Symbol?: { FileName?: string; Line?: number }[] };
+  let answers: Answer[];
+  try {
+    const parsed = JSON.parse(text.trim() || "[]") as Answer[] | Answer;
+    answers = Array.isArray(parsed) ? parsed : [parsed];
+  } catch {
+    return out; // output the tool garbled: no lines
+  }
+  for (let i = 0; i < answers.length && i < asked.length; i++) {
+    const outer = answers[i]!.Symbol?.at(-1);
+    if (outer?.FileName && outer.FileName !== "??" && outer.Line) {
+      out.set(asked[i]!, `${outer.FileName.replace(/^.*\//, "")}:${outer.Line}`);
+    }
+  }
+  return out;
+}
+
+/** A child started now whose standard output is read later, synchronously (shim/spawn.c). */
+interface SyncChild {
+  /** Everything it wrote, once it ended successfully; undefined when it failed. */
+  output(): string | undefined;
+}
+
+/** `command args…` started with its stdout on a pipe, or undefined (no shim, or it failed). */
+function spawnSync(command: string, args: readonly string[]): SyncChild | undefined {
+  let lib;
+  try {
+    lib = shim();
+  } catch {
+    return undefined;
+  }
+  const { hs_spawn_reader, hs_read_fd, hs_reap } = lib;
+  if (!hs_spawn_reader || !hs_read_fd || !hs_reap) return undefined;
+  const block = new TextEncoder().encode([command, ...args].map((a) => a + "\0").join(""));
+  const pid = new Int32Array(1), fd = new Int32Array(1);
+  if (hs_spawn_reader(cstring(command), block, BigInt(block.length), pid, fd) !== 0) {
+    return undefined;
+  }
+  return {
+    output() {
+      const parts: Uint8Array[] = [];
+      const got = new Float64Array(1);
+      let status = 1;
+      for (;;) {
+        const buf = new Uint8Array(1 << 16);
+        status = hs_read_fd(fd[0]!, buf, BigInt(buf.length), got);
+        if (status < 0) break;
+        parts.push(buf.subarray(0, got[0]!));
+        if (status === 0) break;
+      }
+      const exit = new Int32Array(1);
+      hs_reap(pid[0]!, fd[0]!, exit);
+      if (status !== 0 || exit[0] !== 0) return undefined;
+      const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+      let at = 0;
+      for (const p of parts) {
+        all.set(p, at);
+        at += p.length;
+      }
+      return new TextDecoder().decode(all);
+    },
+  };
+}
+
+function cstring(s: string): Uint8Array {
+  return new TextEncoder().encode(s + "\0");
 }

@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { realpathSync } from "node:fs";
-import { ImageFinder, symbolize, type Symbolizer } from "./symbolize.ts";
+import { frameLinesSync, ImageFinder, symbolize, type Symbolizer } from "./symbolize.ts";
 import { readMaps } from "./maps.ts";
 import { ElfFile, loadBias } from "../analysis/elf.ts";
 import { demangle, loadDemangler } from "../analysis/demangle.ts";
@@ -212,3 +212,25 @@ for (const { bin, own } of PROGRAMS) {
     }
   });
 }
+
+Deno.test("frameLinesSync() answers the same lines from a tool started early (prefetch) as from one run when asked", async () => {
+  await buildPrograms();
+  const live = await start(`${BUILD}/layout-lld-pie`);
+  try {
+    const codes = [...printedPcs(live.lines).values()].map((pc) => pc - 1);
+    assert.equal(codes.length, 3);
+    const plain = frameLinesSync(live.regions)(codes);
+    const early = frameLinesSync(live.regions);
+    assert.equal(early.prefetch!(codes), true, "the tool did not start early");
+    const fetched = early(codes.slice(0, 2)); // a subset of what was prefetched
+    assert.equal(plain.size, 3, `lines: ${JSON.stringify([...plain])}`);
+    for (const pc of codes.slice(0, 2)) assert.equal(fetched.get(pc), plain.get(pc));
+    assert.match(plain.get(codes[0]!)!, /^layout(_lib)?\.c:\d+$/);
+    // Asked about a pc the early tool was not: answered by a tool run then, the same way.
+    const other = frameLinesSync(live.regions);
+    other.prefetch!(codes.slice(0, 1));
+    assert.deepEqual([...other(codes)].sort(), [...plain].sort());
+  } finally {
+    await live.close();
+  }
+});
