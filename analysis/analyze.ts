@@ -147,9 +147,10 @@ export function analyzeHeap(
     .filter((h) => h.target >= 0);
 
   const requested = opts.recorded ? requestedSizes(allocations, opts.recorded) : undefined;
-  const refs = references(allocations, blockEdges, rootHits);
+  const refs = scanReferences(allocations, blockEdges, rootHits);
   const live = phases.run("live-bytes", () => {
-    const initial = copyF64(allocations.sizes);
+    // Read only, unless a recorder narrows it: then a copy.
+    const initial = requested ? copyF64(allocations.sizes) : allocations.sizes;
     if (requested) {
       for (let i = 0; i < initial.length; i++) {
         if (requested[i]! >= 0) initial[i] = Math.min(initial[i]!, requested[i]!);
@@ -260,7 +261,7 @@ export function analyzeHeap(
     heap: { ...heap, warnings },
     ...(requested ? { requested } : {}),
     leakedPrefix,
-    edgeSource: sourcesOf(graph.edges.start, graph.edges.target.length),
+    edgeSource: graph.edgeSource,
     edgeTarget: graph.edges.target,
     edgeOffset: graph.edges.offset,
     roots: phases.run("root-names", () => firstRootRefs(graph, result.rootRef, namer)),
@@ -414,32 +415,18 @@ function allocationTimes(
   return out;
 }
 
-/** Every block and root-range reference as one list (the container recogniser's input). */
-function references(allocations: AllocationTable, edges: EdgeSet, hits: RangeHits): References {
-  const m = edges.target.length, h = hits.target.length;
-  const where = f64Array(m + h), holder = i32Array(m + h);
-  const target = u32Array(m + h);
-  for (let e = 0; e < m; e++) {
-    const s = edges.source[e]!;
-    where[e] = allocations.addresses[s]! + edges.offset[e]!;
-    holder[e] = s;
-    target[e] = edges.target[e]!;
-  }
-  for (let k = 0; k < h; k++) {
-    where[m + k] = hits.address[k]!;
-    holder[m + k] = -1;
-    target[m + k] = hits.target[k]!;
-  }
-  return { where, holder, target, count: m + h };
-}
-
-/** The source of each edge from CSR starts. O(n + m). */
-function sourcesOf(start: Uint32Array, m: number): Uint32Array {
-  const source = u32Array(m);
-  for (let v = 0, e = 0; v < start.length - 1; v++) {
-    for (const stop = start[v + 1]!; e < stop; e++) source[e] = v;
-  }
-  return source;
+/** The scan's block edges, then its root hits, as References (read in place). */
+function scanReferences(allocations: AllocationTable, edges: EdgeSet, hits: RangeHits): References {
+  const m = edges.target.length;
+  const addresses = allocations.addresses;
+  const { source, target, offset } = edges;
+  const hitAddress = hits.address, hitTarget = hits.target;
+  return {
+    count: m + hitTarget.length,
+    where: (r) => r < m ? addresses[source[r]!]! + offset[r]! : hitAddress[r - m]!,
+    holder: (r) => r < m ? source[r]! : -1,
+    target: (r) => r < m ? target[r]! : hitTarget[r - m]!,
+  };
 }
 
 /** leaks.json's `roots`: the first reference of each node a root reaches directly, named. */

@@ -221,7 +221,7 @@ function hashtables(input: TypeInput, set: (v: number, name: string) => void): v
   const f32 = new DataView(new ArrayBuffer(4));
   let win = NO_WINDOW, ws = 0, we = 0, W = win.words;
   for (let r = 0; r < refs.count; r++) {
-    const x = refs.where[r]!, b = refs.target[r]!;
+    const x = refs.where(r), b = refs.target(r);
     const buckets = addresses[b]!;
     // The word at x is `buckets` (halves compared in the chunk's window).
     if (x < ws || x + 8 > we) {
@@ -242,7 +242,7 @@ function hashtables(input: TypeInput, set: (v: number, name: string) => void): v
     if (!(maxLoad >= MIN_LOAD && maxLoad <= MAX_LOAD)) continue;
     const elements = memory.u64(x + 24) ?? 0;
     set(b, PART.buckets);
-    const h = refs.holder[r]!;
+    const h = refs.holder(r);
     if (h >= 0 && addresses[h] === x) set(h, PART.hashOwner);
     let node = memory.u64(x + 16) ?? 0;
     for (let k = 0; node && k < Math.min(elements, MAX_CHAIN); k++) {

@@ -43,14 +43,32 @@ const SSO_CAPACITY = 15;
 /** Rounds of recognition on the narrowed scan; real heaps settle in 2. */
 const MAX_ROUNDS = 4;
 
-/** Every reference a scan found: the word at `where` points into node `target`. */
+/**
+ * Every reference a scan found, r in [0, count): the word at `where(r)` points into node
+ * `target(r)`. Read in place from the scan's output (analysis/analyze.ts scanReferences), not
+ * copied: at 10^6 blocks three lists would be ~70 MB of fresh memory.
+ */
 export interface References {
-  /** Address of the word. */
-  where: Float64Array;
-  /** Node holding the word, -1 for a root. */
-  holder: Int32Array;
-  target: Uint32Array;
   count: number;
+  /** Address of the word. */
+  where(r: number): number;
+  /** Node holding the word, -1 for a root. */
+  holder(r: number): number;
+  target(r: number): number;
+}
+
+/** References from three lists (tests, small inputs). */
+export function listReferences(
+  where: ArrayLike<number>,
+  holder: ArrayLike<number>,
+  target: ArrayLike<number>,
+): References {
+  return {
+    count: target.length,
+    where: (r) => where[r]!,
+    holder: (r) => holder[r]!,
+    target: (r) => target[r]!,
+  };
 }
 
 export interface ScanLimits {
@@ -98,7 +116,7 @@ export function recogniseContainers(
   // references are rejected on their first word's halves, without a call or a double.
   let win = NO_WINDOW, ws = 0, we = 0, W = win.words;
   for (let r = 0; r < refs.count; r++) {
-    const w = refs.where[r]!, t = refs.target[r]!;
+    const w = refs.where(r), t = refs.target(r);
     const start = addresses[t]!, size = sizes[t]!;
     if (w - 24 < ws || w + 24 > we) {
       // Near a chunk's edge (or outside it): read word by word.
@@ -222,11 +240,11 @@ function _round(
   let strings = 0, vectors = 0;
   // Whether [x, x + len) lies in the live part of reference r's holder (roots are all live).
   const live = (r: number, x: number, len: number) => {
-    const h = refs.holder[r]!;
+    const h = refs.holder(r);
     return h < 0 || (x >= addresses[h]! && x + len <= addresses[h]! + limits[h]!);
   };
   for (const c of candidates) {
-    const t = refs.target[c.r]!;
+    const t = refs.target(c.r);
     switch (c.kind) {
       case "string":
         if (!live(c.r, c.x, 24)) break;

@@ -1,7 +1,7 @@
 // Direct tests of the libstdc++ layouts and bump pools recognised in memory laid out by hand.
 
 import assert from "node:assert/strict";
-import { recogniseContainers, type References } from "./containers.ts";
+import { listReferences, recogniseContainers, type References } from "./containers.ts";
 import { MemoryImage } from "./memory.ts";
 
 const BASE = 0x10000;
@@ -16,12 +16,7 @@ function memory(words: Map<number, number>, bytes: Map<number, number> = new Map
 }
 
 function refs(list: [where: number, holder: number, target: number][]): References {
-  return {
-    where: Float64Array.from(list, (r) => r[0]),
-    holder: Int32Array.from(list, (r) => r[1]),
-    target: Uint32Array.from(list, (r) => r[2]),
-    count: list.length,
-  };
+  return listReferences(list.map((r) => r[0]), list.map((r) => r[1]), list.map((r) => r[2]));
 }
 
 // Blocks: 0 the holder (at BASE, 256 B), 1 a string body / vector storage (at BASE+0x400, 104 B).
