@@ -98,6 +98,10 @@ export function inferTypes(input: TypeInput): BlockTypes {
   }
   // C++ objects by vtable.
   const byVptr = new Map<number, string | null>();
+  // Most first words point into the heap (or are small numbers): never a vtable, which lies in an
+  // image. One comparison each, before the map and the image search.
+  const heapLo = n > 0 ? addresses[0]! : 0;
+  const heapHi = n > 0 ? addresses[n - 1]! + sizes[n - 1]! : 0;
   // First words read from a chunk window kept in locals (see MemoryImage.window).
   let win = NO_WINDOW, ws = 0, we = 0, W = win.words;
   const words = memory.wordReader();
@@ -121,6 +125,7 @@ export function inferTypes(input: TypeInput): BlockTypes {
       if (x === undefined || x % 8 !== 0) continue;
       w = x;
     }
+    if (w < 4096 || (w >= heapLo && w < heapHi && input.blockAt(w) >= 0)) continue;
     let name = byVptr.get(w);
     if (name === undefined) {
       // Most first words are pointers into the heap or small numbers: one search says no.
@@ -230,11 +235,23 @@ function hashtables(input: TypeInput, set: (v: number, name: string) => void): v
       we = win.end;
       W = win.words;
     }
-    if (x >= ws && x + 8 <= we) {
+    let count: number | undefined, load: number | undefined;
+    if (x >= ws && x + 40 <= we) {
+      // The whole object's first five words in the window: no call for the usual rejections.
       const k = (x - ws) >>> 2;
       if (W[k] !== lo32(buckets) || W[k + 1] !== hi32(buckets)) continue;
-    } else if (memory.u64(x) !== buckets) continue;
-    const count = memory.u64(x + 8), load = memory.u32(x + 32);
+      if (W[k + 3] !== 0) continue; // bucket count ≥ 2^32
+      count = W[k + 2]!;
+      if (count === 0 || !(sizes[b]! >= count * 8 && sizes[b]! - count * 8 <= 23)) continue;
+      load = W[k + 8]!;
+    } else {
+      if (x >= ws && x + 8 <= we) {
+        const k = (x - ws) >>> 2;
+        if (W[k] !== lo32(buckets) || W[k + 1] !== hi32(buckets)) continue;
+      } else if (memory.u64(x) !== buckets) continue;
+      count = memory.u64(x + 8);
+      load = memory.u32(x + 32);
+    }
     if (count === undefined || count === 0 || count > 1 << 30 || load === undefined) continue;
     if (!(sizes[b]! >= count * 8 && sizes[b]! - count * 8 <= 23)) continue;
     f32.setUint32(0, load, true);
