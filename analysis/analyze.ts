@@ -358,8 +358,11 @@ function slackWords(
       W = win.words;
       if (address < ws || address + 8 > we) continue;
     }
-    if (!printable(W[(address - ws) >>> 2]! & 0xff)) continue;
-    const text = textLength(memory, address, size);
+    const k = (address - ws) / 4; // not >>> 2: a chunk may pass 4 GiB
+    if (!printable(W[k]! & 0xff)) continue;
+    const text = address + Math.min(size, 256) <= we
+      ? textInWords(W, k, Math.min(size, 256))
+      : textLength(memory, address, size);
     if (text >= MIN_TEXT && !mapped(words.u64(address) ?? 0)) {
       out[i] = Math.min(out[i]!, Math.ceil((text + 1) / 8) * 8);
     }
@@ -376,6 +379,16 @@ const MIN_TEXT = 3;
 /** ASCII text, tab, newline, CR (UTF-8's high bytes are left out: pointers are full of them). */
 function printable(c: number): boolean {
   return (c >= 0x20 && c < 0x7f) || c === 9 || c === 10 || c === 13;
+}
+
+/** textLength() on the `len` bytes from word `k` of a chunk's words (no view made). */
+function textInWords(W: Uint32Array, k: number, len: number): number {
+  for (let i = 0; i < len; i++) {
+    const c = (W[k + (i >>> 2)]! >>> ((i & 3) * 8)) & 0xff;
+    if (c === 0) return i;
+    if (!printable(c)) return -1;
+  }
+  return -1;
 }
 
 /** Length of the C string at `address` (printable bytes, then a NUL within `size`), else -1. */
