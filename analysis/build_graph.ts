@@ -14,7 +14,7 @@ import {
   type HeapGraph,
   type RootEntry,
 } from "./graph.ts";
-import { hi32, lo32, type MemoryImage, NO_WINDOW } from "./memory.ts";
+import type { MemoryImage } from "./memory.ts";
 import type { RegisterRoot, RootRange } from "./roots.ts";
 import type { EdgeSet, RangeHits } from "./scan.ts";
 
@@ -45,10 +45,10 @@ export function nativeGraph(input: NativeGraphInput): HeapGraph & { edgeSource: 
   const n = allocations.length;
   const addresses = allocations.addresses;
   const m0 = be.target.length;
-  let win = NO_WINDOW, ws = 0, we = 0, W = win.words;
   const start = u32Array(n + 1);
   // In place: edge m is written only after edge e ≥ m was read.
-  const target = be.target, offset = be.offset, source = be.source, flags = u8Array(m0);
+  const target = be.target, offset = be.offset, source = be.source, exact = be.exact;
+  const flags = u8Array(m0);
   let m = 0;
   for (let v = 0; v < n; v++) {
     start[v] = m;
@@ -62,18 +62,8 @@ export function nativeGraph(input: NativeGraphInput): HeapGraph & { edgeSource: 
       target[m] = t;
       offset[m] = off;
       source[m] = v;
-      // Interior unless the word is the target's start (its halves compared: no double is made).
-      if (where < ws || where + 8 > we) {
-        win = memory.window(where) ?? NO_WINDOW;
-        ws = win.start;
-        we = win.end;
-        W = win.words;
-      }
-      const k = (where - ws) >>> 2, a = addresses[t]!;
-      const exact = where + 8 <= we
-        ? W[k] === lo32(a) && W[k + 1] === hi32(a)
-        : memory.u64(where) === a;
-      flags[m] = (exact ? 0 : EDGE_INTERIOR) | (off >= weak ? EDGE_WEAK : 0);
+      // Interior unless the word is the target's start (the scan said which).
+      flags[m] = (exact[e] ? 0 : EDGE_INTERIOR) | (off >= weak ? EDGE_WEAK : 0);
       m++;
     }
   }

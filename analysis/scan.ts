@@ -3,7 +3,7 @@
 // O(words) per range; each word costs two 32-bit loads and a range check, and only values inside the
 // heap's address span reach the index lookup. Words are read as two Uint32 halves (no BigInt).
 
-import { u32Array } from "./arrays.ts";
+import { u32Array, u8Array } from "./arrays.ts";
 import type { AllocationIndex } from "./alloc_index.ts";
 import type { AllocationTable } from "./allocation_table.ts";
 import type { MemoryImage } from "./memory.ts";
@@ -90,6 +90,8 @@ export interface EdgeSet {
   source: Uint32Array;
   target: Uint32Array;
   offset: Uint32Array;
+  /** 1 where the word holds its target's start exactly, 0 where it points inside (interior). */
+  exact: Uint8Array;
   start: Uint32Array;
   /** Blocks whose bytes were not (wholly) copied. */
   unreadable: number;
@@ -110,6 +112,7 @@ export function scanBlocks(
   let cap = Math.max(1024, n * 2);
   let target: Uint32Array = u32Array(cap);
   let offset: Uint32Array = u32Array(cap);
+  let exact: Uint8Array = u8Array(cap);
   let m = 0;
   const start = u32Array(n + 1);
   let unreadable = 0, bytesScanned = 0;
@@ -133,9 +136,11 @@ export function scanBlocks(
             cap = _nextCap(cap);
             target = _grow(target, cap);
             offset = _grow(offset, cap);
+            exact = _grow8(exact, cap);
           }
           target[m] = part.target[e]!;
           offset[m] = part.offset[e]!;
+          exact[m] = part.exact[e]!;
           m++;
         }
         chunkStart = chunkEnd = 0;
@@ -161,14 +166,16 @@ export function scanBlocks(
         cap = _nextCap(cap);
         target = _grow(target, cap);
         offset = _grow(offset, cap);
+        exact = _grow8(exact, cap);
       }
       target[m] = t;
       offset[m] = chunkStart + k * 4 - addr;
+      exact[m] = v === addresses[t] ? 1 : 0;
       m++;
     }
   }
   start[n] = m;
-  return finishEdgeSet(start, target, offset, m, unreadable, bytesScanned);
+  return finishEdgeSet(start, target, offset, exact, m, unreadable, bytesScanned);
 }
 
 /**
@@ -179,6 +186,7 @@ export function finishEdgeSet(
   start: Uint32Array,
   target: Uint32Array,
   offset: Uint32Array,
+  exact: Uint8Array,
   m: number,
   unreadable: number,
   bytesScanned: number,
@@ -191,6 +199,7 @@ export function finishEdgeSet(
     // Views, not copies: the slack is at most a third, less than a copy's transient peak.
     target: target.subarray(0, m),
     offset: offset.subarray(0, m),
+    exact: exact.subarray(0, m),
     start,
     unreadable,
     bytesScanned,
@@ -203,13 +212,14 @@ export function scanPartialBlock(
   index: AllocationIndex,
   addr: number,
   size: number,
-): { bytes: number; target: number[]; offset: number[] } {
-  const target: number[] = [], offset: number[] = [];
+): { bytes: number; target: number[]; offset: number[]; exact: number[] } {
+  const target: number[] = [], offset: number[] = [], exact: number[] = [];
   const bytes = scanRange(memory, index, addr, addr + size, (wordAddress, block) => {
     target.push(block);
     offset.push(wordAddress - addr);
+    exact.push(memory.u64(wordAddress) === index.starts[block] ? 1 : 0);
   });
-  return { bytes, target, offset };
+  return { bytes, target, offset, exact };
 }
 
 /** Grow by half (not double): the arrays are tens of MB at 10^6 blocks and the slack is kept. */
@@ -219,6 +229,12 @@ function _nextCap(cap: number): number {
 
 function _grow(a: Uint32Array, cap: number): Uint32Array {
   const b = u32Array(cap);
+  b.set(a);
+  return b;
+}
+
+function _grow8(a: Uint8Array, cap: number): Uint8Array {
+  const b = u8Array(cap);
   b.set(a);
   return b;
 }

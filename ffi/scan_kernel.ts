@@ -17,7 +17,7 @@ import {
   scanPartialBlock,
   TS_SCAN_KERNEL,
 } from "../analysis/mod.ts";
-import { f64Array, u32Array } from "../analysis/arrays.ts";
+import { f64Array, u32Array, u8Array } from "../analysis/arrays.ts";
 import { nativeDominatorTree } from "./graph_kernel.ts";
 import { shim } from "./shim.ts";
 
@@ -73,14 +73,16 @@ function _scanBlocks(
   if (n === 0 || !_aligned(memory)) return TS_SCAN_KERNEL.scanBlocks(memory, index, allocations);
   const addresses = allocations.addresses, sizes = allocations.sizes;
   let cap = Math.max(1024, n * 2);
-  let target = u32Array(cap), offset = u32Array(cap);
+  let target = u32Array(cap), offset = u32Array(cap), exact = u8Array(cap);
   const grow = () => {
     cap = Math.ceil(cap * 1.5);
-    const t = u32Array(cap), o = u32Array(cap);
+    const t = u32Array(cap), o = u32Array(cap), x = u8Array(cap);
     t.set(target);
     o.set(offset);
+    x.set(exact);
     target = t;
     offset = o;
+    exact = x;
   };
   const start = u32Array(n + 1);
   const out = new Float64Array(3);
@@ -98,6 +100,7 @@ function _scanBlocks(
         if (m === cap) grow();
         target[m] = part.target[e]!;
         offset[m] = part.offset[e]!;
+        exact[m] = part.exact[e]!;
         m++;
       }
       i++;
@@ -129,6 +132,7 @@ function _scanBlocks(
         index.max,
         target,
         offset,
+        exact,
         m,
         cap,
         start,
@@ -144,7 +148,7 @@ function _scanBlocks(
     i = last;
   }
   start[n] = m;
-  return finishEdgeSet(start, target, offset, m, unreadable, bytesScanned);
+  return finishEdgeSet(start, target, offset, exact, m, unreadable, bytesScanned);
 }
 
 /** Same walk over the copied chunks as analysis/scan.ts scanRange, the word loop in C. */

@@ -35,6 +35,13 @@ function assertSameScan(snapshot: Snapshot, heap: HeapEnumeration, label: string
   const a = TS_SCAN_KERNEL.scanBlocks(memory, index, heap.allocations);
   const b = c.scanBlocks(memory, index, heap.allocations);
   assertEquals(b, a, `${label}: edges differ`);
+  // exact: the word is its target's start (checked against the memory itself).
+  const addresses = heap.allocations.addresses;
+  for (let e = 0; e < a.target.length; e++) {
+    const word = memory.u64(addresses[a.source[e]!]! + a.offset[e]!);
+    const want = word === addresses[a.target[e]!] ? 1 : 0;
+    if (a.exact[e] !== want) assert(false, `${label}: edge ${e} exact ${a.exact[e]}, word ${word}`);
+  }
   const ranges = snapshot.regions.map((r) => ({ start: r.start, end: r.end }));
   assertEquals(
     c.scanRanges(memory, index, ranges),

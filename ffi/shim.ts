@@ -178,6 +178,7 @@ export const symbols = {
       "f64", // double max
       "buffer", // uint32_t *target
       "buffer", // uint32_t *offset
+      "buffer", // uint8_t *exact
       "u32", // uint32_t m0
       "u32", // uint32_t cap
       "buffer", // uint32_t *start

@@ -132,15 +132,16 @@ void hs_close(hs_target *t);
  * min and max. Addresses travel as doubles (exact below 2^53).
  *
  * hs_scan_blocks scans blocks [first, last) (addr/size per block id, all inside `mem`), writing
- * start[i] (first edge of block i) and edges target/offset from index m0 on. Returns 0 when done,
+ * start[i] (first edge of block i) and edges target/offset/exact (1: the word is the target's
+ * start) from index m0 on. Returns 0 when done,
  * 1 when `cap` was reached: out = {next block, next edge index, bytes scanned}; grow the edge
  * arrays and call again from the next block. */
 int32_t hs_scan_blocks(const uint8_t *mem, double base, double len, const double *addr,
                        const double *size, uint32_t first, uint32_t last, const double *starts,
                        const double *ends, const double *seg_start, const double *seg_end,
                        const int32_t *seg_table, uint32_t segs, const int32_t *table, double min,
-                       double max, uint32_t *target, uint32_t *offset, uint32_t m0, uint32_t cap,
-                       uint32_t *start, double *out);
+                       double max, uint32_t *target, uint32_t *offset, uint8_t *exact,
+                       uint32_t m0, uint32_t cap, uint32_t *start, double *out);
 /* Every 8-byte word of [from, to) (from 8-aligned; `mem` holds the `len` copied bytes of
  * [base, base + len), and [from, to) must lie inside them, else HS_ERR_ARG) that points into a
  * block: up to `cap` hits (word address, block id). Returns 0 when done, 1 when `cap` was reached:

@@ -55,10 +55,11 @@ int32_t hs_scan_blocks(const uint8_t *mem, double base_d, double len_d, const do
                        const double *size, uint32_t first, uint32_t last, const double *starts,
                        const double *ends, const double *seg_start, const double *seg_end,
                        const int32_t *seg_table, uint32_t segs, const int32_t *table, double min_d,
-                       double max_d, uint32_t *target, uint32_t *offset, uint32_t m0,
-                       uint32_t cap, uint32_t *start, double *out) {
+                       double max_d, uint32_t *target, uint32_t *offset, uint8_t *exact,
+                       uint32_t m0, uint32_t cap, uint32_t *start, double *out) {
   if (!mem || !addr || !size || !starts || !ends || !seg_start || !seg_end || !seg_table ||
-      !table || !target || !offset || !start || !out || segs == 0 || first > last || m0 > cap) {
+      !table || !target || !offset || !exact || !start || !out || segs == 0 || first > last ||
+      m0 > cap) {
     return HS_ERR_ARG;
   }
   scan_index x = {starts, ends, seg_start, seg_end, seg_table, segs, table,
@@ -86,6 +87,7 @@ int32_t hs_scan_blocks(const uint8_t *mem, double base_d, double len_d, const do
       }
       target[m] = (uint32_t)t;
       offset[m] = (uint32_t)(base + off - a);
+      exact[m] = (double)v == addr[t]; /* the target's start, not inside it */
       m++;
     }
     if (to > from) bytes += (double)(to - from);
