@@ -278,11 +278,12 @@ export function analyzeHeap(
 }
 
 /**
- * About how many bytes of arrays the phases after enumeration ask for per block (bench/
- * analyze_file.ts prints the figure: 10^6-block workloads of bench/big_heap.sh). A hint for the
- * array source (analysis/arrays.ts prepareArrays), which may fault them in ahead of use.
+ * About how many bytes of arrays the phases after enumeration ask for per block (~260 on the
+ * 10^6-block workload of bench/big_heap.sh, counted by wrapping the array source; a little less,
+ * as what is faulted in ahead and never asked for counts in the peak RSS). A hint for the array
+ * source (analysis/arrays.ts prepareArrays), which may fault them in ahead of use.
  */
-const ARRAY_BYTES_PER_BLOCK = 300;
+const ARRAY_BYTES_PER_BLOCK = 240;
 
 /**
  * Each root reference's holder for the dominator tree: its name without the offset inside the

@@ -3,7 +3,7 @@
 //
 // Each phase is O(V + E); see analysis/classify.ts.
 
-import { f64Array, i32Array, u32Array } from "./arrays.ts";
+import { f64Array, i32Array, releaseArrays, u32Array } from "./arrays.ts";
 import { attributeLeaks, classify, floodFill, reachability } from "./classify.ts";
 import { type DominatorKernel, dominatorTree, UNREACHABLE } from "./dominators.ts";
 import type { HeapGraph } from "./graph.ts";
@@ -137,6 +137,7 @@ export function holderDominators(
   const holderIds = u32Array(k);
   for (let h = 0; h < k; h++) holderIds[h] = n + h;
   const tree = treeOf({ start, target }, holderIds, sizes);
+  releaseArrays(start, target, sizes); // the augmented graph's copies (tens of MB at 10^6)
   const count = retainedCounts(tree.idom, tree.preorder);
   const idom = tree.idom.subarray(0, n); // the tree is ours: its arrays are reused
   const heldBy = i32Array(n).fill(-1);

@@ -16,6 +16,8 @@
  */
 export type ZeroedMemory = ((bytes: number, sparse?: boolean) => ArrayBuffer | undefined) & {
   prepare?: (bytes: number) => void;
+  /** Take the memory of `buffer` (one this source gave) back now; it reads as zeros after. */
+  release?: (buffer: ArrayBufferLike) => void;
 };
 
 let source: ZeroedMemory | undefined;
@@ -30,6 +32,17 @@ const BIG = 1 << 20;
 
 function zeroed(bytes: number, sparse = false): ArrayBuffer | undefined {
   return bytes >= BIG && source ? source(bytes, sparse) : undefined;
+}
+
+/**
+ * The arrays' memory is not needed any more: given back now, not when the garbage collector gets
+ * to them (it does not run finalizers during the analysis's one synchronous pass, so every array
+ * a phase made would otherwise count in the peak). Only for a phase's own scratch arrays, never
+ * read again (a source that takes them back leaves them reading as zeros). Plain arrays: nothing.
+ */
+export function releaseArrays(...arrays: ArrayBufferView[]): void {
+  if (!source?.release) return;
+  for (const a of arrays) source.release(a.buffer);
 }
 
 /** About `bytes` of arrays will be asked for next (a hint: the source may fault them in ahead). */

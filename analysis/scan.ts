@@ -3,7 +3,7 @@
 // O(words) per range; each word costs two 32-bit loads and a range check, and only values inside the
 // heap's address span reach the index lookup. Words are read as two Uint32 halves (no BigInt).
 
-import { u32Array, u8Array } from "./arrays.ts";
+import { releaseArrays, u32Array, u8Array } from "./arrays.ts";
 import type { AllocationIndex } from "./alloc_index.ts";
 import type { AllocationTable } from "./allocation_table.ts";
 import type { MemoryImage } from "./memory.ts";
@@ -230,12 +230,14 @@ function _nextCap(cap: number): number {
 function _grow(a: Uint32Array, cap: number): Uint32Array {
   const b = u32Array(cap);
   b.set(a);
+  releaseArrays(a);
   return b;
 }
 
 function _grow8(a: Uint8Array, cap: number): Uint8Array {
   const b = u8Array(cap);
   b.set(a);
+  releaseArrays(a);
   return b;
 }
 

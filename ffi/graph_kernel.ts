@@ -3,7 +3,7 @@
 // to dominatorTree()'s (ffi/graph_kernel_test.ts). Every array is allocated here, from the
 // analysis's array source (huge pages on the command line, analysis/arrays.ts), and handed to C.
 
-import { f64Array, i32Array, u32Array } from "../analysis/arrays.ts";
+import { f64Array, i32Array, releaseArrays, u32Array } from "../analysis/arrays.ts";
 import type { CsrGraph, DominatorTree } from "../analysis/dominators.ts";
 import { shim } from "./shim.ts";
 
@@ -72,6 +72,7 @@ function _dominatorTree(
     byPre,
     out,
   );
+  releaseArrays(pre, parent, stackNode, stackEdge, predStart, pred, semi, label, ancestor, byPre);
   if (status === 1) {
     throw new Error(`Cannot compute dominators: edge ${out[0]} goes to ${out[1]}, past ${n - 1}`);
   }

@@ -29,6 +29,8 @@ const unmapper = new FinalizationRegistry<
 });
 
 let arenaHandle: bigint | null | undefined;
+/** Where each of the arena's buffers lies, for release(). */
+const arenaBuffers = new WeakMap<ArrayBufferLike, { ptr: bigint; bytes: bigint }>();
 
 /** The process's arena (opened on first use), or null where the shim has none or it failed. */
 function arena(): bigint | null {
@@ -54,13 +56,19 @@ function arena(): bigint | null {
 
 /** What the arena has done so far (undefined without one): for benchmarks and tests. */
 export function arenaStats():
-  | { handedOut: number; populated: number; helped: number; reserved: number }
+  | { handedOut: number; populated: number; helped: number; reserved: number; target: number }
   | undefined {
   const h = arenaHandle;
   if (h === undefined || h === null) return undefined;
-  const out = new Float64Array(4);
+  const out = new Float64Array(5);
   if (shim().hs_arena_stats?.(h, out) !== 0) return undefined;
-  return { handedOut: out[0]!, populated: out[1]!, helped: out[2]!, reserved: out[3]! };
+  return {
+    handedOut: out[0]!,
+    populated: out[1]!,
+    helped: out[2]!,
+    reserved: out[3]!,
+    target: out[4]!,
+  };
 }
 
 /** A ZeroedMemory over huge pages, or undefined where the kernel gives none (THP "never"). */
@@ -82,13 +90,25 @@ export function hugeZeroedMemory(): ZeroedMemory | undefined {
     const a = sparse ? null : arena();
     if (a !== null && lib.hs_arena_alloc?.(a, BigInt(bytes), ptr) === 0) {
       const buffer = view(ptr[0]!, bytes);
-      if (buffer) unmapper.register(buffer, { ptr: ptr[0]!, mapped: BigInt(bytes), arena: a });
+      if (buffer) {
+        unmapper.register(buffer, { ptr: ptr[0]!, mapped: BigInt(bytes), arena: a });
+        arenaBuffers.set(buffer, { ptr: ptr[0]!, bytes: BigInt(bytes) });
+      }
       return buffer;
     }
     if (lib.hs_buffer_alloc(BigInt(bytes), 1, ptr, mapped, advised) !== 0) return undefined;
     const buffer = view(ptr[0]!, Number(mapped[0]!));
     if (buffer) unmapper.register(buffer, { ptr: ptr[0]!, mapped: mapped[0]! });
     return buffer;
+  };
+  // Only the arena's buffers are given back early: their pages are dropped (MADV_DONTNEED) and
+  // the mapping stays, so a stray later read finds zeros, never an unmapped page.
+  source.release = (buffer) => {
+    const a = arenaHandle;
+    const at = arenaBuffers.get(buffer);
+    if (a === undefined || a === null || !at) return;
+    arenaBuffers.delete(buffer);
+    shim().hs_arena_release?.(a, at.ptr, at.bytes);
   };
   source.prepare = (bytes) => {
     const a = arena();

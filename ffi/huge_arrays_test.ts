@@ -4,6 +4,7 @@
 
 import assert from "node:assert/strict";
 import { arenaStats, hugeZeroedMemory } from "./huge_arrays.ts";
+import { releaseArrays, useZeroedMemory } from "../analysis/arrays.ts";
 
 const MiB = 2 ** 20;
 const source = hugeZeroedMemory();
@@ -62,3 +63,33 @@ Deno.test("sparse arrays get their own mapping: the arena hands out nothing for 
   assert.equal(arenaStats()!.handedOut, before);
   assert.equal(sparse[0]! + sparse[sparse.length - 1]!, 3);
 });
+
+/** Until the helper has nothing left to do (its event: populated up to its target). */
+async function helperIdle(): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (let s = arenaStats()!; s.populated < s.target; s = arenaStats()!) {
+    assert.ok(Date.now() < deadline, `helper stuck: ${JSON.stringify(s)}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+Deno.test("a released arena array gives its pages back and reads as zeros; a plain one is left alone", async () => {
+  const a = new Uint8Array(source!(64 * MiB)!, 0, 64 * MiB);
+  a.fill(7); // resident now (the helper may have faulted it in already: either way)
+  await helperIdle(); // the window past this array is faulted in now, not during the release
+  const filled = anonKb();
+  useZeroedMemory(source);
+  releaseArrays(a);
+  useZeroedMemory(undefined);
+  assert.ok(anonKb() <= filled - 60 * 1024, `released: ${filled} → ${anonKb()} kB`);
+  assert.equal(a[0]! + a[a.length - 1]!, 0);
+  const plain = new Uint8Array(16).fill(1);
+  releaseArrays(plain); // no source: nothing happens
+  assert.equal(plain[15], 1);
+});
+
+/** The process's anonymous resident memory (kB), from /proc/self/status. */
+function anonKb(): number {
+  const m = /RssAnon:\s+(\d+) kB/.exec(Deno.readTextFileSync("/proc/self/status"));
+  return Number(m![1]);
+}

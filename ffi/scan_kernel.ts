@@ -17,7 +17,7 @@ import {
   scanPartialBlock,
   TS_SCAN_KERNEL,
 } from "../analysis/mod.ts";
-import { f64Array, u32Array, u8Array } from "../analysis/arrays.ts";
+import { f64Array, releaseArrays, u32Array, u8Array } from "../analysis/arrays.ts";
 import { nativeDominatorTree } from "./graph_kernel.ts";
 import { shim } from "./shim.ts";
 
@@ -80,6 +80,7 @@ function _scanBlocks(
     t.set(target);
     o.set(offset);
     x.set(exact);
+    releaseArrays(target, offset, exact);
     target = t;
     offset = o;
     exact = x;

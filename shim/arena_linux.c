@@ -178,6 +178,7 @@ int32_t hs_arena_stats(uint64_t handle, double *out) {
   out[1] = (double)a->populated;
   out[2] = (double)a->helped;
   out[3] = (double)a->size;
+  out[4] = (double)a->target;
   pthread_mutex_unlock(&a->mu);
   return HS_OK;
 }

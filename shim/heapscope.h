@@ -168,7 +168,7 @@ int32_t hs_reap(int32_t pid, int32_t fd, int32_t *status);
  * to `len` past it after hs_arena_prepare. hs_arena_alloc returns HS_ERR_ARG when the reservation
  * is used up (map the array elsewhere); hs_arena_release gives an array's whole pages back (they
  * are not handed out again); hs_arena_stats: out = {bytes handed out, populated up to, bytes the
- * helper populated, reserved}. */
+ * helper populated, reserved, populate target}. */
 int32_t hs_arena_open(uint64_t reserve, uint64_t window, uint64_t *handle);
 int32_t hs_arena_alloc(uint64_t handle, uint64_t len, uint64_t *ptr);
 int32_t hs_arena_prepare(uint64_t handle, uint64_t len);
