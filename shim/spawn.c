@@ -18,7 +18,14 @@
 
 #include "heapscope.h"
 
+#ifdef __APPLE__
+#include <crt_externs.h>
+/* A dylib has no `environ` of its own on macOS: the process's comes through _NSGetEnviron. */
+#define child_environ (*_NSGetEnviron())
+#else
 extern char **environ;
+#define child_environ environ
+#endif
 
 int32_t hs_spawn_reader(const char *file, const char *args, uint64_t args_len, int32_t *pid_out,
                         int32_t *fd_out) {
@@ -58,7 +65,7 @@ int32_t hs_spawn_reader(const char *file, const char *args, uint64_t args_len, i
   posix_spawnattr_setsigdefault(&attr, &all);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   pid_t pid;
-  int err = posix_spawnp(&pid, file, &fa, &attr, argv, environ);
+  int err = posix_spawnp(&pid, file, &fa, &attr, argv, child_environ);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   free(argv);
