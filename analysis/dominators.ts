@@ -59,16 +59,8 @@ export function dominatorTree(
   roots: ArrayLike<number>,
   sizes: ArrayLike<number>,
 ): DominatorTree {
-  const n = graph.start.length - 1;
-  if (n < 0) throw new Error("Cannot compute dominators: start needs n + 1 entries, got none");
-  if (sizes.length < n) {
-    throw new Error(`Cannot compute dominators: ${n} nodes but ${sizes.length} sizes`);
-  }
+  const n = checkDominatorInput(graph, roots, sizes);
   const { start, target } = graph;
-  for (let i = 0; i < roots.length; i++) {
-    const r = roots[i]!;
-    if (!(r >= 0 && r < n)) throw new Error(`Cannot compute dominators: root ${r} is not a node`);
-  }
 
   // 1. Depth-first preorder from the virtual root (number 0); node v gets number pre[v] ≥ 1.
   const pre = i32Array(n).fill(-1);
@@ -186,6 +178,27 @@ export function dominatorTree(
     idom[v] = d === 0 ? VIRTUAL_ROOT : vertex[d]!;
   }
   return { idom, retained, reachableSize: byPre[0]!, preorder: vertex.subarray(1, count) };
+}
+
+/**
+ * The node count of `graph`, after the checks every dominator kernel makes first (the same errors
+ * from the TypeScript and the native one): n + 1 starts, a size per node, roots that are nodes.
+ */
+export function checkDominatorInput(
+  graph: CsrGraph,
+  roots: ArrayLike<number>,
+  sizes: ArrayLike<number>,
+): number {
+  const n = graph.start.length - 1;
+  if (n < 0) throw new Error("Cannot compute dominators: start needs n + 1 entries, got none");
+  if (sizes.length < n) {
+    throw new Error(`Cannot compute dominators: ${n} nodes but ${sizes.length} sizes`);
+  }
+  for (let i = 0; i < roots.length; i++) {
+    const r = roots[i]!;
+    if (!(r >= 0 && r < n)) throw new Error(`Cannot compute dominators: root ${r} is not a node`);
+  }
+  return n;
 }
 
 /** One of the largest retainers. */

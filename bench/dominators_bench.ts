@@ -5,18 +5,7 @@
 // Goal: ≤ 1 s at 10^6 nodes.
 
 import { dominatorTree, topRetainers } from "../analysis/dominators.ts";
-
-/** Seeded PRNG (mulberry32): the same graph on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from "../analysis/testdata/graphs.ts";
 
 /**
  * A heap-like graph of n nodes, ~1.6 edges per node (scans of real programs give 1 to 3):

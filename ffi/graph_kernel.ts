@@ -4,7 +4,7 @@
 // analysis's array source (huge pages on the command line, analysis/arrays.ts), and handed to C.
 
 import { f64Array, i32Array, releaseArrays, u32Array } from "../analysis/arrays.ts";
-import type { CsrGraph, DominatorTree } from "../analysis/dominators.ts";
+import { checkDominatorInput, type CsrGraph, type DominatorTree } from "../analysis/dominators.ts";
 import { shim } from "./shim.ts";
 
 type Dominators = NonNullable<ReturnType<typeof shim>["hs_dominators"]>;
@@ -30,17 +30,9 @@ function _dominatorTree(
   roots: ArrayLike<number>,
   sizes: ArrayLike<number>,
 ): DominatorTree {
-  const n = graph.start.length - 1;
-  if (n < 0) throw new Error("Cannot compute dominators: start needs n + 1 entries, got none");
-  if (sizes.length < n) {
-    throw new Error(`Cannot compute dominators: ${n} nodes but ${sizes.length} sizes`);
-  }
+  const n = checkDominatorInput(graph, roots, sizes);
   const rootIds = u32Array(roots.length);
-  for (let i = 0; i < roots.length; i++) {
-    const r = roots[i]!;
-    if (!(r >= 0 && r < n)) throw new Error(`Cannot compute dominators: root ${r} is not a node`);
-    rootIds[i] = r;
-  }
+  rootIds.set(roots);
   const sizeArray = sizes instanceof Float64Array ? sizes : Float64Array.from(sizes);
   const m = graph.target.length;
   const pre = i32Array(n), vertex = u32Array(n + 1), parent = i32Array(n + 1);

@@ -6,30 +6,9 @@
 import assert from "node:assert/strict";
 import { type CsrGraph, dominatorTree } from "../analysis/dominators.ts";
 import { nativeDominatorTree } from "./graph_kernel.ts";
+import { csr, rng } from "../analysis/testdata/graphs.ts";
 
 const native = nativeDominatorTree();
-
-/** Seeded PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function csr(n: number, edges: [number, number][]): CsrGraph {
-  const start = new Uint32Array(n + 1);
-  for (const [a] of edges) start[a + 1]! += 1;
-  for (let i = 0; i < n; i++) start[i + 1]! += start[i]!;
-  const fill = start.slice(0, n);
-  const target = new Uint32Array(edges.length);
-  for (const [a, b] of edges) target[fill[a]!++] = b;
-  return { start, target };
-}
 
 /** A heap-like graph: mostly a forest with back edges, cross edges and some dense spots. */
 function randomGraph(n: number, r: () => number, density: number) {

@@ -10,6 +10,7 @@ import type {
   LeaksStackFrame,
   LeaksTimelineSample,
 } from "./schema.ts";
+import { rng } from "../analysis/testdata/graphs.ts";
 
 export interface SampleOptions {
   /** Total allocations (nodes). */
@@ -64,7 +65,7 @@ const DEFAULT_ZONES = ["main_arena", "arena@0x7f3a2c000020", "mmapped"];
  */
 export function sampleLeaks(options: SampleOptions): LeaksFile {
   const n = Math.max(0, Math.floor(options.allocations));
-  const rand = _mulberry32(options.seed ?? 1);
+  const rand = rng(options.seed ?? 1);
   const zones = options.zones ?? DEFAULT_ZONES;
   const withBytes = options.withBytes ?? n <= 20_000;
   const leakedTarget = n === 0
@@ -383,17 +384,6 @@ function _blockBytes(
   let hex = "";
   for (const b of out) hex += b.toString(16).padStart(2, "0");
   return hex;
-}
-
-function _mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** A site row with every counter at zero (samples and tests fill in what they need). */
