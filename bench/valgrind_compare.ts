@@ -6,6 +6,12 @@
 // valgrind and heapscope demangle differently, but file and line agree. The leaks.json must come
 // from a recorded process (heapscope run, or heapscope <pid> of one) to have stacks. Prints one
 // line per site where the counts differ, and the totals; exit 1 when any site differs.
+//
+// A site agrees when heapscope's leaked count is valgrind's lost count, or lies between it and
+// lost + possibly lost ("~"): a block valgrind calls possibly lost is one only an interior word
+// reaches, in valgrind's run of the program, whose allocator lays memory out its own way (libxml2,
+// whose dictionary hash is seeded from the clock: a stale word in one run of 11 keeps a lost
+// document "possibly" lost under valgrind). heapscope's leaked count is never above that range.
 
 interface Frame {
   fn?: string;
@@ -78,10 +84,11 @@ if (import.meta.main) {
   const keys = [...new Set([...vg.keys(), ...hs.keys()])].sort();
   for (const k of keys) {
     const v = vg.get(k) ?? { lost: 0, possibly: 0 }, h = hs.get(k) ?? { leaked: 0, possible: 0 };
-    const same = v.lost === h.leaked;
+    const exact = v.lost === h.leaked;
+    const same = exact || (h.leaked > v.lost && h.leaked <= v.lost + v.possibly);
     if (!same) differ++;
     console.log(
-      `${same ? " " : "≠"} ${k.padEnd(28)} valgrind ${
+      `${exact ? " " : same ? "~" : "≠"} ${k.padEnd(28)} valgrind ${
         String(v.lost).padStart(5)
       } (+${v.possibly})` +
         `   heapscope ${String(h.leaked).padStart(5)} (+${h.possible})`,

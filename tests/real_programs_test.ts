@@ -10,6 +10,7 @@ interface Row {
   heapscopeAttach: number;
   heapscopeAttachPossible: number;
   valgrindExit: number;
+  valgrindExitPossible: number;
   heapscopeRun: number;
   falsePositivesAttach: number;
   falsePositivesRun: number;
@@ -30,7 +31,13 @@ Deno.test("real programs: heapscope finds what valgrind finds, per site at exit,
   for (const x of rows) {
     assert.equal(x.falsePositivesAttach, 0, `${x.program}: no false leak attached\n${out}`);
     assert.equal(x.falsePositivesRun, 0, `${x.program}: no false leak at exit\n${out}`);
-    assert.equal(x.heapscopeRun, x.valgrindExit, `${x.program}: run = valgrind at exit\n${out}`);
+    // At exit: valgrind's count, or between it and its count plus its "possibly lost" (blocks
+    // only an interior word reaches in valgrind's own run: see bench/valgrind_compare.ts).
+    assert.ok(
+      x.heapscopeRun >= x.valgrindExit &&
+        x.heapscopeRun <= x.valgrindExit + x.valgrindExitPossible,
+      `${x.program}: run = valgrind at exit\n${out}`,
+    );
     assert.equal(x.sitesDiffering, "0", `${x.program}: every site's count agrees\n${out}`);
   }
   // C++ on libstdc++: attached, exactly valgrind's count (spare string/vector capacity skipped).
