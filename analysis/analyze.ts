@@ -433,13 +433,14 @@ function allocationTimes(
 function scanReferences(allocations: AllocationTable, edges: EdgeSet, hits: RangeHits): References {
   const m = edges.target.length;
   const addresses = allocations.addresses;
-  const { source, target, offset } = edges;
+  const { source, target, offset, exact } = edges;
   const hitAddress = hits.address, hitTarget = hits.target;
   return {
     count: m + hitTarget.length,
     where: (r) => r < m ? addresses[source[r]!]! + offset[r]! : hitAddress[r - m]!,
     holder: (r) => r < m ? source[r]! : -1,
     target: (r) => r < m ? target[r]! : hitTarget[r - m]!,
+    exact: (r) => r < m ? exact[r]! : -1,
   };
 }
 

@@ -226,9 +226,11 @@ function hashtables(input: TypeInput, set: (v: number, name: string) => void): v
   const f32 = new DataView(new ArrayBuffer(4));
   let win = NO_WINDOW, ws = 0, we = 0, W = win.words;
   for (let r = 0; r < refs.count; r++) {
+    // `buckets` is the word at x, equal to the target's start: an interior reference is none
+    // (the scan said so: no read of the target's address, a random read at 10^7 blocks).
+    const exact = refs.exact(r);
+    if (exact === 0) continue;
     const x = refs.where(r), b = refs.target(r);
-    const buckets = addresses[b]!;
-    // The word at x is `buckets` (halves compared in the chunk's window).
     if (x < ws || x + 8 > we) {
       win = input.memory.window(x) ?? NO_WINDOW;
       ws = win.start;
@@ -239,12 +241,15 @@ function hashtables(input: TypeInput, set: (v: number, name: string) => void): v
     if (x >= ws && x + 40 <= we) {
       // The whole object's first five words in the window: no call for the usual rejections.
       const k = (x - ws) >>> 2;
-      if (W[k] !== lo32(buckets) || W[k + 1] !== hi32(buckets)) continue;
       if (W[k + 3] !== 0) continue; // bucket count ≥ 2^32
+      if (exact < 0 && (W[k] !== lo32(addresses[b]!) || W[k + 1] !== hi32(addresses[b]!))) {
+        continue;
+      }
       count = W[k + 2]!;
       if (count === 0 || !(sizes[b]! >= count * 8 && sizes[b]! - count * 8 <= 23)) continue;
       load = W[k + 8]!;
     } else {
+      const buckets = addresses[b]!;
       if (x >= ws && x + 8 <= we) {
         const k = (x - ws) >>> 2;
         if (W[k] !== lo32(buckets) || W[k + 1] !== hi32(buckets)) continue;

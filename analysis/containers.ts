@@ -55,6 +55,11 @@ export interface References {
   /** Node holding the word, -1 for a root. */
   holder(r: number): number;
   target(r: number): number;
+  /**
+   * 1 when the word is its target's start, 0 when it points inside, -1 when not known (read the
+   * word): lets a recogniser skip the target's address and size, random reads at 10^7 blocks.
+   */
+  exact(r: number): number;
 }
 
 /** References from three lists (tests, small inputs). */
@@ -68,6 +73,7 @@ export function listReferences(
     where: (r) => where[r]!,
     holder: (r) => holder[r]!,
     target: (r) => target[r]!,
+    exact: () => -1,
   };
 }
 
@@ -117,7 +123,6 @@ export function recogniseContainers(
   let win = NO_WINDOW, ws = 0, we = 0, W = win.words;
   for (let r = 0; r < refs.count; r++) {
     const w = refs.where(r), t = refs.target(r);
-    const start = addresses[t]!, size = sizes[t]!;
     if (w - 24 < ws || w + 24 > we) {
       // Near a chunk's edge (or outside it): read word by word.
       if (w < ws || w + 8 > we) {
@@ -127,18 +132,26 @@ export function recogniseContainers(
         W = win.words;
       }
       if (w - 24 < ws || w + 24 > we) {
-        _candidatesAt(memory, words, r, w, start, size, candidates);
+        _candidatesAt(memory, words, r, w, addresses[t]!, sizes[t]!, candidates);
         continue;
       }
     }
     const k = (w - ws) >>> 2;
     const v0 = W[k]! + W[k + 1]! * TWO32, v1 = W[k + 2]! + W[k + 3]! * TWO32;
-    if (v0 === start) {
-      // A string body {p, len, cap} or vector storage {begin, end, end_of_storage}.
-      _bodyCandidate(memory, r, w, start, size, v1, W[k + 4]! + W[k + 5]! * TWO32, candidates);
-    } else if (v0 > start && v1 >= v0 && v1 <= start + size && start + size - v1 <= POOL_SLACK) {
+    // The target's address and size are read only when the words could make a candidate (both
+    // are random reads): v0 is the target's start when the scan said so.
+    const exact = refs.exact(r);
+    if (exact === 1 || (exact < 0 && v0 === addresses[t])) {
+      // A string body {p, len, cap} or vector storage {begin, end, end_of_storage}: either has
+      // its second word at most its third.
+      const v2 = W[k + 4]! + W[k + 5]! * TWO32;
+      if (v1 <= v2) _bodyCandidate(memory, r, w, v0, sizes[t]!, v1, v2, candidates);
+    } else if (v1 >= v0) {
       // A bump pool {free, end}: free inside, end at the block's end.
-      candidates.push({ r, x: w, kind: "pool", a: v0, b: v1 });
+      const start = addresses[t]!, size = sizes[t]!;
+      if (v0 > start && v1 <= start + size && start + size - v1 <= POOL_SLACK) {
+        candidates.push({ r, x: w, kind: "pool", a: v0, b: v1 });
+      }
     }
     // w as the first (x + 16) or second (x + 24) word of an inline string's buffer at x: the
     // word at x is x + 16 (low halves first: they almost never match).
