@@ -83,7 +83,7 @@ export interface AnalyzeOptions {
 }
 
 /** Enumerate the target's allocations: macOS zones come in the snapshot, glibc is parsed here. */
-export function enumerateHeap(snapshot: Snapshot): HeapEnumeration {
+export function enumerateHeap(snapshot: Snapshot, kernel?: ScanKernel): HeapEnumeration {
   if (snapshot.zoneAllocations) {
     const allocations = AllocationTable.from(
       [...snapshot.zoneAllocations].sort((a, b) => a.address - b.address),
@@ -117,14 +117,14 @@ export function enumerateHeap(snapshot: Snapshot): HeapEnumeration {
     );
   }
   // The walker's own refusals (main_arena not found) are AnalysisErrors with their hint.
-  return enumerateGlibc(snapshot);
+  return enumerateGlibc(snapshot, { walk: kernel?.walkChunks });
 }
 
 /** Run every phase on a snapshot (a bare function is taken as `progress`). */
 export function analyze(snapshot: Snapshot, options: AnalyzeOptions | Progress = {}): Analysis {
   const opts = typeof options === "function" ? { progress: options } : options;
   const phases = new PhaseTimer(opts.progress);
-  const heap = phases.run("enumerate", () => enumerateHeap(snapshot));
+  const heap = phases.run("enumerate", () => enumerateHeap(snapshot, opts.kernel));
   return analyzeHeap(snapshot, heap, opts, phases);
 }
 

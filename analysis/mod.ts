@@ -23,6 +23,7 @@ export {
   TS_SCAN_KERNEL,
 } from "./scan.ts";
 export { MemoryImage } from "./memory.ts";
+export type { WalkKernel } from "./glibc/chunks.ts";
 export type * from "./types.ts";
 export type * from "./graph.ts";
 export { EDGE_INTERIOR, EDGE_WEAK, NODE_FINALIZER } from "./graph.ts";

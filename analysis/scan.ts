@@ -8,6 +8,7 @@ import type { AllocationIndex } from "./alloc_index.ts";
 import type { AllocationTable } from "./allocation_table.ts";
 import type { MemoryImage } from "./memory.ts";
 import type { DominatorKernel } from "./dominators.ts";
+import type { WalkKernel } from "./glibc/chunks.ts";
 import type { MemoryChunk } from "./types.ts";
 
 const TWO32 = 4294967296;
@@ -267,6 +268,8 @@ export interface ScanKernel {
   ): RangeHits;
   /** The dominator tree, when the kernel has its own (else analysis/dominators.ts's). */
   readonly dominatorTree?: DominatorKernel;
+  /** The glibc chunk walk's common steps, when the kernel has them (analysis/glibc/chunks.ts). */
+  readonly walkChunks?: WalkKernel;
 }
 
 /** scanRanges with scanRange: O(range words). */

@@ -16,6 +16,7 @@ import {
   type ScanKernel,
   scanPartialBlock,
   TS_SCAN_KERNEL,
+  type WalkKernel,
 } from "../analysis/mod.ts";
 import { f64Array, releaseArrays, u32Array, u8Array } from "../analysis/arrays.ts";
 import { nativeDominatorTree } from "./graph_kernel.ts";
@@ -51,11 +52,25 @@ export function nativeScanKernel(): ScanKernel | undefined {
   }
   if (!blocks || !range) return undefined;
   const dominatorTree = nativeDominatorTree();
+  const walkChunks = nativeWalkChunks();
   return {
     name: "c",
     scanBlocks: (memory, index, allocations) => _scanBlocks(blocks, memory, index, allocations),
     scanRanges: (memory, index, ranges) => _scanRanges(range, memory, index, ranges),
     ...(dominatorTree ? { dominatorTree } : {}),
+    ...(walkChunks ? { walkChunks } : {}),
+  };
+}
+
+/** The chunk walk's common steps in C (hs_walk_chunks), or undefined when the shim lacks them. */
+function nativeWalkChunks(): WalkKernel | undefined {
+  const walk = shim().hs_walk_chunks;
+  if (!walk) return undefined;
+  const out = new Float64Array(2);
+  return (words, spanStart, spanEnd, p, end, top, address, usable, n, cap) => {
+    const status = walk(words, spanStart, spanEnd, p, end, top, address, usable, n, cap, out);
+    if (status !== 0) throw new Error(`hs_walk_chunks failed: status ${status}`);
+    return { p: out[0]!, n: out[1]! };
   };
 }
 

@@ -2,7 +2,11 @@
 // heaps (hand-laid, glibc fixture, mutated, random with blocks across chunk boundaries) and on a
 // real captured process.
 
-import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import {
+  deepStrictEqual as assertEquals,
+  ok as assert,
+  throws as assertThrows,
+} from "node:assert/strict";
 import {
   AllocationIndex,
   AllocationTable,
@@ -91,9 +95,13 @@ Deno.test("native kernel equals the TypeScript kernel on the glibc fixture and m
     let heap: HeapEnumeration;
     try {
       heap = enumerateHeap(m.value);
-    } catch {
+    } catch (e) {
+      // The native walk's steps give the same refusal.
+      assertThrows(() => enumerateHeap(m.value, native()), { message: (e as Error).message });
       continue;
     }
+    // The chunk walk with its common steps in C: the same allocations, zones and warnings.
+    assertEquals(enumerateHeap(m.value, native()), heap, `mutation ${i}: enumeration differs`);
     assertSameScan(m.value, heap, `mutation ${i} (${m.ops.join(", ")})`);
     compared++;
   }
@@ -185,6 +193,7 @@ time.sleep(60)'`);
     const snapshot = await captureSnapshot(pid);
     const heap = enumerateHeap(snapshot);
     assert(heap.allocations.length > 20000, `${heap.allocations.length} allocations`);
+    assertEquals(enumerateHeap(snapshot, native()), heap, "python: enumeration differs");
     assertSameScan(snapshot, heap, "python");
     const run = (k: ScanKernel) => findings(analyze(snapshot, { kernel: k }));
     assertEquals(run(native()), run(TS_SCAN_KERNEL));

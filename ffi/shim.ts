@@ -226,6 +226,24 @@ export const symbols = {
   hs_arena_release: { parameters: ["u64", "u64", "u64"], result: "i32", optional: true },
   hs_arena_stats: { parameters: ["u64", "buffer"], result: "i32", optional: true },
   hs_arena_close: { parameters: ["u64"], result: "void", optional: true },
+  // The chunk walk's common steps (shim/scan_kernel.c). Optional, as the scan kernel.
+  hs_walk_chunks: {
+    parameters: [
+      "buffer", // const uint32_t *words
+      "f64", // double span_start
+      "f64", // double span_end
+      "f64", // double p
+      "f64", // double end
+      "f64", // double top
+      "buffer", // double *address
+      "buffer", // double *usable
+      "u32", // uint32_t n0
+      "u32", // uint32_t cap
+      "buffer", // double *out
+    ],
+    result: "i32",
+    optional: true,
+  },
   // The dominator tree (shim/graph_kernel.c). Optional, as the scan kernel.
   hs_dominators: {
     parameters: [

@@ -152,6 +152,14 @@ int32_t hs_scan_range(const uint8_t *mem, double base, double len, double from, 
                       const int32_t *table, double min, double max, double *hit_address,
                       uint32_t *hit_target, uint32_t cap, double *out);
 
+/* The common steps of glibc's chunk walk (shim/scan_kernel.c; analysis/glibc/chunks.ts
+ * walkSegment is the TypeScript twin and takes every step this one leaves): from the header at p
+ * in one span of 32-bit words, appends in-use chunks to address/usable from n0 (at most cap);
+ * out = {p where it stopped, n}. */
+int32_t hs_walk_chunks(const uint32_t *words, double span_start, double span_end, double p,
+                       double end, double top, double *address, double *usable, uint32_t n0,
+                       uint32_t cap, double *out);
+
 /* A child whose standard output is read later, synchronously (shim/spawn.c): hs_spawn_reader
  * starts `file` (searched in PATH) with `args` (NUL-terminated strings back to back, argv[0]
  * first), stdin and stderr on /dev/null, stdout on a pipe: *fd_out reads it. hs_read_fd reads

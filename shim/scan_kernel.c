@@ -137,3 +137,51 @@ int32_t hs_scan_range(const uint8_t *mem, double base_d, double len_d, double fr
   out[1] = n;
   return HS_OK;
 }
+
+/* The common steps of analysis/glibc/chunks.ts walkSegment, on one copied span of 32-bit words
+ * (span_start its address): from the chunk header at p, while every step is an ordinary one,
+ * appends each in-use chunk (user pointer, usable size) and moves on. Returns to the caller,
+ * which takes the step in TypeScript, at the first step that is not: p at `top`, a header or the
+ * next chunk's header outside the span or past `end`, csize 0 or 16, a corrupt size, a free chunk
+ * whose footer disagrees (a warning), or the columns full. out = {p, n}. Identical output by
+ * construction: the TypeScript walk takes every step it leaves. */
+int32_t hs_walk_chunks(const uint32_t *words, double span_start_d, double span_end_d, double p_d,
+                       double end_d, double top_d, double *address, double *usable, uint32_t n0,
+                       uint32_t cap, double *out) {
+  if (!words || !address || !usable || !out || n0 > cap) return HS_ERR_ARG;
+  const uint64_t s0 = (uint64_t)span_start_d, s1 = (uint64_t)span_end_d, end = (uint64_t)end_d;
+  const int64_t top = top_d < 0 ? -1 : (int64_t)top_d;
+  uint64_t p = (uint64_t)p_d;
+  uint32_t n = n0;
+  for (;;) {
+    if ((int64_t)p == top || p + 16 > end || p < s0 || p + 16 > s1) break;
+    const uint64_t k = (p - s0) / 4;
+    const uint64_t csize = ((uint64_t)words[k + 3] << 32 | words[k + 2]) & ~(uint64_t)7;
+    if (csize == 0 || csize == 16) break;
+    /* MINSIZE as chunks.ts; csize > end - p, not p + csize > end: a corrupt size must not wrap. */
+    if (csize < 32 || csize % 16 != 0 || csize > end - p) break;
+    const uint64_t next = p + csize;
+    int used = 0;
+    if (next + 16 <= end) {
+      if (next + 16 > s1) break; /* the next header in another span: the TypeScript step */
+      const uint64_t j = (next - s0) / 4;
+      const uint32_t nlo = words[j + 2];
+      const uint64_t ncsize = ((uint64_t)words[j + 3] << 32 | nlo) & ~(uint64_t)7;
+      used = ncsize != 0 && (nlo & 1) == 1;
+      if (!used && ncsize != 0) {
+        const uint64_t footer = (uint64_t)words[j + 1] << 32 | words[j];
+        if (footer != csize) break; /* a warning to give */
+      }
+    }
+    if (used) {
+      if (n == cap) break;
+      address[n] = (double)(p + 16);
+      usable[n] = (double)(csize - 8);
+      n++;
+    }
+    p = next;
+  }
+  out[0] = (double)p;
+  out[1] = n;
+  return HS_OK;
+}

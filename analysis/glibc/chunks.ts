@@ -81,7 +81,27 @@ export interface WalkOptions {
   top: number;
   /** Zone name, for warnings. */
   zone: string;
+  /** A native twin for the common steps (ffi/scan_kernel.ts); this walk takes the others. */
+  fast?: WalkKernel;
 }
+
+/**
+ * The common steps of the walk from the header at `p` within one span of words (no warning, no
+ * stop: those are this walk's), appending in-use chunks to the columns from `n` up to `cap`;
+ * returns where it stopped. shim/scan_kernel.c hs_walk_chunks.
+ */
+export type WalkKernel = (
+  words: Uint32Array,
+  spanStart: number,
+  spanEnd: number,
+  p: number,
+  end: number,
+  top: number,
+  address: Float64Array,
+  usable: Float64Array,
+  n: number,
+  cap: number,
+) => { p: number; n: number };
 
 /**
  * Why a walk stopped: at `top`; at the segment `end` (or the last header that fits before it); at a
@@ -152,6 +172,15 @@ export function walkSegment(
       u32 = s.u32;
       sStart = s.start;
       sEnd = s.end;
+    }
+    if (opts.fast !== undefined && out !== undefined && n < cap) {
+      // The ordinary steps natively; the step it stops at (if any) below, from the loop's top.
+      const r = opts.fast(u32, sStart, sEnd, p, end, top, address!, usable!, n, cap);
+      if (r.p !== p) {
+        p = r.p;
+        n = r.n;
+        continue;
+      }
     }
     const k = (p - sStart) / 4;
     const lo = u32[k + 2]!, hi = u32[k + 3]!;

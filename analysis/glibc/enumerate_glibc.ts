@@ -10,7 +10,7 @@ import { AllocationTable } from "../allocation_table.ts";
 import type { ExcludedRange, HeapEnumeration, Snapshot, ThreadState } from "../types.ts";
 import { hex } from "./_hex.ts";
 import { arenaRing, type ArenaState, findMainArena, findMp } from "./arena.ts";
-import { HeapColumns, resumeAfterFenceposts, walkSegment } from "./chunks.ts";
+import { HeapColumns, resumeAfterFenceposts, type WalkKernel, walkSegment } from "./chunks.ts";
 import { detectAllocator } from "./detect_allocator.ts";
 import { walkFastbins } from "./fastbins.ts";
 import {
@@ -40,6 +40,8 @@ type Range = { start: number; end: number };
 export interface EnumerateOptions {
   /** Filled with the time of each phase, in milliseconds (bench/enumerate_bench.ts). */
   phaseMs?: Record<string, number>;
+  /** The chunk walk's common steps, natively (ScanKernel.walkChunks). */
+  walk?: WalkKernel;
 }
 
 /**
@@ -154,7 +156,7 @@ export function enumerateGlibc(snapshot: Snapshot, opts: EnumerateOptions = {}):
   phase("mmapped");
 
   const chunks = new HeapColumns(columnCapacity(jobs, mmapped.length));
-  for (const gap of walkJobs(views, jobs, chunks, warnings)) {
+  for (const gap of walkJobs(views, jobs, chunks, warnings, opts.walk)) {
     // The program's own sbrk'd bytes between two main-arena segments are not heap: roots.
     const i = heapRanges.findIndex((r) => r.start <= gap.start && gap.end <= r.end);
     if (i < 0) continue;
@@ -329,6 +331,7 @@ function walkJobs(
   jobs: WalkJob[],
   chunks: HeapColumns,
   warnings: string[],
+  fast?: WalkKernel,
 ): Range[] {
   const gaps: Range[] = [];
   jobs.sort((a, b) => a.start - b.start);
@@ -343,8 +346,8 @@ function walkJobs(
     }
     let start = job.start;
     for (;;) {
-      const opts = { start, end: job.end, top: job.top, zone: job.zoneName };
-      const w = walkSegment(views, opts, chunks, job.zone);
+      const walk = { start, end: job.end, top: job.top, zone: job.zoneName, fast };
+      const w = walkSegment(views, walk, chunks, job.zone);
       warnings.push(...w.warnings);
       floor = Math.max(floor, w.at);
       if (w.stop === "fenceposts" && job.kind === "main") {
