@@ -11,8 +11,9 @@
  * in (zeroed, as fresh anonymous memory is) and never changes a byte of a page that is present, so
  * it may run over memory the analysis is already writing. Where the kernel lacks it (before 5.14)
  * the helper touches each page with an atomic compare-and-swap of 0 with 0: a word the analysis
- * wrote is left as it is. It never runs behind the bump pointer, so it does not fault in again what
- * hs_arena_release gave back.
+ * wrote is left as it is. It never runs behind the start of the last array handed out (which it
+ * populates while the analysis fills it from the front), so it does not fault in again what
+ * hs_arena_release gave back of older arrays.
  *
  * The helper runs this library's code for the life of the process, so the library must never be
  * unloaded (Deno closes a DynamicLibrary when its owner goes, as between test modules): the
@@ -43,6 +44,7 @@ struct hs_arena {
   pthread_mutex_t mu;
   pthread_cond_t cv;
   uint64_t bump;      /* bytes handed out */
+  uint64_t recent;    /* where the last array handed out starts */
   uint64_t target;    /* the helper populates up to here */
   uint64_t populated; /* the helper has populated up to here */
   uint64_t window;    /* target is kept at least this far past bump */
@@ -67,8 +69,9 @@ static void *helper_main(void *arg) {
   struct hs_arena *a = arg;
   pthread_mutex_lock(&a->mu);
   while (!a->stop) {
-    /* Never behind the bump: what is handed out is the analysis's to fault (or to release). */
-    uint64_t floor = a->bump & ~(ARENA_HUGE - 1);
+    /* Never behind the last array handed out: the analysis writes it from its start while the
+     * helper runs ahead of it; older arrays are the analysis's (it may have released them). */
+    uint64_t floor = a->recent & ~(ARENA_HUGE - 1);
     if (a->populated < floor) a->populated = floor;
     if (a->populated >= a->target) {
       pthread_cond_wait(&a->cv, &a->mu);
@@ -137,6 +140,7 @@ int32_t hs_arena_alloc(uint64_t handle, uint64_t len, uint64_t *ptr) {
     return HS_ERR_ARG; /* full: the caller maps the array on its own */
   }
   a->bump = at + len;
+  a->recent = at;
   uint64_t want = a->bump + a->window;
   if (want > a->size) want = a->size;
   if (a->target < want) a->target = want;
