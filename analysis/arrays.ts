@@ -93,3 +93,19 @@ export function copyU32(a: Uint32Array, n = a.length): Uint32Array {
   out.set(n === a.length ? a : a.subarray(0, n));
   return out;
 }
+
+/** `a`'s elements in a new array of `cap` from the same source; `a`'s memory is given back. */
+export function grownU32(a: Uint32Array, cap: number): Uint32Array {
+  const b = u32Array(cap);
+  b.set(a);
+  releaseArrays(a);
+  return b;
+}
+
+/** As grownU32, for bytes. */
+export function grownU8(a: Uint8Array, cap: number): Uint8Array {
+  const b = u8Array(cap);
+  b.set(a);
+  releaseArrays(a);
+  return b;
+}

@@ -246,7 +246,6 @@ function hashtables(input: TypeInput, set: (v: number, name: string) => void): v
         continue;
       }
       count = W[k + 2]!;
-      if (count === 0 || !(sizes[b]! >= count * 8 && sizes[b]! - count * 8 <= 23)) continue;
       load = W[k + 8]!;
     } else {
       const buckets = addresses[b]!;

@@ -3,7 +3,7 @@
 // O(words) per range; each word costs two 32-bit loads and a range check, and only values inside the
 // heap's address span reach the index lookup. Words are read as two Uint32 halves (no BigInt).
 
-import { releaseArrays, u32Array, u8Array } from "./arrays.ts";
+import { grownU32, grownU8, u32Array, u8Array } from "./arrays.ts";
 import type { AllocationIndex } from "./alloc_index.ts";
 import type { AllocationTable } from "./allocation_table.ts";
 import type { MemoryImage } from "./memory.ts";
@@ -135,9 +135,9 @@ export function scanBlocks(
         for (let e = 0; e < part.target.length; e++) {
           if (m === cap) {
             cap = _nextCap(cap);
-            target = _grow(target, cap);
-            offset = _grow(offset, cap);
-            exact = _grow8(exact, cap);
+            target = grownU32(target, cap);
+            offset = grownU32(offset, cap);
+            exact = grownU8(exact, cap);
           }
           target[m] = part.target[e]!;
           offset[m] = part.offset[e]!;
@@ -165,9 +165,9 @@ export function scanBlocks(
       if (t < 0) continue;
       if (m === cap) {
         cap = _nextCap(cap);
-        target = _grow(target, cap);
-        offset = _grow(offset, cap);
-        exact = _grow8(exact, cap);
+        target = grownU32(target, cap);
+        offset = grownU32(offset, cap);
+        exact = grownU8(exact, cap);
       }
       target[m] = t;
       offset[m] = chunkStart + k * 4 - addr;
@@ -226,20 +226,6 @@ export function scanPartialBlock(
 /** Grow by half (not double): the arrays are tens of MB at 10^6 blocks and the slack is kept. */
 function _nextCap(cap: number): number {
   return Math.ceil(cap * 1.5);
-}
-
-function _grow(a: Uint32Array, cap: number): Uint32Array {
-  const b = u32Array(cap);
-  b.set(a);
-  releaseArrays(a);
-  return b;
-}
-
-function _grow8(a: Uint8Array, cap: number): Uint8Array {
-  const b = u8Array(cap);
-  b.set(a);
-  releaseArrays(a);
-  return b;
 }
 
 /** Every hit of a root-range scan, in range order then address order. */

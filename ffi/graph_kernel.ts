@@ -4,15 +4,18 @@
 // analysis's array source (huge pages on the command line, analysis/arrays.ts), and handed to C.
 
 import { f64Array, i32Array, releaseArrays, u32Array } from "../analysis/arrays.ts";
-import { checkDominatorInput, type CsrGraph, type DominatorTree } from "../analysis/dominators.ts";
+import {
+  checkDominatorInput,
+  type CsrGraph,
+  type DominatorKernel,
+  type DominatorTree,
+} from "../analysis/dominators.ts";
 import { shim } from "./shim.ts";
 
 type Dominators = NonNullable<ReturnType<typeof shim>["hs_dominators"]>;
 
 /** dominatorTree() in C, or undefined when the shim cannot be loaded or lacks it. */
-export function nativeDominatorTree():
-  | ((graph: CsrGraph, roots: ArrayLike<number>, sizes: ArrayLike<number>) => DominatorTree)
-  | undefined {
+export function nativeDominatorTree(): DominatorKernel | undefined {
   let f: Dominators | null;
   try {
     f = shim().hs_dominators;

@@ -18,7 +18,7 @@ import {
   TS_SCAN_KERNEL,
   type WalkKernel,
 } from "../analysis/mod.ts";
-import { f64Array, releaseArrays, u32Array, u8Array } from "../analysis/arrays.ts";
+import { f64Array, grownU32, grownU8, u32Array, u8Array } from "../analysis/arrays.ts";
 import { nativeDominatorTree } from "./graph_kernel.ts";
 import { shim } from "./shim.ts";
 
@@ -91,14 +91,9 @@ function _scanBlocks(
   let target = u32Array(cap), offset = u32Array(cap), exact = u8Array(cap);
   const grow = () => {
     cap = Math.ceil(cap * 1.5);
-    const t = u32Array(cap), o = u32Array(cap), x = u8Array(cap);
-    t.set(target);
-    o.set(offset);
-    x.set(exact);
-    releaseArrays(target, offset, exact);
-    target = t;
-    offset = o;
-    exact = x;
+    target = grownU32(target, cap);
+    offset = grownU32(offset, cap);
+    exact = grownU8(exact, cap);
   };
   const start = u32Array(n + 1);
   const out = new Float64Array(3);

@@ -225,7 +225,6 @@ export const symbols = {
   hs_arena_prepare: { parameters: ["u64", "u64"], result: "i32", optional: true },
   hs_arena_release: { parameters: ["u64", "u64", "u64"], result: "i32", optional: true },
   hs_arena_stats: { parameters: ["u64", "buffer"], result: "i32", optional: true },
-  hs_arena_close: { parameters: ["u64"], result: "void", optional: true },
   // The chunk walk's common steps (shim/scan_kernel.c). Optional, as the scan kernel.
   hs_walk_chunks: {
     parameters: [

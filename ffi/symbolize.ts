@@ -463,7 +463,7 @@ export function frameLinesSync(
     if (cmd === null) return out;
     const { asked, args } = argsOf(pcs);
     if (asked.length === 0) return out;
-    let text: string | undefined;
+    let text: string;
     // The tool started early (prefetch) answers when it was asked about every one of these.
     const started = early;
     early = undefined;

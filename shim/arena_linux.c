@@ -49,7 +49,6 @@ struct hs_arena {
   uint64_t populated; /* the helper has populated up to here */
   uint64_t window;    /* target is kept at least this far past bump */
   uint64_t helped;    /* bytes the helper populated */
-  int stop;
   pthread_t thread;
 };
 
@@ -68,7 +67,7 @@ static void populate(uint8_t *p, uint64_t len) {
 static void *helper_main(void *arg) {
   struct hs_arena *a = arg;
   pthread_mutex_lock(&a->mu);
-  while (!a->stop) {
+  for (;;) { /* for the life of the process: the arena is never closed */
     /* Never behind the last array handed out: the analysis writes it from its start while the
      * helper runs ahead of it; older arrays are the analysis's (it may have released them). */
     uint64_t floor = a->recent & ~(ARENA_HUGE - 1);
@@ -85,8 +84,7 @@ static void *helper_main(void *arg) {
     if (a->populated < to) a->populated = to;
     a->helped += to - from;
   }
-  pthread_mutex_unlock(&a->mu);
-  return NULL;
+  return NULL; /* not reached */
 }
 
 int32_t hs_arena_open(uint64_t reserve, uint64_t window, uint64_t *handle) {
@@ -185,18 +183,4 @@ int32_t hs_arena_stats(uint64_t handle, double *out) {
   out[4] = (double)a->target;
   pthread_mutex_unlock(&a->mu);
   return HS_OK;
-}
-
-void hs_arena_close(uint64_t handle) {
-  struct hs_arena *a = (struct hs_arena *)(uintptr_t)handle;
-  if (!a) return;
-  pthread_mutex_lock(&a->mu);
-  a->stop = 1;
-  pthread_cond_signal(&a->cv);
-  pthread_mutex_unlock(&a->mu);
-  pthread_join(a->thread, NULL);
-  pthread_mutex_destroy(&a->mu);
-  pthread_cond_destroy(&a->cv);
-  (void)munmap(a->base, a->size);
-  free(a);
 }

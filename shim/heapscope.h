@@ -182,7 +182,6 @@ int32_t hs_arena_alloc(uint64_t handle, uint64_t len, uint64_t *ptr);
 int32_t hs_arena_prepare(uint64_t handle, uint64_t len);
 int32_t hs_arena_release(uint64_t handle, uint64_t ptr, uint64_t len);
 int32_t hs_arena_stats(uint64_t handle, double *out);
-void hs_arena_close(uint64_t handle);
 
 /* The dominator tree of a CSR graph under a virtual root above `roots` (shim/graph_kernel.c;
  * analysis/dominators.ts is the TypeScript twin, same steps, identical output). Every array is
