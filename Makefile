@@ -23,9 +23,9 @@ node_modules/.package-lock.json: package.json package-lock.json
 	@touch $@
 
 shim: $(SHIM)
-$(BUILD)/libheapscope.so: shim/heapscope.h shim/heapscope_linux.c shim/arena_linux.c shim/scan_kernel.c shim/graph_kernel.c shim/spawn.c
+$(BUILD)/libheapscope.so: shim/heapscope.h shim/heapscope_linux.c shim/arena_linux.c shim/scan_kernel.c shim/graph_kernel.c shim/recognise_kernel.c shim/spawn.c
 	@mkdir -p $(BUILD)
-	$(CC) $(CFLAGS) -pthread -fPIC -shared -Wl,-z,nodelete -o $@ shim/heapscope_linux.c shim/arena_linux.c shim/scan_kernel.c shim/graph_kernel.c shim/spawn.c
+	$(CC) $(CFLAGS) -pthread -fPIC -shared -Wl,-z,nodelete -o $@ shim/heapscope_linux.c shim/arena_linux.c shim/scan_kernel.c shim/graph_kernel.c shim/recognise_kernel.c shim/spawn.c
 
 victim: victim/leaky
 

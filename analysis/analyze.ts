@@ -30,6 +30,7 @@ import { inferTypes } from "./block_types.ts";
 import type { OidTable } from "./go/oid_file.ts";
 import { ImageIndex } from "./image_index.ts";
 import { RootNamer } from "./root_names.ts";
+import type { Recognised } from "./recognise_kernel.ts";
 import { MemoryImage, NO_WINDOW } from "./memory.ts";
 import { collectRoots } from "./roots.ts";
 import { type EdgeSet, type RangeHits, type ScanKernel, TS_SCAN_KERNEL } from "./scan.ts";
@@ -148,6 +149,8 @@ export function analyzeHeap(
 
   const requested = opts.recorded ? requestedSizes(allocations, opts.recorded) : undefined;
   const refs = scanReferences(allocations, blockEdges, rootHits);
+  const images = new ImageIndex(snapshot.images, snapshot.regions, opts.imageFiles);
+  let found: Recognised | undefined;
   const live = phases.run("live-bytes", () => {
     // Read only, unless a recorder narrows it: then a copy.
     const initial = requested ? copyF64(allocations.sizes) : allocations.sizes;
@@ -156,7 +159,20 @@ export function analyzeHeap(
         if (requested[i]! >= 0) initial[i] = Math.min(initial[i]!, requested[i]!);
       }
     }
-    const weakFrom = slackWords(allocations, memory, snapshot.regions, requested);
+    // The native pass reads, once, what slackWords, the containers and the types read.
+    found = kernel.recognise?.({
+      memory,
+      allocations,
+      requested,
+      regions: {
+        starts: Float64Array.from(snapshot.regions, (r) => r.start),
+        ends: Float64Array.from(snapshot.regions, (r) => r.end),
+      },
+      spans: images.fileSpans(),
+      refs: refs.raw!,
+    });
+    const weakFrom = found?.slack ??
+      slackWords(allocations, memory, snapshot.regions, requested);
     if (opts.containers === false) {
       return {
         scanSize: initial,
@@ -174,9 +190,9 @@ export function analyzeHeap(
       initial,
       refs,
       weakFrom,
+      found?.candidates,
     );
   });
-  const images = new ImageIndex(snapshot.images, snapshot.regions, opts.imageFiles);
   const namer = new RootNamer(
     snapshot,
     memory,
@@ -200,6 +216,7 @@ export function analyzeHeap(
       blockAt: (a) => index.lookup(a),
       refs,
       oids: opts.oids,
+      found,
     }));
 
   const graph = phases.run("graph", () =>
@@ -324,14 +341,14 @@ function rootHolders(
  * length: the words after its NUL are weak too. Mmapped chunks are fresh from the kernel (zero),
  * and a recorded block's requested size is known: none there. O(blocks · text bytes).
  */
-function slackWords(
+export function slackWords(
   allocations: AllocationTable,
   memory: MemoryImage,
   regions: readonly Region[],
   requested?: Float64Array,
 ): Float64Array {
-  const out = copyF64(allocations.sizes);
   const mmap = allocations.zones.indexOf("mmap");
+  const out = copyF64(allocations.sizes);
   const starts = regions.map((r) => r.start), ends = regions.map((r) => r.end);
   // A word that points into a mapping is a pointer, whatever its bytes look like.
   const mapped = (v: number) => {
@@ -430,10 +447,14 @@ function allocationTimes(
 }
 
 /** The scan's block edges, then its root hits, as References (read in place). */
-function scanReferences(allocations: AllocationTable, edges: EdgeSet, hits: RangeHits): References {
+export function scanReferences(
+  allocations: AllocationTable,
+  edges: EdgeSet,
+  hits: RangeHits,
+): References {
   const m = edges.target.length;
   const addresses = allocations.addresses;
-  const { source, target, offset, exact } = edges;
+  const { source, target, offset, exact, start } = edges;
   const hitAddress = hits.address, hitTarget = hits.target;
   return {
     count: m + hitTarget.length,
@@ -441,6 +462,7 @@ function scanReferences(allocations: AllocationTable, edges: EdgeSet, hits: Rang
     holder: (r) => r < m ? source[r]! : -1,
     target: (r) => r < m ? target[r]! : hitTarget[r - m]!,
     exact: (r) => r < m ? exact[r]! : -1,
+    raw: { addresses, start, source, target, offset, exact, hitAddress, hitTarget },
   };
 }
 

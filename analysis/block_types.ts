@@ -22,6 +22,7 @@ import { hi32, lo32, type MemoryImage, NO_WINDOW } from "./memory.ts";
 const TWO32 = 4294967296;
 import type { OidTable } from "./go/oid_file.ts";
 import type { References } from "./containers.ts";
+import type { Recognised } from "./recognise_kernel.ts";
 
 export interface TypeInput {
   memory: MemoryImage;
@@ -37,6 +38,8 @@ export interface TypeInput {
   /** Every reference (block and root words pointing into a block): hashtable candidates. */
   refs: References;
   oids?: OidTable;
+  /** What the loops below would find, when the native recognise pass found it already. */
+  found?: Pick<Recognised, "vtables" | "rbNodes" | "hashRefs">;
 }
 
 export interface BlockTypes {
@@ -64,7 +67,7 @@ const MAX_CHAIN = 1 << 20;
 const MIN_LOAD = 0.05, MAX_LOAD = 100;
 
 export function inferTypes(input: TypeInput): BlockTypes {
-  const { memory, addresses, sizes } = input;
+  const { memory, addresses } = input;
   const n = addresses.length;
   const type = i32Array(n).fill(-1);
   const names: string[] = [];
@@ -98,6 +101,38 @@ export function inferTypes(input: TypeInput): BlockTypes {
   }
   // C++ objects by vtable.
   const byVptr = new Map<number, string | null>();
+  const named = (v: number, w: number) => {
+    let name = byVptr.get(w);
+    if (name === undefined) {
+      name = vtableType(input, w);
+      byVptr.set(w, name);
+    }
+    if (name) {
+      set(v, name);
+      objects[v] = 1;
+    }
+  };
+  if (input.found) {
+    const c = input.found.vtables;
+    for (let k = 0; k < c.block.length; k++) {
+      if (type[c.block[k]!] === -1) named(c.block[k]!, c.word[k]!);
+    }
+  } else firstWordTypes(input, type, named);
+  // Container parts.
+  for (const [v, kind] of input.bodies ?? []) set(v, kind === "string" ? PART.string : PART.vector);
+  rbTreeNodes(input, set);
+  hashtables(input, set);
+  return { type, names, objects };
+}
+
+/** The vtable pass in TypeScript: `named(v, w)` for each block whose first word w may be one. */
+function firstWordTypes(
+  input: TypeInput,
+  type: Int32Array,
+  named: (v: number, w: number) => void,
+): void {
+  const { memory, addresses, sizes } = input;
+  const n = addresses.length;
 
   // First words read from a chunk window kept in locals (see MemoryImage.window).
   let win = NO_WINDOW, ws = 0, we = 0, W = win.words;
@@ -126,23 +161,10 @@ export function inferTypes(input: TypeInput): BlockTypes {
     // tried: faster at 10^6 blocks, twice slower at 10^7, where its tables miss the cache; the
     // cache of first words and the image search below stay in it.)
     if (w < 4096) continue;
-    let name = byVptr.get(w);
-    if (name === undefined) {
-      // Most first words are pointers into the heap or small numbers: one search says no.
-      if (!input.images.imageAt(w, true)) continue;
-      name = vtableType(input, w);
-      byVptr.set(w, name);
-    }
-    if (name) {
-      set(v, name);
-      objects[v] = 1;
-    }
+    // Most first words are pointers into the heap or small numbers: one search says no.
+    if (!input.images.imageAt(w, true)) continue;
+    named(v, w);
   }
-  // Container parts.
-  for (const [v, kind] of input.bodies ?? []) set(v, kind === "string" ? PART.string : PART.vector);
-  rbTreeNodes(input, set);
-  hashtables(input, set);
-  return { type, names, objects };
 }
 
 /** The demangled type of the object whose vtable pointer is `vptr`, or null. */
@@ -179,6 +201,19 @@ function vtableType(input: TypeInput, vptr: number): string | null {
  */
 function rbTreeNodes(input: TypeInput, set: (v: number, name: string) => void): void {
   const { addresses, sizes } = input;
+  const node = (v: number, header: number) => {
+    set(v, PART.rbNode);
+    if (header >= 0) {
+      // The header lives inside the map object (after its comparator): name the owner block.
+      const owner = input.blockAt(header);
+      if (owner >= 0 && addresses[owner] !== header) set(owner, PART.rbOwner);
+    }
+  };
+  if (input.found) {
+    const c = input.found.rbNodes;
+    for (let k = 0; k < c.block.length; k++) node(c.block[k]!, c.parent[k]!);
+    return;
+  }
   const memory = input.memory.wordReader(); // the node's words are read in order: one chunk
   let win = NO_WINDOW, ws = 0, we = 0, W = win.words;
   for (let v = 0; v < addresses.length; v++) {
@@ -205,12 +240,7 @@ function rbTreeNodes(input: TypeInput, set: (v: number, name: string) => void): 
     if (!back(parent) && !header) continue;
     if (left && memory.u64(left + 8) !== a) continue;
     if (right && memory.u64(right + 8) !== a) continue;
-    set(v, PART.rbNode);
-    if (header) {
-      // The header lives inside the map object (after its comparator): name the owner block.
-      const owner = input.blockAt(parent);
-      if (owner >= 0 && addresses[owner] !== parent) set(owner, PART.rbOwner);
-    }
+    node(v, header ? parent : -1);
   }
 }
 
@@ -223,6 +253,26 @@ function rbTreeNodes(input: TypeInput, set: (v: number, name: string) => void): 
 function hashtables(input: TypeInput, set: (v: number, name: string) => void): void {
   const { addresses, sizes, refs } = input;
   const memory = input.memory.wordReader();
+  // Reference r is the `buckets` word of a hashtable object at x: name it, its buckets, its nodes.
+  const found = (r: number) => {
+    const x = refs.where(r), b = refs.target(r);
+    const elements = memory.u64(x + 24) ?? 0;
+    set(b, PART.buckets);
+    const h = refs.holder(r);
+    if (h >= 0 && addresses[h] === x) set(h, PART.hashOwner);
+    let node = memory.u64(x + 16) ?? 0;
+    for (let k = 0; node && k < Math.min(elements, MAX_CHAIN); k++) {
+      const id = input.blockAt(node);
+      if (id < 0 || addresses[id] !== node) break;
+      set(id, PART.hashNode);
+      node = memory.u64(node) ?? 0;
+    }
+  };
+  if (input.found) {
+    const c = input.found.hashRefs;
+    for (let k = 0; k < c.length; k++) found(c[k]!);
+    return;
+  }
   const f32 = new DataView(new ArrayBuffer(4));
   let win = NO_WINDOW, ws = 0, we = 0, W = win.words;
   for (let r = 0; r < refs.count; r++) {
@@ -261,16 +311,6 @@ function hashtables(input: TypeInput, set: (v: number, name: string) => void): v
     f32.setUint32(0, load, true);
     const maxLoad = f32.getFloat32(0, true);
     if (!(maxLoad >= MIN_LOAD && maxLoad <= MAX_LOAD)) continue;
-    const elements = memory.u64(x + 24) ?? 0;
-    set(b, PART.buckets);
-    const h = refs.holder(r);
-    if (h >= 0 && addresses[h] === x) set(h, PART.hashOwner);
-    let node = memory.u64(x + 16) ?? 0;
-    for (let k = 0; node && k < Math.min(elements, MAX_CHAIN); k++) {
-      const id = input.blockAt(node);
-      if (id < 0 || addresses[id] !== node) break;
-      set(id, PART.hashNode);
-      node = memory.u64(node) ?? 0;
-    }
+    found(r);
   }
 }

@@ -27,6 +27,7 @@
 
 import { copyF64 } from "./arrays.ts";
 import { hi32, lo32, type MemoryImage, NO_WINDOW, type WordReader } from "./memory.ts";
+import type { RawReferences } from "./recognise_kernel.ts";
 
 const TWO32 = 4294967296;
 
@@ -60,6 +61,8 @@ export interface References {
    * word): lets a recogniser skip the target's address and size, random reads at 10^7 blocks.
    */
   exact(r: number): number;
+  /** The scan's own arrays, for a native kernel (absent for references made from lists). */
+  raw?: RawReferences;
 }
 
 /** References from three lists (tests, small inputs). */
@@ -91,16 +94,51 @@ export interface ScanLimits {
   vectors: number;
 }
 
-/** A candidate layout read once from memory: its words, then judged each round. */
-interface Candidate {
-  /** Index of the reference it was found from. */
-  r: number;
-  /** Address of the layout's first word. */
-  x: number;
-  kind: "string" | "vector" | "pool" | "inline";
-  /** The words that decide (see the kinds' checks). */
-  a: number;
-  b: number;
+/** Candidate kinds (CandidateList.kind; the same numbers in shim/recognise_kernel.c). */
+export const KIND_STRING = 0, KIND_VECTOR = 1, KIND_POOL = 2, KIND_INLINE = 3;
+
+/**
+ * Candidate layouts read once from memory, then judged each round, as columns: the reference it
+ * was found from (r), the address of the layout's first word (x), its kind and the two words that
+ * decide (a, b: see the kinds' checks).
+ */
+export class CandidateList {
+  count = 0;
+  r = new Uint32Array(1024);
+  x = new Float64Array(1024);
+  kind = new Uint8Array(1024);
+  a = new Float64Array(1024);
+  b = new Float64Array(1024);
+
+  push(r: number, x: number, kind: number, a: number, b: number): void {
+    if (this.count === this.r.length) this.reserve(this.count);
+    const k = this.count++;
+    this.r[k] = r;
+    this.x[k] = x;
+    this.kind[k] = kind;
+    this.a[k] = a;
+    this.b[k] = b;
+  }
+
+  /** Room for `more` candidates past `count`. */
+  reserve(more: number): void {
+    const want = this.count + more;
+    if (want <= this.r.length) return;
+    const cap = Math.max(want, this.r.length * 2);
+    const grow = <T extends Uint32Array | Float64Array | Uint8Array>(
+      a: T,
+      make: (n: number) => T,
+    ) => {
+      const out = make(cap);
+      out.set(a.subarray(0, this.count));
+      return out;
+    };
+    this.r = grow(this.r, (n) => new Uint32Array(n));
+    this.x = grow(this.x, (n) => new Float64Array(n));
+    this.kind = grow(this.kind, (n) => new Uint8Array(n));
+    this.a = grow(this.a, (n) => new Float64Array(n));
+    this.b = grow(this.b, (n) => new Float64Array(n));
+  }
 }
 
 /**
@@ -115,9 +153,58 @@ export function recogniseContainers(
   initial: Float64Array,
   refs: References,
   weakFrom: Float64Array = copyF64(sizes),
+  /** The candidates when already collected (the native recognise pass), else read here. */
+  found?: CandidateList,
 ): ScanLimits {
+  let candidates = found;
+  if (!candidates) {
+    candidates = new CandidateList();
+    collectCandidates(memory, addresses, sizes, refs, candidates);
+  }
+  // Each round's sizes are the initial ones but where a candidate narrowed them: kept as changes,
+  // not copies (two arrays of 8 bytes a block per round, fresh memory each, are ~0.1 s at 10^6).
+  let result: Round = {
+    size: new Map(),
+    weak: new Map(),
+    skipped: new Set(),
+    bodies: new Map(),
+    strings: 0,
+    vectors: 0,
+  };
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    const next = _round(addresses, initial, result.size, refs, candidates, weakFrom);
+    const stable = _sameSizes(next.size, result.size, initial) &&
+      _sameSet(next.skipped, result.skipped);
+    result = next;
+    if (stable) break;
+  }
+  const { size, weak, ...rest } = result;
+  return { ...rest, scanSize: _applied(initial, size), weakFrom: _applied(weakFrom, weak) };
+}
+
+/** One round's result: ScanLimits with its sizes as changes to the initial ones. */
+interface Round extends Omit<ScanLimits, "scanSize" | "weakFrom"> {
+  size: Map<number, number>;
+  weak: Map<number, number>;
+}
+
+/** `base` with `changes` applied (a copy), or `base` itself when there are none. */
+function _applied(base: Float64Array, changes: Map<number, number>): Float64Array {
+  if (changes.size === 0) return base;
+  const out = copyF64(base);
+  for (const [i, v] of changes) out[i] = v;
+  return out;
+}
+
+/** The candidates of every reference (read up to four words around it), in reference order. */
+export function collectCandidates(
+  memory: MemoryImage,
+  addresses: Float64Array,
+  sizes: Float64Array,
+  refs: References,
+  candidates: CandidateList,
+): void {
   const words = memory.wordReader();
-  const candidates: Candidate[] = [];
   // The words around each reference are read from its chunk's window, kept in locals: most
   // references are rejected on their first word's halves, without a call or a double.
   let win = NO_WINDOW, ws = 0, we = 0, W = win.words;
@@ -150,7 +237,7 @@ export function recogniseContainers(
       // A bump pool {free, end}: free inside, end at the block's end.
       const start = addresses[t]!, size = sizes[t]!;
       if (v0 > start && v1 <= start + size && start + size - v1 <= POOL_SLACK) {
-        candidates.push({ r, x: w, kind: "pool", a: v0, b: v1 });
+        candidates.push(r, w, KIND_POOL, v0, v1);
       }
     }
     // w as the first (x + 16) or second (x + 24) word of an inline string's buffer at x: the
@@ -163,23 +250,6 @@ export function recogniseContainers(
       _inlineCandidate(memory, words, r, w, x24, candidates);
     }
   }
-  let limits = initial;
-  let result: ScanLimits = {
-    scanSize: initial,
-    weakFrom,
-    skipped: new Set(),
-    bodies: new Map(),
-    strings: 0,
-    vectors: 0,
-  };
-  for (let round = 0; round < MAX_ROUNDS; round++) {
-    const next = _round(addresses, initial, limits, refs, candidates, weakFrom);
-    const stable = _same(next.scanSize, result.scanSize) && _sameSet(next.skipped, result.skipped);
-    result = next;
-    if (stable) break;
-    limits = next.scanSize;
-  }
-  return result;
 }
 
 /** The candidates of reference r at w, read word by word (near a chunk's edge). */
@@ -190,7 +260,7 @@ function _candidatesAt(
   w: number,
   start: number,
   size: number,
-  candidates: Candidate[],
+  candidates: CandidateList,
 ): void {
   const v0 = words.u64(w), v1 = words.u64(w + 8);
   if (v0 === undefined || v1 === undefined) return;
@@ -198,7 +268,7 @@ function _candidatesAt(
     const v2 = words.u64(w + 16);
     if (v2 !== undefined) _bodyCandidate(memory, r, w, start, size, v1, v2, candidates);
   } else if (v0 > start && v1 >= v0 && v1 <= start + size && start + size - v1 <= POOL_SLACK) {
-    candidates.push({ r, x: w, kind: "pool", a: v0, b: v1 });
+    candidates.push(r, w, KIND_POOL, v0, v1);
   }
   for (const x of [w - 16, w - 24]) {
     if (words.u64(x) === x + 16) _inlineCandidate(memory, words, r, w, x, candidates);
@@ -214,12 +284,12 @@ function _bodyCandidate(
   size: number,
   v1: number,
   v2: number,
-  candidates: Candidate[],
+  candidates: CandidateList,
 ): void {
   if (_heapString(memory, start, size, v1, v2)) {
-    candidates.push({ r, x: w, kind: "string", a: v1, b: v2 });
+    candidates.push(r, w, KIND_STRING, v1, v2);
   } else if (v1 >= start && v2 >= v1 && v2 > start && v2 - start <= size) {
-    if (size - (v2 - start) <= ROUNDING) candidates.push({ r, x: w, kind: "vector", a: v1, b: v2 });
+    if (size - (v2 - start) <= ROUNDING) candidates.push(r, w, KIND_VECTOR, v1, v2);
   }
 }
 
@@ -230,60 +300,62 @@ function _inlineCandidate(
   r: number,
   w: number,
   x: number,
-  candidates: Candidate[],
+  candidates: CandidateList,
 ): void {
   const len = words.u64(x + 8);
   if (len === undefined || len > SSO_CAPACITY || memory.u8(x + 16 + len) !== 0) return;
-  if (x + 16 + len + 1 < w + 8) candidates.push({ r, x, kind: "inline", a: len, b: w });
+  if (x + 16 + len + 1 < w + 8) candidates.push(r, x, KIND_INLINE, len, w);
 }
 
 /** One pass over the candidates with the live bytes of the previous pass. O(candidates). */
 function _round(
   addresses: Float64Array,
   initial: Float64Array,
-  limits: Float64Array,
+  limits: ReadonlyMap<number, number>,
   refs: References,
-  candidates: readonly Candidate[],
+  candidates: CandidateList,
   weakFromInitial: Float64Array,
-): ScanLimits {
-  const scanSize = copyF64(initial);
-  const weakFrom = copyF64(weakFromInitial);
+): Round {
+  const size = new Map<number, number>(), weak = new Map<number, number>();
   const bodies = new Map<number, "string" | "vector">();
   const skipped = new Set<number>();
   let strings = 0, vectors = 0;
   // Whether [x, x + len) lies in the live part of reference r's holder (roots are all live).
   const live = (r: number, x: number, len: number) => {
     const h = refs.holder(r);
-    return h < 0 || (x >= addresses[h]! && x + len <= addresses[h]! + limits[h]!);
+    return h < 0 ||
+      (x >= addresses[h]! && x + len <= addresses[h]! + (limits.get(h) ?? initial[h]!));
   };
-  for (const c of candidates) {
-    const t = refs.target(c.r);
-    switch (c.kind) {
-      case "string":
-        if (!live(c.r, c.x, 24)) break;
-        scanSize[t] = Math.min(scanSize[t]!, c.a + 1);
-        skipped.add(c.x + 24);
+  const { r: cr, x: cx, kind: ck, a: ca, b: cb } = candidates;
+  for (let c = 0; c < candidates.count; c++) {
+    const r = cr[c]!, x = cx[c]!, a = ca[c]!;
+    const t = refs.target(r);
+    switch (ck[c]) {
+      case KIND_STRING:
+        if (!live(r, x, 24)) break;
+        size.set(t, Math.min(size.get(t) ?? initial[t]!, a + 1));
+        skipped.add(x + 24);
         bodies.set(t, "string");
         strings++;
         break;
-      case "vector":
-        if (!live(c.r, c.x, 24)) break;
-        scanSize[t] = Math.min(scanSize[t]!, c.a - addresses[t]!);
+      case KIND_VECTOR:
+        if (!live(r, x, 24)) break;
+        size.set(t, Math.min(size.get(t) ?? initial[t]!, a - addresses[t]!));
         if (!bodies.has(t)) bodies.set(t, "vector");
         vectors++;
         break;
-      case "pool":
-        if (!live(c.r, c.x, 16)) break;
-        weakFrom[t] = Math.min(weakFrom[t]!, c.a - addresses[t]!);
+      case KIND_POOL:
+        if (!live(r, x, 16)) break;
+        weak.set(t, Math.min(weak.get(t) ?? weakFromInitial[t]!, a - addresses[t]!));
         break;
-      case "inline":
-        if (!live(c.r, c.x, 32)) break;
-        skipped.add(c.b);
+      case KIND_INLINE:
+        if (!live(r, x, 32)) break;
+        skipped.add(cb[c]!);
         strings++;
         break;
     }
   }
-  return { scanSize, weakFrom, skipped, bodies, strings, vectors };
+  return { size, weak, skipped, bodies, strings, vectors };
 }
 
 /** Whether {p, len, cap} is the heap body of a libstdc++ string in the block at p of `size`. */
@@ -298,9 +370,14 @@ function _heapString(
     memory.u8(p + len) === 0;
 }
 
-function _same(a: Float64Array, b: Float64Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+/** Whether two rounds' changes give the same sizes. O(changes). */
+function _sameSizes(
+  a: ReadonlyMap<number, number>,
+  b: ReadonlyMap<number, number>,
+  initial: Float64Array,
+): boolean {
+  for (const [i, v] of a) if ((b.get(i) ?? initial[i]) !== v) return false;
+  for (const [i, v] of b) if ((a.get(i) ?? initial[i]) !== v) return false;
   return true;
 }
 

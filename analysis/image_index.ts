@@ -43,6 +43,14 @@ export class ImageIndex {
       .sort((a, b) => a.start - b.start);
   }
 
+  /** The images' file mappings, sorted (what imageAt(address, true) searches), as columns. */
+  fileSpans(): { starts: Float64Array; ends: Float64Array } {
+    return {
+      starts: Float64Array.from(this.#spans, (s) => s.start),
+      ends: Float64Array.from(this.#spans, (s) => s.end),
+    };
+  }
+
   /**
    * The image mapped at `address`, or undefined. O(log mappings). With `filesOnly`, only its file
    * mappings count (not the .bss past them): a vtable or a type name is never there.

@@ -24,6 +24,13 @@ export {
 } from "./scan.ts";
 export { MemoryImage } from "./memory.ts";
 export type { WalkKernel } from "./glibc/chunks.ts";
+export type {
+  RawReferences,
+  Recognised,
+  RecogniseInput,
+  RecogniseKernel,
+} from "./recognise_kernel.ts";
+export { CandidateList } from "./containers.ts";
 export type * from "./types.ts";
 export type * from "./graph.ts";
 export { EDGE_INTERIOR, EDGE_WEAK, NODE_FINALIZER } from "./graph.ts";

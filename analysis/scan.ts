@@ -9,6 +9,7 @@ import type { AllocationTable } from "./allocation_table.ts";
 import type { MemoryImage } from "./memory.ts";
 import type { DominatorKernel } from "./dominators.ts";
 import type { WalkKernel } from "./glibc/chunks.ts";
+import type { RecogniseKernel } from "./recognise_kernel.ts";
 import type { MemoryChunk } from "./types.ts";
 
 const TWO32 = 4294967296;
@@ -256,6 +257,8 @@ export interface ScanKernel {
   readonly dominatorTree?: DominatorKernel;
   /** The glibc chunk walk's common steps, when the kernel has them (analysis/glibc/chunks.ts). */
   readonly walkChunks?: WalkKernel;
+  /** The recognisers' memory-bound loops, when the kernel has them (recognise_kernel.ts). */
+  readonly recognise?: RecogniseKernel;
 }
 
 /** scanRanges with scanRange: O(range words). */

@@ -20,6 +20,7 @@ import {
 } from "../analysis/mod.ts";
 import { f64Array, grownU32, grownU8, u32Array, u8Array } from "../analysis/arrays.ts";
 import { nativeDominatorTree } from "./graph_kernel.ts";
+import { nativeRecogniseKernel } from "./recognise_kernel.ts";
 import { shim } from "./shim.ts";
 
 type ScanBlocks = NonNullable<ReturnType<typeof shim>["hs_scan_blocks"]>;
@@ -53,12 +54,14 @@ export function nativeScanKernel(): ScanKernel | undefined {
   if (!blocks || !range) return undefined;
   const dominatorTree = nativeDominatorTree();
   const walkChunks = nativeWalkChunks();
+  const recognise = nativeRecogniseKernel();
   return {
     name: "c",
     scanBlocks: (memory, index, allocations) => _scanBlocks(blocks, memory, index, allocations),
     scanRanges: (memory, index, ranges) => _scanRanges(range, memory, index, ranges),
     ...(dominatorTree ? { dominatorTree } : {}),
     ...(walkChunks ? { walkChunks } : {}),
+    ...(recognise ? { recognise } : {}),
   };
 }
 

