@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -925,6 +926,34 @@ static uint64_t huge_bytes_of(uint64_t p, uint64_t len) {
   return total;
 }
 
+/* One half of a populate on its own thread: faulting fresh memory in is the kernel zeroing pages
+ * (and, in a VM, the host backing them), which two cores do in about 60% of the time one takes
+ * (probe on the project's VMs: 3000 MB of cold huge pages, 1.2 ms/MB on two threads, 2.1 on one). */
+typedef struct {
+  uint64_t a, b;
+  int err;
+} populate_job;
+
+static void *populate_half(void *arg) {
+  populate_job *j = arg;
+  j->err = madvise((void *)(uintptr_t)j->a, j->b - j->a, MADV_POPULATE_WRITE) < 0 ? errno : 0;
+  return NULL;
+}
+
+/* MADV_POPULATE_WRITE on [a, b), the upper half on a second thread when the range is big enough
+ * to gain from it (one huge page or more each); 0 or the errno of the first half that failed. */
+static int populate_range(uint64_t a, uint64_t b) {
+  const uint64_t huge = 2ull << 20;
+  uint64_t mid = (a + (b - a) / 2 + huge - 1) & ~(huge - 1);
+  pthread_t t;
+  populate_job hi = {mid, b, 0};
+  int threaded = mid > a && mid < b && pthread_create(&t, NULL, populate_half, &hi) == 0;
+  populate_job lo = {a, threaded ? mid : b, 0};
+  populate_half(&lo);
+  if (threaded) (void)pthread_join(t, NULL);
+  return lo.err ? lo.err : hi.err;
+}
+
 int32_t hs_buffer_populate(uint64_t ptr, uint64_t from, uint64_t to, uint64_t *huge_bytes) {
   if (!ptr || !huge_bytes || from > to) {
     set_error("hs_buffer_populate: bad arguments");
@@ -938,8 +967,8 @@ int32_t hs_buffer_populate(uint64_t ptr, uint64_t from, uint64_t to, uint64_t *h
   /* MADV_POPULATE_WRITE (Linux 5.14) faults the range in writable in one call, huge pages where
    * the advice allows; else one store per page does the same. Fresh pages are zero: storing 0
    * changes nothing. */
-  if (madvise((void *)(uintptr_t)a, b - a, MADV_POPULATE_WRITE) < 0) {
-    int err = errno;
+  int err = populate_range(a, b);
+  if (err) {
     if (err != EINVAL && err != ENOSYS) {
       set_error("madvise(MADV_POPULATE_WRITE) of %llu bytes: %s", (unsigned long long)(b - a),
                 strerror(err));
