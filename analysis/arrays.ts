@@ -18,6 +18,8 @@ export type ZeroedMemory = ((bytes: number, sparse?: boolean) => ArrayBuffer | u
   prepare?: (bytes: number) => void;
   /** Take the memory of `buffer` (one this source gave) back now; it reads as zeros after. */
   release?: (buffer: ArrayBufferLike) => void;
+  /** Fault `bytes` of `buffer` (a sparse one this source gave) in from `from`, off this thread. */
+  prefault?: (buffer: ArrayBufferLike, from: number, bytes: number) => void;
 };
 
 let source: ZeroedMemory | undefined;
@@ -43,6 +45,18 @@ function zeroed(bytes: number, sparse = false): ArrayBuffer | undefined {
 export function releaseArrays(...arrays: ArrayBufferView[]): void {
   if (!source?.release) return;
   for (const a of arrays) source.release(a.buffer);
+}
+
+/**
+ * The first `elements` of each sparse array will be written soon (a hint: the source may fault
+ * them in ahead, off the analysis's thread).
+ */
+export function prefaultArrays(elements: number, ...arrays: ArrayBufferView[]): void {
+  if (!source?.prefault) return;
+  for (const a of arrays) {
+    const width = (a as Uint8Array).BYTES_PER_ELEMENT ?? 1;
+    source.prefault(a.buffer, a.byteOffset, elements * width);
+  }
 }
 
 /** About `bytes` of arrays will be asked for next (a hint: the source may fault them in ahead). */

@@ -31,6 +31,8 @@ const unmapper = new FinalizationRegistry<
 let arenaHandle: bigint | null | undefined;
 /** Where each of the arena's buffers lies, for release(). */
 const arenaBuffers = new WeakMap<ArrayBufferLike, { ptr: bigint; bytes: bigint }>();
+/** The address of each buffer mapped on its own (sparse arrays): what `prefault` populates. */
+const ownBuffers = new WeakMap<ArrayBufferLike, { ptr: bigint; bytes: number }>();
 
 /** The process's arena (opened on first use), or null where the shim has none or it failed. */
 function arena(): bigint | null {
@@ -98,7 +100,10 @@ export function hugeZeroedMemory(): ZeroedMemory | undefined {
     }
     if (lib.hs_buffer_alloc(BigInt(bytes), 1, ptr, mapped, advised) !== 0) return undefined;
     const buffer = view(ptr[0]!, Number(mapped[0]!));
-    if (buffer) unmapper.register(buffer, { ptr: ptr[0]!, mapped: mapped[0]! });
+    if (buffer) {
+      unmapper.register(buffer, { ptr: ptr[0]!, mapped: mapped[0]! });
+      ownBuffers.set(buffer, { ptr: ptr[0]!, bytes: Number(mapped[0]!) });
+    }
     return buffer;
   };
   // Only the arena's buffers are given back early: their pages are dropped (MADV_DONTNEED) and
@@ -109,6 +114,14 @@ export function hugeZeroedMemory(): ZeroedMemory | undefined {
     if (a === undefined || a === null || !at) return;
     arenaBuffers.delete(buffer);
     shim().hs_arena_release?.(a, at.ptr, at.bytes);
+  };
+  // The helper faults the start of a sparse array in ahead of the analysis filling it.
+  source.prefault = (buffer, from, bytes) => {
+    const a = arena();
+    const own = ownBuffers.get(buffer);
+    if (a === null || !own || from >= own.bytes) return;
+    const len = Math.min(bytes, own.bytes - from);
+    shim().hs_arena_populate?.(a, own.ptr + BigInt(from), BigInt(Math.max(0, Math.floor(len))));
   };
   source.prepare = (bytes) => {
     const a = arena();

@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { arenaStats, hugeZeroedMemory } from "./huge_arrays.ts";
-import { releaseArrays, useZeroedMemory } from "../analysis/arrays.ts";
+import { prefaultArrays, releaseArrays, useZeroedMemory } from "../analysis/arrays.ts";
 
 const MiB = 2 ** 20;
 const source = hugeZeroedMemory();
@@ -63,6 +63,41 @@ Deno.test("sparse arrays get their own mapping: the arena hands out nothing for 
   assert.equal(arenaStats()!.handedOut, before);
   assert.equal(sparse[0]! + sparse[sparse.length - 1]!, 3);
 });
+
+Deno.test("prefaultArrays() has the helper fault in the start of a sparse array, not its tail", async () => {
+  await helperIdle(); // nothing else for the helper to do meanwhile
+  useZeroedMemory(source);
+  try {
+    const helped = arenaStats()!.helped;
+    const sparse = new Float64Array(source!(256 * MiB, true)!, 0, 32 * MiB);
+    const at = Deno.UnsafePointer.value(Deno.UnsafePointer.of(sparse));
+    assert.equal(residentKb(at), 0);
+    prefaultArrays(4 * MiB, sparse); // its first 32 MiB
+    const deadline = Date.now() + 60_000;
+    while (arenaStats()!.helped < helped + 32 * MiB) { // the helper's event: it counts what it did
+      assert.ok(Date.now() < deadline, `helper stuck: ${JSON.stringify(arenaStats())}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.equal(residentKb(at), 32 * 1024, "the first 32 MiB of the mapping, and only those");
+    assert.ok(sparse.subarray(0, 4 * MiB).every((w) => w === 0), "prefaulted, it reads as zeros");
+  } finally {
+    useZeroedMemory(undefined);
+  }
+});
+
+/** Resident kB of the mapping that holds `address` (/proc/self/smaps). */
+function residentKb(address: bigint): number {
+  const smaps = Deno.readTextFileSync("/proc/self/smaps").split("\n");
+  for (let i = 0; i < smaps.length; i++) {
+    const m = /^([0-9a-f]+)-([0-9a-f]+) /.exec(smaps[i]!);
+    if (!m || address < BigInt(`0x${m[1]}`) || address >= BigInt(`0x${m[2]}`)) continue;
+    for (let j = i + 1; j < smaps.length && !/^[0-9a-f]+-/.test(smaps[j]!); j++) {
+      const rss = /^Rss:\s+(\d+) kB/.exec(smaps[j]!);
+      if (rss) return Number(rss[1]);
+    }
+  }
+  throw new Error(`no mapping holds 0x${address.toString(16)}`);
+}
 
 /** Until the helper has nothing left to do (its event: populated up to its target). */
 async function helperIdle(): Promise<void> {

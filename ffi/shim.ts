@@ -224,6 +224,7 @@ export const symbols = {
   hs_arena_alloc: { parameters: ["u64", "u64", "buffer"], result: "i32", optional: true },
   hs_arena_prepare: { parameters: ["u64", "u64"], result: "i32", optional: true },
   hs_arena_release: { parameters: ["u64", "u64", "u64"], result: "i32", optional: true },
+  hs_arena_populate: { parameters: ["u64", "u64", "u64"], result: "i32", optional: true },
   hs_arena_stats: { parameters: ["u64", "buffer"], result: "i32", optional: true },
   // The chunk walk's common steps (shim/scan_kernel.c). Optional, as the scan kernel.
   hs_walk_chunks: {

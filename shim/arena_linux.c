@@ -24,6 +24,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -33,6 +34,7 @@
 #define ARENA_STEP (2ull << 20) /* populated per madvise call: one huge page, so that the process's
                                  * mmap lock is held briefly (V8 maps and unmaps its heap meanwhile) */
 #define ARENA_ALIGN 4096ull
+#define ARENA_EXTRA 16 /* ranges queued by hs_arena_populate at once (more are dropped: a hint) */
 
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
@@ -49,6 +51,12 @@ struct hs_arena {
   uint64_t populated; /* the helper has populated up to here */
   uint64_t window;    /* target is kept at least this far past bump */
   uint64_t helped;    /* bytes the helper populated */
+  /* Ranges outside the reservation to populate first (hs_arena_populate): the start of arrays the
+   * analysis fills from the front but maps on its own (sparse ones, sized at an upper bound). */
+  struct {
+    uint8_t *from, *to;
+  } extra[ARENA_EXTRA];
+  uint32_t extras;
   pthread_t thread;
 };
 
@@ -68,6 +76,22 @@ static void *helper_main(void *arg) {
   struct hs_arena *a = arg;
   pthread_mutex_lock(&a->mu);
   for (;;) { /* for the life of the process: the arena is never closed */
+    if (a->extras > 0) { /* queued ranges first, a step at a time, oldest first */
+      uint8_t *from = a->extra[0].from, *to = a->extra[0].to;
+      if ((uint64_t)(to - from) > ARENA_STEP) to = from + ARENA_STEP;
+      a->extra[0].from = to;
+      if (a->extra[0].from >= a->extra[0].to) {
+        memmove(&a->extra[0], &a->extra[1], (a->extras - 1) * sizeof a->extra[0]);
+        a->extras--;
+      }
+      pthread_mutex_unlock(&a->mu);
+      /* madvise only, never the store loop: the caller's mapping may be gone by now (an unmapped
+       * range is an error here, a crash there). */
+      (void)madvise(from, (uint64_t)(to - from), MADV_POPULATE_WRITE);
+      pthread_mutex_lock(&a->mu);
+      a->helped += (uint64_t)(to - from);
+      continue;
+    }
     /* Never behind the last array handed out: the analysis writes it from its start while the
      * helper runs ahead of it; older arrays are the analysis's (it may have released them). */
     uint64_t floor = a->recent & ~(ARENA_HUGE - 1);
@@ -156,6 +180,22 @@ int32_t hs_arena_prepare(uint64_t handle, uint64_t len) {
   if (want > a->size) want = a->size;
   if (a->target < want) a->target = want;
   pthread_cond_signal(&a->cv);
+  pthread_mutex_unlock(&a->mu);
+  return HS_OK;
+}
+
+int32_t hs_arena_populate(uint64_t handle, uint64_t ptr, uint64_t len) {
+  struct hs_arena *a = (struct hs_arena *)(uintptr_t)handle;
+  if (!a || !ptr || ptr + len < ptr) return HS_ERR_ARG;
+  uint64_t from = ptr & ~(ARENA_ALIGN - 1), to = (ptr + len + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1);
+  if (to <= from) return HS_OK;
+  pthread_mutex_lock(&a->mu);
+  if (a->extras < ARENA_EXTRA) {
+    a->extra[a->extras].from = (uint8_t *)(uintptr_t)from;
+    a->extra[a->extras].to = (uint8_t *)(uintptr_t)to;
+    a->extras++;
+    pthread_cond_signal(&a->cv);
+  }
   pthread_mutex_unlock(&a->mu);
   return HS_OK;
 }

@@ -189,12 +189,15 @@ int32_t hs_reap(int32_t pid, int32_t fd, int32_t *status);
  * thread that faults pages in ahead of it: at least `window` bytes past the last allocation, and up
  * to `len` past it after hs_arena_prepare. hs_arena_alloc returns HS_ERR_ARG when the reservation
  * is used up (map the array elsewhere); hs_arena_release gives an array's whole pages back (they
- * are not handed out again); hs_arena_stats: out = {bytes handed out, populated up to, bytes the
+ * are not handed out again); hs_arena_populate asks the helper to fault in [ptr, ptr + len) of a
+ * mapping of the caller's before anything else (a hint: dropped when 16 are queued; the range
+ * must stay mapped); hs_arena_stats: out = {bytes handed out, populated up to, bytes the
  * helper populated, reserved, populate target}. */
 int32_t hs_arena_open(uint64_t reserve, uint64_t window, uint64_t *handle);
 int32_t hs_arena_alloc(uint64_t handle, uint64_t len, uint64_t *ptr);
 int32_t hs_arena_prepare(uint64_t handle, uint64_t len);
 int32_t hs_arena_release(uint64_t handle, uint64_t ptr, uint64_t len);
+int32_t hs_arena_populate(uint64_t handle, uint64_t ptr, uint64_t len);
 int32_t hs_arena_stats(uint64_t handle, double *out);
 
 /* The dominator tree of a CSR graph under a virtual root above `roots` (shim/graph_kernel.c;

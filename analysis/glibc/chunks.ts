@@ -6,7 +6,7 @@
 // AllocationTable. Segments are walked in ascending address order, so the columns come out sorted
 // and lookups are binary searches.
 
-import { f64Array, u16Array } from "../arrays.ts";
+import { f64Array, prefaultArrays, u16Array } from "../arrays.ts";
 import { hex } from "./_hex.ts";
 import { MINSIZE } from "./layout.ts";
 import type { WordViews } from "./word_views.ts";
@@ -27,10 +27,15 @@ export class HeapColumns {
   zone: Uint16Array;
   length = 0;
 
-  constructor(capacity: number) {
+  /**
+   * `expected`: about how many chunks the walk will find (their columns' pages are faulted in
+   * ahead, off the analysis's thread, where the array source can: analysis/arrays.ts).
+   */
+  constructor(capacity: number, expected = 0) {
     this.address = f64Array(capacity, true);
     this.usable = f64Array(capacity, true);
     this.zone = u16Array(capacity, true);
+    prefaultArrays(Math.min(capacity, expected), this.address, this.usable, this.zone);
   }
 
   push(user: number, usable: number, zone = 0): void {

@@ -155,7 +155,10 @@ export function enumerateGlibc(snapshot: Snapshot, opts: EnumerateOptions = {}):
   const mmapped = findMmappedChunks(views, snapshot.regions, skip, snapshot.pageSize, layout);
   phase("mmapped");
 
-  const chunks = new HeapColumns(columnCapacity(jobs, mmapped.length));
+  const chunks = new HeapColumns(
+    columnCapacity(jobs, mmapped.length),
+    expectedChunks(jobs, mmapped.length),
+  );
   for (const gap of walkJobs(views, jobs, chunks, warnings, opts.walk)) {
     // The program's own sbrk'd bytes between two main-arena segments are not heap: roots.
     const i = heapRanges.findIndex((r) => r.start <= gap.start && gap.end <= r.end);
@@ -394,6 +397,23 @@ function columnCapacity(jobs: readonly WalkJob[], mmapped: number): number {
   const bytes = jobs.reduce((s, j) => s + Math.max(0, j.end - j.start), 0);
   return Math.min(2 ** 25, Math.ceil(bytes / MINSIZE) + mmapped + 16);
 }
+
+/**
+ * About how many chunks the walk will find, for faulting its columns in ahead: one per
+ * EXPECTED_CHUNK bytes of heap (an average; fewer found costs the helper some work, more costs
+ * the walk its own faults, as without the hint).
+ */
+function expectedChunks(jobs: readonly WalkJob[], mmapped: number): number {
+  const bytes = jobs.reduce((s, j) => s + Math.max(0, j.end - j.start), 0);
+  return Math.ceil(bytes / EXPECTED_CHUNK) + mmapped;
+}
+
+/**
+ * Bytes of heap per chunk: a guess at the average (bench/big_heap.sh's workloads have 243 and 286
+ * bytes). Too small a guess costs the helper work and memory the walk does not use; too large, the
+ * walk faults the rest in itself.
+ */
+const EXPECTED_CHUNK = 256;
 
 /** Header → chunk size of in-use-by-P heap chunks (and of the given mmapped chunks). O(log n). */
 function chunkLookup(chunks: HeapColumns, mmapped: readonly MmappedChunk[]) {
