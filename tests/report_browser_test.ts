@@ -114,6 +114,35 @@ Deno.test("report of the victim (attached): leaks first, counts = leaks.json, ca
         (await reportState(page)).visible.leaked + (await reportState(page)).visible.cycle,
         s.leaked,
       );
+      // The first view shows every group box whole: its label inside the canvas, cut to the box,
+      // never over another group's label (narrow groups' labels overlapped before).
+      const view = () =>
+        page.evaluate(() => {
+          const d = (globalThis as unknown as {
+            __heapscopeDebug: {
+              labels(): { text: string; x: number; y: number; w: number; h: number }[];
+              stats(): { frames: number; fitted: boolean } | null;
+            };
+          }).__heapscopeDebug;
+          const c = document.querySelector('[data-testid="graph"]')!.getBoundingClientRect();
+          return { labels: d.labels(), stats: d.stats(), w: c.width, h: c.height };
+        });
+      await until("the graph drawn", async () => (await view()).stats?.fitted === true);
+      const { labels, w: canvasW } = await view();
+      if (width === 1400) assert(labels.length >= 4, JSON.stringify(labels));
+      for (const l of labels) {
+        assert(
+          l.x >= 0 && l.x + l.w <= canvasW + 0.5,
+          `label off the canvas: ${JSON.stringify(l)}`,
+        );
+      }
+      for (const a of labels) {
+        for (const b of labels) {
+          const apart = a === b || a.x + a.w <= b.x || b.x + b.w <= a.x || a.y + a.h <= b.y ||
+            b.y + b.h <= a.y;
+          assert(apart, `labels overlap: ${JSON.stringify([a, b])}`);
+        }
+      }
       // Groups like the CLI's: the victim's 2 × 40 B cycle leaks are one row.
       const groupRows = page.locator('[data-testid="leaks"] .vrow.level0');
       assert((await groupRows.count()) < s.direct, "direct leaks are grouped");

@@ -15,7 +15,7 @@ import type {
   SiteRowView,
 } from "../view/payload.ts";
 import { normalizeAddressQuery, selectVisible } from "../view/visible.ts";
-import type { DrawStats, GraphCanvas } from "./graph_canvas.ts";
+import type { DrawnLabel, DrawStats, GraphCanvas } from "./graph_canvas.ts";
 import { Header } from "./header.tsx";
 import { StatsCards } from "./stats_cards.tsx";
 import { LeaksView } from "./leaks_view.tsx";
@@ -52,6 +52,7 @@ export interface DebugHooks {
   visible: { reachable: number; leaked: number; cycle: number; possible: number };
   nodes: number;
   stats(): DrawStats | null;
+  labels(): DrawnLabel[];
   screenPosition(drawnIndex: number): [number, number] | null;
   /** Drawn index of a block address, -1 when not drawn. */
   indexOfAddress(address: string): number;
@@ -329,6 +330,7 @@ export function App({ model, loadIndex, onReady, onDebug }: AppProps) {
       visible: visible.counts,
       nodes: nodes.length,
       stats: () => canvas.current?.stats() ?? null,
+      labels: () => canvas.current?.labels() ?? [],
       screenPosition: (i) => canvas.current?.screenPosition(i) ?? null,
       indexOfAddress: (a) => nodes.findIndex((n) => n.address === a),
       pan: (dx, dy, k) => canvas.current?.pan(dx, dy, k),

@@ -60,8 +60,18 @@ export interface GraphCanvas {
   /** The drawn node nearest to `from` in a direction (keyboard movement), or null. */
   nearest(from: number, dx: number, dy: number): number | null;
   screenPosition(index: number): [number, number] | null;
+  /** The group labels of the last frame, as drawn: text and box in CSS pixels (tests). */
+  labels(): DrawnLabel[];
   stats(): DrawStats;
   destroy(): void;
+}
+
+export interface DrawnLabel {
+  text: string;
+  x: number;
+  y: number;
+  w: number;
+  h: number;
 }
 
 interface Camera {
@@ -138,8 +148,26 @@ export function createGraphCanvas(
     }
   };
 
+  /**
+   * `label` cut (with an ellipsis) to `room` world units in the current font, or "" when not even
+   * a few letters fit: a narrow group's label would run over its neighbours'.
+   */
+  const cutLabel = (label: string, room: number): string => {
+    let text = label.length > 48 ? label.slice(0, 47) + "…" : label;
+    let w = ctx.measureText(text).width;
+    while (w > room && text.length > 4) {
+      const keep = Math.max(3, Math.min(text.length - 2, Math.floor(text.length * room / w) - 1));
+      text = text.slice(0, keep).trimEnd() + "…";
+      w = ctx.measureText(text).width;
+    }
+    return w <= room ? text : "";
+  };
+
+  let drawnLabels: DrawnLabel[] = [];
+
   const draw = () => {
     const t0 = performance.now();
+    drawnLabels = [];
     pending = 0;
     frames++;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
@@ -161,8 +189,16 @@ export function createGraphCanvas(
         if (r.x > x1 || r.y > y1 || r.x + r.w < x0 || r.y + r.h < y0) continue;
         if (r.kind === "leaked" && cam.k < DETAIL_ZOOM) continue;
         ctx.strokeRect(r.x + 4, r.y + 4, r.w - 8, r.h - 8);
-        const label = r.label.length > 48 ? r.label.slice(0, 47) + "…" : r.label;
+        const label = cutLabel(r.label, r.w - 12);
+        if (!label) continue;
         ctx.fillText(label, r.x + 8, r.y + 4 + 12 / cam.k);
+        drawnLabels.push({
+          text: label,
+          x: cam.x + (r.x + 8) * cam.k,
+          y: cam.y + (r.y + 4) * cam.k + 1,
+          w: ctx.measureText(label).width * cam.k,
+          h: 12,
+        });
       }
     }
 
@@ -290,8 +326,11 @@ export function createGraphCanvas(
     if (!pending) pending = requestAnimationFrame(draw);
   };
 
-  /** The camera that shows `list` (indices) with margins. */
-  const frame = (list: number[]): Camera | null => {
+  /**
+   * The camera that shows `list` (indices) with margins; `boxes`: and the whole of every group box
+   * around them (the labels at their top left), as the first view does.
+   */
+  const frame = (list: number[], boxes = false): Camera | null => {
     let bx0 = Infinity, bx1 = -Infinity, by0 = Infinity, by1 = -Infinity;
     for (const i of list) {
       const n = nodes[i];
@@ -301,6 +340,14 @@ export function createGraphCanvas(
       by0 = Math.min(by0, n.y - r), by1 = Math.max(by1, n.y + r);
     }
     if (!Number.isFinite(bx0)) return null;
+    if (boxes) {
+      const nx0 = bx0, nx1 = bx1, ny0 = by0, ny1 = by1;
+      for (const r of regions) {
+        if (r.x > nx1 || r.x + r.w < nx0 || r.y > ny1 || r.y + r.h < ny0) continue;
+        bx0 = Math.min(bx0, r.x), bx1 = Math.max(bx1, r.x + r.w);
+        by0 = Math.min(by0, r.y), by1 = Math.max(by1, r.y + r.h);
+      }
+    }
     const pad = 28;
     const k = Math.max(
       MIN_ZOOM,
@@ -316,7 +363,7 @@ export function createGraphCanvas(
     let list = only ?? [];
     if (!only) nodes.forEach((_, i) => state.mask[i] && list.push(i));
     if (list.length === 0) list = nodes.map((_, i) => i);
-    const c = frame(list);
+    const c = frame(list, true);
     if (!c) return;
     cancelAnimationFrame(anim);
     cam = c;
@@ -452,6 +499,9 @@ export function createGraphCanvas(
       const n = nodes[index];
       if (!n) return null;
       return [cam.x + n.x * cam.k, cam.y + n.y * cam.k];
+    },
+    labels() {
+      return drawnLabels;
     },
     stats() {
       return { drawn, frames, zoom: cam.k, drawMs: frames ? drawMs / frames : 0, fitted };
