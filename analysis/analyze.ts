@@ -140,6 +140,20 @@ export function analyzeHeap(
   const memory = new MemoryImage(snapshot.memory);
   const allocations = heap.allocations;
   prepareArrays(allocations.length * ARRAY_BYTES_PER_BLOCK);
+  const images = new ImageIndex(snapshot.images, snapshot.regions, opts.imageFiles);
+  const namer = new RootNamer(
+    snapshot,
+    memory,
+    images,
+    opts.imageFiles,
+    opts.demangle,
+    opts.frameLines,
+  );
+  // The stack frames' lines are looked up beside every phase below (the tool takes ~0.1–0.3 s
+  // to start and read the debug info, on the other core).
+  if (opts.frameLines?.prefetch) {
+    phases.run("root-names", () => opts.frameLines!.prefetch!(namer.frameCodes()));
+  }
   const index = phases.run("index", () => new AllocationIndex(allocations));
   const roots = phases.run("roots", () => collectRoots(snapshot, memory, heap));
   const blockEdges = phases.run("scan", () => kernel.scanBlocks(memory, index, allocations));
@@ -149,7 +163,6 @@ export function analyzeHeap(
 
   const requested = opts.recorded ? requestedSizes(allocations, opts.recorded) : undefined;
   const refs = scanReferences(allocations, blockEdges, rootHits);
-  const images = new ImageIndex(snapshot.images, snapshot.regions, opts.imageFiles);
   let found: Recognised | undefined;
   const live = phases.run("live-bytes", () => {
     // Read only, unless a recorder narrows it: then a copy.
@@ -193,18 +206,6 @@ export function analyzeHeap(
       found?.candidates,
     );
   });
-  const namer = new RootNamer(
-    snapshot,
-    memory,
-    images,
-    opts.imageFiles,
-    opts.demangle,
-    opts.frameLines,
-  );
-  // The stack frames' lines are looked up beside the phases below (the tool takes ~0.3 s).
-  if (opts.frameLines?.prefetch) {
-    phases.run("root-names", () => opts.frameLines!.prefetch!(namer.frameCodes()));
-  }
   const types = phases.run("types", () =>
     inferTypes({
       memory,
