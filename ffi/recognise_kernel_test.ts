@@ -7,7 +7,6 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import {
   AllocationIndex,
-  AllocationTable,
   analyze,
   CandidateList,
   enumerateHeap,
@@ -21,9 +20,10 @@ import { collectCandidates, recogniseContainers } from "../analysis/containers.t
 import { inferTypes } from "../analysis/block_types.ts";
 import { ImageIndex } from "../analysis/image_index.ts";
 import { demangle, loadDemangler } from "../analysis/demangle.ts";
-import type { HeapEnumeration, ImageFiles, Snapshot } from "../analysis/types.ts";
+import type { HeapEnumeration, ImageFiles, MemoryChunk, Snapshot } from "../analysis/types.ts";
 import { getHeapBase } from "../analysis/testdata/fuzz_targets.ts";
 import { mutateSnapshot, Rng } from "../analysis/testdata/mutate.ts";
+import { heapOf } from "../analysis/testdata/synthetic.ts";
 import { captureSnapshot } from "./mod.ts";
 import { diskImageFiles } from "./image_files.ts";
 import { nativeRecogniseKernel } from "./recognise_kernel.ts";
@@ -227,7 +227,7 @@ function layoutHeap(seed: number, blocks: number): { snapshot: Snapshot; heap: H
       else put(w, rng.int(2 ** 40));
     }
   }
-  const memory = [];
+  const memory: MemoryChunk[] = [];
   for (let off = 0; off < span;) {
     const len = Math.min(span - off, 4096 * (1 + rng.int(64)));
     if (rng.int(10) !== 0) {
@@ -235,32 +235,7 @@ function layoutHeap(seed: number, blocks: number): { snapshot: Snapshot; heap: H
     }
     off += len;
   }
-  const snapshot: Snapshot = {
-    pid: 1,
-    command: "layouts",
-    platform: "linux",
-    arch: "x86_64",
-    pageSize: 4096,
-    capturedAt: "",
-    pauseMs: 0,
-    regions: [{ start: base, end: at, perms: "rw-p", offset: 0, inode: 0, path: "" }],
-    memory,
-    threads: [],
-    images: [],
-    warnings: [],
-  };
-  const allocations = allocationTableOf(addrs, sizes);
-  const heap = { allocator: "random", allocations, excluded: [], heapRanges: [], warnings: [] };
-  return { snapshot, heap };
-}
-
-function allocationTableOf(addrs: number[], sizes: number[]): AllocationTable {
-  return new AllocationTable(
-    Float64Array.from(addrs),
-    Float64Array.from(sizes),
-    new Uint16Array(addrs.length),
-    ["z"],
-  );
+  return heapOf("layouts", base, at, memory, addrs, sizes);
 }
 
 Deno.test("the recognise pass equals the TypeScript loops on random heaps full of layouts", () => {

@@ -9,7 +9,6 @@ import {
 } from "node:assert/strict";
 import {
   AllocationIndex,
-  AllocationTable,
   analyze,
   analyzeHeap,
   enumerateHeap,
@@ -18,7 +17,7 @@ import {
   TS_SCAN_KERNEL,
 } from "../analysis/mod.ts";
 import type { Analysis, HeapEnumeration, MemoryChunk, Snapshot } from "../analysis/types.ts";
-import { buildSynthetic } from "../analysis/testdata/synthetic.ts";
+import { buildSynthetic, heapOf } from "../analysis/testdata/synthetic.ts";
 import { getHeapBase } from "../analysis/testdata/fuzz_targets.ts";
 import { mutateSnapshot, Rng } from "../analysis/testdata/mutate.ts";
 import { captureSnapshot } from "./mod.ts";
@@ -144,28 +143,7 @@ function randomHeap(seed: number, blocks: number): { snapshot: Snapshot; heap: H
     if (rand() > 0.1) memory.push({ start: base + off, bytes: bytes.subarray(off, off + len) });
     off += len;
   }
-  const allocations = new AllocationTable(
-    Float64Array.from(addrs),
-    Float64Array.from(sizes),
-    new Uint16Array(blocks),
-    ["z"],
-  );
-  const snapshot: Snapshot = {
-    pid: 1,
-    command: "random",
-    platform: "linux",
-    arch: "x86_64",
-    pageSize: 4096,
-    capturedAt: "",
-    pauseMs: 0,
-    regions: [{ start: base, end: at, perms: "rw-p", offset: 0, inode: 0, path: "" }],
-    memory,
-    threads: [],
-    images: [],
-    warnings: [],
-  };
-  const heap = { allocator: "random", allocations, excluded: [], heapRanges: [], warnings: [] };
-  return { snapshot, heap };
+  return heapOf("random", base, at, memory, addrs, sizes);
 }
 
 Deno.test("native kernel equals the TypeScript kernel on random heaps (edge buffers regrown)", () => {

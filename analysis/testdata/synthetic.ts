@@ -1,6 +1,6 @@
 // A hand-laid snapshot for tests: globals, a stack with a stale slot, registers, cycles, a tail.
 import { AllocationTable } from "../allocation_table.ts";
-import type { Allocation, HeapEnumeration, Snapshot } from "../types.ts";
+import type { Allocation, HeapEnumeration, MemoryChunk, Snapshot } from "../types.ts";
 
 const D = 0x5555_5555_8000; // image data
 const H = 0x5555_5555_9000; // heap
@@ -67,4 +67,40 @@ export function buildSynthetic() {
     warnings: [],
   };
   return { snapshot, enumeration, at, names };
+}
+
+/**
+ * A one-region heap at [base, end) with the given copied chunks and blocks (one zone "z"), as a
+ * snapshot and its enumeration: the random heaps of the kernels' tests.
+ */
+export function heapOf(
+  command: string,
+  base: number,
+  end: number,
+  memory: MemoryChunk[],
+  addresses: number[],
+  sizes: number[],
+): { snapshot: Snapshot; heap: HeapEnumeration } {
+  const snapshot: Snapshot = {
+    pid: 1,
+    command,
+    platform: "linux",
+    arch: "x86_64",
+    pageSize: 4096,
+    capturedAt: "",
+    pauseMs: 0,
+    regions: [{ start: base, end, perms: "rw-p", offset: 0, inode: 0, path: "" }],
+    memory,
+    threads: [],
+    images: [],
+    warnings: [],
+  };
+  const allocations = new AllocationTable(
+    Float64Array.from(addresses),
+    Float64Array.from(sizes),
+    new Uint16Array(addresses.length),
+    ["z"],
+  );
+  const heap = { allocator: command, allocations, excluded: [], heapRanges: [], warnings: [] };
+  return { snapshot, heap };
 }
