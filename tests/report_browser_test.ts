@@ -127,7 +127,10 @@ Deno.test("report of the victim (attached): leaks first, counts = leaks.json, ca
           const c = document.querySelector('[data-testid="graph"]')!.getBoundingClientRect();
           return { labels: d.labels(), stats: d.stats(), w: c.width, h: c.height };
         });
-      await until("the graph drawn", async () => (await view()).stats?.fitted === true);
+      await until("the graph drawn", async () => {
+        const st = (await view()).stats;
+        return st?.fitted === true && st.frames > 0;
+      });
       const { labels, w: canvasW } = await view();
       if (width === 1400) assert(labels.length >= 4, JSON.stringify(labels));
       for (const l of labels) {
