@@ -217,6 +217,7 @@ export function analyzeHeap(
       blockAt: (a) => index.lookup(a),
       refs,
       oids: opts.oids,
+      cxxRuntime: snapshot.images.some((i) => CXX_RUNTIME.test(i.path)),
       found,
     }));
 
@@ -294,6 +295,9 @@ export function analyzeHeap(
     },
   };
 }
+
+/** The C++ runtimes' libraries (libstdc++.so.6, libc++.so.1, libc++.1.dylib): a process with one is C++. */
+const CXX_RUNTIME = /\/lib(std)?c\+\+[^/]*\.(so|dylib)/;
 
 /**
  * About how many bytes of arrays the phases after enumeration ask for per block (~260 on the

@@ -38,6 +38,12 @@ export interface TypeInput {
   /** Every reference (block and root words pointing into a block): hashtable candidates. */
   refs: References;
   oids?: OidTable;
+  /**
+   * Whether the process has a C++ runtime (libstdc++ or libc++ mapped). When false and no object
+   * was named by its vtable, container parts get no std:: name: in a C program a layout such as
+   * stdio's {write_base, write_ptr, write_end} is no std::vector. Default true.
+   */
+  cxxRuntime?: boolean;
   /** What the loops below would find, when the native recognise pass found it already. */
   found?: Pick<Recognised, "vtables" | "rbNodes" | "hashRefs">;
 }
@@ -118,10 +124,16 @@ export function inferTypes(input: TypeInput): BlockTypes {
       if (type[c.block[k]!] === -1) named(c.block[k]!, c.word[k]!);
     }
   } else firstWordTypes(input, type, named);
-  // Container parts.
-  for (const [v, kind] of input.bodies ?? []) set(v, kind === "string" ? PART.string : PART.vector);
-  rbTreeNodes(input, set);
-  hashtables(input, set);
+  // Container parts, named only in a C++ program.
+  let cxx = input.cxxRuntime !== false;
+  for (const name of byVptr.values()) cxx ||= name !== null;
+  if (cxx) {
+    for (const [v, kind] of input.bodies ?? []) {
+      set(v, kind === "string" ? PART.string : PART.vector);
+    }
+    rbTreeNodes(input, set);
+    hashtables(input, set);
+  }
   return { type, names, objects };
 }
 
