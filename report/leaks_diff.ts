@@ -109,7 +109,9 @@ export function diffLeaks(before: LeaksFile, after: LeaksFile, third?: LeaksFile
     byZone: growth(groupBy(a, zoneOf), groupBy(b, zoneOf)),
     notes,
   };
-  if (before.types && after.types) {
+  // A file without a `types` table had no typed block (leaks.json leaves an empty table out): from
+  // or to nothing when the other file has one.
+  if (before.types || after.types) {
     out.byType = growth(typeTable(before), typeTable(after));
   } else if (a.typeOf && b.typeOf) {
     out.byType = growth(groupBy(a, a.typeOf), groupBy(b, b.typeOf));

@@ -7,6 +7,7 @@ import { ROOT } from "./truth.ts";
 interface Row {
   program: string;
   valgrindAttach: number;
+  valgrindAttachPossible: number;
   heapscopeAttach: number;
   heapscopeAttachPossible: number;
   valgrindExit: number;
@@ -40,9 +41,16 @@ Deno.test("real programs: heapscope finds what valgrind finds, per site at exit,
     );
     assert.equal(x.sitesDiffering, "0", `${x.program}: every site's count agrees\n${out}`);
   }
-  // C++ on libstdc++: attached, exactly valgrind's count (spare string/vector capacity skipped).
+  // C++ on libstdc++: attached, valgrind's count (spare string/vector capacity skipped), or up to
+  // its count plus its "possibly lost", as at exit: valgrind attaches to its own run of the
+  // program, where a stale interior word may reach a leaked block (seen once: 1820 lost + 1
+  // possibly, heapscope 1821, the program's count).
   const cpp = row("C++");
-  assert.equal(cpp.heapscopeAttach, cpp.valgrindAttach, out);
+  assert.ok(
+    cpp.heapscopeAttach >= cpp.valgrindAttach &&
+      cpp.heapscopeAttach <= cpp.valgrindAttach + cpp.valgrindAttachPossible,
+    out,
+  );
   // libxml2: what stale words hide attached is flagged possible, not lost. Both documents in most
   // runs (337–341 of 341 in 41 of 42 attaches alone); in some runs a stale pointer in the slack of
   // a chunk glibc handed out whole (a dictionary entry; libxml2 seeds its dictionary hash from the
