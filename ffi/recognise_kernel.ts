@@ -31,24 +31,20 @@ interface View {
   n: number;
 }
 
-const views = new WeakMap<MemoryImage, View>();
+/** The arrays of the pass under way, kept reachable while C reads them (see _recognise). */
+const pinned = new Set<unknown[]>();
 
 /** The chunks' addresses in memory, starts and lengths (at least one slot: never a null buffer). */
 function viewOf(memory: MemoryImage): View {
-  let v = views.get(memory);
-  if (!v) {
-    const n = memory.chunks.length, size = Math.max(1, n);
-    const ptr = new BigUint64Array(size), start = new Float64Array(size);
-    const len = new Float64Array(size);
-    memory.chunks.forEach((c, i) => {
-      ptr[i] = Deno.UnsafePointer.value(Deno.UnsafePointer.of(c.bytes));
-      start[i] = c.start;
-      len[i] = c.bytes.length;
-    });
-    v = { ptr, start, len, n };
-    views.set(memory, v);
-  }
-  return v;
+  const n = memory.chunks.length, size = Math.max(1, n);
+  const ptr = new BigUint64Array(size), start = new Float64Array(size);
+  const len = new Float64Array(size);
+  memory.chunks.forEach((c, i) => {
+    ptr[i] = Deno.UnsafePointer.value(Deno.UnsafePointer.of(c.bytes));
+    start[i] = c.start;
+    len[i] = c.bytes.length;
+  });
+  return { ptr, start, len, n };
 }
 
 /**
@@ -115,11 +111,10 @@ function _recognise(hs_recognise: Recognise, input: RecogniseInput, batch: numbe
   const rb = new Uint32Array(batch), rp = new Float64Array(batch);
   const hr = new Uint32Array(batch);
   const state = new Float64Array(8);
-  // The arrays' addresses, packed in recognise()'s order (shim/recognise_kernel.c). Every array
-  // stays referenced here until the pass is done.
+  // The arrays' addresses, packed in recognise()'s order (shim/recognise_kernel.c).
   const ptr = (a: ArrayBufferView | undefined) =>
     a && a.byteLength > 0 ? Deno.UnsafePointer.value(Deno.UnsafePointer.of(a)) : 0n;
-  const p = BigUint64Array.from([
+  const arrays = [
     v.ptr,
     v.start,
     v.len,
@@ -148,7 +143,8 @@ function _recognise(hs_recognise: Recognise, input: RecogniseInput, batch: numbe
     rb,
     rp,
     hr,
-  ].map(ptr));
+  ];
+  const p = BigUint64Array.from(arrays.map(ptr));
   const d = Float64Array.from([
     v.n,
     n,
@@ -160,24 +156,34 @@ function _recognise(hs_recognise: Recognise, input: RecogniseInput, batch: numbe
     refs.hitTarget.length,
     batch,
   ]);
-  for (;;) {
-    const status = hs_recognise(p, p.length, d, d.length, state);
-    if (status < 0) throw new Error(`hs_recognise failed: status ${status}`);
-    const k = state[3]!;
-    candidates.reserve(k);
-    const at = candidates.count;
-    candidates.r.set(cr.subarray(0, k), at);
-    candidates.x.set(cx.subarray(0, k), at);
-    candidates.kind.set(ck.subarray(0, k), at);
-    candidates.a.set(ca.subarray(0, k), at);
-    candidates.b.set(cb.subarray(0, k), at);
-    candidates.count += k;
-    vBlock.add(vb, state[4]!);
-    vWord.add(vw, state[4]!);
-    rbBlock.add(rb, state[5]!);
-    rbParent.add(rp, state[5]!);
-    hashRefs.add(hr, state[6]!);
-    if (status === 0) break;
+  // C reads these arrays (and the chunks' bytes) through raw addresses, which keep none of them
+  // alive: some are referenced from nowhere else once packed (the chunks' view, the input's region
+  // and span columns), and a collection during the pass would free them under it. Pinned until it
+  // is done. (The pass went wrong in a test when the view was not.)
+  const held = [arrays, memory];
+  pinned.add(held);
+  try {
+    for (;;) {
+      const status = hs_recognise(p, p.length, d, d.length, state);
+      if (status < 0) throw new Error(`hs_recognise failed: status ${status}`);
+      const k = state[3]!;
+      candidates.reserve(k);
+      const at = candidates.count;
+      candidates.r.set(cr.subarray(0, k), at);
+      candidates.x.set(cx.subarray(0, k), at);
+      candidates.kind.set(ck.subarray(0, k), at);
+      candidates.a.set(ca.subarray(0, k), at);
+      candidates.b.set(cb.subarray(0, k), at);
+      candidates.count += k;
+      vBlock.add(vb, state[4]!);
+      vWord.add(vw, state[4]!);
+      rbBlock.add(rb, state[5]!);
+      rbParent.add(rp, state[5]!);
+      hashRefs.add(hr, state[6]!);
+      if (status === 0) break;
+    }
+  } finally {
+    pinned.delete(held);
   }
   return {
     slack,
