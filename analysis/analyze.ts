@@ -467,7 +467,7 @@ export function scanReferences(
     holder: (r) => r < m ? source[r]! : -1,
     target: (r) => r < m ? target[r]! : hitTarget[r - m]!,
     exact: (r) => r < m ? exact[r]! : -1,
-    raw: { addresses, start, source, target, offset, exact, hitAddress, hitTarget },
+    raw: { addresses, start, target, offset, exact, hitAddress, hitTarget },
   };
 }
 

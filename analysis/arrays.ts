@@ -123,3 +123,11 @@ export function grownU8(a: Uint8Array, cap: number): Uint8Array {
   releaseArrays(a);
   return b;
 }
+
+/** As grownU32, for doubles. */
+export function grownF64(a: Float64Array, cap: number): Float64Array {
+  const b = f64Array(cap);
+  b.set(a);
+  releaseArrays(a);
+  return b;
+}

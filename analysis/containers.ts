@@ -25,7 +25,7 @@
 // `free` on were not handed out yet. Unlike a vector's spare storage this is only likely (a span
 // `{ begin, end }` of live data has the same shape), so it weakens, never removes, a reference.
 
-import { copyF64 } from "./arrays.ts";
+import { copyF64, grownF64, grownU32, grownU8 } from "./arrays.ts";
 import { hi32, lo32, type MemoryImage, NO_WINDOW, type WordReader } from "./memory.ts";
 import type { RawReferences } from "./recognise_kernel.ts";
 
@@ -104,11 +104,11 @@ export const KIND_STRING = 0, KIND_VECTOR = 1, KIND_POOL = 2, KIND_INLINE = 3;
  */
 export class CandidateList {
   count = 0;
-  r = new Uint32Array(1024);
-  x = new Float64Array(1024);
-  kind = new Uint8Array(1024);
-  a = new Float64Array(1024);
-  b = new Float64Array(1024);
+  r: Uint32Array = new Uint32Array(1024);
+  x: Float64Array = new Float64Array(1024);
+  kind: Uint8Array = new Uint8Array(1024);
+  a: Float64Array = new Float64Array(1024);
+  b: Float64Array = new Float64Array(1024);
 
   push(r: number, x: number, kind: number, a: number, b: number): void {
     if (this.count === this.r.length) this.reserve(this.count);
@@ -125,19 +125,11 @@ export class CandidateList {
     const want = this.count + more;
     if (want <= this.r.length) return;
     const cap = Math.max(want, this.r.length * 2);
-    const grow = <T extends Uint32Array | Float64Array | Uint8Array>(
-      a: T,
-      make: (n: number) => T,
-    ) => {
-      const out = make(cap);
-      out.set(a.subarray(0, this.count));
-      return out;
-    };
-    this.r = grow(this.r, (n) => new Uint32Array(n));
-    this.x = grow(this.x, (n) => new Float64Array(n));
-    this.kind = grow(this.kind, (n) => new Uint8Array(n));
-    this.a = grow(this.a, (n) => new Float64Array(n));
-    this.b = grow(this.b, (n) => new Float64Array(n));
+    this.r = grownU32(this.r, cap);
+    this.x = grownF64(this.x, cap);
+    this.kind = grownU8(this.kind, cap);
+    this.a = grownF64(this.a, cap);
+    this.b = grownF64(this.b, cap);
   }
 }
 

@@ -18,7 +18,6 @@ import type { MemoryImage } from "./memory.ts";
 export interface RawReferences {
   addresses: Float64Array;
   start: Uint32Array;
-  source: Uint32Array;
   target: Uint32Array;
   offset: Uint32Array;
   exact: Uint8Array;

@@ -29,10 +29,11 @@ const unmapper = new FinalizationRegistry<
 });
 
 let arenaHandle: bigint | null | undefined;
-/** Where each of the arena's buffers lies, for release(). */
-const arenaBuffers = new WeakMap<ArrayBufferLike, { ptr: bigint; bytes: bigint }>();
-/** The address of each buffer mapped on its own (sparse arrays): what `prefault` populates. */
-const ownBuffers = new WeakMap<ArrayBufferLike, { ptr: bigint; bytes: number }>();
+/**
+ * Where each buffer of this source lies: an arena one, for release(); one mapped on its own (a
+ * sparse array), for prefault().
+ */
+const buffers = new WeakMap<ArrayBufferLike, { ptr: bigint; bytes: number; arena: boolean }>();
 
 /** The process's arena (opened on first use), or null where the shim has none or it failed. */
 function arena(): bigint | null {
@@ -94,7 +95,7 @@ export function hugeZeroedMemory(): ZeroedMemory | undefined {
       const buffer = view(ptr[0]!, bytes);
       if (buffer) {
         unmapper.register(buffer, { ptr: ptr[0]!, mapped: BigInt(bytes), arena: a });
-        arenaBuffers.set(buffer, { ptr: ptr[0]!, bytes: BigInt(bytes) });
+        buffers.set(buffer, { ptr: ptr[0]!, bytes, arena: true });
       }
       return buffer;
     }
@@ -102,7 +103,7 @@ export function hugeZeroedMemory(): ZeroedMemory | undefined {
     const buffer = view(ptr[0]!, Number(mapped[0]!));
     if (buffer) {
       unmapper.register(buffer, { ptr: ptr[0]!, mapped: mapped[0]! });
-      ownBuffers.set(buffer, { ptr: ptr[0]!, bytes: Number(mapped[0]!) });
+      buffers.set(buffer, { ptr: ptr[0]!, bytes: Number(mapped[0]!), arena: false });
     }
     return buffer;
   };
@@ -110,16 +111,16 @@ export function hugeZeroedMemory(): ZeroedMemory | undefined {
   // the mapping stays, so a stray later read finds zeros, never an unmapped page.
   source.release = (buffer) => {
     const a = arenaHandle;
-    const at = arenaBuffers.get(buffer);
-    if (a === undefined || a === null || !at) return;
-    arenaBuffers.delete(buffer);
-    shim().hs_arena_release?.(a, at.ptr, at.bytes);
+    const at = buffers.get(buffer);
+    if (a === undefined || a === null || !at?.arena) return;
+    buffers.delete(buffer);
+    shim().hs_arena_release?.(a, at.ptr, BigInt(at.bytes));
   };
   // The helper faults the start of a sparse array in ahead of the analysis filling it.
   source.prefault = (buffer, from, bytes) => {
     const a = arena();
-    const own = ownBuffers.get(buffer);
-    if (a === null || !own || from >= own.bytes) return;
+    const own = buffers.get(buffer);
+    if (a === null || !own || own.arena || from >= own.bytes) return;
     const len = Math.min(bytes, own.bytes - from);
     shim().hs_arena_populate?.(a, own.ptr + BigInt(from), BigInt(Math.max(0, Math.floor(len))));
   };

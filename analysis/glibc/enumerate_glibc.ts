@@ -155,10 +155,8 @@ export function enumerateGlibc(snapshot: Snapshot, opts: EnumerateOptions = {}):
   const mmapped = findMmappedChunks(views, snapshot.regions, skip, snapshot.pageSize, layout);
   phase("mmapped");
 
-  const chunks = new HeapColumns(
-    columnCapacity(jobs, mmapped.length),
-    expectedChunks(jobs, mmapped.length),
-  );
+  const { capacity, expected } = columnSizes(jobs, mmapped.length);
+  const chunks = new HeapColumns(capacity, expected);
   for (const gap of walkJobs(views, jobs, chunks, warnings, opts.walk)) {
     // The program's own sbrk'd bytes between two main-arena segments are not heap: roots.
     const i = heapRanges.findIndex((r) => r.start <= gap.start && gap.end <= r.end);
@@ -389,23 +387,22 @@ function walkJobs(
 }
 
 /**
- * Room for every chunk the jobs can hold (one per MINSIZE bytes) plus the mmapped chunks, capped at
- * 2^25 rows (600 MB of address space; a bigger heap grows the columns by doubling). Pages never
- * written are never faulted in, so the bound costs nothing but address space.
+ * The walk's columns: `capacity`, room for every chunk the jobs can hold (one per MINSIZE bytes)
+ * plus the mmapped chunks, capped at 2^25 rows (600 MB of address space; a bigger heap grows the
+ * columns by doubling; pages never written are never faulted in, so the bound costs nothing but
+ * address space); and `expected`, about how many chunks the walk will find, for faulting the
+ * columns in ahead: one per EXPECTED_CHUNK bytes of heap (an average; fewer found costs the helper
+ * some work, more costs the walk its own faults, as without the hint).
  */
-function columnCapacity(jobs: readonly WalkJob[], mmapped: number): number {
+function columnSizes(
+  jobs: readonly WalkJob[],
+  mmapped: number,
+): { capacity: number; expected: number } {
   const bytes = jobs.reduce((s, j) => s + Math.max(0, j.end - j.start), 0);
-  return Math.min(2 ** 25, Math.ceil(bytes / MINSIZE) + mmapped + 16);
-}
-
-/**
- * About how many chunks the walk will find, for faulting its columns in ahead: one per
- * EXPECTED_CHUNK bytes of heap (an average; fewer found costs the helper some work, more costs
- * the walk its own faults, as without the hint).
- */
-function expectedChunks(jobs: readonly WalkJob[], mmapped: number): number {
-  const bytes = jobs.reduce((s, j) => s + Math.max(0, j.end - j.start), 0);
-  return Math.ceil(bytes / EXPECTED_CHUNK) + mmapped;
+  return {
+    capacity: Math.min(2 ** 25, Math.ceil(bytes / MINSIZE) + mmapped + 16),
+    expected: Math.ceil(bytes / EXPECTED_CHUNK) + mmapped,
+  };
 }
 
 /**

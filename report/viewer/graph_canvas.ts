@@ -149,10 +149,10 @@ export function createGraphCanvas(
   };
 
   /**
-   * `label` cut (with an ellipsis) to `room` world units in the current font, or "" when not even
-   * a few letters fit: a narrow group's label would run over its neighbours'.
+   * `label` cut (with an ellipsis) to `room` world units in the current font, and its width; null
+   * when not even a few letters fit: a narrow group's label would run over its neighbours'.
    */
-  const cutLabel = (label: string, room: number): string => {
+  const cutLabel = (label: string, room: number): { text: string; w: number } | null => {
     let text = label.length > 48 ? label.slice(0, 47) + "…" : label;
     let w = ctx.measureText(text).width;
     while (w > room && text.length > 4) {
@@ -160,7 +160,7 @@ export function createGraphCanvas(
       text = text.slice(0, keep).trimEnd() + "…";
       w = ctx.measureText(text).width;
     }
-    return w <= room ? text : "";
+    return w <= room ? { text, w } : null;
   };
 
   let drawnLabels: DrawnLabel[] = [];
@@ -191,12 +191,12 @@ export function createGraphCanvas(
         ctx.strokeRect(r.x + 4, r.y + 4, r.w - 8, r.h - 8);
         const label = cutLabel(r.label, r.w - 12);
         if (!label) continue;
-        ctx.fillText(label, r.x + 8, r.y + 4 + 12 / cam.k);
+        ctx.fillText(label.text, r.x + 8, r.y + 4 + 12 / cam.k);
         drawnLabels.push({
-          text: label,
+          text: label.text,
           x: cam.x + (r.x + 8) * cam.k,
           y: cam.y + (r.y + 4) * cam.k + 1,
-          w: ctx.measureText(label).width * cam.k,
+          w: label.w * cam.k,
           h: 12,
         });
       }
