@@ -81,6 +81,14 @@ export interface AnalyzeOptions {
   oids?: OidTable;
   /** Compute the dominator tree and retained sizes (default true). */
   dominators?: boolean;
+  /**
+   * Give the pages of a piece of copied memory back now (ffi/copy_buffers.ts discardCopied: true
+   * when it did). With it, the heap's copy is dropped as soon as every block is classified (the
+   * leaked blocks' first bytes are kept in `leakedPrefix`), so that the dominators and the output
+   * reuse its pages, warm, instead of faulting in fresh memory. Leave it out when the caller reads
+   * blocks' bytes after the analysis (`heapscope why`: graph.bytes).
+   */
+  discard?: (bytes: Uint8Array) => boolean;
 }
 
 /** Enumerate the target's allocations: macOS zones come in the snapshot, glibc is parsed here. */
@@ -139,7 +147,11 @@ export function analyzeHeap(
   const kernel = opts.kernel ?? TS_SCAN_KERNEL;
   const memory = new MemoryImage(snapshot.memory);
   const allocations = heap.allocations;
-  prepareArrays(allocations.length * ARRAY_BYTES_PER_BLOCK);
+  // With a discard, only the arrays made before it are faulted in ahead: those after it get the
+  // copy's pages, warm.
+  prepareArrays(
+    allocations.length * (opts.discard ? ARRAY_BYTES_BEFORE_DROP : ARRAY_BYTES_PER_BLOCK),
+  );
   const images = new ImageIndex(snapshot.images, snapshot.regions, opts.imageFiles);
   const namer = new RootNamer(
     snapshot,
@@ -252,26 +264,24 @@ export function analyzeHeap(
   const holders = opts.dominators === false
     ? undefined
     : phases.run("root-names", () => rootHolders(graph, namer));
+  // The first bytes of leaked blocks, so that the copied memory can be dropped early: here (with
+  // opts.discard) or by the caller (releaseMemory).
+  let leakedPrefix: BlockPrefixes | undefined;
+  const classified = (status: Uint8Array) => {
+    leakedPrefix = leakedPrefixes(memory, allocations, status);
+    if (!opts.discard) return;
+    dropHeapCopy(snapshot, memory, heap.heapRanges, namer, opts.discard);
+    prepareArrays(allocations.length * (ARRAY_BYTES_PER_BLOCK - ARRAY_BYTES_BEFORE_DROP));
+  };
   const result = analyzeGraph(graph, {
     allocatedAt,
     preferred: types.objects,
     dominators: opts.dominators,
     holders,
     dominatorTree: kernel.dominatorTree,
+    classified,
   }, phases);
-
-  // The first bytes of leaked blocks, so that the caller can drop the copied memory early.
-  const n = allocations.length;
-  let leaked = 0;
-  for (let i = 0; i < n; i++) if (isLeaked(result.status[i]!)) leaked++;
-  const leakedIds = u32Array(leaked);
-  for (let i = 0, k = 0; i < n; i++) if (isLeaked(result.status[i]!)) leakedIds[k++] = i;
-  const leakedPrefix = BlockPrefixes.copy(
-    memory,
-    leakedIds,
-    allocations.addresses,
-    allocations.sizes,
-  );
+  leakedPrefix ??= leakedPrefixes(memory, allocations, result.status);
 
   const warnings = [...heap.warnings, ...roots.warnings];
   return {
@@ -296,6 +306,57 @@ export function analyzeHeap(
   };
 }
 
+/** Up to LEAKED_PREFIX_BYTES of each leaked block (by `status`), copied out of `memory`. O(n). */
+function leakedPrefixes(
+  memory: MemoryImage,
+  allocations: AllocationTable,
+  status: Uint8Array,
+): BlockPrefixes {
+  const n = allocations.length;
+  let leaked = 0;
+  for (let i = 0; i < n; i++) if (isLeaked(status[i]!)) leaked++;
+  const ids = u32Array(leaked);
+  for (let i = 0, k = 0; i < n; i++) if (isLeaked(status[i]!)) ids[k++] = i;
+  return BlockPrefixes.copy(memory, ids, allocations.addresses, allocations.sizes);
+}
+
+/**
+ * Drop the copy of the heap (every chunk inside one of `heapRanges`, whose pages `discard` gave
+ * back) from `memory` and the snapshot. Roots lie outside heap ranges and stay, and the threads'
+ * frames are unwound first (a stack may lie in a heap block: a coroutine's). O(chunks · log ranges).
+ */
+function dropHeapCopy(
+  snapshot: Snapshot,
+  memory: MemoryImage,
+  heapRanges: readonly { start: number; end: number }[],
+  namer: RootNamer,
+  discard: (bytes: Uint8Array) => boolean,
+): void {
+  namer.frameCodes();
+  // Adjacent heaps (glibc maps a thread arena's 64 MiB heaps next to each other) are copied as one
+  // chunk: merged here, so that such a chunk is inside one range.
+  const ranges: { start: number; end: number }[] = [];
+  for (const r of [...heapRanges].sort((a, b) => a.start - b.start)) {
+    const last = ranges[ranges.length - 1];
+    if (last && r.start <= last.end) last.end = Math.max(last.end, r.end);
+    else ranges.push({ start: r.start, end: r.end });
+  }
+  const inHeap = (start: number, end: number) => {
+    let lo = 0, hi = ranges.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (ranges[mid]!.start > start) hi = mid - 1;
+      else if (ranges[mid]!.end < end) lo = mid + 1;
+      else return true;
+    }
+    return false;
+  };
+  const gone = new Set(
+    memory.drop((c) => inHeap(c.start, c.start + c.bytes.length) && discard(c.bytes)),
+  );
+  if (gone.size > 0) snapshot.memory = snapshot.memory.filter((c) => !gone.has(c));
+}
+
 /** The C++ runtimes' libraries (libstdc++.so.6, libc++.so.1, libc++.1.dylib): a process with one is C++. */
 const CXX_RUNTIME = /\/lib(std)?c\+\+[^/]*\.(so|dylib)/;
 
@@ -306,6 +367,8 @@ const CXX_RUNTIME = /\/lib(std)?c\+\+[^/]*\.(so|dylib)/;
  * source (analysis/arrays.ts prepareArrays), which may fault them in ahead of use.
  */
 const ARRAY_BYTES_PER_BLOCK = 240;
+/** Of those, the bytes asked for before the blocks are classified (~96 on the same workload). */
+const ARRAY_BYTES_BEFORE_DROP = 100;
 
 /**
  * Each root reference's holder for the dominator tree: its name without the offset inside the

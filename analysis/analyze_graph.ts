@@ -40,6 +40,11 @@ export interface GraphOptions {
   holders?: { key: Int32Array; names: string[] };
   /** The dominator tree's implementation (default: analysis/dominators.ts's). */
   dominatorTree?: DominatorKernel;
+  /**
+   * Called once each block's status is known, before attribution and the dominators (the native
+   * analysis keeps the leaked blocks' first bytes then and drops the heap's copy).
+   */
+  classified?: (status: Uint8Array) => void;
 }
 
 /** Reachability, leaks, cycles and attribution of `graph`. */
@@ -55,6 +60,7 @@ export function analyzeGraph(
       allocatedAt: opts.allocatedAt,
       preferred: opts.preferred,
     }));
+  opts.classified?.(c.status);
   const owner = phases.run("attribute", () => attributeLeaks(graph.edges, c.status, c.leak));
   const dom = opts.dominators === false
     ? undefined

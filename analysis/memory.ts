@@ -29,20 +29,39 @@ export function hi32(a: number): number {
 }
 
 export class MemoryImage {
-  readonly chunks: readonly MemoryChunk[];
-  #starts: Float64Array;
-  #views: DataView[];
+  /** Sorted by start; only drop() changes it. */
+  chunks: readonly MemoryChunk[] = [];
+  #starts = new Float64Array(0);
+  #views: DataView[] = [];
   #words: (Uint32Array | undefined)[] = [];
   #windows: (WordWindow | undefined)[] = [];
   #last = 0;
 
   constructor(chunks: readonly MemoryChunk[]) {
-    const sorted = [...chunks].sort((a, b) => a.start - b.start);
+    this.#use([...chunks].sort((a, b) => a.start - b.start));
+  }
+
+  #use(sorted: readonly MemoryChunk[]): void {
     this.chunks = sorted;
     this.#starts = Float64Array.from(sorted, (c) => c.start);
     this.#views = sorted.map((c) =>
       new DataView(c.bytes.buffer, c.bytes.byteOffset, c.bytes.length)
     );
+    this.#words = [];
+    this.#windows = [];
+    this.#last = 0;
+  }
+
+  /**
+   * Forget the chunks `gone` says so of: reads there find nothing from now on, as memory that was
+   * not copied. The caller gives their pages back (analysis/analyze.ts, AnalyzeOptions.discard).
+   * A WordReader or window taken before still holds the old bytes' view. `gone` is asked once per
+   * chunk. Returns the chunks forgotten.
+   */
+  drop(gone: (chunk: MemoryChunk) => boolean): MemoryChunk[] {
+    const dropped = new Set(this.chunks.filter(gone));
+    if (dropped.size > 0) this.#use(this.chunks.filter((c) => !dropped.has(c)));
+    return [...dropped];
   }
 
   /** Index of the chunk holding [addr, addr+len), or -1. */

@@ -14,6 +14,7 @@
 import { demangle, loadDemangler } from "../analysis/demangle.ts";
 import { detectGoRuntime } from "../analysis/go/detect_go.ts";
 import type { OidTable } from "../analysis/go/oid_file.ts";
+import { discardCopied } from "../ffi/copy_buffers.ts";
 import { diskImageFiles } from "../ffi/image_files.ts";
 import { detectAllocator } from "../analysis/glibc/mod.ts";
 import { goAttachAdvice } from "../report/go/go_text.ts";
@@ -107,6 +108,11 @@ export interface AnalyseOptions {
   oids?: OidTable;
   /** file:line of code addresses (a saved source's; default: the live process's files). */
   frameLines?: (pcs: readonly number[]) => ReadonlyMap<number, string>;
+  /**
+   * Drop the heap's copy as soon as every block is classified (analysis/analyze.ts's `discard`):
+   * for callers that read no block's bytes after the analysis.
+   */
+  dropHeapCopy?: boolean;
 }
 
 /**
@@ -145,6 +151,7 @@ export async function analyseSnapshot(
       imageFiles: files,
       demangle,
       oids: opts.oids,
+      ...(opts.dropHeapCopy ? { discard: discardCopied } : {}),
       // Stack roots' lines: a saved source's own, else the live process's files.
       frameLines: opts.frameLines ??
         (opts.imageFiles ? undefined : frameLinesSync(snapshot.regions, snapshot.pageSize)),
@@ -162,7 +169,8 @@ export async function analyseSnapshot(
 
 /** Analyse a captured snapshot and write every output: the one path (see the header). */
 export async function analyseAndWrite(snapshot: Snapshot, opts: OutputOptions): Promise<Outcome> {
-  const { analysis, table } = await analyseSnapshot(snapshot, opts);
+  // Only leaked blocks' first bytes are written: the heap's copy goes before the dominators.
+  const { analysis, table } = await analyseSnapshot(snapshot, { ...opts, dropHeapCopy: true });
   const graph = resolveGraph(opts.graph, analysis.status.length);
   const known: FrameMap = new Map();
   const suppressed = opts.suppressions

@@ -2,7 +2,7 @@
 // order, fresh memory once they are full, and unmapped once nothing refers to them.
 
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { CopyBuffers, transparentHugePages } from "./copy_buffers.ts";
+import { CopyBuffers, discardCopied, transparentHugePages } from "./copy_buffers.ts";
 
 const address = (v: Uint8Array) => Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(v)));
 
@@ -96,4 +96,41 @@ console.log(JSON.stringify({ before, held, after }));`,
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
+});
+
+/** Kilobytes of this process's memory in [address, address + bytes) that are resident (smaps). */
+function residentKb(address: number, bytes: number): number {
+  let kb = 0, inside = false;
+  for (const line of Deno.readTextFileSync("/proc/self/smaps").split("\n")) {
+    const m = /^([0-9a-f]+)-([0-9a-f]+) /.exec(line);
+    if (m) inside = parseInt(m[1]!, 16) < address + bytes && parseInt(m[2]!, 16) > address;
+    else if (inside && line.startsWith("Rss:")) kb += Number(/(\d+)/.exec(line)![1]);
+  }
+  return kb;
+}
+
+Deno.test("discardCopied() gives a piece's whole pages back: they read as zeros, the rest is kept", () => {
+  const b = new CopyBuffers([32 << 20], 0);
+  const whole = b.take(32 << 20);
+  whole.fill(7);
+  const base = address(whole);
+  assert(residentKb(base, 32 << 20) >= 30 << 10, "faulted in");
+  // A piece that starts and ends inside pages: only the whole pages between go.
+  const piece = whole.subarray(100, (24 << 20) + 100);
+  assertEquals(discardCopied(piece), true);
+  const left = residentKb(base, 32 << 20);
+  assert(left <= 10 << 10, `${left} kB of 32 MiB still resident after 24 MiB were given back`);
+  assertEquals(whole[99], 7, "before the piece");
+  assertEquals(whole[4095], 7, "the piece's first, partial page");
+  assertEquals(whole[4096], 0, "the piece's first whole page");
+  assertEquals(whole[(24 << 20) - 1], 0, "its last whole page");
+  assertEquals(whole[24 << 20], 7, "its last, partial page");
+  assert(piece.subarray(4096 - 100, (24 << 20) - 100).every((v) => v === 0));
+  // The mapping stays: the pages can be written again.
+  whole[4096] = 9;
+  assertEquals(whole[4096], 9);
+  // Memory that is not from CopyBuffers is left alone.
+  const plain = new Uint8Array(1 << 20).fill(5);
+  assertEquals(discardCopied(plain), false);
+  assert(plain.every((v) => v === 5));
 });

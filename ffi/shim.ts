@@ -138,6 +138,14 @@ export const symbols = {
     ],
     result: "i32",
   },
+  hs_buffer_discard: {
+    parameters: [
+      "u64", // uint64_t ptr
+      "u64", // uint64_t len
+    ],
+    result: "i32",
+    optional: true,
+  },
   hs_alive: {
     parameters: [
       "pointer", // hs_target *t

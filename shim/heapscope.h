@@ -116,6 +116,12 @@ int32_t hs_buffer_populate(uint64_t ptr, uint64_t from, uint64_t to, uint64_t *h
 /* Unmap a buffer from hs_buffer_alloc (`mapped` as it returned). */
 int32_t hs_buffer_free(uint64_t ptr, uint64_t mapped);
 
+/* Give back the whole pages inside [ptr, ptr + len) of a buffer from hs_buffer_alloc: the mapping
+ * stays and those pages read as zeros afterwards (Linux MADV_DONTNEED; macOS maps fresh zero pages
+ * over them). The analysis drops the heap's copy this way once it has read it, so that the arrays
+ * made after it reuse that memory, warm, instead of faulting in more. */
+int32_t hs_buffer_discard(uint64_t ptr, uint64_t len);
+
 /* Whether the target is still alive and stopped (1), or exited (0). */
 int32_t hs_alive(hs_target *t);
 

@@ -991,6 +991,23 @@ int32_t hs_buffer_free(uint64_t ptr, uint64_t mapped) {
   return HS_OK;
 }
 
+int32_t hs_buffer_discard(uint64_t ptr, uint64_t len) {
+  long pagesz = sysconf(_SC_PAGESIZE);
+  uint64_t page = pagesz > 0 ? (uint64_t)pagesz : 4096;
+  if (!ptr || len > UINT64_MAX - ptr) {
+    set_error("hs_buffer_discard: bad arguments");
+    return HS_ERR_ARG;
+  }
+  uint64_t from = (ptr + page - 1) & ~(page - 1), to = (ptr + len) & ~(page - 1);
+  if (to > from && madvise((void *)(uintptr_t)from, to - from, MADV_DONTNEED) < 0) {
+    int err = errno;
+    set_error("madvise(MADV_DONTNEED) of %llu bytes: %s", (unsigned long long)(to - from),
+              strerror(err));
+    return HS_ERR_INTERNAL;
+  }
+  return HS_OK;
+}
+
 /* ---- memory ----------------------------------------------------------------------------------- */
 
 static int target_gone(hs_target *t) {

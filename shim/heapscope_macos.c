@@ -785,6 +785,26 @@ int32_t hs_buffer_free(uint64_t ptr, uint64_t mapped) {
   return HS_OK;
 }
 
+int32_t hs_buffer_discard(uint64_t ptr, uint64_t len) {
+  long pagesz = sysconf(_SC_PAGESIZE);
+  uint64_t page = pagesz > 0 ? (uint64_t)pagesz : 16384;
+  if (!ptr || len > UINT64_MAX - ptr) {
+    set_err("hs_buffer_discard: bad arguments");
+    return HS_ERR_ARG;
+  }
+  uint64_t from = (ptr + page - 1) & ~(page - 1), to = (ptr + len) & ~(page - 1);
+  if (to <= from) return HS_OK;
+  /* Fresh zero pages over the range: the pages under it go back to the system at once (madvise's
+   * MADV_FREE would leave the old bytes readable until the system takes them). */
+  void *p = mmap((void *)(uintptr_t)from, to - from, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANON | MAP_FIXED, -1, 0);
+  if (p == MAP_FAILED) {
+    set_err("mmap over a copy buffer: %s", strerror(errno));
+    return HS_ERR_INTERNAL;
+  }
+  return HS_OK;
+}
+
 /* ------------------------------------------------------------ lifecycle */
 
 int32_t hs_alive(hs_target *t) {
