@@ -51,6 +51,103 @@ static inline uint64_t word_at(const uint8_t *p) {
   return w;
 }
 
+/* The word loop misses the cache about three times per pointer it finds (the bucket table, the
+ * block's bounds, its start), one after the other. So the candidates (words inside the heap's span)
+ * go through a short pipeline instead, in the order they were read: the bucket's slot is prefetched
+ * when a word is read, the slot is read and the block's bounds prefetched PIPE_B candidates later,
+ * and the edge is decided PIPE candidates later, by which time both are in the cache. Output is the
+ * same as deciding each word at once: the same edges in the same order. */
+#define PIPE 16   /* candidates in flight (a power of two) */
+#define PIPE_B 8  /* a candidate's slot is read this many candidates after it was found */
+
+typedef struct {
+  uint64_t v;    /* the word */
+  uint64_t off;  /* where it was read (from base) */
+  uint64_t slot; /* its bucket's slot in the table, or UINT64_MAX when it is in no segment */
+  int64_t i;     /* the slot's first block (stage B), or -1 */
+  uint32_t block;
+} scan_candidate;
+
+/* The bucket slot of a word inside [min, max), or UINT64_MAX when no segment holds it. */
+static inline uint64_t slot_of(scan_index *x, uint64_t v) {
+  double dv = (double)v;
+  uint32_t s = x->last_seg;
+  if (dv < x->seg_start[s] || dv >= x->seg_end[s]) {
+    int64_t lo = 0, hi = (int64_t)x->segs - 1, found = -1;
+    while (lo <= hi) {
+      int64_t mid = (lo + hi) >> 1;
+      if (x->seg_start[mid] <= dv) {
+        found = mid;
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    if (found < 0 || dv >= x->seg_end[found]) return UINT64_MAX;
+    s = (uint32_t)found;
+    x->last_seg = s;
+  }
+  return (uint64_t)x->seg_table[s] + ((v - (uint64_t)x->seg_start[s]) >> BUCKET_SHIFT);
+}
+
+/* Bytes the scan reads of a block: its 8-aligned words. */
+static inline uint64_t block_scan_bytes(double a_d, double sz_d, uint64_t base) {
+  const uint64_t a = (uint64_t)a_d, sz = (uint64_t)sz_d;
+  const uint64_t from = ((a + 7) & ~(uint64_t)7) - base, to = ((a + sz - base) & ~(uint64_t)7);
+  return to > from ? to - from : 0;
+}
+
+/* The state of one hs_scan_blocks call: its inputs, its edge list and the pipeline. */
+typedef struct {
+  const double *addr, *size, *starts, *ends;
+  const int32_t *table;
+  uint64_t base;
+  uint32_t *target, *offset, *start;
+  uint8_t *exact;
+  uint64_t m, cap;
+  uint32_t first, started; /* blocks before `started` have their start[] */
+  scan_candidate q[PIPE];
+  uint64_t found, decided; /* candidates found and decided so far */
+} scan_pass;
+
+/* Stage B: read candidate c's slot, prefetch its first block's bounds and start. */
+static inline void stage_b(scan_pass *p, scan_candidate *c) {
+  c->i = c->slot == UINT64_MAX ? -1 : p->table[c->slot];
+  if (c->i >= 0) {
+    __builtin_prefetch(&p->ends[c->i]);
+    __builtin_prefetch(&p->starts[c->i]);
+    __builtin_prefetch(&p->addr[c->i]);
+  }
+}
+
+/* Decide the oldest candidate in flight. 1 when the edge list is full: `out` then says where to
+ * resume (its block, the edge count before it, the bytes scanned before it). */
+static inline int decide(scan_pass *p, double *out) {
+  const scan_candidate *c = &p->q[p->decided % PIPE];
+  p->decided++;
+  if (c->i < 0) return 0;
+  const double dv = (double)c->v;
+  int64_t t = c->i;
+  while (p->ends[t] <= dv) t++;
+  if (p->starts[t] > dv) return 0;
+  for (; p->started <= c->block; p->started++) p->start[p->started] = (uint32_t)p->m;
+  if (p->m == p->cap) { /* out of room: block c->block is the next to do, its edges discarded */
+    double bytes = 0;
+    for (uint32_t k = p->first; k < c->block; k++) {
+      bytes += (double)block_scan_bytes(p->addr[k], p->size[k], p->base);
+    }
+    out[0] = c->block;
+    out[1] = (double)p->start[c->block];
+    out[2] = bytes;
+    return 1;
+  }
+  p->target[p->m] = (uint32_t)t;
+  p->offset[p->m] = (uint32_t)(p->base + c->off - (uint64_t)p->addr[c->block]);
+  p->exact[p->m] = dv == p->addr[t]; /* the target's start, not inside it */
+  p->m++;
+  return 0;
+}
+
 int32_t hs_scan_blocks(const uint8_t *mem, double base_d, double len_d, const double *addr,
                        const double *size, uint32_t first, uint32_t last, const double *starts,
                        const double *ends, const double *seg_start, const double *seg_end,
@@ -65,35 +162,40 @@ int32_t hs_scan_blocks(const uint8_t *mem, double base_d, double len_d, const do
   scan_index x = {starts, ends, seg_start, seg_end, seg_table, segs, table,
                   (uint64_t)min_d, (uint64_t)max_d, 0};
   const uint64_t base = (uint64_t)base_d, len = (uint64_t)len_d;
-  uint64_t m = m0;
+  scan_pass p = {.addr = addr, .size = size, .starts = starts, .ends = ends, .table = table,
+                 .base = base, .target = target, .offset = offset, .start = start,
+                 .exact = exact, .m = m0, .cap = cap, .first = first, .started = first};
   double bytes = 0;
   for (uint32_t i = first; i < last; i++) {
     const uint64_t a = (uint64_t)addr[i], sz = (uint64_t)size[i];
     if (a < base || a + (sz > 8 ? sz : 8) > base + len) return HS_ERR_ARG;
     const uint64_t from = ((a + 7) & ~(uint64_t)7) - base;
     const uint64_t to = ((a + sz - base) & ~(uint64_t)7);
-    const uint64_t mi = m;
-    start[i] = (uint32_t)m;
     for (uint64_t off = from; off < to; off += 8) {
       const uint64_t v = word_at(mem + off);
       if (v < x.min || v >= x.max) continue;
-      const int64_t t = lookup(&x, v);
-      if (t < 0) continue;
-      if (m == cap) { /* out of room: report block i as the next to do, its edges discarded */
-        out[0] = i;
-        out[1] = (double)mi;
-        out[2] = bytes;
-        return 1;
-      }
-      target[m] = (uint32_t)t;
-      offset[m] = (uint32_t)(base + off - a);
-      exact[m] = (double)v == addr[t]; /* the target's start, not inside it */
-      m++;
+      if (p.found - p.decided == PIPE && decide(&p, out)) return 1;
+      scan_candidate *c = &p.q[p.found % PIPE];
+      c->v = v;
+      c->off = off;
+      c->block = i;
+      c->i = -1;
+      c->slot = slot_of(&x, v);
+      if (c->slot != UINT64_MAX) __builtin_prefetch(&table[c->slot]);
+      p.found++;
+      if (p.found - p.decided > PIPE_B) stage_b(&p, &p.q[(p.found - PIPE_B - 1) % PIPE]);
     }
     if (to > from) bytes += (double)(to - from);
   }
+  /* The candidates still in flight: stage B for those that have not had it, then decide all. */
+  const uint64_t b0 = p.found - p.decided > PIPE_B ? p.found - PIPE_B : p.decided;
+  for (uint64_t k = b0; k < p.found; k++) stage_b(&p, &p.q[k % PIPE]);
+  while (p.decided < p.found) {
+    if (decide(&p, out)) return 1;
+  }
+  for (; p.started < last; p.started++) start[p.started] = (uint32_t)p.m;
   out[0] = last;
-  out[1] = (double)m;
+  out[1] = (double)p.m;
   out[2] = bytes;
   return HS_OK;
 }
