@@ -180,7 +180,14 @@ export function layoutGraph(input: LayoutInput): Layout {
     for (const b of reach) depthOf(b);
     reach.sort((a, b) => depth[a]! - depth[b]! || a - b);
     const angle = new Float64Array(n);
-    let radius = 0, i = 0;
+    // The ring being filled: its radius, its slots, the slots taken, and the angle of slot 0.
+    let radius = 0, capacity = 0, used = 0, from = 0, i = 0;
+    const put = (b: number, slot: number, slots = capacity) => {
+      const a = from + (2 * Math.PI * slot) / slots;
+      angle[b] = a;
+      x[b] = radius * Math.cos(a);
+      y[b] = radius * Math.sin(a);
+    };
     while (i < reach.length) {
       const d = depth[reach[i]!]!;
       let end = i;
@@ -191,16 +198,32 @@ export function layoutGraph(input: LayoutInput): Layout {
       });
       let j = 0;
       while (j < layer.length) {
+        // A small layer shares a ring that is less than half full, after what it holds: a
+        // long chain (a linked list) winds round and round instead of running out in a line
+        // as long as the list, which would make the first view fit it and nothing else.
+        const rest = layer.length - j;
+        if (used > 0 && used <= capacity / 2 && rest <= capacity - used) {
+          for (let t = 0; t < rest; t++) put(layer[j + t]!, used + t);
+          used += rest;
+          j += rest;
+          continue;
+        }
         radius = radius === 0 && d === 0 && layer.length === 1 ? 0 : radius + REACHABLE_SPACING;
-        const capacity = radius === 0 ? 1 : Math.floor((2 * Math.PI * radius) / REACHABLE_SPACING);
-        const take = layer.slice(j, j + capacity);
-        take.forEach((b, t) => {
-          const a = (2 * Math.PI * t) / take.length;
-          angle[b] = a;
-          x[b] = radius * Math.cos(a);
-          y[b] = radius * Math.sin(a);
-        });
-        j += take.length;
+        capacity = radius === 0 ? 1 : Math.floor((2 * Math.PI * radius) / REACHABLE_SPACING);
+        const take = Math.min(rest, capacity);
+        if (take > capacity / 2 || radius === 0) {
+          // Spread round the whole ring (it is full for the layers after).
+          from = 0;
+          for (let t = 0; t < take; t++) put(layer[j + t]!, t, take);
+          used = capacity;
+        } else {
+          // Few: side by side from their holder's direction, the rest of the ring left free.
+          const p = input.parent[layer[j]!]!;
+          from = p >= 0 ? angle[p]! : 0;
+          for (let t = 0; t < take; t++) put(layer[j + t]!, t);
+          used = take;
+        }
+        j += take;
       }
       i = end;
     }
