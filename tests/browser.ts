@@ -118,6 +118,21 @@ export async function guard(page: Page, context: BrowserContext) {
   return { network, errors };
 }
 
+/** The tables (their data-testid) with a part that scrolls sideways (`overflow-x` auto or scroll). */
+export const sidewaysTables = (page: Page): Promise<string[]> =>
+  page.evaluate(() => {
+    const out: string[] = [];
+    for (const table of document.querySelectorAll<HTMLElement>(".vtable")) {
+      const parts = [table, ...table.querySelectorAll<HTMLElement>("*")];
+      const scrolls = parts.some((el) => {
+        const x = getComputedStyle(el).overflowX;
+        return (x === "auto" || x === "scroll") && el.scrollWidth > el.clientWidth + 1;
+      });
+      if (scrolls) out.push(table.dataset.testid ?? table.className);
+    }
+    return out;
+  });
+
 /** Elements whose text is cut (overflow hidden or clip, an ellipsis), or a page that scrolls sideways. */
 export const clippedText = (page: Page): Promise<string[]> =>
   page.evaluate(() => {

@@ -52,9 +52,10 @@ export function ZonesTable(
         label="Zones"
         columns={[
           { key: "zone", label: "zone", width: 16, cell: (z) => z.zone, value: (z) => z.zone },
-          countColumn("count", "blocks", (z) => z.count),
+          // The counts give way to the bytes in the half-width card (no sideways scrolling).
+          { ...countColumn("count", "blocks", (z) => z.count), wide: true },
           bytesColumn("bytes", "bytes", (z) => z.bytes),
-          countColumn("leaked", "leaked", (z) => z.leaked),
+          { ...countColumn("leaked", "leaked", (z) => z.leaked), wide: true },
           bytesColumn("leakedBytes", "leaked bytes", (z) => z.leakedBytes),
         ]}
         rows={zones}
