@@ -346,6 +346,44 @@ Deno.test("report of a recorded C program: one site label everywhere, flame grap
       await openReport(page, OUT + "report-recorded.html");
       // At 1400 px every table fits its card, the zones beside the cycles included.
       assertEquals(await sidewaysTables(page), []);
+      // The first view shows every drawn block, none under the legend (a reachable list of 200
+      // was once laid out as a line that made the rest specks; the last row sat under the legend).
+      const hidden = async () =>
+        await page.evaluate(() => {
+          const d = (globalThis as unknown as {
+            __heapscopeDebug: {
+              nodes: number;
+              stats(): { fitted: boolean; frames: number } | null;
+              screenPosition(i: number): [number, number] | null;
+            };
+          }).__heapscopeDebug;
+          const st = d.stats();
+          if (!st?.fitted || st.frames === 0) return null;
+          const c = document.querySelector('[data-testid="graph"]')!.getBoundingClientRect();
+          const legend = document.querySelector(".canvas-wrap .legend")!
+            .getBoundingClientRect();
+          const out: number[] = [];
+          const at: [number, number][] = [];
+          for (let i = 0; i < d.nodes; i++) {
+            const p = d.screenPosition(i);
+            // A block's square or disc, at this zoom, reaches up to ~8 px past its centre.
+            const m = 8;
+            if (!p || p[0] < m || p[0] > c.width - m || p[1] < m || p[1] + m > legend.top - c.top) {
+              out.push(i);
+            }
+            if (p) at.push(p);
+          }
+          // How far apart neighbours are drawn: specks when the view was fitted to a long line.
+          const nearest = at.map((p, i) =>
+            Math.min(...at.map((q, j) => i === j ? Infinity : Math.hypot(p[0] - q[0], p[1] - q[1])))
+          ).sort((a, b) => a - b);
+          return { out, nodes: d.nodes, spacing: nearest[nearest.length >> 1]! };
+        });
+      await until("the graph fitted", async () => (await hidden()) !== null);
+      const seen = (await hidden())!;
+      assert(seen.nodes === 372, `${seen.nodes} drawn`);
+      assertEquals(seen.out, [], "blocks outside the first view or under the legend");
+      assert(seen.spacing >= 5, `neighbours drawn ${seen.spacing.toFixed(1)} px apart`);
       // The top group is a site, labelled as the sites table labels it.
       const label = (await page.locator('[data-testid="group-label"]').first().textContent())!;
       assert(/^leak_(list|strings)$/.test(label), label);

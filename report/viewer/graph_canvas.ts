@@ -348,16 +348,18 @@ export function createGraphCanvas(
         by0 = Math.min(by0, r.y), by1 = Math.max(by1, r.y + r.h);
       }
     }
-    const pad = 28;
+    // The legend lies over the canvas's bottom edge (graph_view.tsx): more room below.
+    const pad = 28, padBottom = 48;
     const k = Math.max(
       MIN_ZOOM,
       Math.min(
         4,
         (width - 2 * pad) / Math.max(60, bx1 - bx0),
-        (height - 2 * pad) / Math.max(60, by1 - by0),
+        (height - pad - padBottom) / Math.max(60, by1 - by0),
       ),
     );
-    return { k, x: width / 2 - ((bx0 + bx1) / 2) * k, y: height / 2 - ((by0 + by1) / 2) * k };
+    const midY = pad + (height - pad - padBottom) / 2;
+    return { k, x: width / 2 - ((bx0 + bx1) / 2) * k, y: midY - ((by0 + by1) / 2) * k };
   };
   const fit = (only?: number[]) => {
     let list = only ?? [];
