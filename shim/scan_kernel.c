@@ -20,9 +20,9 @@ typedef struct {
   uint32_t last_seg;
 } scan_index;
 
-/* Same as AllocationIndex.lookup (analysis/alloc_index.ts). */
-static inline int64_t lookup(scan_index *x, uint64_t v) {
-  double dv = (double)v; /* exact: v < 2^53 here (checked against max) */
+/* The bucket slot of a word inside [min, max), or UINT64_MAX when no segment holds it. */
+static inline uint64_t slot_of(scan_index *x, uint64_t v) {
+  double dv = (double)v;
   uint32_t s = x->last_seg;
   if (dv < x->seg_start[s] || dv >= x->seg_end[s]) {
     int64_t lo = 0, hi = (int64_t)x->segs - 1, found = -1;
@@ -35,12 +35,19 @@ static inline int64_t lookup(scan_index *x, uint64_t v) {
         hi = mid - 1;
       }
     }
-    if (found < 0 || dv >= x->seg_end[found]) return -1;
+    if (found < 0 || dv >= x->seg_end[found]) return UINT64_MAX;
     s = (uint32_t)found;
     x->last_seg = s;
   }
-  uint64_t bucket = (v - (uint64_t)x->seg_start[s]) >> BUCKET_SHIFT;
-  int64_t i = x->table[(uint64_t)x->seg_table[s] + bucket];
+  return (uint64_t)x->seg_table[s] + ((v - (uint64_t)x->seg_start[s]) >> BUCKET_SHIFT);
+}
+
+/* Same as AllocationIndex.lookup (analysis/alloc_index.ts). */
+static inline int64_t lookup(scan_index *x, uint64_t v) {
+  const uint64_t slot = slot_of(x, v);
+  if (slot == UINT64_MAX) return -1;
+  const double dv = (double)v; /* exact: v < 2^53 here (checked against max) */
+  int64_t i = x->table[slot];
   while (x->ends[i] <= dv) i++;
   return x->starts[i] <= dv ? i : -1;
 }
@@ -67,28 +74,6 @@ typedef struct {
   int64_t i;     /* the slot's first block (stage B), or -1 */
   uint32_t block;
 } scan_candidate;
-
-/* The bucket slot of a word inside [min, max), or UINT64_MAX when no segment holds it. */
-static inline uint64_t slot_of(scan_index *x, uint64_t v) {
-  double dv = (double)v;
-  uint32_t s = x->last_seg;
-  if (dv < x->seg_start[s] || dv >= x->seg_end[s]) {
-    int64_t lo = 0, hi = (int64_t)x->segs - 1, found = -1;
-    while (lo <= hi) {
-      int64_t mid = (lo + hi) >> 1;
-      if (x->seg_start[mid] <= dv) {
-        found = mid;
-        lo = mid + 1;
-      } else {
-        hi = mid - 1;
-      }
-    }
-    if (found < 0 || dv >= x->seg_end[found]) return UINT64_MAX;
-    s = (uint32_t)found;
-    x->last_seg = s;
-  }
-  return (uint64_t)x->seg_table[s] + ((v - (uint64_t)x->seg_start[s]) >> BUCKET_SHIFT);
-}
 
 /* Bytes the scan reads of a block: its 8-aligned words. */
 static inline uint64_t block_scan_bytes(double a_d, double sz_d, uint64_t base) {
