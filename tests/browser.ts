@@ -70,6 +70,8 @@ export interface DrawStats {
   zoom: number;
   drawMs: number;
   fitted: boolean;
+  /** The camera is flying to a selection: screen positions are changing. */
+  moving: boolean;
 }
 
 export const reportState = (page: Page): Promise<ReportState> =>

@@ -165,15 +165,23 @@ Deno.test("report of the victim (attached): leaks first, counts = leaks.json, ca
       // A node of the graph: select a reachable one on the canvas, the card shows its root.
       await page.locator('[data-testid="graph"]').scrollIntoViewIfNeeded();
       const reachable = leaks.nodes.findIndex((n) => n.status === "reachable");
+      // Not while the camera still flies to the leak selected above (a loaded machine draws
+      // its frames late), and with the block panned to the canvas's centre (the flight may have
+      // left it outside the view, or under the legend): else the click misses it.
+      await until("the camera still", async () => !(await drawStats(page)).moving);
       const at = await page.evaluate((address) => {
         const d = (globalThis as unknown as {
           __heapscopeDebug: {
             indexOfAddress(a: string): number;
             screenPosition(i: number): [number, number] | null;
+            pan(dx: number, dy: number): void;
           };
         }).__heapscopeDebug;
-        const p = d.screenPosition(d.indexOfAddress(address))!;
-        const r = document.querySelector("canvas")!.getBoundingClientRect();
+        const i = d.indexOfAddress(address);
+        const r = document.querySelector('[data-testid="graph"]')!.getBoundingClientRect();
+        const p0 = d.screenPosition(i)!;
+        d.pan(r.width / 2 - p0[0], r.height / 2 - p0[1]);
+        const p = d.screenPosition(i)!;
         return { x: r.left + p[0], y: r.top + p[1] };
       }, leaks.nodes[reachable]!.address);
       await page.mouse.click(at.x, at.y);

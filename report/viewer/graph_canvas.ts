@@ -45,6 +45,8 @@ export interface DrawStats {
   /** Mean milliseconds per draw. */
   drawMs: number;
   fitted: boolean;
+  /** Whether the camera is flying (flyTo's animation): screen positions are changing. */
+  moving: boolean;
 }
 
 export interface GraphCanvas {
@@ -111,6 +113,7 @@ export function createGraphCanvas(
   let drawn: Record<NodeStatus, number> = { reachable: 0, leaked: 0, cycle: 0, possible: 0 };
   let pulse: { members: number[]; until: number } | null = null;
   let anim = 0;
+  let moving = false;
 
   const resize = () => {
     const rect = canvas.getBoundingClientRect();
@@ -368,6 +371,7 @@ export function createGraphCanvas(
     const c = frame(list, true);
     if (!c) return;
     cancelAnimationFrame(anim);
+    moving = false;
     cam = c;
     fitted = true;
     requestDraw();
@@ -383,6 +387,7 @@ export function createGraphCanvas(
     target.y = height / 2 - cy * target.k;
     const from = cam, start = performance.now(), duration = 450;
     cancelAnimationFrame(anim);
+    moving = false;
     const step = (now: number) => {
       const t = Math.min(1, (now - start) / duration);
       const e = t < 0.5 ? 4 * t * t * t : 1 - (-2 * t + 2) ** 3 / 2;
@@ -393,8 +398,10 @@ export function createGraphCanvas(
       cam = { k, x: width / 2 - wx * k, y: height / 2 - wy * k };
       draw();
       if (t < 1) anim = requestAnimationFrame(step);
+      else moving = false;
     };
     anim = requestAnimationFrame(step);
+    moving = true;
     if (withPulse) {
       pulse = { members: indices.slice(0, 200), until: performance.now() + 3000 };
     }
@@ -427,6 +434,7 @@ export function createGraphCanvas(
     if (!drag.moved && Math.hypot(dx, dy) < 4) return;
     drag.moved = true;
     cancelAnimationFrame(anim);
+    moving = false;
     cam = { ...cam, x: cam.x + dx, y: cam.y + dy };
     drag.x = e.clientX, drag.y = e.clientY;
     requestDraw();
@@ -448,6 +456,7 @@ export function createGraphCanvas(
   const onWheel = (e: WheelEvent) => {
     e.preventDefault();
     cancelAnimationFrame(anim);
+    moving = false;
     const rect = canvas.getBoundingClientRect();
     zoomAt(e.clientX - rect.left, e.clientY - rect.top, Math.exp(-e.deltaY * 0.0015));
   };
@@ -506,10 +515,11 @@ export function createGraphCanvas(
       return drawnLabels;
     },
     stats() {
-      return { drawn, frames, zoom: cam.k, drawMs: frames ? drawMs / frames : 0, fitted };
+      return { drawn, frames, zoom: cam.k, drawMs: frames ? drawMs / frames : 0, fitted, moving };
     },
     destroy() {
       cancelAnimationFrame(anim);
+      moving = false;
       cancelAnimationFrame(pending);
       observer.disconnect();
       canvas.removeEventListener("pointerdown", onDown);
