@@ -32,13 +32,14 @@ import { ImageIndex } from "./image_index.ts";
 import { RootNamer } from "./root_names.ts";
 import type { Recognised } from "./recognise_kernel.ts";
 import { MemoryImage, NO_WINDOW } from "./memory.ts";
-import { collectRoots } from "./roots.ts";
+import { collectRoots, subtract } from "./roots.ts";
 import { type EdgeSet, type RangeHits, type ScanKernel, TS_SCAN_KERNEL } from "./scan.ts";
 import {
   type Analysis,
   type HeapEnumeration,
   type ImageFiles,
   isLeaked,
+  type MemoryChunk,
   type Region,
   type RootRef,
   type Snapshot,
@@ -323,7 +324,8 @@ function leakedPrefixes(
 /**
  * Drop the copy of the heap (every chunk inside one of `heapRanges`, whose pages `discard` gave
  * back) from `memory` and the snapshot. Roots lie outside heap ranges and stay, and the threads'
- * frames are unwound first (a stack may lie in a heap block: a coroutine's). O(chunks · log ranges).
+ * frames are unwound first (a stack may lie in a heap block: a coroutine's).
+ * O(chunks · ranges log ranges).
  */
 function dropHeapCopy(
   snapshot: Snapshot,
@@ -333,26 +335,12 @@ function dropHeapCopy(
   discard: (bytes: Uint8Array) => boolean,
 ): void {
   namer.frameCodes();
-  // Adjacent heaps (glibc maps a thread arena's 64 MiB heaps next to each other) are copied as one
-  // chunk: merged here, so that such a chunk is inside one range.
-  const ranges: { start: number; end: number }[] = [];
-  for (const r of [...heapRanges].sort((a, b) => a.start - b.start)) {
-    const last = ranges[ranges.length - 1];
-    if (last && r.start <= last.end) last.end = Math.max(last.end, r.end);
-    else ranges.push({ start: r.start, end: r.end });
-  }
-  const inHeap = (start: number, end: number) => {
-    let lo = 0, hi = ranges.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (ranges[mid]!.start > start) hi = mid - 1;
-      else if (ranges[mid]!.end < end) lo = mid + 1;
-      else return true;
-    }
-    return false;
-  };
+  // Inside the heap ranges as a whole: glibc maps a thread arena's 64 MiB heaps next to each
+  // other, and they are copied as one chunk.
+  const inHeap = (c: MemoryChunk) =>
+    subtract([{ start: c.start, end: c.start + c.bytes.length }], heapRanges).length === 0;
   const gone = new Set(
-    memory.drop((c) => inHeap(c.start, c.start + c.bytes.length) && discard(c.bytes)),
+    memory.drop((c) => inHeap(c) && discard(c.bytes)),
   );
   if (gone.size > 0) snapshot.memory = snapshot.memory.filter((c) => !gone.has(c));
 }
