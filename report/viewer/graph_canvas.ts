@@ -112,8 +112,12 @@ export function createGraphCanvas(
   let frames = 0, drawMs = 0, pending = 0, fitted = false, firstDrawn = false;
   let drawn: Record<NodeStatus, number> = { reachable: 0, leaked: 0, cycle: 0, possible: 0 };
   let pulse: { members: number[]; until: number } | null = null;
+  /** The camera's flight (flyTo): its animation frame, 0 when the camera is still. */
   let anim = 0;
-  let moving = false;
+  const stopFlight = () => {
+    cancelAnimationFrame(anim);
+    anim = 0;
+  };
 
   const resize = () => {
     const rect = canvas.getBoundingClientRect();
@@ -370,8 +374,7 @@ export function createGraphCanvas(
     if (list.length === 0) list = nodes.map((_, i) => i);
     const c = frame(list, true);
     if (!c) return;
-    cancelAnimationFrame(anim);
-    moving = false;
+    stopFlight();
     cam = c;
     fitted = true;
     requestDraw();
@@ -386,8 +389,7 @@ export function createGraphCanvas(
     target.x = width / 2 - cx * target.k;
     target.y = height / 2 - cy * target.k;
     const from = cam, start = performance.now(), duration = 450;
-    cancelAnimationFrame(anim);
-    moving = false;
+    stopFlight();
     const step = (now: number) => {
       const t = Math.min(1, (now - start) / duration);
       const e = t < 0.5 ? 4 * t * t * t : 1 - (-2 * t + 2) ** 3 / 2;
@@ -397,11 +399,9 @@ export function createGraphCanvas(
       const wx = fcx + (cx - fcx) * e, wy = fcy + (cy - fcy) * e;
       cam = { k, x: width / 2 - wx * k, y: height / 2 - wy * k };
       draw();
-      if (t < 1) anim = requestAnimationFrame(step);
-      else moving = false;
+      anim = t < 1 ? requestAnimationFrame(step) : 0;
     };
     anim = requestAnimationFrame(step);
-    moving = true;
     if (withPulse) {
       pulse = { members: indices.slice(0, 200), until: performance.now() + 3000 };
     }
@@ -433,8 +433,7 @@ export function createGraphCanvas(
     const dx = e.clientX - drag.x, dy = e.clientY - drag.y;
     if (!drag.moved && Math.hypot(dx, dy) < 4) return;
     drag.moved = true;
-    cancelAnimationFrame(anim);
-    moving = false;
+    stopFlight();
     cam = { ...cam, x: cam.x + dx, y: cam.y + dy };
     drag.x = e.clientX, drag.y = e.clientY;
     requestDraw();
@@ -455,8 +454,7 @@ export function createGraphCanvas(
   };
   const onWheel = (e: WheelEvent) => {
     e.preventDefault();
-    cancelAnimationFrame(anim);
-    moving = false;
+    stopFlight();
     const rect = canvas.getBoundingClientRect();
     zoomAt(e.clientX - rect.left, e.clientY - rect.top, Math.exp(-e.deltaY * 0.0015));
   };
@@ -515,11 +513,17 @@ export function createGraphCanvas(
       return drawnLabels;
     },
     stats() {
-      return { drawn, frames, zoom: cam.k, drawMs: frames ? drawMs / frames : 0, fitted, moving };
+      return {
+        drawn,
+        frames,
+        zoom: cam.k,
+        drawMs: frames ? drawMs / frames : 0,
+        fitted,
+        moving: anim !== 0,
+      };
     },
     destroy() {
-      cancelAnimationFrame(anim);
-      moving = false;
+      stopFlight();
       cancelAnimationFrame(pending);
       observer.disconnect();
       canvas.removeEventListener("pointerdown", onDown);
