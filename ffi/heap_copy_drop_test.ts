@@ -6,12 +6,9 @@ import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/stric
 import { analyze } from "../analysis/analyze.ts";
 import { demangle, loadDemangler } from "../analysis/demangle.ts";
 import { type Analysis, isLeaked } from "../analysis/types.ts";
-import { captureSnapshot } from "./mod.ts";
 import { discardCopied } from "./copy_buffers.ts";
-import { diskImageFiles } from "./image_files.ts";
 import { scanKernel } from "./scan_kernel.ts";
-import { ROOT, spawnProcess } from "../tests/truth.ts";
-import { built } from "../tests/cli_runs.ts";
+import { withCapturedSessions } from "../tests/procs.ts";
 
 /** Everything an analysis tells, as plain data (read before the copy goes). */
 function results(a: Analysis) {
@@ -35,45 +32,35 @@ function results(a: Analysis) {
 
 Deno.test("dropping the heap's copy after classification changes no result and gives its pages back", async () => {
   await loadDemangler();
-  const proc = spawnProcess([built(`${ROOT}/build/real/sessions`, "offline-victims")]);
-  try {
-    await proc.waitForLine((l) => l.startsWith("READY"), 30_000);
-    const snapshot = await captureSnapshot(proc.pid);
-    const files = diskImageFiles(snapshot);
-    try {
-      const opts = { kernel: scanKernel(), imageFiles: files, demangle };
-      const kept = results(analyze(snapshot, opts));
-      assert(kept.prefixes.length > 1000, `${kept.prefixes.length} leaked blocks`);
-      assert(kept.prefixes.every(([, bytes]) => (bytes as number[]).length > 0));
-      const chunks = snapshot.memory.length;
-      const given: Uint8Array[] = [];
-      const dropped = analyze(snapshot, {
-        ...opts,
-        discard: (bytes) => {
-          given.push(bytes);
-          return discardCopied(bytes);
-        },
-      });
-      // Field by field, as JSON: a diff of arrays this long would take minutes to print.
-      const now = results(dropped);
-      for (const k of Object.keys(kept) as (keyof typeof kept)[]) {
-        assert(JSON.stringify(now[k]) === JSON.stringify(kept[k]), `${k} differs`);
-      }
-      // The heap's chunks (and only they) went: their pages read as zeros now, and reads find
-      // nothing there.
-      const heap = dropped.heap.heapRanges;
-      const inHeap = (a: number) => heap.some((r) => a >= r.start && a < r.end);
-      assert(given.length > 0 && given.every((b) => b.every((v) => v === 0)));
-      assertEquals(snapshot.memory.length, chunks - given.length);
-      assert(snapshot.memory.every((c) => !inHeap(c.start)), "a heap chunk is left");
-      const bytes = given.reduce((s, b) => s + b.length, 0);
-      const heapBytes = dropped.graph.nodes.size.reduce((s, v) => s + v, 0);
-      assert(bytes >= heapBytes, `${bytes} bytes given back, the blocks hold ${heapBytes}`);
-      assertEquals(dropped.graph.bytes?.(0, 8), undefined);
-    } finally {
-      files.close();
+  await withCapturedSessions((snapshot, files) => {
+    const opts = { kernel: scanKernel(), imageFiles: files, demangle };
+    const kept = results(analyze(snapshot, opts));
+    assert(kept.prefixes.length > 1000, `${kept.prefixes.length} leaked blocks`);
+    assert(kept.prefixes.every(([, bytes]) => (bytes as number[]).length > 0));
+    const chunks = snapshot.memory.length;
+    const given: Uint8Array[] = [];
+    const dropped = analyze(snapshot, {
+      ...opts,
+      discard: (bytes) => {
+        given.push(bytes);
+        return discardCopied(bytes);
+      },
+    });
+    // Field by field, as JSON: a diff of arrays this long would take minutes to print.
+    const now = results(dropped);
+    for (const k of Object.keys(kept) as (keyof typeof kept)[]) {
+      assert(JSON.stringify(now[k]) === JSON.stringify(kept[k]), `${k} differs`);
     }
-  } finally {
-    await proc.stop();
-  }
+    // The heap's chunks (and only they) went: their pages read as zeros now, and reads find
+    // nothing there.
+    const heap = dropped.heap.heapRanges;
+    const inHeap = (a: number) => heap.some((r) => a >= r.start && a < r.end);
+    assert(given.length > 0 && given.every((b) => b.every((v) => v === 0)));
+    assertEquals(snapshot.memory.length, chunks - given.length);
+    assert(snapshot.memory.every((c) => !inHeap(c.start)), "a heap chunk is left");
+    const bytes = given.reduce((s, b) => s + b.length, 0);
+    const heapBytes = dropped.graph.nodes.size.reduce((s, v) => s + v, 0);
+    assert(bytes >= heapBytes, `${bytes} bytes given back, the blocks hold ${heapBytes}`);
+    assertEquals(dropped.graph.bytes?.(0, 8), undefined);
+  });
 });

@@ -28,9 +28,7 @@ import { captureSnapshot } from "./mod.ts";
 import { diskImageFiles } from "./image_files.ts";
 import { nativeRecogniseKernel } from "./recognise_kernel.ts";
 import { nativeScanKernel } from "./scan_kernel.ts";
-import { ROOT, spawnProcess } from "../tests/truth.ts";
-import { built } from "../tests/cli_runs.ts";
-import { kill, spawnDetached, until } from "../tests/procs.ts";
+import { kill, spawnDetached, until, withCapturedSessions } from "../tests/procs.ts";
 
 function pass(batch?: number): RecogniseKernel {
   const k = nativeRecogniseKernel(batch);
@@ -269,28 +267,18 @@ function assertSameAnalysis(snapshot: Snapshot, imageFiles: ImageFiles, label: s
 
 Deno.test("the recognise pass equals the TypeScript loops on the captured C++ sessions program", async () => {
   await loadDemangler();
-  const proc = spawnProcess([built(`${ROOT}/build/real/sessions`, "offline-victims")]);
-  try {
-    await proc.waitForLine((l) => l.startsWith("READY"), 30_000);
-    const snapshot = await captureSnapshot(proc.pid);
-    const files = diskImageFiles(snapshot);
-    try {
-      const heap = enumerateHeap(snapshot);
-      const c = assertSamePass(snapshot, heap, "sessions", { imageFiles: files });
-      // The layouts were there to compare: libstdc++ strings, vectors, maps and unordered_maps,
-      // and objects with vtables.
-      assert(
-        c.candidates > 100 && c.vtables > 10 && c.rbNodes > 10 && c.hashRefs > 10,
-        JSON.stringify(c),
-      );
-      assertSamePass(snapshot, heap, "sessions, batch 3", { imageFiles: files, batch: 3 });
-      assertSameAnalysis(snapshot, files, "sessions");
-    } finally {
-      files.close();
-    }
-  } finally {
-    await proc.stop();
-  }
+  await withCapturedSessions((snapshot, files) => {
+    const heap = enumerateHeap(snapshot);
+    const c = assertSamePass(snapshot, heap, "sessions", { imageFiles: files });
+    // The layouts were there to compare: libstdc++ strings, vectors, maps and unordered_maps,
+    // and objects with vtables.
+    assert(
+      c.candidates > 100 && c.vtables > 10 && c.rbNodes > 10 && c.hashRefs > 10,
+      JSON.stringify(c),
+    );
+    assertSamePass(snapshot, heap, "sessions, batch 3", { imageFiles: files, batch: 3 });
+    assertSameAnalysis(snapshot, files, "sessions");
+  });
 });
 
 Deno.test("the recognise pass equals the TypeScript loops on a captured python process", async () => {

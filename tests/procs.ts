@@ -1,7 +1,12 @@
 // Process helpers for tests that attach to real targets: start detached, poll, check, kill.
 
 import { ok as assert } from "node:assert/strict";
+import type { ImageFiles, Snapshot } from "../analysis/types.ts";
+import { diskImageFiles } from "../ffi/image_files.ts";
+import { captureSnapshot } from "../ffi/mod.ts";
 import { readStatus } from "../ffi/procfs.ts";
+import { built } from "./cli_runs.ts";
+import { ROOT, spawnProcess } from "./truth.ts";
 
 /**
  * Start `script` with sh in the background and return the pid of the background job. The job is
@@ -83,4 +88,26 @@ export function startHeapscope(args: string[], env: Record<string, string> = {})
     return { code: s.code, signal: s.signal, stderr };
   })();
   return { child, done };
+}
+
+/**
+ * The C++ sessions program (bench/real_programs) captured at its READY line, with its images'
+ * files: `use` runs on them, then the files are closed and the program stopped.
+ */
+export async function withCapturedSessions<T>(
+  use: (snapshot: Snapshot, files: ImageFiles) => T | Promise<T>,
+): Promise<T> {
+  const proc = spawnProcess([built(`${ROOT}/build/real/sessions`, "offline-victims")]);
+  try {
+    await proc.waitForLine((l) => l.startsWith("READY"), 30_000);
+    const snapshot = await captureSnapshot(proc.pid);
+    const files = diskImageFiles(snapshot);
+    try {
+      return await use(snapshot, files);
+    } finally {
+      files.close();
+    }
+  } finally {
+    await proc.stop();
+  }
 }
