@@ -423,6 +423,7 @@ export function slackWords(
     if (allocations.zoneIds[i] === mmap || (requested && requested[i]! >= 0)) continue;
     const size = out[i]!, address = allocations.addresses[i]!;
     if (size >= 16) out[i] = size - 8;
+    if (size >= 56 && words.u64(address + size - 8) === size + 8) out[i] = footedLive(size);
     // Most blocks start with a pointer or a small number: not text. One load decides (from the
     // chunk's window in locals, see MemoryImage.window).
     if (address < ws || address + 8 > we) {
@@ -442,6 +443,20 @@ export function slackWords(
     }
   }
   return out;
+}
+
+/**
+ * The bytes that surely hold live data in a block of usable size U ≥ 56 whose last word is its
+ * chunk's size C = U + 8. That word is glibc's foot: a free chunk in a bin writes its size into
+ * its successor's prev_size, which lies in the last word of this block's usable bytes, and malloc
+ * leaves it as it was. Such a chunk came whole from a bin, and glibc hands out a free chunk whole
+ * also for a request that needs C − 16 bytes (a 16-byte remainder is too small to split): the
+ * request may then be as small as C − 39 bytes (1 when C − 16 is the 32-byte minimum), and the
+ * words past it keep the chunk's earlier life. Seen in libxml2: a dictionary entry (32 bytes
+ * asked) in a 64-byte chunk kept a stale pointer at +0x20 into a lost document.
+ */
+export function footedLive(size: number): number {
+  return Math.ceil((size - 31) / 8) * 8;
 }
 
 /**

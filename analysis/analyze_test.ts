@@ -48,3 +48,20 @@ Deno.test("analyzeHeap() records edges with offsets and why each block is alive"
   assertEquals(rootA.image, "/bin/victim");
   assertEquals(at.A! > 0, true);
 });
+
+Deno.test("analyzeHeap() weakens the tail of a block glibc may have handed out whole (its foot)", () => {
+  // A (56 B, reachable) holds a pointer to O at +0x20 (O is leaked without it). A 56-byte block
+  // is a 64-byte chunk; with the chunk's size in its last word (glibc's foot: it came whole from
+  // a bin, maybe for a request of 25 bytes), the words from +0x20 may be its earlier life's.
+  const status = (foot: boolean) => {
+    const { snapshot, enumeration, at, names } = build();
+    const heap = new DataView(snapshot.memory[1]!.bytes.buffer);
+    const base = snapshot.memory[1]!.start;
+    heap.setBigUint64(at.A! - base + 0x20, BigInt(at.O!), true);
+    if (foot) heap.setBigUint64(at.A! - base + 0x30, 64n, true);
+    const a = analyzeHeap(snapshot, enumeration);
+    return ["O", "K"].map((n) => NODE_STATUS[a.status[names.indexOf(n as "O")]!]);
+  };
+  assertEquals(status(false), ["reachable", "reachable"]);
+  assertEquals(status(true), ["possible", "possible"]);
+});

@@ -116,6 +116,12 @@ static inline int in_ranges(const double *rs, const double *re, uint32_t nr, dou
 static double slack(mem_view *m, double a, double sz, const double *rs, const double *re,
                     uint32_t nr) {
   double out = sz >= 16 ? sz - 8 : sz;
+  if (sz >= 56) { /* footedLive: the last word is glibc's foot, the chunk's size */
+    double foot;
+    if (rdd(m, a + sz - 8, &foot) && foot == sz + 8) {
+      out = (double)(((uint64_t)sz - 31 + 7) / 8 * 8);
+    }
+  }
   const int64_t c = a >= 0 ? find(m, a, 8) : -1;
   if (c < 0 || m->len[c] >= 4294967296.0) return out;
   const uint8_t *p = (const uint8_t *)(uintptr_t)m->ptr[c] + (uint64_t)(a - m->start[c]);
