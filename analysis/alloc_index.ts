@@ -9,7 +9,7 @@
 // of heap span (1.6%). Interior pointers count: any address in [address, address + size) maps to
 // the block.
 
-import { f64Array, i32Array } from "./arrays.ts";
+import { f64Array, i32Array, releaseArrays } from "./arrays.ts";
 import type { AllocationTable } from "./allocation_table.ts";
 
 const BUCKET_SHIFT = 8;
@@ -22,7 +22,8 @@ export class AllocationIndex {
   readonly starts: Float64Array;
   readonly ends: Float64Array;
   readonly min: number;
-  readonly max: number;
+  /** 0 once released: every lookup then finds nothing. */
+  max: number;
   /**
    * Per segment: first covered address (bucket-aligned), end address, offset into `table`. Public
    * (read-only by contract) so that a native scan kernel can run the same lookup.
@@ -89,6 +90,15 @@ export class AllocationIndex {
         table[off + b] = i;
       }
     }
+  }
+
+  /**
+   * Give the index's own arrays back now (analysis/arrays.ts releaseArrays), when nothing will ask
+   * it again: every lookup after finds nothing. `starts` is the allocations' and stays.
+   */
+  release(): void {
+    this.max = 0;
+    releaseArrays(this.ends, this.table);
   }
 
   /** Id of the block whose [address, address+size) holds `value`, or -1. */

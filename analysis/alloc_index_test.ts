@@ -55,3 +55,12 @@ Deno.test("AllocationIndex rejects overlapping blocks", () => {
     ])
   );
 });
+
+Deno.test("AllocationIndex.release() leaves an index that finds nothing", () => {
+  const base = 0x7f00_0000_0000;
+  const idx = new AllocationIndex([{ address: base + 0x10, size: 24, zone: "z" }]);
+  assertEquals(idx.lookup(base + 0x10), 0);
+  idx.release();
+  assertEquals(idx.lookup(base + 0x10), -1);
+  assertEquals(idx.starts.length, 1); // the allocations' own column stays
+});

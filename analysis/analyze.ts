@@ -15,7 +15,7 @@
 //
 // Each phase is linear in the bytes or blocks it touches; see each module for its complexity.
 
-import { copyF64, f64Array, i32Array, prepareArrays, u32Array } from "./arrays.ts";
+import { copyF64, f64Array, i32Array, prepareArrays, releaseArrays, u32Array } from "./arrays.ts";
 import { AllocationIndex } from "./alloc_index.ts";
 import { AllocationTable } from "./allocation_table.ts";
 import { analyzeGraph, PhaseTimer, type Progress } from "./analyze_graph.ts";
@@ -84,9 +84,9 @@ export interface AnalyzeOptions {
   dominators?: boolean;
   /**
    * Give the pages of a piece of copied memory back now (ffi/copy_buffers.ts discardCopied: true
-   * when it did). With it, the heap's copy is dropped as soon as every block is classified (the
-   * leaked blocks' first bytes are kept in `leakedPrefix`), so that the dominators and the output
-   * reuse its pages, warm, instead of faulting in fresh memory. Leave it out when the caller reads
+   * when it did). With it, the heap's copy is dropped as soon as the leaked blocks are known
+   * (after reachability; their first bytes are kept in `leakedPrefix`), so that classification,
+   * the dominators and the output reuse its pages, warm, instead of faulting in fresh memory. Leave it out when the caller reads
    * blocks' bytes after the analysis (`heapscope why`: graph.bytes).
    */
   discard?: (bytes: Uint8Array) => boolean;
@@ -233,6 +233,14 @@ export function analyzeHeap(
       cxxRuntime: snapshot.images.some((i) => CXX_RUNTIME.test(i.path)),
       found,
     }));
+  // Nothing looks a block up or reads what the recognisers found after this (the slack is
+  // weakFrom's, and stays): given back before the graph's arrays are made.
+  index.release();
+  if (found) {
+    const { candidates: c, vtables, rbNodes } = found;
+    releaseArrays(c.r, c.x, c.kind, c.a, c.b, vtables.block, vtables.word, rbNodes.block);
+    releaseArrays(rbNodes.parent, found.hashRefs);
+  }
 
   const graph = phases.run("graph", () =>
     nativeGraph({
@@ -268,8 +276,8 @@ export function analyzeHeap(
   // The first bytes of leaked blocks, so that the copied memory can be dropped early: here (with
   // opts.discard) or by the caller (releaseMemory).
   let leakedPrefix: BlockPrefixes | undefined;
-  const classified = (status: Uint8Array) => {
-    leakedPrefix = leakedPrefixes(memory, allocations, status);
+  const reached = (state: Uint8Array) => {
+    leakedPrefix = leakedPrefixes(memory, allocations, state);
     if (!opts.discard) return;
     dropHeapCopy(snapshot, memory, heap.heapRanges, namer, opts.discard);
     prepareArrays(allocations.length * (ARRAY_BYTES_PER_BLOCK - ARRAY_BYTES_BEFORE_DROP));
@@ -280,7 +288,7 @@ export function analyzeHeap(
     dominators: opts.dominators,
     holders,
     dominatorTree: kernel.dominatorTree,
-    classified,
+    reached,
   }, phases);
   leakedPrefix ??= leakedPrefixes(memory, allocations, result.status);
 
@@ -307,7 +315,10 @@ export function analyzeHeap(
   };
 }
 
-/** Up to LEAKED_PREFIX_BYTES of each leaked block (by `status`), copied out of `memory`. O(n). */
+/**
+ * Up to LEAKED_PREFIX_BYTES of each leaked block (`isLeaked(status[i])`: a final status, or the
+ * reachability's state), copied out of `memory`. O(n).
+ */
 function leakedPrefixes(
   memory: MemoryImage,
   allocations: AllocationTable,
@@ -355,7 +366,10 @@ const CXX_RUNTIME = /\/lib(std)?c\+\+[^/]*\.(so|dylib)/;
  * source (analysis/arrays.ts prepareArrays), which may fault them in ahead of use.
  */
 const ARRAY_BYTES_PER_BLOCK = 240;
-/** Of those, the bytes asked for before the blocks are classified (~96 on the same workload). */
+/**
+ * Of those, the bytes asked for before the leaked blocks are known and the copy goes (~106 on the
+ * same workload, the index's ~11 among them, given back after the types).
+ */
 const ARRAY_BYTES_BEFORE_DROP = 100;
 
 /**

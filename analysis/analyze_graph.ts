@@ -41,10 +41,12 @@ export interface GraphOptions {
   /** The dominator tree's implementation (default: analysis/dominators.ts's). */
   dominatorTree?: DominatorKernel;
   /**
-   * Called once each block's status is known, before attribution and the dominators (the native
-   * analysis keeps the leaked blocks' first bytes then and drops the heap's copy).
+   * Called once it is known which blocks are leaked (`isLeaked(state[i])`: after reachability,
+   * before classification splits them into leaks and cycles): the native analysis keeps the
+   * leaked blocks' first bytes then and drops the heap's copy, so that classification, attribution
+   * and the dominators make their arrays in its pages.
    */
-  classified?: (status: Uint8Array) => void;
+  reached?: (state: Uint8Array) => void;
 }
 
 /** Reachability, leaks, cycles and attribution of `graph`. */
@@ -54,13 +56,13 @@ export function analyzeGraph(
   phases = new PhaseTimer(),
 ): GraphAnalysis {
   const reach = phases.run("reachability", () => reachability(graph));
+  opts.reached?.(reach.state);
   const c = phases.run("classify", () =>
     classify(graph.edges, reach.state, {
       addresses: graph.nodes.address,
       allocatedAt: opts.allocatedAt,
       preferred: opts.preferred,
     }));
-  opts.classified?.(c.status);
   const owner = phases.run("attribute", () => attributeLeaks(graph.edges, c.status, c.leak));
   const dom = opts.dominators === false
     ? undefined

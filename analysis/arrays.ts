@@ -24,16 +24,22 @@ export type ZeroedMemory = ((bytes: number, sparse?: boolean) => ArrayBuffer | u
 
 let source: ZeroedMemory | undefined;
 
-/** Use `s` for every big array from now on (undefined: plain typed arrays). */
-export function useZeroedMemory(s: ZeroedMemory | undefined): void {
-  source = s;
-}
-
 /** Arrays smaller than this are plain (a mapping per array costs more than their faults). */
 const BIG = 1 << 20;
+let smallest = BIG;
+
+/**
+ * Use `s` for every big array from now on (undefined: plain typed arrays). `minBytes`: the
+ * smallest array it gives (tests pass 0, so that a small heap's arrays are released as a big
+ * one's are).
+ */
+export function useZeroedMemory(s: ZeroedMemory | undefined, minBytes = BIG): void {
+  source = s;
+  smallest = minBytes;
+}
 
 function zeroed(bytes: number, sparse = false): ArrayBuffer | undefined {
-  return bytes >= BIG && source ? source(bytes, sparse) : undefined;
+  return bytes >= smallest && source ? source(bytes, sparse) : undefined;
 }
 
 /**

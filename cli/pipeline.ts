@@ -109,7 +109,7 @@ export interface AnalyseOptions {
   /** file:line of code addresses (a saved source's; default: the live process's files). */
   frameLines?: (pcs: readonly number[]) => ReadonlyMap<number, string>;
   /**
-   * Drop the heap's copy as soon as every block is classified (analysis/analyze.ts's `discard`):
+   * Drop the heap's copy as soon as the leaked blocks are known (analysis/analyze.ts's `discard`):
    * for callers that read no block's bytes after the analysis.
    */
   dropHeapCopy?: boolean;
