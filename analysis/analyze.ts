@@ -360,17 +360,21 @@ function dropHeapCopy(
 const CXX_RUNTIME = /\/lib(std)?c\+\+[^/]*\.(so|dylib)/;
 
 /**
- * About how many bytes of arrays the phases after enumeration ask for per block (~260 on the
- * 10^6-block workload of bench/big_heap.sh, counted by wrapping the array source; a little less,
- * as what is faulted in ahead and never asked for counts in the peak RSS). A hint for the array
- * source (analysis/arrays.ts prepareArrays), which may fault them in ahead of use.
+ * About how many bytes of arrays the phases after enumeration ask the arena for per block (~190
+ * on the 10^6- and 10^7-block workloads of bench/big_heap.sh, read from the arena's counters; a
+ * little more, as what is faulted in ahead and never asked for counts in the peak RSS, and the
+ * scan's edge lists have their own sparse mappings). A hint for the array source
+ * (analysis/arrays.ts prepareArrays), which may fault them in ahead of use.
  */
-const ARRAY_BYTES_PER_BLOCK = 240;
+const ARRAY_BYTES_PER_BLOCK = 200;
 /**
- * Of those, the bytes asked for before the leaked blocks are known and the copy goes (~106 on the
- * same workload, the index's ~11 among them, given back after the types).
+ * Of those, the bytes faulted in ahead before the leaked blocks are known and the copy goes. ~67
+ * are asked for by then (the index's ~11 among them, given back after the types), but what is
+ * faulted in ahead counts in the peak RSS from the scan on, where the copy, the index and the
+ * edges are all resident: 70 made the 10^7 workload's peak 3555 MB at the scan, 40 makes it
+ * ~3470 MB at the reachability, in the same time.
  */
-const ARRAY_BYTES_BEFORE_DROP = 100;
+const ARRAY_BYTES_BEFORE_DROP = 40;
 
 /**
  * Each root reference's holder for the dominator tree: its name without the offset inside the

@@ -70,8 +70,8 @@ export function prepareArrays(bytes: number): void {
   source?.prepare?.(bytes);
 }
 
-export function u8Array(n: number): Uint8Array {
-  const b = zeroed(n);
+export function u8Array(n: number, sparse = false): Uint8Array {
+  const b = zeroed(n, sparse);
   return b ? new Uint8Array(b, 0, n) : new Uint8Array(n);
 }
 
@@ -85,8 +85,8 @@ export function i32Array(n: number): Int32Array {
   return b ? new Int32Array(b, 0, n) : new Int32Array(n);
 }
 
-export function u32Array(n: number): Uint32Array {
-  const b = zeroed(n * 4);
+export function u32Array(n: number, sparse = false): Uint32Array {
+  const b = zeroed(n * 4, sparse);
   return b ? new Uint32Array(b, 0, n) : new Uint32Array(n);
 }
 

@@ -18,7 +18,14 @@ import {
   TS_SCAN_KERNEL,
   type WalkKernel,
 } from "../analysis/mod.ts";
-import { f64Array, grownU32, grownU8, u32Array, u8Array } from "../analysis/arrays.ts";
+import {
+  f64Array,
+  grownU32,
+  grownU8,
+  prefaultArrays,
+  u32Array,
+  u8Array,
+} from "../analysis/arrays.ts";
 import { nativeDominatorTree } from "./graph_kernel.ts";
 import { nativeRecogniseKernel } from "./recognise_kernel.ts";
 import { shim } from "./shim.ts";
@@ -90,8 +97,15 @@ function _scanBlocks(
   const n = allocations.length;
   if (n === 0 || !_aligned(memory)) return TS_SCAN_KERNEL.scanBlocks(memory, index, allocations);
   const addresses = allocations.addresses, sizes = allocations.sizes;
-  let cap = Math.max(1024, n * 2);
-  let target = u32Array(cap), offset = u32Array(cap), exact = u8Array(cap);
+  // At most one edge per word, and seldom more than a few per block: the lists are sized at
+  // min(words, 6n) up front, sparse (only the pages the scan writes cost memory, the first 2n
+  // faulted in ahead, off this thread), so that they are not grown. Growing copied them, and at
+  // 10^7 blocks the old and new lists side by side were the run's peak RSS (bench/RESULTS.md).
+  let words = 0;
+  for (let i = 0; i < n; i++) words += Math.floor(sizes[i]! / 8);
+  let cap = Math.max(1024, Math.min(words, 6 * n));
+  let target = u32Array(cap, true), offset = u32Array(cap, true), exact = u8Array(cap, true);
+  prefaultArrays(Math.min(cap, 2 * n), target, offset, exact);
   const grow = () => {
     cap = Math.ceil(cap * 1.5);
     target = grownU32(target, cap);

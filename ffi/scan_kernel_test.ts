@@ -31,7 +31,8 @@ function native(): ScanKernel {
 }
 
 /** Both kernels' edges and root hits on the same heap, compared field by field. */
-function assertSameScan(snapshot: Snapshot, heap: HeapEnumeration, label: string): void {
+/** Asserts the two kernels agree; returns how many block edges they found. */
+function assertSameScan(snapshot: Snapshot, heap: HeapEnumeration, label: string): number {
   const memory = new MemoryImage(snapshot.memory);
   const index = new AllocationIndex(heap.allocations);
   const c = native();
@@ -51,6 +52,7 @@ function assertSameScan(snapshot: Snapshot, heap: HeapEnumeration, label: string
     TS_SCAN_KERNEL.scanRanges(memory, index, ranges),
     `${label}: root hits differ`,
   );
+  return a.target.length;
 }
 
 /** What an analysis found, as data (its graph carries functions, which compare by reference). */
@@ -107,8 +109,15 @@ Deno.test("native kernel equals the TypeScript kernel on the glibc fixture and m
   assert(compared > 50, `only ${compared} mutations enumerated`);
 });
 
-/** Random blocks and pointers over several chunks, some blocks across chunk ends or not copied. */
-function randomHeap(seed: number, blocks: number): { snapshot: Snapshot; heap: HeapEnumeration } {
+/**
+ * Random blocks and pointers over several chunks, some blocks across chunk ends or not copied;
+ * `pointers`: the share of words that point into a block.
+ */
+function randomHeap(
+  seed: number,
+  blocks: number,
+  pointers = 0.3,
+): { snapshot: Snapshot; heap: HeapEnumeration } {
   let s = seed;
   const rand = () => {
     s = (s * 1103515245 + 12345) % 2147483648;
@@ -128,9 +137,9 @@ function randomHeap(seed: number, blocks: number): { snapshot: Snapshot; heap: H
   const view = new DataView(bytes.buffer);
   for (let off = 0; off + 8 <= span; off += 8) {
     const r = rand();
-    const v = r < 0.3
+    const v = r < pointers
       ? addrs[Math.floor(rand() * blocks)]! + Math.floor(rand() * 24)
-      : r < 0.35
+      : r < pointers + 0.05
       ? base + Math.floor(rand() * span)
       : Math.floor(rand() * 2 ** 40);
     view.setUint32(off, v % 4294967296, true);
@@ -150,6 +159,12 @@ Deno.test("native kernel equals the TypeScript kernel on random heaps (edge buff
   for (const seed of [1, 2, 3]) {
     const { snapshot, heap } = randomHeap(seed, 5_000);
     assertSameScan(snapshot, heap, `seed ${seed}`);
+  }
+  // Over 6 edges per block: past the lists' first size (ffi/scan_kernel.ts), so they are grown.
+  for (const seed of [4, 5]) {
+    const { snapshot, heap } = randomHeap(seed, 5_000, 0.6);
+    const edges = assertSameScan(snapshot, heap, `seed ${seed}, dense`);
+    assert(edges > 6 * 5_000, `${edges} edges: the lists were not grown`);
   }
 });
 
