@@ -101,7 +101,7 @@ for N in $SIZES; do
   sweep_cold_ms=$(awk '/^cold_ms/{print $2}' "$R/sweep.out")
   sweep_warm_ms=$(awk '/^warm_ms/{print $2}' "$R/sweep.out" | sort -g | head -1)
 
-  log "$W N=$N: heapscope (CLI, --graph all)"
+  log "$W N=$N: heapscope (CLI, default output)"
   load=$(cut -d' ' -f1-3 /proc/loadavg)
   t0=$(now_ms)
   rc=0
