@@ -412,7 +412,9 @@ function rootHolders(
  * so the last word is unused, and may hold a stale pointer from the memory's earlier life, for
  * every r ≤ U − 8: a reference found only there is weak evidence. A block that holds a C string
  * (strdup, xmlStrndup: at least MIN_TEXT printable bytes and a NUL) was asked for the string's
- * length: the words after its NUL are weak too. Mmapped chunks are fresh from the kernel (zero),
+ * length: the words from the one its NUL lies in are weak too (past the NUL, that word's bytes
+ * are the memory's earlier life: a stale pointer with only its low byte overwritten by the NUL
+ * still looks like one). Mmapped chunks are fresh from the kernel (zero),
  * and a recorded block's requested size is known: none there. O(blocks · text bytes).
  */
 export function slackWords(
@@ -457,7 +459,7 @@ export function slackWords(
       ? textInWords(W, k, Math.min(size, 256))
       : textLength(memory, address, size);
     if (text >= MIN_TEXT && !mapped(words.u64(address) ?? 0)) {
-      out[i] = Math.min(out[i]!, Math.ceil((text + 1) / 8) * 8);
+      out[i] = Math.min(out[i]!, Math.floor((text + 1) / 8) * 8);
     }
   }
   return out;

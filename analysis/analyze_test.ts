@@ -65,3 +65,17 @@ Deno.test("analyzeHeap() weakens the tail of a block glibc may have handed out w
   assertEquals(status(false), ["reachable", "reachable"]);
   assertEquals(status(true), ["possible", "possible"]);
 });
+
+Deno.test("analyzeHeap() weakens the word a C string's NUL lies in (a stale pointer's low byte)", () => {
+  // A holds "abcdefgh" and its NUL at +8, the NUL the low byte of a stale word that points into
+  // K (K's range holds an address ending in 00): that word is not the program's.
+  const { snapshot, enumeration, at, names } = build();
+  const heap = new DataView(snapshot.memory[1]!.bytes.buffer);
+  const base = snapshot.memory[1]!.start;
+  const inK = Math.ceil(at.K! / 256) * 256;
+  assertEquals(inK < at.K! + 0x38, true);
+  new TextEncoder().encode("abcdefgh").forEach((c, i) => heap.setUint8(at.A! - base + i, c));
+  heap.setBigUint64(at.A! - base + 8, BigInt(inK), true);
+  const a = analyzeHeap(snapshot, enumeration);
+  assertEquals(NODE_STATUS[a.status[names.indexOf("K")]!], "possible");
+});

@@ -338,7 +338,13 @@ function _round(
         break;
       case KIND_POOL:
         if (!live(r, x, 16)) break;
-        weak.set(t, Math.min(weak.get(t) ?? weakFromInitial[t]!, a - addresses[t]!));
+        // The word holding `free` is partly spare: the last string's NUL may have overwritten
+        // only the low byte of a stale pointer (libxml2's dictionary, seen keeping a lost
+        // document's table). Weak from the word `free` lies in.
+        weak.set(
+          t,
+          Math.min(weak.get(t) ?? weakFromInitial[t]!, Math.floor((a - addresses[t]!) / 8) * 8),
+        );
         break;
       case KIND_INLINE:
         if (!live(r, x, 32)) break;

@@ -85,6 +85,10 @@ Deno.test("recogniseContainers() marks a bump pool's spare part weak, a triple i
   );
   assert.equal(r.weakFrom[1], 0x40);
   assert.equal(r.scanSize[1], 104, "weak, not removed");
+  // free = +0x43 (the last string's NUL at +0x42): the word at +0x40 is partly spare, weak too.
+  const mid = memory(new Map([[BASE + 0x408, BASE + 0x443], [BASE + 0x410, BASE + 0x400 + 96]]));
+  const p = recogniseContainers(mid, addresses, sizes, sizes.slice(), refs([[BASE + 0x408, 1, 1]]));
+  assert.equal(p.weakFrom[1], 0x40);
   // A vector triple found in the holder's spare part (past its live bytes) is ignored.
   const m = memory(
     new Map([[BASE + 0xf0, BASE + 0x400], [BASE + 0xf8, BASE + 0x400], [

@@ -110,8 +110,9 @@ static inline int in_ranges(const double *rs, const double *re, uint32_t nr, dou
   return 0;
 }
 
-/* The live bytes slackWords gives a block of size sz at a (its usable size less its last word, or
- * its C string and NUL rounded up to words), read from the chunk's window as the TypeScript loop
+/* The live bytes slackWords gives a block of size sz at a (its usable size less its last word,
+ * its last three when it ends with glibc's foot, or the whole words before its C string's NUL's),
+ * read from the chunk's window as the TypeScript loop
  * does: none for a chunk of 4 GiB or more. */
 static double slack(mem_view *m, double a, double sz, const double *rs, const double *re,
                     uint32_t nr) {
@@ -141,7 +142,7 @@ static double slack(mem_view *m, double a, double sz, const double *rs, const do
   uint64_t w;
   memcpy(&w, p, 8);
   if (text >= 3 && !in_ranges(rs, re, nr, (double)w)) {
-    const double keep = (double)((text + 8) / 8 * 8); /* Math.ceil((text + 1) / 8) * 8 */
+    const double keep = (double)((text + 1) / 8 * 8); /* Math.floor((text + 1) / 8) * 8 */
     if (keep < out) out = keep;
   }
   return out;
