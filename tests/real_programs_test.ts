@@ -51,11 +51,10 @@ Deno.test("real programs: heapscope finds what valgrind finds, per site at exit,
       cpp.heapscopeAttach <= cpp.valgrindAttach + cpp.valgrindAttachPossible,
     out,
   );
-  // libxml2: what stale words hide attached is flagged possible, not lost. Both documents in 60 of
-  // 60 attaches (331–352 blocks: libxml2 seeds its dictionary hash from the clock, so how many
-  // collision entries it allocates changes from run to run). A stale pointer in the slack of a
-  // chunk glibc handed out whole (a dictionary entry) is weak evidence when the chunk's foot shows
-  // (README ³); a chunk that lost its foot could still hide a document: at least one, always.
+  // libxml2: what stale words hide attached is flagged possible, not lost: both documents (341
+  // blocks) in 59 of 60 attaches alone (README ³: a stale pointer in the slack of a chunk glibc
+  // handed out whole, or under a dictionary string's NUL, is weak evidence now). A chunk that
+  // lost its foot could still hide a document: at least one, always.
   const xml = row("libxml2");
   assert.ok(
     xml.heapscopeAttach + xml.heapscopeAttachPossible >= 0.45 * xml.valgrindAttach,
