@@ -52,7 +52,7 @@ Deno.test("real programs: heapscope finds what valgrind finds, per site at exit,
     out,
   );
   // libxml2: what stale words hide attached is flagged possible, not lost: both documents (341
-  // blocks) in 59 of 60 attaches alone (README ³: a stale pointer in the slack of a chunk glibc
+  // blocks) in 119 of 120 attaches alone (README ³: a stale pointer in the slack of a chunk glibc
   // handed out whole, or under a dictionary string's NUL, is weak evidence now). A chunk that
   // lost its foot could still hide a document: at least one, always.
   const xml = row("libxml2");
