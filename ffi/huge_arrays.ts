@@ -16,8 +16,12 @@ import { shim } from "./shim.ts";
 
 /** Address space the arena reserves (nothing is committed until used); smaller if refused. */
 const ARENA_RESERVE = [2 ** 40, 2 ** 36, 2 ** 33];
-/** The helper keeps at least this much faulted in past the last array handed out. */
-const ARENA_WINDOW = 32 * 2 ** 20;
+/**
+ * The helper keeps at least this much faulted in past the last array handed out (beyond what the
+ * analysis said it will ask for: prepareArrays). It is resident at the peak: 32 MiB cost ~25 MB
+ * of peak RSS against 8, in the same time (bench/RESULTS.md, sixth session).
+ */
+const ARENA_WINDOW = 8 * 2 ** 20;
 
 const unmapper = new FinalizationRegistry<
   { ptr: bigint; mapped: bigint; arena?: bigint }
