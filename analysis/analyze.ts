@@ -86,8 +86,9 @@ export interface AnalyzeOptions {
    * Give the pages of a piece of copied memory back now (ffi/copy_buffers.ts discardCopied: true
    * when it did). With it, the heap's copy is dropped as soon as the leaked blocks are known
    * (after reachability; their first bytes are kept in `leakedPrefix`), so that classification,
-   * the dominators and the output reuse its pages, warm, instead of faulting in fresh memory. Leave it out when the caller reads
-   * blocks' bytes after the analysis (`heapscope why`: graph.bytes).
+   * the dominators and the output reuse its pages, warm, instead of faulting in fresh memory.
+   * Leave it out when the caller reads blocks' bytes after the analysis (`heapscope why`:
+   * graph.bytes).
    */
   discard?: (bytes: Uint8Array) => boolean;
 }
@@ -412,10 +413,11 @@ function rootHolders(
  * so the last word is unused, and may hold a stale pointer from the memory's earlier life, for
  * every r ≤ U − 8: a reference found only there is weak evidence. A block that holds a C string
  * (strdup, xmlStrndup: at least MIN_TEXT printable bytes and a NUL) was asked for the string's
- * length: the words from the one its NUL lies in are weak too (past the NUL, that word's bytes
- * are the memory's earlier life: a stale pointer with only its low byte overwritten by the NUL
- * still looks like one). Mmapped chunks are fresh from the kernel (zero),
- * and a recorded block's requested size is known: none there. O(blocks · text bytes).
+ * length: the words from the one holding the first byte past its NUL are weak too (that word's
+ * bytes past the NUL are the memory's earlier life: a stale pointer with only its low byte
+ * overwritten by the NUL still looks like one). A block whose last word is glibc's foot keeps its last three words weak
+ * (footedLive). Mmapped chunks are fresh from the kernel (zero), and a recorded block's requested
+ * size is known: none there. O(blocks · text bytes).
  */
 export function slackWords(
   allocations: AllocationTable,
@@ -471,9 +473,11 @@ export function slackWords(
  * its successor's prev_size, which lies in the last word of this block's usable bytes, and malloc
  * leaves it as it was. Such a chunk came whole from a bin, and glibc hands out a free chunk whole
  * also for a request that needs C − 16 bytes (a 16-byte remainder is too small to split): the
- * request may then be as small as C − 39 bytes (1 when C − 16 is the 32-byte minimum), and the
- * words past it keep the chunk's earlier life. Seen in libxml2: a dictionary entry (32 bytes
- * asked) in a 64-byte chunk kept a stale pointer at +0x20 into a lost document.
+ * request may then be as small as C − 39 bytes, and the words past it keep the chunk's earlier
+ * life. Seen in libxml2: a dictionary entry (32 bytes asked) in a 64-byte chunk kept a stale
+ * pointer at +0x20 into a lost document. Not for U = 40: given whole for the 32-byte minimum
+ * chunk, the request may be anything up to 24 bytes, and a 24-byte node (OpenSSL's lhash in
+ * nginx) uses all of it: its pointers would turn weak.
  */
 export function footedLive(size: number): number {
   return Math.ceil((size - 31) / 8) * 8;
