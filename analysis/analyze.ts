@@ -33,7 +33,14 @@ import { RootNamer } from "./root_names.ts";
 import type { Recognised } from "./recognise_kernel.ts";
 import { MemoryImage, NO_WINDOW } from "./memory.ts";
 import { collectRoots, subtract } from "./roots.ts";
-import { type EdgeSet, type RangeHits, type ScanKernel, TS_SCAN_KERNEL } from "./scan.ts";
+import {
+  type EdgeSet,
+  edgeSources,
+  type RangeHits,
+  type ScanKernel,
+  SourceCursor,
+  TS_SCAN_KERNEL,
+} from "./scan.ts";
 import {
   type Analysis,
   type HeapEnumeration,
@@ -256,6 +263,14 @@ export function analyzeHeap(
       skipped: live.skipped,
       types,
     }));
+  // The live bytes are in the edges' flags now: given back before reachability, the run's peak
+  // (16 bytes a block). Never the allocation table's own sizes, which scanSize is when nothing
+  // narrowed them.
+  releaseArrays(
+    ...[live.scanSize, live.weakFrom, found?.slack].filter((a): a is Float64Array =>
+      a !== undefined && a !== allocations.sizes
+    ),
+  );
   const allocatedAt = opts.recorded ? allocationTimes(allocations, opts.recorded) : undefined;
   // Lines only for the frames that hold a root (the symbolizer then loads only their images).
   if (opts.frameLines) {
@@ -300,7 +315,8 @@ export function analyzeHeap(
     heap: { ...heap, warnings },
     ...(requested ? { requested } : {}),
     leakedPrefix,
-    edgeSource: graph.edgeSource,
+    // Made now, past the peak (4 bytes an edge): the graph's CSR holds the same.
+    edgeSource: edgeSources(graph.edges.start),
     edgeTarget: graph.edges.target,
     edgeOffset: graph.edges.offset,
     roots: phases.run("root-names", () => firstRootRefs(graph, result.rootRef, namer)),
@@ -549,12 +565,13 @@ export function scanReferences(
 ): References {
   const m = edges.target.length;
   const addresses = allocations.addresses;
-  const { source, target, offset, exact, start } = edges;
+  const { target, offset, exact, start } = edges;
   const hitAddress = hits.address, hitTarget = hits.target;
+  const source = new SourceCursor(start);
   return {
     count: m + hitTarget.length,
-    where: (r) => r < m ? addresses[source[r]!]! + offset[r]! : hitAddress[r - m]!,
-    holder: (r) => r < m ? source[r]! : -1,
+    where: (r) => r < m ? addresses[source.of(r)]! + offset[r]! : hitAddress[r - m]!,
+    holder: (r) => r < m ? source.of(r) : -1,
     target: (r) => r < m ? target[r]! : hitTarget[r - m]!,
     exact: (r) => r < m ? exact[r]! : -1,
     raw: { addresses, start, target, offset, exact, hitAddress, hitTarget },

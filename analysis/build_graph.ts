@@ -5,7 +5,7 @@
 // a word that may be malloc's slack or a pool's spare part) and interior (not to its target's
 // start). O(references).
 
-import { f64Array, i32Array, u32Array, u8Array } from "./arrays.ts";
+import { f64Array, i32Array, releaseArrays, u32Array, u8Array } from "./arrays.ts";
 import type { AllocationTable } from "./allocation_table.ts";
 import {
   EDGE_INTERIOR,
@@ -36,18 +36,19 @@ export interface NativeGraphInput {
 }
 
 /**
- * The graph, and the source of each of its edges. `blockEdges` is consumed: the edges that count
- * are compacted in place into its arrays (at 10^6 blocks a copy would be ~30 MB of fresh memory),
- * which the graph then holds; nothing may read the scan's edges afterwards.
+ * The graph. `blockEdges` is consumed: the edges that count are compacted in place into its
+ * `target` and `offset` (at 10^6 blocks a copy would be ~30 MB of fresh memory), which the graph
+ * then holds; its `exact` and `start` are given back (releaseArrays), and nothing may read the
+ * scan's edges afterwards.
  */
-export function nativeGraph(input: NativeGraphInput): HeapGraph & { edgeSource: Uint32Array } {
+export function nativeGraph(input: NativeGraphInput): HeapGraph {
   const { memory, allocations, blockEdges: be, scanSize, weakFrom, skipped } = input;
   const n = allocations.length;
   const addresses = allocations.addresses;
   const m0 = be.target.length;
   const start = u32Array(n + 1);
   // In place: edge m is written only after edge e ≥ m was read.
-  const target = be.target, offset = be.offset, source = be.source, exact = be.exact;
+  const target = be.target, offset = be.offset, exact = be.exact;
   const flags = u8Array(m0);
   let m = 0;
   for (let v = 0; v < n; v++) {
@@ -61,13 +62,13 @@ export function nativeGraph(input: NativeGraphInput): HeapGraph & { edgeSource: 
       const t = target[e]!;
       target[m] = t;
       offset[m] = off;
-      source[m] = v;
       // Interior unless the word is the target's start (the scan said which).
       flags[m] = (exact[e] ? 0 : EDGE_INTERIOR) | (off >= weak ? EDGE_WEAK : 0);
       m++;
     }
   }
   start[n] = m;
+  releaseArrays(exact, be.start);
   return {
     nodes: {
       count: n,
@@ -85,7 +86,6 @@ export function nativeGraph(input: NativeGraphInput): HeapGraph & { edgeSource: 
       offset: offset.subarray(0, m),
       flags: flags.subarray(0, m),
     },
-    edgeSource: source.subarray(0, m),
     roots: graphRoots(input),
     bytes: (id, max) => memory.slice(addresses[id]!, Math.min(max, allocations.sizes[id]!)),
     warnings: [],

@@ -10,7 +10,7 @@
 // Attribution gives every leaked node to exactly one direct leak (multi-source BFS, O(V + E)), so
 // the totals shown per direct leak add up.
 
-import { copyI32, i32Array, u32Array, u8Array } from "./arrays.ts";
+import { copyI32, i32Array, releaseArrays, u32Array, u8Array } from "./arrays.ts";
 import { stronglyConnected } from "./scc.ts";
 import { EDGE_INTERIOR, EDGE_WEAK, type GraphEdges, type HeapGraph } from "./graph.ts";
 import {
@@ -29,7 +29,8 @@ export type EdgeCsr = Pick<GraphEdges, "start" | "target"> & { flags?: Uint8Arra
  * Breadth-first search from `seeds`. Returns, per node, -2 when not reached, -1 when a seed, else
  * the id of the node that first reached it (the retainer shown in "why is this alive"). Edges
  * with any bit of `skip` in their flags are not followed. Nodes already reached in `from` (a
- * previous search) are taken as reached, with their retainers.
+ * previous search) are taken as reached, with their retainers; `inPlace`: `from` itself is
+ * extended and returned (no copy at the peak), else it is left as it was.
  */
 export function floodFill(
   nodeCount: number,
@@ -37,8 +38,9 @@ export function floodFill(
   seeds: Iterable<number>,
   skip = 0,
   from?: Int32Array,
+  inPlace = false,
 ): Int32Array {
-  const via = from ? copyI32(from) : i32Array(nodeCount).fill(-2);
+  const via = from ? (inPlace ? from : copyI32(from)) : i32Array(nodeCount).fill(-2);
   const queue = u32Array(nodeCount);
   let head = 0, tail = 0;
   if (from) { for (let v = 0; v < nodeCount; v++) if (from[v] !== -2) queue[tail++] = v; }
@@ -58,6 +60,7 @@ export function floodFill(
       queue[tail++] = w;
     }
   }
+  releaseArrays(queue);
   return via;
 }
 
@@ -82,16 +85,16 @@ export function reachability(graph: HeapGraph): Reachability {
     else strongSeeds.push(t);
   }
   const strong = floodFill(n, graph.edges, strongSeeds, EDGE_WEAK);
+  const state = u8Array(n);
+  for (let v = 0; v < n; v++) state[v] = strong[v] !== -2 ? STATUS_REACHABLE : STATUS_LEAKED;
   const hasWeak = weakSeeds.length > 0 ||
     (graph.edges.flags?.some((f) => (f & EDGE_WEAK) !== 0) ?? false);
-  const all = hasWeak ? floodFill(n, graph.edges, weakSeeds, 0, strong) : strong;
-  const state = u8Array(n);
-  for (let v = 0; v < n; v++) {
-    state[v] = strong[v] !== -2
-      ? STATUS_REACHABLE
-      : all[v] !== -2
-      ? STATUS_POSSIBLE
-      : STATUS_LEAKED;
+  // The weak search extends the strong one in place (this is the run's peak: no copy of it).
+  const all = hasWeak ? floodFill(n, graph.edges, weakSeeds, 0, strong, true) : strong;
+  if (hasWeak) {
+    for (let v = 0; v < n; v++) {
+      if (state[v] === STATUS_LEAKED && all[v] !== -2) state[v] = STATUS_POSSIBLE;
+    }
   }
   // The first reference of each node a root reaches directly: strong for reachable nodes, weak
   // for possible ones (what "held by a root" names).

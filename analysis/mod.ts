@@ -13,6 +13,7 @@ export { AllocationIndex } from "./alloc_index.ts";
 export { BlockPrefixes, LEAKED_PREFIX_BYTES } from "./block_prefixes.ts";
 export {
   type EdgeSet,
+  edgeSources,
   finishEdgeSet,
   type RangeHits,
   scanBlocks,

@@ -87,9 +87,12 @@ function scanWords(
   return Math.max(0, k1 - k0) * 4;
 }
 
-/** Every block→block reference, grouped by source in CSR form (edges of v: start[v]..start[v+1]). */
+/**
+ * Every block→block reference, grouped by source in CSR form (edges of v: start[v]..start[v+1]).
+ * An edge's source is not stored (4 bytes an edge, ~180 MB at 10^7 blocks, at the run's peak):
+ * `SourceCursor` finds it from `start`, and `edgeSources` makes the list once the peak is past.
+ */
 export interface EdgeSet {
-  source: Uint32Array;
   target: Uint32Array;
   offset: Uint32Array;
   /** 1 where the word holds its target's start exactly, 0 where it points inside (interior). */
@@ -182,7 +185,7 @@ export function scanBlocks(
 
 /**
  * The EdgeSet of a scan that filled `target`/`offset` (m entries) grouped by source, with
- * `start[v]` the first edge of block v: derives each edge's source from the CSR starts. O(n + m).
+ * `start[v]` the first edge of block v. O(1).
  */
 export function finishEdgeSet(
   start: Uint32Array,
@@ -193,11 +196,7 @@ export function finishEdgeSet(
   unreadable: number,
   bytesScanned: number,
 ): EdgeSet {
-  const n = start.length - 1;
-  const source = u32Array(m);
-  for (let v = 0, e = 0; v < n; v++) for (const stop = start[v + 1]!; e < stop; e++) source[e] = v;
   return {
-    source,
     // Views, not copies: the slack is at most a third, less than a copy's transient peak.
     target: target.subarray(0, m),
     offset: offset.subarray(0, m),
@@ -206,6 +205,44 @@ export function finishEdgeSet(
     unreadable,
     bytesScanned,
   };
+}
+
+/** Each edge's source block (`start` a CSR's n + 1 starts, m its edges). O(n + m). */
+export function edgeSources(start: Uint32Array, m = start[start.length - 1]!): Uint32Array {
+  const n = start.length - 1;
+  const source = u32Array(m);
+  for (let v = 0, e = 0; v < n; v++) {
+    for (const stop = Math.min(m, start[v + 1]!); e < stop; e++) source[e] = v;
+  }
+  return source;
+}
+
+/**
+ * The source block of edge e, from a CSR's starts (n + 1 of them): O(1) for edges asked in order,
+ * as the recognisers do, O(log n) for a jump.
+ */
+export class SourceCursor {
+  #v = 0;
+  constructor(readonly start: Uint32Array) {}
+
+  of(e: number): number {
+    const start = this.start, n = start.length - 1;
+    let v = this.#v;
+    if (v < n && start[v]! <= e) {
+      // Forward by a few blocks (empty ones included) before falling back to a search.
+      for (let k = 0; k < 8 && v < n; k++, v++) {
+        if (e < start[v + 1]!) return this.#v = v;
+      }
+    }
+    // The last v with start[v] <= e and e < start[v + 1].
+    let lo = 0, hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (start[mid]! <= e) lo = mid;
+      else hi = mid - 1;
+    }
+    return this.#v = lo;
+  }
 }
 
 /** A block not wholly copied: its copied parts, through scanRange (slow path, rare). */

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { AllocationIndex } from "./alloc_index.ts";
 import { AllocationTable } from "./allocation_table.ts";
 import { MemoryImage } from "./memory.ts";
-import { scanBlocks, scanRanges } from "./scan.ts";
+import { edgeSources, scanBlocks, scanRanges, SourceCursor } from "./scan.ts";
 
 const H = 0x5555_0000_0000;
 
@@ -30,7 +30,7 @@ function setup() {
 Deno.test("scanBlocks() finds every block→block word with its offset, interior pointers included", () => {
   const { t, memory, index } = setup();
   const e = scanBlocks(memory, index, t);
-  const edges = [...e.source].map((s, i) => [s, e.target[i], e.offset[i]]);
+  const edges = [...edgeSources(e.start)].map((s, i) => [s, e.target[i], e.offset[i]]);
   assert.deepEqual(edges, [[0, 1, 0], [0, 1, 8], [2, 2, 0]]);
   assert.deepEqual([...e.start], [0, 2, 2, 3]);
   assert.equal(e.unreadable, 0);
@@ -56,4 +56,27 @@ Deno.test("scanRanges() reports each root word's address and block", () => {
   assert.deepEqual([...hits.range], [0, 1, 1]);
   assert.deepEqual([...hits.address].map((a) => a - H), [0xc0, 0x10, 0x18]);
   assert.deepEqual([...hits.target], [0, 1, 1]);
+});
+
+Deno.test("SourceCursor finds each edge's source as edgeSources does, in order, backwards and by jumps", () => {
+  // Blocks 0, 3, 4 and 7 have no edges; block 6 has many (more than the cursor steps over).
+  const counts = [0, 2, 1, 0, 0, 3, 20, 0, 1];
+  const start = new Uint32Array(counts.length + 1);
+  for (let v = 0; v < counts.length; v++) start[v + 1] = start[v]! + counts[v]!;
+  const m = start[counts.length]!;
+  const want = edgeSources(start);
+  assert.deepEqual(
+    [...want],
+    counts.flatMap((c, v) => Array<number>(c).fill(v)),
+  );
+  const inOrder = new SourceCursor(start);
+  assert.deepEqual(Array.from({ length: m }, (_, e) => inOrder.of(e)), [...want]);
+  const backwards = new SourceCursor(start);
+  assert.deepEqual(
+    Array.from({ length: m }, (_, e) => backwards.of(m - 1 - e)),
+    [...want].reverse(),
+  );
+  // A fixed pseudo-random order of jumps.
+  const jumps = new SourceCursor(start);
+  for (let k = 0, e = 7; k < 200; k++, e = (e * 17 + 5) % m) assert.equal(jumps.of(e), want[e]);
 });

@@ -11,6 +11,7 @@ import {
   AllocationIndex,
   analyze,
   analyzeHeap,
+  edgeSources,
   enumerateHeap,
   MemoryImage,
   type ScanKernel,
@@ -41,8 +42,9 @@ function assertSameScan(snapshot: Snapshot, heap: HeapEnumeration, label: string
   assertEquals(b, a, `${label}: edges differ`);
   // exact: the word is its target's start (checked against the memory itself).
   const addresses = heap.allocations.addresses;
+  const source = edgeSources(a.start);
   for (let e = 0; e < a.target.length; e++) {
-    const word = memory.u64(addresses[a.source[e]!]! + a.offset[e]!);
+    const word = memory.u64(addresses[source[e]!]! + a.offset[e]!);
     const want = word === addresses[a.target[e]!] ? 1 : 0;
     if (a.exact[e] !== want) assert(false, `${label}: edge ${e} exact ${a.exact[e]}, word ${word}`);
   }
