@@ -6,8 +6,9 @@
 // check, a segment search (last segment cached, else binary search over the few segments), one
 // table load and a forward walk over the at most ~8 blocks that can end inside one bucket (glibc's
 // smallest chunk is 32 bytes). Build is O(n + span / 256); the table costs 4 bytes per 256 bytes
-// of heap span (1.6%). Interior pointers count: any address in [address, address + size) maps to
-// the block.
+// of heap span (1.6%), and nothing per block: a block's end is its address + max(size, 1), from
+// the allocation table's own columns (an array of ends was 8 bytes a block at the run's peak).
+// Interior pointers count: any address in [address, address + size) maps to the block.
 
 import { f64Array, i32Array, releaseArrays } from "./arrays.ts";
 import type { AllocationTable } from "./allocation_table.ts";
@@ -19,8 +20,9 @@ const SEGMENT_GAP = 1 << 20;
 
 export class AllocationIndex {
   readonly count: number;
+  /** The allocations' addresses and sizes (shared, not copied). */
   readonly starts: Float64Array;
-  readonly ends: Float64Array;
+  readonly sizes: Float64Array;
   readonly min: number;
   /** 0 once released: every lookup then finds nothing. */
   max: number;
@@ -40,8 +42,9 @@ export class AllocationIndex {
     const n = allocations.length;
     this.count = n;
     const starts = this.starts = allocations.addresses;
-    const sizes = allocations.sizes;
-    const ends = this.ends = f64Array(n);
+    const sizes = this.sizes = allocations.sizes;
+    // A zero-size block still owns its address (malloc(0) returns a unique pointer).
+    const endOf = (i: number) => starts[i]! + Math.max(sizes[i]!, 1);
     let prevEnd = 0;
     const segBounds: number[] = []; // first block index of each segment
     for (let i = 0; i < n; i++) {
@@ -52,13 +55,10 @@ export class AllocationIndex {
         );
       }
       if (i === 0 || address - prevEnd >= SEGMENT_GAP) segBounds.push(i);
-      // A zero-size block still owns its address (malloc(0) returns a unique pointer).
-      const end = address + Math.max(sizes[i]!, 1);
-      ends[i] = end;
-      prevEnd = end;
+      prevEnd = endOf(i);
     }
     this.min = n > 0 ? starts[0]! : 0;
-    this.max = n > 0 ? ends[n - 1]! : 0;
+    this.max = n > 0 ? endOf(n - 1) : 0;
 
     const segs = segBounds.length;
     this.segStart = f64Array(segs);
@@ -70,9 +70,9 @@ export class AllocationIndex {
       const last = (s + 1 < segs ? segBounds[s + 1]! : n) - 1;
       const base = Math.floor(starts[first]! / BUCKET) * BUCKET;
       this.segStart[s] = base;
-      this.segEnd[s] = ends[last]!;
+      this.segEnd[s] = endOf(last);
       this.segTable[s] = tableLen;
-      tableLen += Math.ceil((ends[last]! - base) / BUCKET);
+      tableLen += Math.ceil((endOf(last) - base) / BUCKET);
     }
     const table = i32Array(tableLen);
     this.table = table;
@@ -82,11 +82,11 @@ export class AllocationIndex {
       const base = this.segStart[s]!;
       const off = this.segTable[s]!;
       const buckets = Math.ceil((this.segEnd[s]! - base) / BUCKET);
-      // Bucket b starts at base + b * BUCKET; entry = first block i with ends[i] > that address.
+      // Bucket b starts at base + b * BUCKET; entry = first block i whose end is above it.
       let i = first;
       for (let b = 0; b < buckets; b++) {
         const at = base + b * BUCKET;
-        while (i < stop - 1 && ends[i]! <= at) i++;
+        while (i < stop - 1 && endOf(i) <= at) i++;
         table[off + b] = i;
       }
     }
@@ -94,11 +94,11 @@ export class AllocationIndex {
 
   /**
    * Give the index's own arrays back now (analysis/arrays.ts releaseArrays), when nothing will ask
-   * it again: every lookup after finds nothing. `starts` is the allocations' and stays.
+   * it again: every lookup after finds nothing. `starts` and `sizes` are the allocations' and stay.
    */
   release(): void {
     this.max = 0;
-    releaseArrays(this.ends, this.table);
+    releaseArrays(this.table);
   }
 
   /** Id of the block whose [address, address+size) holds `value`, or -1. */
@@ -120,8 +120,8 @@ export class AllocationIndex {
       this.#lastSeg = s;
     }
     let i = this.table[this.segTable[s]! + Math.floor((value - segStart[s]!) / BUCKET)]!;
-    const ends = this.ends;
-    while (ends[i]! <= value) i++;
-    return this.starts[i]! <= value ? i : -1;
+    const starts = this.starts, sizes = this.sizes;
+    while (starts[i]! + Math.max(sizes[i]!, 1) <= value) i++;
+    return starts[i]! <= value ? i : -1;
   }
 }

@@ -134,3 +134,21 @@ Deno.test("discardCopied() gives a piece's whole pages back: they read as zeros,
   assertEquals(discardCopied(plain), false);
   assert(plain.every((v) => v === 5));
 });
+
+Deno.test("CopyBuffers.discardUnused() gives back what no piece was taken from, and keeps the pieces", () => {
+  const b = new CopyBuffers([12 << 20], 8 << 20);
+  const prepared = b.preparedBytes;
+  const piece = b.take((12 << 20) - 100);
+  piece.fill(3);
+  const base = address(piece);
+  assert(residentKb(base, prepared) >= (prepared >> 10) - 4096, "all prepared pages faulted in");
+  // The piece ends 100 bytes short of a page: that page is the piece's, the rest goes back.
+  assertEquals(b.discardUnused(), prepared - (12 << 20));
+  const left = residentKb(base, prepared);
+  assert(left <= (12 << 10) + 2048, `${left} kB resident of ${prepared >> 10} kB prepared`);
+  assert(piece.every((v) => v === 3), "the piece's bytes are kept");
+  // Nothing more comes from the prepared block: a later request gets fresh memory.
+  assertEquals(b.take(4096).length, 4096);
+  assertEquals(b.coldBytes, 4096);
+  assertEquals(b.discardUnused(), 0);
+});

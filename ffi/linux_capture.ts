@@ -372,6 +372,8 @@ export async function captureLinuxSnapshot(
     await interrupt.release();
   }
   warnings.push(...table.warnings);
+  // The target runs again: what the copy did not fill goes back before the analysis.
+  buffers.discardUnused();
   if (buffers.coldBytes > 0) {
     warnings.push(
       `${mib(buffers.coldBytes)} of the copy went into memory faulted in during the pause (the ` +

@@ -176,7 +176,7 @@ export const symbols = {
       "u32", // uint32_t first
       "u32", // uint32_t last
       "buffer", // const double *starts
-      "buffer", // const double *ends
+      "buffer", // const double *sizes (a block ends at start + max(size, 1))
       "buffer", // const double *seg_start
       "buffer", // const double *seg_end
       "buffer", // const int32_t *seg_table
@@ -203,7 +203,7 @@ export const symbols = {
       "f64", // double from
       "f64", // double to
       "buffer", // const double *starts
-      "buffer", // const double *ends
+      "buffer", // const double *sizes (a block ends at start + max(size, 1))
       "buffer", // const double *seg_start
       "buffer", // const double *seg_end
       "buffer", // const int32_t *seg_table

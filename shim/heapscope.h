@@ -134,8 +134,9 @@ void hs_close(hs_target *t);
 /* The conservative scan's word loop (shim/scan_kernel.c; analysis/scan.ts is the TypeScript twin).
  * No target involved: pure computation on caller buffers. `mem` holds the copied bytes of
  * [base, base + len), base 8-aligned. The index arrays are AllocationIndex's (analysis/
- * alloc_index.ts): block starts/ends, segment starts/ends/table offsets, the 256-byte bucket table,
- * min and max. Addresses travel as doubles (exact below 2^53).
+ * alloc_index.ts): block starts and sizes (a block ends at start + max(size, 1)), segment
+ * starts/ends/table offsets, the 256-byte bucket table, min and max. Addresses travel as doubles
+ * (exact below 2^53).
  *
  * hs_scan_blocks scans blocks [first, last) (addr/size per block id, all inside `mem`), writing
  * start[i] (first edge of block i) and edges target/offset/exact (1: the word is the target's
@@ -144,7 +145,7 @@ void hs_close(hs_target *t);
  * arrays and call again from the next block. */
 int32_t hs_scan_blocks(const uint8_t *mem, double base, double len, const double *addr,
                        const double *size, uint32_t first, uint32_t last, const double *starts,
-                       const double *ends, const double *seg_start, const double *seg_end,
+                       const double *sizes, const double *seg_start, const double *seg_end,
                        const int32_t *seg_table, uint32_t segs, const int32_t *table, double min,
                        double max, uint32_t *target, uint32_t *offset, uint8_t *exact,
                        uint32_t m0, uint32_t cap, uint32_t *start, double *out);
@@ -153,7 +154,7 @@ int32_t hs_scan_blocks(const uint8_t *mem, double base, double len, const double
  * block: up to `cap` hits (word address, block id). Returns 0 when done, 1 when `cap` was reached:
  * out = {address to call again from, hits written}. */
 int32_t hs_scan_range(const uint8_t *mem, double base, double len, double from, double to,
-                      const double *starts, const double *ends, const double *seg_start,
+                      const double *starts, const double *sizes, const double *seg_start,
                       const double *seg_end, const int32_t *seg_table, uint32_t segs,
                       const int32_t *table, double min, double max, double *hit_address,
                       uint32_t *hit_target, uint32_t cap, double *out);

@@ -11,7 +11,7 @@
 #define BUCKET_SHIFT 8
 
 typedef struct {
-  const double *starts, *ends;
+  const double *starts, *sizes;
   const double *seg_start, *seg_end;
   const int32_t *seg_table;
   uint32_t segs;
@@ -42,13 +42,19 @@ static inline uint64_t slot_of(scan_index *x, uint64_t v) {
   return (uint64_t)x->seg_table[s] + ((v - (uint64_t)x->seg_start[s]) >> BUCKET_SHIFT);
 }
 
+/* Where block i ends: start + max(size, 1) (a zero-size block owns its address), as
+ * AllocationIndex computes it: no array of ends, which was 8 bytes a block at the run's peak. */
+static inline double end_of(const double *starts, const double *sizes, int64_t i) {
+  return starts[i] + (sizes[i] > 1 ? sizes[i] : 1);
+}
+
 /* Same as AllocationIndex.lookup (analysis/alloc_index.ts). */
 static inline int64_t lookup(scan_index *x, uint64_t v) {
   const uint64_t slot = slot_of(x, v);
   if (slot == UINT64_MAX) return -1;
   const double dv = (double)v; /* exact: v < 2^53 here (checked against max) */
   int64_t i = x->table[slot];
-  while (x->ends[i] <= dv) i++;
+  while (end_of(x->starts, x->sizes, i) <= dv) i++;
   return x->starts[i] <= dv ? i : -1;
 }
 
@@ -84,7 +90,7 @@ static inline uint64_t block_scan_bytes(double a_d, double sz_d, uint64_t base) 
 
 /* The state of one hs_scan_blocks call: its inputs, its edge list and the pipeline. */
 typedef struct {
-  const double *addr, *size, *starts, *ends;
+  const double *addr, *size, *starts, *sizes;
   const int32_t *table;
   uint64_t base;
   uint32_t *target, *offset, *start;
@@ -99,7 +105,7 @@ typedef struct {
 static inline void stage_b(scan_pass *p, scan_candidate *c) {
   c->i = c->slot == UINT64_MAX ? -1 : p->table[c->slot];
   if (c->i >= 0) {
-    __builtin_prefetch(&p->ends[c->i]);
+    __builtin_prefetch(&p->sizes[c->i]);
     __builtin_prefetch(&p->starts[c->i]);
     __builtin_prefetch(&p->addr[c->i]);
   }
@@ -113,7 +119,7 @@ static inline int decide(scan_pass *p, double *out) {
   if (c->i < 0) return 0;
   const double dv = (double)c->v;
   int64_t t = c->i;
-  while (p->ends[t] <= dv) t++;
+  while (end_of(p->starts, p->sizes, t) <= dv) t++;
   if (p->starts[t] > dv) return 0;
   for (; p->started <= c->block; p->started++) p->start[p->started] = (uint32_t)p->m;
   if (p->m == p->cap) { /* out of room: block c->block is the next to do, its edges discarded */
@@ -135,19 +141,19 @@ static inline int decide(scan_pass *p, double *out) {
 
 int32_t hs_scan_blocks(const uint8_t *mem, double base_d, double len_d, const double *addr,
                        const double *size, uint32_t first, uint32_t last, const double *starts,
-                       const double *ends, const double *seg_start, const double *seg_end,
+                       const double *sizes, const double *seg_start, const double *seg_end,
                        const int32_t *seg_table, uint32_t segs, const int32_t *table, double min_d,
                        double max_d, uint32_t *target, uint32_t *offset, uint8_t *exact,
                        uint32_t m0, uint32_t cap, uint32_t *start, double *out) {
-  if (!mem || !addr || !size || !starts || !ends || !seg_start || !seg_end || !seg_table ||
+  if (!mem || !addr || !size || !starts || !sizes || !seg_start || !seg_end || !seg_table ||
       !table || !target || !offset || !exact || !start || !out || segs == 0 || first > last ||
       m0 > cap) {
     return HS_ERR_ARG;
   }
-  scan_index x = {starts, ends, seg_start, seg_end, seg_table, segs, table,
+  scan_index x = {starts, sizes, seg_start, seg_end, seg_table, segs, table,
                   (uint64_t)min_d, (uint64_t)max_d, 0};
   const uint64_t base = (uint64_t)base_d, len = (uint64_t)len_d;
-  scan_pass p = {.addr = addr, .size = size, .starts = starts, .ends = ends, .table = table,
+  scan_pass p = {.addr = addr, .size = size, .starts = starts, .sizes = sizes, .table = table,
                  .base = base, .target = target, .offset = offset, .start = start,
                  .exact = exact, .m = m0, .cap = cap, .first = first, .started = first};
   double bytes = 0;
@@ -186,11 +192,11 @@ int32_t hs_scan_blocks(const uint8_t *mem, double base_d, double len_d, const do
 }
 
 int32_t hs_scan_range(const uint8_t *mem, double base_d, double len_d, double from_d, double to_d,
-                      const double *starts, const double *ends, const double *seg_start,
+                      const double *starts, const double *sizes, const double *seg_start,
                       const double *seg_end, const int32_t *seg_table, uint32_t segs,
                       const int32_t *table, double min_d, double max_d, double *hit_address,
                       uint32_t *hit_target, uint32_t cap, double *out) {
-  if (!mem || !starts || !ends || !seg_start || !seg_end || !seg_table || !table || !hit_address ||
+  if (!mem || !starts || !sizes || !seg_start || !seg_end || !seg_table || !table || !hit_address ||
       !hit_target || !out || segs == 0) {
     return HS_ERR_ARG;
   }
@@ -199,7 +205,7 @@ int32_t hs_scan_range(const uint8_t *mem, double base_d, double len_d, double fr
         to_d <= base_d + len_d)) {
     return HS_ERR_ARG;
   }
-  scan_index x = {starts, ends, seg_start, seg_end, seg_table, segs, table,
+  scan_index x = {starts, sizes, seg_start, seg_end, seg_table, segs, table,
                   (uint64_t)min_d, (uint64_t)max_d, 0};
   const uint64_t base = (uint64_t)base_d;
   uint64_t off = (uint64_t)from_d - base;
