@@ -5,42 +5,34 @@
 // LeaksFileError, OutputFileError, ...): its message, its `Hint:` lines, its exit status. Anything
 // else is a bug: exit 3 with the stack, never 1 ("leaks found").
 
-import { EXIT, type ExitStatus, HeapscopeError } from "../analysis/mod.ts";
-import { useZeroedMemory } from "../analysis/arrays.ts";
-import { CaptureError } from "../ffi/mod.ts";
-import { hugeZeroedMemory } from "../ffi/huge_arrays.ts";
-import { analyzeCommand } from "./analyze.ts";
-import { diff } from "./diff.ts";
-import { watch } from "./watch.ts";
-import { attach, attachHelp } from "./attach.ts";
-import { doctor } from "./doctor.ts";
-import { heapdump } from "./heapdump.ts";
-import { why } from "./why.ts";
-import { UsageError } from "./options.ts";
-import { report } from "./report.ts";
-import { run } from "./run.ts";
+// Each command's module loads when it runs: this file imports only what every command needs, so
+// that `--version`, `--help` and the commands that read files do not load the capture and the
+// analysis (~0.1 s).
 
-export { type RunOptions, runRecorded, type RunSnapshot } from "./run.ts";
-export { analyseAndWrite, type OutputOptions } from "./pipeline.ts";
+import { EXIT, type ExitStatus, HeapscopeError } from "../analysis/errors.ts";
+import { useZeroedMemory } from "../analysis/arrays.ts";
+import { CaptureError } from "../ffi/errors.ts";
+import { hugeZeroedMemory } from "../ffi/huge_arrays.ts";
+import { UsageError } from "./options.ts";
 
 export const VERSION = "0.2.0";
 
-/** Every command: name → its function (argv before `--`, the command after it). */
-const COMMANDS: Record<
-  string,
-  (argv: string[], command: string[]) => Promise<ExitStatus> | ExitStatus
-> = {
-  run,
-  report: (argv) => report(argv),
-  doctor: (argv) => doctor(argv),
-  heapdump: (argv) => heapdump(argv),
-  why: (argv) => why(argv),
-  analyze: (argv) => analyzeCommand(argv),
-  diff: (argv) => diff(argv),
-  watch: (argv) => watch(argv),
+type Command = (argv: string[], command: string[]) => Promise<ExitStatus>;
+
+/** Every command: name → its function (argv before `--`, the command after it), loaded on use. */
+const COMMANDS: Record<string, Command> = {
+  run: async (argv, command) => (await import("./run.ts")).run(argv, command),
+  report: async (argv) => (await import("./report.ts")).report(argv),
+  doctor: async (argv) => (await import("./doctor.ts")).doctor(argv),
+  heapdump: async (argv) => (await import("./heapdump.ts")).heapdump(argv),
+  why: async (argv) => (await import("./why.ts")).why(argv),
+  analyze: async (argv) => (await import("./analyze.ts")).analyzeCommand(argv),
+  diff: async (argv) => (await import("./diff.ts")).diff(argv),
+  watch: async (argv) => (await import("./watch.ts")).watch(argv),
 };
 
-function usage(): string {
+async function usage(): Promise<string> {
+  const { attachHelp } = await import("./attach.ts");
   return [
     "heapscope: find leaked heap blocks and leaked cycles in a running process",
     "",
@@ -74,7 +66,7 @@ export async function main(argv: string[]): Promise<number> {
     const after = dash >= 0 ? argv.slice(dash + 1) : [];
     const first = before.find((a) => !a.startsWith("-"));
     if (before.length === 0 || ((before[0] === "--help" || before[0] === "-h") && !first)) {
-      console.log(usage());
+      console.log(await usage());
       return before.length === 0 && dash < 0 ? EXIT.usage : EXIT.clean;
     }
     if (before[0] === "--version" || before[0] === "-V") {
@@ -90,6 +82,7 @@ export async function main(argv: string[]): Promise<number> {
         `Commands: ${Object.keys(COMMANDS).join(", ")}; or a process id: heapscope <pid>`,
       ]);
     }
+    const { attach } = await import("./attach.ts");
     return await attach(before);
   } catch (e) {
     if (e instanceof HeapscopeError || e instanceof CaptureError) {

@@ -3,7 +3,7 @@
 // leaked block, count each site exactly, and survive threads, fork+exec and SIGUSR1.
 
 import assert from "node:assert/strict";
-import { runRecorded, type RunSnapshot } from "../cli/mod.ts";
+import { runRecorded, type RunSnapshot } from "../cli/run.ts";
 import { readRecorderDump } from "../ffi/recorder_table.ts";
 import type { SiteRow, StackFrame } from "../analysis/sites.ts";
 import { formatSites } from "../report/sites_text.ts";
