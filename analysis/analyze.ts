@@ -159,7 +159,7 @@ export function analyzeHeap(
   // With a discard, only the arrays made before it are faulted in ahead: those after it get the
   // copy's pages, warm.
   prepareArrays(
-    allocations.length * (opts.discard ? ARRAY_BYTES_BEFORE_DROP : ARRAY_BYTES_PER_BLOCK),
+    allocations.length * (opts.discard ? ARRAY_BYTES_TO_PEAK : ARRAY_BYTES_PER_BLOCK),
   );
   const images = new ImageIndex(snapshot.images, snapshot.regions, opts.imageFiles);
   const namer = new RootNamer(
@@ -271,6 +271,11 @@ export function analyzeHeap(
       a !== undefined && a !== allocations.sizes
     ),
   );
+  // Past the peaks (the copy, the index or the live bytes, and the scan's edges all resident):
+  // the reachability's arrays may be faulted in ahead now.
+  if (opts.discard) {
+    prepareArrays(allocations.length * (ARRAY_BYTES_BEFORE_DROP - ARRAY_BYTES_TO_PEAK));
+  }
   const allocatedAt = opts.recorded ? allocationTimes(allocations, opts.recorded) : undefined;
   // Lines only for the frames that hold a root (the symbolizer then loads only their images).
   if (opts.frameLines) {
@@ -385,13 +390,17 @@ const CXX_RUNTIME = /\/lib(std)?c\+\+[^/]*\.(so|dylib)/;
  */
 const ARRAY_BYTES_PER_BLOCK = 200;
 /**
- * Of those, the bytes faulted in ahead before the leaked blocks are known and the copy goes. ~67
- * are asked for by then (the index's ~11 among them, given back after the types), but what is
- * faulted in ahead counts in the peak RSS from the scan on, where the copy, the index and the
- * edges are all resident: 70 made the 10^7 workload's peak 3555 MB at the scan, 40 makes it
- * ~3470 MB at the reachability, in the same time.
+ * Of those, the bytes faulted in ahead before the leaked blocks are known and the copy goes: what
+ * is faulted in ahead and not yet asked for counts in the peak RSS, where the copy and the edges
+ * are resident. So the hint comes in two parts, each about what is asked for next: up to the end
+ * of the recognise pass, the scan's starts (4) and the slack (8), with some room; after the graph,
+ * reachability's two retainer arrays, its two queues and its states (17). One hint of 40 had the
+ * helper ~300 MB ahead at the recognise pass on the 10^7-block payload workload, one of 70 made
+ * the 10^7 workload's peak 3555 MB at the scan (bench/RESULTS.md, sixth and seventh sessions).
  */
-const ARRAY_BYTES_BEFORE_DROP = 40;
+const ARRAY_BYTES_BEFORE_DROP = 34;
+/** The first part of ARRAY_BYTES_BEFORE_DROP (see there). */
+const ARRAY_BYTES_TO_PEAK = 16;
 
 /**
  * Each root reference's holder for the dominator tree: its name without the offset inside the

@@ -5,7 +5,7 @@
 // a word that may be malloc's slack or a pool's spare part) and interior (not to its target's
 // start). O(references).
 
-import { f64Array, i32Array, releaseArrays, u32Array, u8Array } from "./arrays.ts";
+import { f64Array, i32Array, u32Array, u8Array } from "./arrays.ts";
 import type { AllocationTable } from "./allocation_table.ts";
 import {
   EDGE_INTERIOR,
@@ -37,24 +37,24 @@ export interface NativeGraphInput {
 
 /**
  * The graph. `blockEdges` is consumed: the edges that count are compacted in place into its
- * `target` and `offset` (at 10^6 blocks a copy would be ~30 MB of fresh memory), which the graph
- * then holds; its `exact` and `start` are given back (releaseArrays), and nothing may read the
- * scan's edges afterwards.
+ * arrays (at 10^6 blocks a copy would be ~30 MB of fresh memory), which the graph then holds (its
+ * `exact` becomes the edges' flags); nothing may read the scan's edges afterwards.
  */
 export function nativeGraph(input: NativeGraphInput): HeapGraph {
   const { memory, allocations, blockEdges: be, scanSize, weakFrom, skipped } = input;
   const n = allocations.length;
   const addresses = allocations.addresses;
-  const m0 = be.target.length;
-  const start = u32Array(n + 1);
-  // In place: edge m is written only after edge e ≥ m was read.
-  const target = be.target, offset = be.offset, exact = be.exact;
-  const flags = u8Array(m0);
+  // In place, in the scan's arrays: edge m is written only after edge e ≥ m was read (the flags
+  // over the exact bits), and block v's start after its old start and end were read. Fresh arrays
+  // were 5 bytes an edge more at this, the run's second peak (the copy still resident).
+  const target = be.target, offset = be.offset, exact = be.exact, start = be.start;
+  const flags = exact;
   let m = 0;
   for (let v = 0; v < n; v++) {
+    const from = start[v]!, end = start[v + 1]!;
     start[v] = m;
     const limit = scanSize[v]!, weak = weakFrom[v]!, base = addresses[v]!;
-    for (let e = be.start[v]!, end = be.start[v + 1]!; e < end; e++) {
+    for (let e = from; e < end; e++) {
       const off = offset[e]!;
       if (off + 8 > limit) continue;
       const where = base + off;
@@ -68,7 +68,6 @@ export function nativeGraph(input: NativeGraphInput): HeapGraph {
     }
   }
   start[n] = m;
-  releaseArrays(exact, be.start);
   return {
     nodes: {
       count: n,
