@@ -22,7 +22,12 @@ import { analyzeGraph, PhaseTimer, type Progress } from "./analyze_graph.ts";
 import { BlockPrefixes } from "./block_prefixes.ts";
 import { nativeGraph } from "./build_graph.ts";
 import { EDGE_WEAK } from "./graph.ts";
-import { recogniseContainers, type References } from "./containers.ts";
+import {
+  recogniseContainers,
+  type References,
+  WEAK_FROM_MAX,
+  weakFromSizes,
+} from "./containers.ts";
 import { AnalysisError } from "./errors.ts";
 import { detectAllocator, enumerateGlibc } from "./glibc/mod.ts";
 import { darwinHeapRanges } from "./mach_regions.ts";
@@ -227,6 +232,15 @@ export function analyzeHeap(
       found?.candidates,
     );
   });
+  // The container candidates are read (the types read the other lists): given back before the
+  // types' arrays are made, at the run's peak.
+  if (found) {
+    const c = found.candidates;
+    releaseArrays(c.r, c.x, c.kind, c.a, c.b);
+    // The types look a block up only for a hashtable's nodes and a red-black tree's header: with
+    // neither found, the index goes now too (a C heap's peak is the types' arrays beside it).
+    if (found.hashRefs.length === 0 && !found.rbNodes.parent.some((p) => p >= 0)) index.release();
+  }
   const types = phases.run("types", () =>
     inferTypes({
       memory,
@@ -245,9 +259,8 @@ export function analyzeHeap(
   // weakFrom's, and stays): given back before the graph's arrays are made.
   index.release();
   if (found) {
-    const { candidates: c, vtables, rbNodes } = found;
-    releaseArrays(c.r, c.x, c.kind, c.a, c.b, vtables.block, vtables.word, rbNodes.block);
-    releaseArrays(rbNodes.parent, found.hashRefs);
+    const { vtables, rbNodes } = found;
+    releaseArrays(vtables.block, vtables.word, rbNodes.block, rbNodes.parent, found.hashRefs);
   }
 
   const graph = phases.run("graph", () =>
@@ -267,9 +280,9 @@ export function analyzeHeap(
   // (16 bytes a block). Never the allocation table's own sizes, which scanSize is when nothing
   // narrowed them.
   releaseArrays(
-    ...[live.scanSize, live.weakFrom, found?.slack].filter((a): a is Float64Array =>
+    ...[live.scanSize, live.weakFrom, found?.slack].filter((a) =>
       a !== undefined && a !== allocations.sizes
-    ),
+    ) as (Float64Array | Uint32Array)[],
   );
   // Past the peaks (the copy, the index or the live bytes, and the scan's edges all resident):
   // the reachability's arrays may be faulted in ahead now.
@@ -393,12 +406,13 @@ const ARRAY_BYTES_PER_BLOCK = 200;
  * Of those, the bytes faulted in ahead before the leaked blocks are known and the copy goes: what
  * is faulted in ahead and not yet asked for counts in the peak RSS, where the copy and the edges
  * are resident. So the hint comes in two parts, each about what is asked for next: up to the end
- * of the recognise pass, the scan's starts (4) and the slack (8), with some room; after the graph,
- * reachability's two retainer arrays, its two queues and its states (17). One hint of 40 had the
- * helper ~300 MB ahead at the recognise pass on the 10^7-block payload workload, one of 70 made
- * the 10^7 workload's peak 3555 MB at the scan (bench/RESULTS.md, sixth and seventh sessions).
+ * of the recognise pass, the index's table (~4), the scan's starts (4) and the slack (4), with
+ * some room; after the graph, reachability's retainers, its two queues and its states (13; the
+ * root references come after the drop). One hint of 40 had the helper ~300 MB ahead at the
+ * recognise pass on the 10^7-block payload workload, one of 70 made the 10^7 workload's peak
+ * 3555 MB at the scan (bench/RESULTS.md, sixth and seventh sessions).
  */
-const ARRAY_BYTES_BEFORE_DROP = 34;
+const ARRAY_BYTES_BEFORE_DROP = 30;
 /** The first part of ARRAY_BYTES_BEFORE_DROP (see there). */
 const ARRAY_BYTES_TO_PEAK = 16;
 
@@ -449,9 +463,9 @@ export function slackWords(
   memory: MemoryImage,
   regions: readonly Region[],
   requested?: Float64Array,
-): Float64Array {
+): Uint32Array {
   const mmap = allocations.zones.indexOf("mmap");
-  const out = copyF64(allocations.sizes);
+  const out = weakFromSizes(allocations.sizes);
   const starts = regions.map((r) => r.start), ends = regions.map((r) => r.end);
   // A word that points into a mapping is a pointer, whatever its bytes look like.
   const mapped = (v: number) => {
@@ -468,9 +482,11 @@ export function slackWords(
   let win = NO_WINDOW, ws = 0, we = 0, W = win.words;
   for (let i = 0; i < out.length; i++) {
     if (allocations.zoneIds[i] === mmap || (requested && requested[i]! >= 0)) continue;
-    const size = out[i]!, address = allocations.addresses[i]!;
-    if (size >= 16) out[i] = size - 8;
-    if (size >= 56 && words.u64(address + size - 8) === size + 8) out[i] = footedLive(size);
+    const size = allocations.sizes[i]!, address = allocations.addresses[i]!;
+    if (size >= 16) out[i] = Math.min(size - 8, WEAK_FROM_MAX);
+    if (size >= 56 && words.u64(address + size - 8) === size + 8) {
+      out[i] = Math.min(footedLive(size), WEAK_FROM_MAX);
+    }
     // Most blocks start with a pointer or a small number: not text. One load decides (from the
     // chunk's window in locals, see MemoryImage.window).
     if (address < ws || address + 8 > we) {

@@ -28,7 +28,7 @@ export interface NativeGraphInput {
   /** Live bytes of each node: words at or past it are not references. */
   scanSize: Float64Array;
   /** Offset in each node from which words are weak evidence. */
-  weakFrom: Float64Array;
+  weakFrom: Uint32Array;
   /** Words that hold no reference. */
   skipped: ReadonlySet<number>;
   /** What each block is (analysis/block_types.ts). */

@@ -75,8 +75,16 @@ export interface Reachability {
 
 /** Which nodes the roots reach through strong evidence, through weak evidence only, or not at all. */
 export function reachability(graph: HeapGraph): Reachability {
+  const reach = reachedStates(graph);
+  return { ...reach, rootRef: rootRefs(graph, reach) };
+}
+
+/**
+ * Reachability's states and retainers; rootRefs() adds the root references after, when the
+ * caller has given back what it could (the heap's copy): 4 bytes a block less at the run's peak.
+ */
+export function reachedStates(graph: HeapGraph): Omit<Reachability, "rootRef"> {
   const n = graph.nodes.count, roots = graph.roots;
-  const rootRef = i32Array(n).fill(-1);
   const strongSeeds: number[] = [], weakSeeds: number[] = [];
   for (let r = 0; r < roots.target.length; r++) {
     const t = roots.target[r]!;
@@ -96,15 +104,26 @@ export function reachability(graph: HeapGraph): Reachability {
       if (state[v] === STATUS_LEAKED && all[v] !== -2) state[v] = STATUS_POSSIBLE;
     }
   }
-  // The first reference of each node a root reaches directly: strong for reachable nodes, weak
-  // for possible ones (what "held by a root" names).
+  return { state, via: all };
+}
+
+/**
+ * The first reference of each node a root reaches directly: strong for reachable nodes, weak for
+ * possible ones (what "held by a root" names); -1 for the others. O(n + root references).
+ */
+export function rootRefs(
+  graph: HeapGraph,
+  { state, via: all }: Omit<Reachability, "rootRef">,
+): Int32Array {
+  const roots = graph.roots;
+  const rootRef = i32Array(graph.nodes.count).fill(-1);
   for (let r = 0; r < roots.target.length; r++) {
     const t = roots.target[r]!;
     if (rootRef[t] !== -1 || all[t] !== -1) continue;
     const weak = roots.flags !== undefined && (roots.flags[r]! & EDGE_WEAK) !== 0;
     if (weak === (state[t] === STATUS_POSSIBLE)) rootRef[t] = r;
   }
-  return { state, via: all, rootRef };
+  return rootRef;
 }
 
 export interface Classification {

@@ -25,7 +25,7 @@
 // `free` on were not handed out yet. Unlike a vector's spare storage this is only likely (a span
 // `{ begin, end }` of live data has the same shape), so it weakens, never removes, a reference.
 
-import { copyF64, grownF64, grownU32, grownU8 } from "./arrays.ts";
+import { copyF64, copyU32, grownF64, grownU32, grownU8, u32Array } from "./arrays.ts";
 import { hi32, lo32, type MemoryImage, NO_WINDOW, type WordReader } from "./memory.ts";
 import type { RawReferences } from "./recognise_kernel.ts";
 
@@ -83,8 +83,8 @@ export function listReferences(
 export interface ScanLimits {
   /** Bytes of each node that hold live data: words at or past it are not references. */
   scanSize: Float64Array;
-  /** Offset in each node from which words are only weak evidence (its size: none). */
-  weakFrom: Float64Array;
+  /** Offset in each node from which words are only weak evidence (see weakFromSizes). */
+  weakFrom: Uint32Array;
   /** Addresses of words that hold no reference (the unused part of a string object). */
   skipped: Set<number>;
   /** Nodes recognised as a libstdc++ string body or vector storage. */
@@ -92,6 +92,19 @@ export interface ScanLimits {
   /** Layouts recognised (for the phase line and tests). */
   strings: number;
   vectors: number;
+}
+
+/**
+ * The largest weak-from offset: 32 bits, as the scan's edge offsets are (4 bytes a block, where
+ * doubles were 8 at the run's peak). A block as large or larger has no weak words.
+ */
+export const WEAK_FROM_MAX = 0xffff_ffff;
+
+/** Weak-from offsets that make no word weak: each block's size (WEAK_FROM_MAX at most). */
+export function weakFromSizes(sizes: Float64Array): Uint32Array {
+  const out = u32Array(sizes.length);
+  for (let i = 0; i < sizes.length; i++) out[i] = Math.min(sizes[i]!, WEAK_FROM_MAX);
+  return out;
 }
 
 /** Candidate kinds (CandidateList.kind; the same numbers in shim/recognise_kernel.c). */
@@ -144,7 +157,7 @@ export function recogniseContainers(
   sizes: Float64Array,
   initial: Float64Array,
   refs: References,
-  weakFrom: Float64Array = copyF64(sizes),
+  weakFrom: Uint32Array = weakFromSizes(sizes),
   /** The candidates when already collected (the native recognise pass), else read here. */
   found?: CandidateList,
 ): ScanLimits {
@@ -171,7 +184,11 @@ export function recogniseContainers(
     if (stable) break;
   }
   const { size, weak, ...rest } = result;
-  return { ...rest, scanSize: _applied(initial, size), weakFrom: _applied(weakFrom, weak) };
+  return {
+    ...rest,
+    scanSize: _applied(initial, size, copyF64),
+    weakFrom: _applied(weakFrom, weak, copyU32),
+  };
 }
 
 /** One round's result: ScanLimits with its sizes as changes to the initial ones. */
@@ -181,9 +198,13 @@ interface Round extends Omit<ScanLimits, "scanSize" | "weakFrom"> {
 }
 
 /** `base` with `changes` applied (a copy), or `base` itself when there are none. */
-function _applied(base: Float64Array, changes: Map<number, number>): Float64Array {
+function _applied<T extends Float64Array | Uint32Array>(
+  base: T,
+  changes: Map<number, number>,
+  copy: (a: T) => T,
+): T {
   if (changes.size === 0) return base;
-  const out = copyF64(base);
+  const out = copy(base);
   for (const [i, v] of changes) out[i] = v;
   return out;
 }
@@ -306,7 +327,7 @@ function _round(
   limits: ReadonlyMap<number, number>,
   refs: References,
   candidates: CandidateList,
-  weakFromInitial: Float64Array,
+  weakFromInitial: Uint32Array,
 ): Round {
   const size = new Map<number, number>(), weak = new Map<number, number>();
   const bodies = new Map<number, "string" | "vector">();

@@ -40,7 +40,7 @@ export interface RecogniseInput {
 /** What the TypeScript loops would have found, for the phases that use it. */
 export interface Recognised {
   /** slackWords' result. */
-  slack: Float64Array;
+  slack: Uint32Array;
   /** collectCandidates' result. */
   candidates: CandidateList;
   /** Blocks whose first word may be a vtable pointer (in an image's file mapping), and the word. */

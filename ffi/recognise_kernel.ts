@@ -12,7 +12,7 @@ import {
   type RecogniseInput,
   type RecogniseKernel,
 } from "../analysis/mod.ts";
-import { f64Array } from "../analysis/arrays.ts";
+import { u32Array } from "../analysis/arrays.ts";
 import { shim } from "./shim.ts";
 
 type Recognise = NonNullable<ReturnType<typeof shim>["hs_recognise"]>;
@@ -87,7 +87,7 @@ class Column<T extends Uint32Array | Float64Array> {
 function _recognise(hs_recognise: Recognise, input: RecogniseInput, batch: number): Recognised {
   const { memory, allocations, refs } = input;
   const n = allocations.length;
-  const slack = f64Array(n);
+  const slack = u32Array(n);
   const candidates = new CandidateList();
   if (n === 0) {
     const none = { block: new Uint32Array(0) };

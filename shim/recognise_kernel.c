@@ -288,7 +288,7 @@ static int32_t recognise(const uint64_t *cptr, const double *cstart, const doubl
                      const double *se, uint32_t nspans, double max_size, const uint32_t *estart,
                      const uint32_t *target, const uint32_t *offset, const uint8_t *exact,
                      const double *hit_addr, const uint32_t *hit_target, uint32_t nh,
-                     double *out_slack, uint32_t *c_r, double *c_x, uint8_t *c_kind, double *c_a,
+                     uint32_t *out_slack, uint32_t *c_r, double *c_x, uint8_t *c_kind, double *c_a,
                      double *c_b, uint32_t *v_block, double *v_word, uint32_t *rb_block,
                      double *rb_parent, uint32_t *h_ref, uint32_t cap, double *state) {
   if (!view_ok(cptr, cstart, clen) || !addr || !size || !zone || !estart || !out_slack || !c_r ||
@@ -319,7 +319,9 @@ static int32_t recognise(const uint64_t *cptr, const double *cstart, const doubl
       }
       e = estart[i];
       const int skip = (int32_t)zone[i] == mmap_zone || (requested && requested[i] >= 0);
-      out_slack[i] = skip ? sz : slack(&m, a, sz, rs, re, nr);
+      /* 32 bits, as the edges' offsets (analysis/containers.ts WEAK_FROM_MAX). */
+      const double from = skip ? sz : slack(&m, a, sz, rs, re, nr);
+      out_slack[i] = from < (double)UINT32_MAX ? (uint32_t)from : UINT32_MAX;
       double w, p;
       if (vtable_candidate(&m, a, sz, ss, se, nspans, &w)) {
         v_block[nv] = i;
@@ -385,7 +387,7 @@ int32_t hs_recognise(const uint64_t *p, uint32_t np, const double *d, uint32_t n
       PTR(const uint32_t *, P_ESTART), PTR(const uint32_t *, P_TARGET),
       PTR(const uint32_t *, P_OFFSET), PTR(const uint8_t *, P_EXACT),
       PTR(const double *, P_HIT_ADDR), PTR(const uint32_t *, P_HIT_TARGET), (uint32_t)d[D_NH],
-      PTR(double *, P_SLACK), PTR(uint32_t *, P_C_R), PTR(double *, P_C_X),
+      PTR(uint32_t *, P_SLACK), PTR(uint32_t *, P_C_R), PTR(double *, P_C_X),
       PTR(uint8_t *, P_C_KIND), PTR(double *, P_C_A), PTR(double *, P_C_B),
       PTR(uint32_t *, P_V_BLOCK), PTR(double *, P_V_WORD), PTR(uint32_t *, P_RB_BLOCK),
       PTR(double *, P_RB_PARENT), PTR(uint32_t *, P_H_REF), (uint32_t)d[D_CAP], state);
