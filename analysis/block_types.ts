@@ -90,7 +90,9 @@ export function inferTypes(input: TypeInput): BlockTypes {
   const set = (v: number, name: string) => {
     if (type[v] === -1) type[v] = idOf(name);
   };
-  const objects = u8Array(n);
+  // Sparse: written only for the blocks named as objects (none on a C heap), so only their pages
+  // are resident through the run's peaks.
+  const objects = u8Array(n, true);
   // Objects named by an id in their first word take precedence: the program says what they are.
   if (input.oids) {
     for (let v = 0; v < n; v++) {

@@ -77,7 +77,8 @@ export function nativeGraph(input: NativeGraphInput): HeapGraph {
       zoneNames: allocations.zones,
       type: input.types?.type ?? i32Array(n).fill(-1),
       typeNames: input.types?.names ?? [],
-      flags: u8Array(n),
+      // Node flags are the Go heap dump's (finalizers): none here, and sparse, so not resident.
+      flags: u8Array(n, true),
     },
     edges: {
       start,
