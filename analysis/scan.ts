@@ -89,7 +89,7 @@ function scanWords(
 
 /**
  * Every block→block reference, grouped by source in CSR form (edges of v: start[v]..start[v+1]).
- * An edge's source is not stored (4 bytes an edge, ~180 MB at 10^7 blocks, at the run's peak):
+ * An edge's source is not stored (4 bytes an edge, ~120 MB at 10^7 blocks, at the run's peak):
  * `SourceCursor` finds it from `start`, and `edgeSources` makes the list once the peak is past.
  */
 export interface EdgeSet {
