@@ -127,6 +127,7 @@ export function enumerateHeap(snapshot: Snapshot, kernel?: ScanKernel): HeapEnum
       [
         `Evidence: ${found.evidence}`,
         "heapscope reads glibc malloc (Linux) and libmalloc zones (macOS); reporting leaks without the allocator's own view would give false results",
+        ...(found.hint ? [found.hint] : []),
       ],
     );
   }

@@ -42,7 +42,9 @@ function containerRuntime(): string | undefined {
 }
 
 /** Allocator named by the libraries mapped into `pid`, from /proc/PID/maps alone. */
-export function allocatorFromMaps(maps: string): { name: string; evidence: string } {
+export function allocatorFromMaps(
+  maps: string,
+): { name: string; evidence: string; hint?: string } {
   const libs = new Set(
     maps.split("\n").map((l) => l.trim().split(/\s+/).slice(5).join(" ")).filter((p) =>
       p.startsWith("/")
@@ -260,7 +262,8 @@ function targetChecks(pid: number): Check[] {
         ? undefined
         : a.name === "unknown"
         ? "heapscope will say so if it finds no glibc arena"
-        : `heapscope cannot enumerate ${a.name} yet; run the program with glibc malloc (e.g. without LD_PRELOAD of ${a.name})`,
+        : a.hint ??
+          `heapscope cannot enumerate ${a.name} yet; run the program with glibc malloc (e.g. without LD_PRELOAD of ${a.name})`,
     });
   }
   return checks;

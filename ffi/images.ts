@@ -26,6 +26,12 @@ export const WANTED_SYMBOLS = [
   "tc_malloc",
   "tcmalloc",
   "mi_malloc",
+  // The sanitizers' runtimes, which replace malloc (clang links them into the executable).
+  "__asan_init",
+  "__hwasan_init",
+  "__msan_init",
+  "__tsan_init",
+  "__lsan_init",
   "_thread_db_sizeof_pthread",
   "_thread_db_link_map_l_tls_offset",
   "_thread_db_pthread_dtvp",

@@ -201,6 +201,61 @@ Deno.test("heapscope refuses clearly: no such pid, not a pid, not permitted", as
   }
 });
 
+Deno.test("a process built with AddressSanitizer is named and refused at once, with LSan's own checker as the hint", async () => {
+  // gcc maps libasan.so; clang links the runtime into the executable (__asan_init). The shadow is a
+  // rw reservation of terabytes: the main arena's fallback search once read it page by page.
+  const dir = await Deno.makeTempDir({ prefix: "heapscope-asan-" });
+  try {
+    await Deno.writeTextFile(
+      `${dir}/asan.c`,
+      `#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+void *keep[1000];
+int main(void) {
+  for (int i = 0; i < 1000; i++) keep[i] = malloc(64 + i);
+  for (int i = 0; i < 100; i++) keep[i % 10] = malloc(32);
+  printf("READY\\n");
+  fflush(stdout);
+  (void)getchar();
+  return 0;
+}
+`,
+    );
+    for (
+      const [cc, evidence] of [["gcc", /libasan\.so[.0-9]* is mapped/], [
+        "clang",
+        /defines __asan_init/,
+      ]] as const
+    ) {
+      const exe = `${dir}/asan-${cc}`;
+      const built = await new Deno.Command(cc, {
+        args: ["-fsanitize=address", "-g", "-O1", "-o", exe, `${dir}/asan.c`],
+        stderr: "piped",
+      }).output();
+      assert(built.success, new TextDecoder().decode(built.stderr));
+      const proc = spawnProcess([exe], { env: { ASAN_OPTIONS: "detect_leaks=0" } });
+      try {
+        await proc.waitForLine((l) => l === "READY", 20_000);
+        const run = await heapscope([String(proc.pid)]);
+        assertEquals(run.code, 3, run.stderr);
+        assert(
+          /it uses AddressSanitizer, which heapscope cannot read yet/.test(run.stderr),
+          run.stderr,
+        );
+        assert(evidence.test(run.stderr), `${cc}: ${run.stderr}`);
+        assert(/Hint: .*detect_leaks=1/.test(run.stderr), run.stderr);
+        assertEquals(run.leaks, undefined);
+        await assertRunning(proc.pid);
+      } finally {
+        await proc.stop();
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("a process on jemalloc is named and refused, not reported with false leaks", async () => {
   const jemalloc = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2";
   await Deno.stat(jemalloc); // .ci/run installs libjemalloc2

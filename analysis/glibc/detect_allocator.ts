@@ -9,27 +9,44 @@ import { heapSpan } from "./segments.ts";
 
 export type AllocatorDetection =
   | { kind: "glibc" }
-  | { kind: "foreign"; name: string; evidence: string }
+  | { kind: "foreign"; name: string; evidence: string; hint?: string }
   | { kind: "unknown"; evidence: string };
 
-const FOREIGN_LIBS: { name: string; re: RegExp }[] = [
+/** What to use instead, for a sanitizer: its runtime has a leak checker of its own. */
+const SANITIZER_HINT = "A sanitizer's runtime replaces malloc and checks leaks itself: " +
+  "LSAN_OPTIONS / ASAN_OPTIONS=detect_leaks=1 at exit, or __lsan_do_recoverable_leak_check() " +
+  "while it runs (AddressSanitizer, LeakSanitizer); heapscope reads a build without it";
+
+const FOREIGN_LIBS: { name: string; re: RegExp; hint?: string }[] = [
   { name: "jemalloc", re: /\/libjemalloc[^/]*\.so/ },
   { name: "tcmalloc", re: /\/libtcmalloc[^/]*\.so/ },
   { name: "mimalloc", re: /\/libmimalloc[^/]*\.so/ },
   { name: "musl", re: /\/(ld-musl-[^/]*\.so|libc\.musl-[^/]*\.so)/ },
+  { name: "AddressSanitizer", re: /\/libasan\.so/, hint: SANITIZER_HINT },
+  { name: "HWAddressSanitizer", re: /\/libhwasan\.so/, hint: SANITIZER_HINT },
+  { name: "ThreadSanitizer", re: /\/libtsan\.so/, hint: SANITIZER_HINT },
+  { name: "LeakSanitizer", re: /\/liblsan\.so/, hint: SANITIZER_HINT },
 ];
-const FOREIGN_SYMBOLS: { name: string; symbols: string[] }[] = [
+const FOREIGN_SYMBOLS: { name: string; symbols: string[]; hint?: string }[] = [
   { name: "jemalloc", symbols: ["mallocx", "je_malloc", "je_mallocx"] },
   { name: "tcmalloc", symbols: ["tc_malloc", "tcmalloc"] },
   { name: "mimalloc", symbols: ["mi_malloc"] },
+  // Before LeakSanitizer: AddressSanitizer's runtime holds LeakSanitizer's too.
+  { name: "AddressSanitizer", symbols: ["__asan_init"], hint: SANITIZER_HINT },
+  { name: "HWAddressSanitizer", symbols: ["__hwasan_init"], hint: SANITIZER_HINT },
+  { name: "MemorySanitizer", symbols: ["__msan_init"], hint: SANITIZER_HINT },
+  { name: "ThreadSanitizer", symbols: ["__tsan_init"], hint: SANITIZER_HINT },
+  { name: "LeakSanitizer", symbols: ["__lsan_init"], hint: SANITIZER_HINT },
 ];
 
 /** A foreign allocator named by one of the mapped file paths, or undefined. */
 export function foreignLibrary(
   paths: Iterable<string>,
-): { name: string; evidence: string } | undefined {
-  for (const { name, re } of FOREIGN_LIBS) {
-    for (const p of paths) if (re.test(p)) return { name, evidence: `${p} is mapped` };
+): { name: string; evidence: string; hint?: string } | undefined {
+  for (const { name, re, hint } of FOREIGN_LIBS) {
+    for (const p of paths) {
+      if (re.test(p)) return { name, evidence: `${p} is mapped`, ...(hint ? { hint } : {}) };
+    }
   }
   return undefined;
 }
@@ -52,10 +69,17 @@ export function detectAllocator(snapshot: Snapshot): AllocatorDetection {
   ]);
   const lib = foreignLibrary(paths);
   if (lib) return { kind: "foreign", ...lib };
-  for (const { name, symbols } of FOREIGN_SYMBOLS) {
+  for (const { name, symbols, hint } of FOREIGN_SYMBOLS) {
     for (const img of snapshot.images) {
       const s = symbols.find((n) => img.symbols?.[n] !== undefined);
-      if (s !== undefined) return { kind: "foreign", name, evidence: `${img.path} defines ${s}` };
+      if (s !== undefined) {
+        return {
+          kind: "foreign",
+          name,
+          evidence: `${img.path} defines ${s}`,
+          ...(hint ? { hint } : {}),
+        };
+      }
     }
   }
   const libc = findLibc(snapshot);

@@ -48,6 +48,39 @@ Deno.test("detectAllocator() names foreign allocators by symbol in a static imag
   }
 });
 
+Deno.test("detectAllocator() names the sanitizers, mapped (gcc) or linked in (clang), with a hint to their own checker", () => {
+  const mapped = buildFixture().process;
+  mapped.map(0x7ffff7600000, 0x7ffff7601000, "r--p", "/usr/lib/x86_64-linux-gnu/libasan.so.8.0.0");
+  const asan = detectAllocator(mapped.snapshot());
+  assertEquals(asan.kind === "foreign" ? [asan.name, /detect_leaks=1/.test(asan.hint ?? "")] : [], [
+    "AddressSanitizer",
+    true,
+  ]);
+  for (
+    const [sym, name] of [
+      ["__asan_init", "AddressSanitizer"],
+      ["__hwasan_init", "HWAddressSanitizer"],
+      ["__msan_init", "MemorySanitizer"],
+      ["__tsan_init", "ThreadSanitizer"],
+      ["__lsan_init", "LeakSanitizer"],
+    ]
+  ) {
+    const p = buildFixture().process;
+    p.images.push({
+      path: "/opt/app/checked",
+      bias: 0x400000,
+      writable: [],
+      symbols: { [sym!]: 0x401000 },
+    });
+    const d = detectAllocator(p.snapshot());
+    assertEquals(d.kind === "foreign" ? [d.name, d.evidence, !!d.hint] : [], [
+      name,
+      `/opt/app/checked defines ${sym}`,
+      true,
+    ]);
+  }
+});
+
 Deno.test("detectAllocator() trusts the capture layer's foreign allocator", () => {
   const snap = buildFixture().process.snapshot();
   snap.foreignAllocator = "jemalloc";

@@ -115,8 +115,11 @@ export function threadHeapJobs(
  * top closed by two 0x10|P fenceposts). Such a segment is an anonymous rw stretch starting on a page
  * boundary with a chunk whose prev_size is 0 and whose size has PREV_INUSE and no other flag, from
  * which the chain is well formed up to `top` or to a fencepost pair that ends on a page boundary.
- * Nothing links these segments, hence the search; it is done only for a non-contiguous main arena.
- * `skip` holds the ranges already known (thread heaps, stacks, image data).
+ * Nothing links these segments, hence the search; it is done only for a non-contiguous main arena
+ * (or a main arena whose top is outside [heap]). `skip` holds the ranges already known (thread
+ * heaps, stacks, image data). Only copied pages are tried: a region may be a reservation of
+ * terabytes with a few pages in it (AddressSanitizer's shadow), and a page-by-page search of its
+ * whole range did not end. O(copied pages of anonymous rw regions).
  */
 export function fallbackSegments(
   views: WordViews,
@@ -126,31 +129,64 @@ export function fallbackSegments(
   pageSize: number,
 ): Range[] {
   const out: Range[] = [];
+  const chunks = views.mem.chunks; // sorted by start, not overlapping
   for (const r of regions) {
     if (r.path !== "" || r.perms[0] !== "r" || r.perms[1] !== "w") continue;
     if (skip.some((s) => s.start < r.end && r.start < s.end)) continue;
-    let b = r.start + ((pageSize - (r.start % pageSize)) % pageSize);
-    while (b + MINSIZE <= r.end) {
-      const ps = views.u64(b), size = views.u64(b + 8);
-      if (ps !== 0 || size === undefined || size % 8 !== 1 || size - 1 < MINSIZE) {
-        b += pageSize;
-        continue;
-      }
-      const w = walkSegment(views, { start: b, end: r.end, top, zone: "main-arena" });
-      let end = -1;
-      if (w.stop === "top") {
-        const t = views.u64(top + 8);
-        if (t !== undefined && top + t - (t % 8) <= r.end) end = top + t - (t % 8);
-      } else if ((w.stop === "fenceposts" || w.stop === "end") && w.at % pageSize === 0) {
-        end = w.at;
-      }
-      if (end <= b) {
-        b += pageSize;
-        continue;
-      }
-      out.push({ start: b, end });
-      b = end + ((pageSize - (end % pageSize)) % pageSize);
+    // The first chunk that ends past the region's start.
+    let lo = 0, hi = chunks.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (chunks[mid]!.start + chunks[mid]!.bytes.length <= r.start) lo = mid + 1;
+      else hi = mid;
+    }
+    const first = lo;
+    // The copied parts of r, in address order; a segment found may run past the part it starts in.
+    let next = r.start;
+    for (let i = first; i < chunks.length && chunks[i]!.start < r.end; i++) {
+      const c = chunks[i]!;
+      const from = Math.max(r.start, c.start, next);
+      const to = Math.min(r.end, c.start + c.bytes.length);
+      if (to > from) next = fallbackSegmentsIn(views, from, to, r.end, top, pageSize, out);
     }
   }
   return out;
+}
+
+/**
+ * fallbackSegments' search of the pages that start in [from, to) (copied memory) of a region that
+ * ends at `end`. Appends what it finds to `out`; returns where a later search may start.
+ */
+function fallbackSegmentsIn(
+  views: WordViews,
+  from: number,
+  to: number,
+  regionEnd: number,
+  top: number,
+  pageSize: number,
+  out: Range[],
+): number {
+  let b = from + ((pageSize - (from % pageSize)) % pageSize);
+  while (b + MINSIZE <= to) {
+    const ps = views.u64(b), size = views.u64(b + 8);
+    if (ps !== 0 || size === undefined || size % 8 !== 1 || size - 1 < MINSIZE) {
+      b += pageSize;
+      continue;
+    }
+    const w = walkSegment(views, { start: b, end: regionEnd, top, zone: "main-arena" });
+    let end = -1;
+    if (w.stop === "top") {
+      const t = views.u64(top + 8);
+      if (t !== undefined && top + t - (t % 8) <= regionEnd) end = top + t - (t % 8);
+    } else if ((w.stop === "fenceposts" || w.stop === "end") && w.at % pageSize === 0) {
+      end = w.at;
+    }
+    if (end <= b) {
+      b += pageSize;
+      continue;
+    }
+    out.push({ start: b, end });
+    b = end + ((pageSize - (end % pageSize)) % pageSize);
+  }
+  return b;
 }
