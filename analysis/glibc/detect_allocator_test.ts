@@ -4,6 +4,13 @@ import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { detectAllocator } from "./mod.ts";
 import { buildFixture, FakeProcess, writeArena } from "./testdata/fake_heap.ts";
 
+/** The fixture process's snapshot with an image at `path` that defines `symbol`. */
+function withSymbol(path: string, symbol: string) {
+  const p = buildFixture().process;
+  p.images.push({ path, bias: 0x400000, writable: [], symbols: { [symbol]: 0x401000 } });
+  return p.snapshot();
+}
+
 Deno.test("detectAllocator() says glibc for a process with libc.so.6", () => {
   assertEquals(detectAllocator(buildFixture().process.snapshot()), { kind: "glibc" });
 });
@@ -33,14 +40,7 @@ Deno.test("detectAllocator() names foreign allocators by symbol in a static imag
       "mimalloc",
     ]]
   ) {
-    const p = buildFixture().process;
-    p.images.push({
-      path: "/opt/app/server",
-      bias: 0x400000,
-      writable: [],
-      symbols: { [sym!]: 0x401000 },
-    });
-    assertEquals(detectAllocator(p.snapshot()), {
+    assertEquals(detectAllocator(withSymbol("/opt/app/server", sym!)), {
       kind: "foreign",
       name: name!,
       evidence: `/opt/app/server defines ${sym}`,
@@ -65,14 +65,7 @@ Deno.test("detectAllocator() names the sanitizers, mapped (gcc) or linked in (cl
       ["__lsan_init", "LeakSanitizer"],
     ]
   ) {
-    const p = buildFixture().process;
-    p.images.push({
-      path: "/opt/app/checked",
-      bias: 0x400000,
-      writable: [],
-      symbols: { [sym!]: 0x401000 },
-    });
-    const d = detectAllocator(p.snapshot());
+    const d = detectAllocator(withSymbol("/opt/app/checked", sym!));
     assertEquals(d.kind === "foreign" ? [d.name, d.evidence, !!d.hint] : [], [
       name,
       `/opt/app/checked defines ${sym}`,
