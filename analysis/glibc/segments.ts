@@ -155,7 +155,7 @@ export function fallbackSegments(
 
 /**
  * fallbackSegments' search of the pages that start in [from, to) (copied memory) of a region that
- * ends at `end`. Appends what it finds to `out`; returns where a later search may start.
+ * ends at `regionEnd`. Appends what it finds to `out`; returns where a later search may start.
  */
 function fallbackSegmentsIn(
   views: WordViews,
