@@ -129,25 +129,14 @@ export function fallbackSegments(
   pageSize: number,
 ): Range[] {
   const out: Range[] = [];
-  const chunks = views.mem.chunks; // sorted by start, not overlapping
   for (const r of regions) {
     if (r.path !== "" || r.perms[0] !== "r" || r.perms[1] !== "w") continue;
     if (skip.some((s) => s.start < r.end && r.start < s.end)) continue;
-    // The first chunk that ends past the region's start.
-    let lo = 0, hi = chunks.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (chunks[mid]!.start + chunks[mid]!.bytes.length <= r.start) lo = mid + 1;
-      else hi = mid;
-    }
-    const first = lo;
     // The copied parts of r, in address order; a segment found may run past the part it starts in.
     let next = r.start;
-    for (let i = first; i < chunks.length && chunks[i]!.start < r.end; i++) {
-      const c = chunks[i]!;
-      const from = Math.max(r.start, c.start, next);
-      const to = Math.min(r.end, c.start + c.bytes.length);
-      if (to > from) next = fallbackSegmentsIn(views, from, to, r.end, top, pageSize, out);
+    for (const { from, to } of views.mem.copiedParts(r.start, r.end)) {
+      const start = Math.max(from, next);
+      if (to > start) next = fallbackSegmentsIn(views, start, to, r.end, top, pageSize, out);
     }
   }
   return out;
