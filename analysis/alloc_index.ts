@@ -18,6 +18,14 @@ const BUCKET = 1 << BUCKET_SHIFT;
 /** Blocks closer than this share a segment (and its table); farther apart, a new segment starts. */
 const SEGMENT_GAP = 1 << 20;
 
+/**
+ * Where block i ends: a zero-size block still owns its address (malloc(0) returns a unique
+ * pointer). The C scan's end_of (shim/scan_kernel.c) is the same.
+ */
+function endOf(starts: Float64Array, sizes: Float64Array, i: number): number {
+  return starts[i]! + Math.max(sizes[i]!, 1);
+}
+
 export class AllocationIndex {
   readonly count: number;
   /** The allocations' addresses and sizes (shared, not copied). */
@@ -43,8 +51,7 @@ export class AllocationIndex {
     this.count = n;
     const starts = this.starts = allocations.addresses;
     const sizes = this.sizes = allocations.sizes;
-    // A zero-size block still owns its address (malloc(0) returns a unique pointer).
-    const endOf = (i: number) => starts[i]! + Math.max(sizes[i]!, 1);
+    const end = (i: number) => endOf(starts, sizes, i);
     let prevEnd = 0;
     const segBounds: number[] = []; // first block index of each segment
     for (let i = 0; i < n; i++) {
@@ -55,10 +62,10 @@ export class AllocationIndex {
         );
       }
       if (i === 0 || address - prevEnd >= SEGMENT_GAP) segBounds.push(i);
-      prevEnd = endOf(i);
+      prevEnd = end(i);
     }
     this.min = n > 0 ? starts[0]! : 0;
-    this.max = n > 0 ? endOf(n - 1) : 0;
+    this.max = n > 0 ? end(n - 1) : 0;
 
     const segs = segBounds.length;
     this.segStart = f64Array(segs);
@@ -70,9 +77,9 @@ export class AllocationIndex {
       const last = (s + 1 < segs ? segBounds[s + 1]! : n) - 1;
       const base = Math.floor(starts[first]! / BUCKET) * BUCKET;
       this.segStart[s] = base;
-      this.segEnd[s] = endOf(last);
+      this.segEnd[s] = end(last);
       this.segTable[s] = tableLen;
-      tableLen += Math.ceil((endOf(last) - base) / BUCKET);
+      tableLen += Math.ceil((end(last) - base) / BUCKET);
     }
     const table = i32Array(tableLen);
     this.table = table;
@@ -86,7 +93,7 @@ export class AllocationIndex {
       let i = first;
       for (let b = 0; b < buckets; b++) {
         const at = base + b * BUCKET;
-        while (i < stop - 1 && endOf(i) <= at) i++;
+        while (i < stop - 1 && end(i) <= at) i++;
         table[off + b] = i;
       }
     }
@@ -121,7 +128,7 @@ export class AllocationIndex {
     }
     let i = this.table[this.segTable[s]! + Math.floor((value - segStart[s]!) / BUCKET)]!;
     const starts = this.starts, sizes = this.sizes;
-    while (starts[i]! + Math.max(sizes[i]!, 1) <= value) i++;
+    while (endOf(starts, sizes, i) <= value) i++;
     return starts[i]! <= value ? i : -1;
   }
 }

@@ -207,13 +207,11 @@ export function finishEdgeSet(
   };
 }
 
-/** Each edge's source block (`start` a CSR's n + 1 starts, m its edges). O(n + m). */
-export function edgeSources(start: Uint32Array, m = start[start.length - 1]!): Uint32Array {
+/** Each edge's source block (`start` a CSR's n + 1 starts, the last its edge count). O(n + m). */
+export function edgeSources(start: Uint32Array): Uint32Array {
   const n = start.length - 1;
-  const source = u32Array(m);
-  for (let v = 0, e = 0; v < n; v++) {
-    for (const stop = Math.min(m, start[v + 1]!); e < stop; e++) source[e] = v;
-  }
+  const source = u32Array(start[n]!);
+  for (let v = 0, e = 0; v < n; v++) for (const stop = start[v + 1]!; e < stop; e++) source[e] = v;
   return source;
 }
 
