@@ -280,11 +280,9 @@ export function analyzeHeap(
   // The live bytes are in the edges' flags now: given back before reachability, the run's peak
   // (4 bytes a block, 12 where containers narrowed the sizes). Never the allocation table's own
   // sizes, which scanSize is when nothing narrowed them.
-  releaseArrays(
-    ...[live.scanSize, live.weakFrom, found?.slack].filter((a) =>
-      a !== undefined && a !== allocations.sizes
-    ) as (Float64Array | Uint32Array)[],
-  );
+  for (const a of [live.scanSize, live.weakFrom, found?.slack]) {
+    if (a !== undefined && a !== allocations.sizes) releaseArrays(a);
+  }
   // Past the peaks (the copy, the index or the live bytes, and the scan's edges all resident):
   // the reachability's arrays may be faulted in ahead now.
   if (opts.discard) {
@@ -455,9 +453,9 @@ function rootHolders(
  * (strdup, xmlStrndup: at least MIN_TEXT printable bytes and a NUL) was asked for the string's
  * length: the words from the one holding the first byte past its NUL are weak too (that word's
  * bytes past the NUL are the memory's earlier life: a stale pointer with only its low byte
- * overwritten by the NUL still looks like one). A block whose last word is glibc's foot keeps its last three words weak
- * (footedLive). Mmapped chunks are fresh from the kernel (zero), and a recorded block's requested
- * size is known: none there. O(blocks · text bytes).
+ * overwritten by the NUL still looks like one). A block whose last word is glibc's foot keeps its
+ * last three words weak (footedLive). Mmapped chunks are fresh from the kernel (zero), and a
+ * recorded block's requested size is known: none there. O(blocks · text bytes).
  */
 export function slackWords(
   allocations: AllocationTable,

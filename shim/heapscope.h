@@ -175,8 +175,9 @@ int32_t hs_walk_chunks(const uint32_t *words, double span_start, double span_end
  * every size. References: the scan's CSR block edges (estart of n + 1, target, offset, exact),
  * then its root hits (hit_addr, hit_target; nh). Writes out_slack[i] (32 bits: UINT32_MAX at
  * most) for every block, and up to cap of each list: container candidates (c_*), vtable
- * candidates, red-black nodes, hashtable references. state = {item, edge, begun} to resume from (zeros at first); returns 0 when done, 1
- * when a list is full (take the lists and call again), with state[3..6] = the lists' lengths.
+ * candidates, red-black nodes, hashtable references. state = {item, edge, begun} to resume from
+ * (zeros at first); returns 0 when done, 1 when a list is full (take the lists and call again),
+ * with state[3..6] = the lists' lengths.
  * The arrays' addresses come packed in p (np of them), the numbers in d (nd), in the order of
  * recognise() in shim/recognise_kernel.c (ffi/recognise_kernel.ts packs them). */
 int32_t hs_recognise(const uint64_t *p, uint32_t np, const double *d, uint32_t nd, double *state);

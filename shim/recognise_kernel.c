@@ -112,8 +112,8 @@ static inline int in_ranges(const double *rs, const double *re, uint32_t nr, dou
 
 /* The live bytes slackWords gives a block of size sz at a (its usable size less its last word,
  * less its last three when it ends with glibc's foot, or the words wholly inside its C string
- * and NUL), read from the chunk's window as the TypeScript loop does: none for a
- * chunk of 4 GiB or more. */
+ * and NUL), read from the chunk's window as the TypeScript loop does: none for a chunk of 4 GiB
+ * or more. */
 static double slack(mem_view *m, double a, double sz, const double *rs, const double *re,
                     uint32_t nr) {
   double out = sz >= 16 ? sz - 8 : sz;
