@@ -13,6 +13,8 @@ export interface WhyEdge {
   /** Byte offset of the pointer in the source block. */
   offset: number;
   interior?: boolean;
+  /** Weak evidence (EDGE_WEAK): the word may be stale. */
+  weak?: boolean;
 }
 
 /** What `why` needs to know about a heap, whatever it was read from. Node ids are dense. */
@@ -43,6 +45,8 @@ export interface PathStep {
   node: number;
   /** Offset of the pointer to this step inside the previous block (undefined for the first). */
   offset?: number;
+  /** The pointer is weak evidence (the word may be stale). */
+  weak?: boolean;
 }
 
 /** The block at or containing `address` (exact start first), or -1. O(log V). */
@@ -59,8 +63,14 @@ export function blockAt(m: WhyModel, address: number): number {
   return address < m.address(found) + Math.max(1, m.size(found)) ? found : -1;
 }
 
-/** The root that holds the start of the path, then each block to `v` with its offset. */
-export function pathFromRoot(m: WhyModel, v: number): { root?: string; steps: PathStep[] } {
+/**
+ * The root that holds the start of the path, then each block to `v` with its offset; `weakRoot`
+ * when only weak evidence (a vector register, the red zone below SP) holds the first block.
+ */
+export function pathFromRoot(
+  m: WhyModel,
+  v: number,
+): { root?: string; weakRoot?: boolean; steps: PathStep[] } {
   const chain: number[] = [];
   const seen = new Set<number>();
   for (let x = v; x >= 0 && !seen.has(x); x = m.via(x)) {
@@ -73,10 +83,20 @@ export function pathFromRoot(m: WhyModel, v: number): { root?: string; steps: Pa
   const steps: PathStep[] = [{ node: first }];
   for (let k = 1; k < chain.length; k++) {
     const from = chain[k - 1]!, to = chain[k]!;
-    const e = m.references(from).find((r) => r.node === to);
-    steps.push({ node: to, ...(e ? { offset: e.offset } : {}) });
+    // The search's own edge: a strong one where there is one (reachable blocks are reached only
+    // through strong ones; a weak one is the link that makes a block "possible").
+    const refs = m.references(from).filter((r) => r.node === to);
+    const e = refs.find((r) => !r.weak) ?? refs[0];
+    steps.push({
+      node: to,
+      ...(e ? { offset: e.offset } : {}),
+      ...(e?.weak ? { weak: true } : {}),
+    });
   }
-  return { root: m.rootNames(first)[0] ?? "a root", steps };
+  // A root holds a possible block directly only through weak evidence (a strong root reference
+  // would make it reachable).
+  const weakRoot = m.status(first) === "possible";
+  return { root: m.rootNames(first)[0] ?? "a root", ...(weakRoot ? { weakRoot } : {}), steps };
 }
 
 /** Reverse edges of the whole model, built once. O(E). */

@@ -2,7 +2,7 @@
 // copied bytes (until they are released) and symbol names. O(root references) to build.
 
 import type { Analysis } from "./types.ts";
-import { EDGE_INTERIOR } from "./graph.ts";
+import { EDGE_INTERIOR, EDGE_WEAK } from "./graph.ts";
 import { LEAK_KIND, NODE_STATUS } from "./types.ts";
 import type { WhyEdge, WhyModel } from "./why.ts";
 
@@ -33,11 +33,12 @@ export function analysisWhyModel(a: Analysis): WhyModel {
     references: (i) => {
       const out: WhyEdge[] = [];
       for (let e = edges.start[i]!; e < edges.start[i + 1]!; e++) {
-        const interior = edges.flags !== undefined && (edges.flags[e]! & EDGE_INTERIOR) !== 0;
+        const f = edges.flags?.[e] ?? 0;
         out.push({
           node: edges.target[e]!,
           offset: edges.offset[e]!,
-          ...(interior ? { interior } : {}),
+          ...(f & EDGE_INTERIOR ? { interior: true } : {}),
+          ...(f & EDGE_WEAK ? { weak: true } : {}),
         });
       }
       return out;

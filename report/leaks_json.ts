@@ -10,7 +10,7 @@
 import type { LeaksSites } from "../analysis/sites.ts";
 import type { SuppressionResult } from "../analysis/suppressions.ts";
 import type { Analysis } from "../analysis/types.ts";
-import { EDGE_INTERIOR } from "../analysis/graph.ts";
+import { EDGE_INTERIOR, EDGE_WEAK } from "../analysis/graph.ts";
 import {
   isLeaked,
   LEAK_DIRECT,
@@ -544,6 +544,7 @@ function encodeNodes(t: NodeText, from: number, w: ByteWriter, limit: number): n
 
 const SOURCE = utf8('{"source":'), SOURCE_NEXT = utf8(',{"source":');
 const TARGET = utf8(',"target":'), OFFSET = utf8(',"offset":'), INTERIOR = utf8(',"interior":true');
+const WEAK = utf8(',"weak":true');
 
 /** Edge objects from index `from` on, like `encodeNodes`; returns the next edge index. */
 function encodeEdges(
@@ -571,6 +572,7 @@ function encodeEdges(
     p = putBytes(buf, p, OFFSET);
     p = putUint32(buf, p, edgeOffset[e]!);
     if (flags && (flags[e]! & EDGE_INTERIOR)) p = putBytes(buf, p, INTERIOR);
+    if (flags && (flags[e]! & EDGE_WEAK)) p = putBytes(buf, p, WEAK);
     buf[p++] = 0x7d; // }
   }
   w.pos = p;
@@ -648,6 +650,7 @@ export function toLeaksFile(a: Analysis, opts: LeaksJsonOptions = {}): LeaksFile
     else {
       const edge: LeaksEdge = { source, target, offset: a.edgeOffset[e]! };
       if (flags && (flags[e]! & EDGE_INTERIOR)) edge.interior = true;
+      if (flags && (flags[e]! & EDGE_WEAK)) edge.weak = true;
       edges.push(edge);
     }
   }

@@ -13,7 +13,12 @@ export function leaksWhyModel(leaks: LeaksFile): WhyModel {
   for (const e of leaks.edges) {
     const s = dense.get(e.source), t = dense.get(e.target);
     if (s === undefined || t === undefined) continue;
-    refs[s]!.push({ node: t, offset: e.offset, ...(e.interior ? { interior: true } : {}) });
+    refs[s]!.push({
+      node: t,
+      offset: e.offset,
+      ...(e.interior ? { interior: true } : {}),
+      ...(e.weak ? { weak: true } : {}),
+    });
   }
   const roots = new Map<number, string[]>();
   for (const r of leaks.roots) {

@@ -376,7 +376,8 @@ function validateLeaks(data: unknown, path: string): asserts data is LeaksFile {
     const edge = edges[i] as Record<string, unknown>;
     if (
       _isObject(edge) && typeof edge.offset === "number" && edge.offset >= 0 &&
-      (edge.interior === undefined || edge.interior === true) && ids.has(edge.source) &&
+      (edge.interior === undefined || edge.interior === true) &&
+      (edge.weak === undefined || edge.weak === true) && ids.has(edge.source) &&
       ids.has(edge.target)
     ) continue;
     if (!_isObject(edge)) return fail(`edges[${i}] is ${_kind(edge)}, expected an object`);
@@ -385,6 +386,7 @@ function validateLeaks(data: unknown, path: string): asserts data is LeaksFile {
     need(edge, "offset", "number", `edges[${i}].`);
     count(edge.offset, `edges[${i}].offset`);
     if (edge.interior !== undefined) oneOf(edge.interior, [true], `edges[${i}].interior`);
+    if (edge.weak !== undefined) oneOf(edge.weak, [true], `edges[${i}].weak`);
     for (const end of ["source", "target"] as const) {
       if (!ids.has(edge[end])) {
         fail(`edges[${i}].${end} names node id ${edge[end]}, which is not in nodes (dangling id)`, [

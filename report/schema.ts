@@ -166,6 +166,12 @@ export interface LeaksEdge {
   offset: number;
   /** v3: the pointer points inside the target, not at its start. */
   interior?: true;
+  /**
+   * v3: weak evidence: a word the program may never have written (malloc's slack past the
+   * request, past a C string's NUL, a bump pool's spare part). A block only such words keep is
+   * "possible".
+   */
+  weak?: true;
 }
 
 export interface LeaksRoot {

@@ -172,16 +172,27 @@ export function formatSummary(a: Analysis, opts: SummaryOptions): string {
     for (const w of warnings.slice(0, 10)) lines.push(paint("33", `warning: ${printable(w)}`));
     if (warnings.length > 10) lines.push(`  ... ${warnings.length - 10} more warnings`);
   }
-  lines.push(verdict(sum.leaked, opts.suppressions, paint));
+  lines.push(verdict(sum.leaked, sum.possible ?? 0, opts.suppressions, paint));
   return lines.join("\n");
 }
 
-/** The last line: the leaks that count for the exit status. */
-function verdict(
+/**
+ * The last line: the leaks that count for the exit status; with none, the possible ones (only weak
+ * evidence keeps them), which do not count but are no proof of "no leaks" either.
+ */
+export function verdict(
   leaked: number,
+  possible: number,
   suppressions: SuppressionResult | undefined,
   paint: (code: string, text: string) => string,
 ): string {
+  if (leaked === 0 && possible > 0) {
+    return paint(
+      "33",
+      `! no definite leaks, but ${possible} possible: allocation(s) only weak evidence keeps ` +
+        "(`heapscope why` on one shows the weak link)",
+    );
+  }
   if (leaked === 0) return paint("32", "✓ no leaks: every allocation is reachable from a root");
   if (!suppressions) return paint("31", `✗ ${leaked} allocation(s) unreachable from any root`);
   const { suppressed, unsuppressed } = suppressions;

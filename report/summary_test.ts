@@ -5,7 +5,7 @@
 import { equal, match, ok } from "node:assert/strict";
 import { analyzeHeap } from "../analysis/analyze.ts";
 import { buildSynthetic } from "../analysis/testdata/synthetic.ts";
-import { formatSummary } from "./summary.ts";
+import { formatSummary, verdict } from "./summary.ts";
 
 function summary(opts: Partial<Parameters<typeof formatSummary>[1]> = {}, command?: string) {
   const { snapshot, enumeration } = buildSynthetic();
@@ -50,4 +50,16 @@ Deno.test("formatSummary() is bounded by top, colours only when asked, and print
   const controls = [...hostile].filter((c) => c !== "\n" && (c < " " || c === "\u007f"));
   equal(controls.length, 0, JSON.stringify(hostile));
   match(hostile, /pid 1 \(evil/);
+});
+
+Deno.test("the verdict: possible leaks alone are neither leaks nor a clean bill", () => {
+  const plain = (code: string, text: string) => `${code}:${text}`;
+  equal(
+    verdict(0, 0, undefined, plain),
+    "32:✓ no leaks: every allocation is reachable from a root",
+  );
+  const possible = verdict(0, 341, undefined, plain);
+  match(possible, /^33:! no definite leaks, but 341 possible: /);
+  match(possible, /heapscope why/);
+  match(verdict(7, 341, undefined, plain), /^31:✗ 7 allocation\(s\) unreachable from any root$/);
 });

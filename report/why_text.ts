@@ -55,13 +55,22 @@ export function formatWhy(m: WhyModel, i: number, owners: Owners): string[] {
   }
   lines.push(
     status === "possible"
-      ? "kept only by weak evidence (possibly hidden), shortest path from it:"
+      ? "kept only by weak evidence (possibly hidden), shortest path from a root:"
       : "why it is alive, shortest path from a root:",
   );
-  lines.push(`  ${rootLabel(path.root)}`);
+  lines.push(`  ${rootLabel(path.root)}${path.weakRoot ? " (weak: may be stale)" : ""}`);
   for (const step of path.steps) {
-    const via = step.offset !== undefined ? ` (pointer at +${hex(step.offset)})` : "";
+    const weak = step.weak ? ", weak: may be stale" : "";
+    const via = step.offset !== undefined ? ` (pointer at +${hex(step.offset)}${weak})` : "";
     lines.push(`  → ${blockLabel(m, step.node)}${via}`);
+  }
+  if (status === "possible") {
+    lines.push(
+      "a weak link is a word the program may never have written: malloc's slack past the request,",
+      "bytes past a C string's NUL, a pool's spare part, a vector register or the red zone below",
+      "SP. If it is stale, this block is leaked (a recorded run, `heapscope run`, knows which",
+      "bytes were asked for).",
+    );
   }
   return lines;
 }

@@ -8,7 +8,12 @@ import type { HeaderPayload } from "./payload.ts";
 export function selectHeader(leaks: LeaksFile): HeaderPayload {
   const { summary: s, target: t } = leaks;
   const ok = s.leaked === 0;
-  const verdict = ok
+  const possible = ok && (s.possible ?? 0) > 0;
+  const verdict = possible
+    ? `! no definite leaks; ${_count(s.possible!, "possible leak")} (${
+      formatBytes(s.possibleBytes ?? 0)
+    })`
+    : ok
     ? `✓ no leaks: all ${_count(s.allocations, "allocation")} are reachable`
     : `✗ ${_count(s.leaked, "allocation")} unreachable from any root (${
       formatBytes(s.leakedBytes)
@@ -26,6 +31,7 @@ export function selectHeader(leaks: LeaksFile): HeaderPayload {
     // report/go/go_leaks_file.ts: a heap dump stops no process.
     goDump: t.pid === 0 && leaks.pauseMs === 0,
     ok,
+    ...(possible ? { possible } : {}),
     verdict,
     version: leaks.version,
     bytesEmbedded,

@@ -20,6 +20,8 @@ export interface HeaderPayload {
   /** A Go heap dump (no process was stopped: pid 0, pause 0). */
   goDump: boolean;
   ok: boolean;
+  /** No leaks, but possible ones (only weak evidence keeps them). */
+  possible?: boolean;
   verdict: string;
   /** leaks.json format version the report was made from. */
   version: number;

@@ -27,6 +27,17 @@ Deno.test("selectHeader() gives the verdict, says Go heap dump for pid 0, counts
   assertEquals(selectHeader(go).goDump, true);
   const clean = sampleLeaks({ allocations: 10, leakFraction: 0 });
   assertEquals(selectHeader(clean).verdict, "✓ no leaks: all 10 allocations are reachable");
+  assertEquals(selectHeader(clean).possible, undefined);
+  // Possible leaks alone: not "no leaks" (the header's own colour), not counted as leaks.
+  const weak = sampleLeaks({ allocations: 10, leakFraction: 0 });
+  weak.summary.possible = 3;
+  weak.summary.possibleBytes = 96;
+  const w = selectHeader(weak);
+  assertEquals([w.ok, w.possible, w.verdict], [
+    true,
+    true,
+    "! no definite leaks; 3 possible leaks (96 B)",
+  ]);
 });
 
 Deno.test("selectStats(), selectZones(), selectCycles(), selectMethod() on the tiny file", () => {

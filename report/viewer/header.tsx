@@ -32,7 +32,16 @@ export function Header({ header }: { header: HeaderPayload }) {
             : "Contains no bytes of the process's memory (no hexdumps): addresses, sizes and names only."}
         </div>
       </div>
-      <div class={header.ok ? "verdict ok" : "verdict bad"} data-testid="verdict" role="status">
+      <div
+        class={header.possible ? "verdict possible" : header.ok ? "verdict ok" : "verdict bad"}
+        title={header.possible
+          ? "Nothing is unreachable, but these blocks are kept only by weak evidence: words that " +
+            "may be stale (malloc's slack, past a string's NUL, a pool's spare part). Select one " +
+            "to see the path that keeps it."
+          : undefined}
+        data-testid="verdict"
+        role="status"
+      >
         {header.verdict}
       </div>
     </header>
