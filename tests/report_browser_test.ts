@@ -844,3 +844,57 @@ Deno.test("hostile command and function names stay text: nothing runs, no elemen
     assertEquals(errors, []);
   });
 });
+
+Deno.test("report with a possible block only: the verdict says so, and its path marks the weak link", async () => {
+  const leaks = sampleLeaks({ allocations: 200, leakFraction: 0 });
+  const byId = new Map(leaks.nodes.map((n) => [n.id, n]));
+  // A reachable block its holder points at once: that pointer becomes weak evidence.
+  const weakEdge = leaks.edges.find((e) => {
+    const t = byId.get(e.target)!;
+    return t.via === e.source &&
+      leaks.edges.filter((x) => x.source === e.source && x.target === e.target).length === 1 &&
+      !leaks.roots.some((r) => r.target === e.target) &&
+      !leaks.nodes.some((n) => n.via === e.target);
+  })!;
+  assert(weakEdge, "a block held by one pointer");
+  weakEdge.weak = true;
+  const block = byId.get(weakEdge.target)!;
+  block.status = "possible";
+  leaks.summary.reachable--;
+  leaks.summary.possible = 1;
+  leaks.summary.possibleBytes = block.size;
+  const file = OUT + "report-possible.html";
+  await Deno.writeTextFile(file, await renderHtml(leaks, { bundle: await viewer() }));
+  await withChromium({ width: 1400, height: 900 }, async (page, context) => {
+    const { errors } = await guard(page, context);
+    await openReport(page, file);
+    const verdict = page.locator('[data-testid="verdict"]');
+    assertEquals(await verdict.getAttribute("class"), "verdict possible");
+    assertEquals(
+      await verdict.textContent(),
+      `! no definite leaks; 1 possible leak (${formatBytes(block.size)})`,
+    );
+    assert(
+      (await page.locator('[data-testid="no-leaks"]').textContent())!
+        .includes("Nothing is unreachable, but 1 block is kept only by weak evidence"),
+    );
+    await until("the block index", async () => (await reportState(page)).indexReady);
+    await page.locator('[data-testid="search"]').fill(block.address);
+    await page.locator('[data-testid="search"]').press("Enter");
+    await until(
+      "the block selected",
+      async () => (await reportState(page)).selectedAddress === block.address,
+    );
+    await until(
+      "its path from a root",
+      async () => (await page.locator('[data-testid="path-root"]').count()) === 1,
+    );
+    // One weak step, the last pointer: into the block.
+    assertEquals(await page.locator('[data-testid="path-weak"]').count(), 1);
+    const steps = await page.locator('[data-testid="detail-path"] li:not(.root)').allTextContents();
+    assert(steps.at(-2)!.includes("weak: may be stale"), steps.join(" | "));
+    assert(steps.at(-1)!.includes(block.address), steps.join(" | "));
+    await page.screenshot({ path: OUT + "report-possible.png" });
+    assertEquals(errors, []);
+  });
+});

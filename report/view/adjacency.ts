@@ -11,6 +11,8 @@ export interface Adjacency {
   outTarget: Int32Array;
   outOffset: Uint32Array;
   outInterior: Uint8Array;
+  /** 1 where the edge is weak evidence (leaks.json's `weak`). */
+  outWeak: Uint8Array;
   inStart: Int32Array;
   inSource: Int32Array;
   inOffset: Uint32Array;
@@ -55,7 +57,7 @@ export function buildAdjacency(leaks: LeaksFile): Adjacency {
   }
   const m = outStart[n]!;
   const outTarget = new Int32Array(m), outOffset = new Uint32Array(m);
-  const outInterior = new Uint8Array(m);
+  const outInterior = new Uint8Array(m), outWeak = new Uint8Array(m);
   const inSource = new Int32Array(m), inOffset = new Uint32Array(m);
   const fo = outStart.slice(0, n), fi = inStart.slice(0, n);
   leaks.edges.forEach((e, k) => {
@@ -65,6 +67,7 @@ export function buildAdjacency(leaks: LeaksFile): Adjacency {
     outTarget[o] = t;
     outOffset[o] = e.offset;
     if (e.interior) outInterior[o] = 1;
+    if (e.weak) outWeak[o] = 1;
     const p = fi[t]!++;
     inSource[p] = s;
     inOffset[p] = e.offset;
@@ -73,5 +76,16 @@ export function buildAdjacency(leaks: LeaksFile): Adjacency {
   nodes.forEach((node, i) => {
     if (node.via !== undefined) via[i] = at(node.via);
   });
-  return { at, outStart, outTarget, outOffset, outInterior, inStart, inSource, inOffset, via };
+  return {
+    at,
+    outStart,
+    outTarget,
+    outOffset,
+    outInterior,
+    outWeak,
+    inStart,
+    inSource,
+    inOffset,
+    via,
+  };
 }

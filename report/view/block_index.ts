@@ -44,6 +44,8 @@ export interface BlockIndex {
   outStart: Int32Array;
   outTarget: Int32Array;
   outOffset: Float64Array;
+  /** 1 where the edge is weak evidence (the word may be stale). */
+  outWeak: Uint8Array;
   inStart: Int32Array;
   inSource: Int32Array;
   inOffset: Float64Array;
@@ -80,6 +82,7 @@ export function buildBlockIndex(
     outStart: new Int32Array(n + 1),
     outTarget: new Int32Array(0),
     outOffset: new Float64Array(0),
+    outWeak: new Uint8Array(0),
     inStart: new Int32Array(n + 1),
     inSource: new Int32Array(0),
     inOffset: new Float64Array(0),
@@ -131,6 +134,7 @@ export function buildBlockIndex(
   }
   index.outTarget = new Int32Array(m);
   index.outOffset = new Float64Array(m);
+  index.outWeak = new Uint8Array(m);
   let e = 0;
   for (let b = 0; b < n; b++) {
     index.outStart[b] = e;
@@ -138,6 +142,7 @@ export function buildBlockIndex(
       if (adj.outTarget[k]! >= n) continue;
       index.outTarget[e] = adj.outTarget[k]!;
       index.outOffset[e] = adj.outOffset[k]!;
+      index.outWeak[e] = adj.outWeak[k]!;
       e++;
     }
   }
@@ -275,6 +280,15 @@ export function encodeBlockIndex(index: BlockIndex): Uint8Array {
     w.uint(raw.length);
     w.raw(raw);
   }
+  // The weak edges, few: their count, then each index as the gap from the last.
+  let weak = 0;
+  for (let k = 0; k < index.outWeak.length; k++) weak += index.outWeak[k]!;
+  w.uint(weak);
+  for (let k = 0, lastK = 0; k < index.outWeak.length; k++) {
+    if (!index.outWeak[k]) continue;
+    w.uint(k - lastK);
+    lastK = k;
+  }
   return w.buf.slice(0, w.pos);
 }
 
@@ -332,6 +346,13 @@ export function decodeBlockIndex(bytes: Uint8Array): BlockIndex {
     for (const x of raw) hex += x.toString(16).padStart(2, "0");
     bytesMap.set(last, hex);
   }
+  const outWeak = new Uint8Array(m);
+  const weak = r.uint();
+  for (let i = 0, k = 0; i < weak; i++) {
+    k += r.uint();
+    if (k >= m) throw new Error("block index: a weak edge past the last edge (damaged input)");
+    outWeak[k] = 1;
+  }
   const index: BlockIndex = {
     count: n,
     inFile: head.inFile,
@@ -350,6 +371,7 @@ export function decodeBlockIndex(bytes: Uint8Array): BlockIndex {
     outStart,
     outTarget,
     outOffset,
+    outWeak,
     inStart: new Int32Array(n + 1),
     inSource: new Int32Array(0),
     inOffset: new Float64Array(0),

@@ -16,6 +16,7 @@ import { tiny } from "./testdata/tiny_leaks.ts";
 Deno.test("encodeBlockIndex() → decodeBlockIndex() round-trips every column and both adjacencies", () => {
   const leaks = sampleLeaks({ allocations: 5000, withSites: true, withBytes: true });
   leaks.nodes[7]!.requested = 33;
+  for (const k of [0, 3, 700]) leaks.edges[k]!.weak = true;
   const index = buildBlockIndex(leaks, buildAdjacency(leaks));
   const back = decodeBlockIndex(encodeBlockIndex(index));
   for (
@@ -33,6 +34,7 @@ Deno.test("encodeBlockIndex() → decodeBlockIndex() round-trips every column an
       "outStart",
       "outTarget",
       "outOffset",
+      "outWeak",
       "inStart",
       "inSource",
       "inOffset",
@@ -44,6 +46,7 @@ Deno.test("encodeBlockIndex() → decodeBlockIndex() round-trips every column an
   assertEquals(back.bytes, index.bytes);
   assertEquals(back.outTarget.length, leaks.edges.length);
   assertEquals(back.requested[7], 33);
+  assertEquals(back.outWeak.reduce((s, x) => s + x, 0), 3);
   leaks.nodes.forEach((n, b) => {
     assertEquals(blockAddress(back, b), n.address);
     assertEquals(blockStatus(back, b), n.status);

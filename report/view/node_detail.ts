@@ -18,6 +18,8 @@ export interface PathStep {
   status: NodeStatus;
   /** Offset of the pointer to the next step inside this block (absent on the last step). */
   offset?: number;
+  /** That pointer is weak evidence (a word that may be stale). */
+  weak?: boolean;
 }
 
 export interface NodeStack {
@@ -167,11 +169,16 @@ function _path(
     address: blockAddress(index, blk),
     status: blockStatus(index, blk),
   });
-  const offsetTo = (from: number, to: number) => {
+  // The edge from -> to: a strong one where there is one (the search's; a weak one is the link
+  // that makes a block "possible").
+  const edgeTo = (from: number, to: number) => {
+    let found = -1;
     for (let k = index.outStart[from]!; k < index.outStart[from + 1]!; k++) {
-      if (index.outTarget[k] === to) return index.outOffset[k]!;
+      if (index.outTarget[k] !== to) continue;
+      if (!index.outWeak[k]) return k;
+      if (found < 0) found = k;
     }
-    return undefined;
+    return found;
   };
   let chain: number[] = [];
   if (detail.status === "reachable" || detail.status === "possible") {
@@ -216,8 +223,9 @@ function _path(
     const s = step(blk);
     const next = chain[i + 1];
     if (next !== undefined) {
-      const o = offsetTo(blk, next);
-      if (o !== undefined) s.offset = o;
+      const k = edgeTo(blk, next);
+      if (k >= 0) s.offset = index.outOffset[k]!;
+      if (k >= 0 && index.outWeak[k]) s.weak = true;
     }
     return s;
   });

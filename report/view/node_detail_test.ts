@@ -40,6 +40,26 @@ Deno.test("selectNodeDetail() gives a reachable block's path from its root, with
   assertEquals(d.path.map((s) => [s.address, s.offset]), [["0x1000", 8], ["0x1100", undefined]]);
   assertEquals(d.pathRoot?.label, "stack slot 0x7ffc00000000 of thread 1");
   assertEquals(d.inEdges.map((e) => e.address).sort(), ["0x1000", "0x1400"]);
+  assertEquals(d.path[0]!.weak, undefined);
+});
+
+Deno.test("selectNodeDetail() marks the weak link of a possible block's path", () => {
+  const leaks = tiny();
+  const [a, b] = [leaks.nodes[0]!, leaks.nodes[1]!];
+  b.status = "possible";
+  b.via = a.id;
+  const edge = leaks.edges.find((e) => e.source === a.id && e.target === b.id)!;
+  edge.weak = true;
+  const d = selectNodeDetail(context(leaks).ctx, 1)!;
+  assertEquals(d.path.map((s) => [s.address, s.offset, s.weak]), [
+    ["0x1000", edge.offset, true],
+    ["0x1100", undefined, undefined],
+  ]);
+  // With a strong pointer beside it, the path takes the strong one.
+  leaks.edges.push({ source: a.id, target: b.id, offset: 0x30 });
+  b.status = "reachable";
+  const strong = selectNodeDetail(context(leaks).ctx, 1)!;
+  assertEquals([strong.path[0]!.offset, strong.path[0]!.weak], [0x30, undefined]);
 });
 
 Deno.test("selectNodeDetail() leads an indirect leak back to its direct leak; a direct leak holds", () => {

@@ -355,6 +355,7 @@ export function App({ model, loadIndex, onReady, onDebug }: AppProps) {
             groups={m.groups}
             leaked={m.stats.leaked}
             leakedBytes={m.stats.leakedBytes}
+            possible={m.stats.possible}
             selected={selected}
             onSelect={(b) => select(b)}
           />

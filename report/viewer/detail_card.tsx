@@ -162,6 +162,15 @@ export function DetailCard(props: DetailCardProps) {
                       </button>
                     )}
                   {s.offset !== undefined && <span class="muted">→ at {off(s.offset)}</span>}
+                  {s.weak && (
+                    <span
+                      class="weak-link"
+                      data-testid="path-weak"
+                      title="Weak evidence: a word the program may never have written (malloc's slack, past a C string's NUL, a pool's spare part). If it is stale, the blocks after it are leaked."
+                    >
+                      {" "}weak: may be stale
+                    </span>
+                  )}
                 </li>
               ))}
             </ol>

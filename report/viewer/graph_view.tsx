@@ -121,9 +121,11 @@ export function GraphView(props: GraphViewProps) {
               class={props.filter === c.filter ? `chip on ${c.filter}` : `chip ${c.filter}`}
               data-filter={c.filter}
               aria-pressed={props.filter === c.filter}
+              aria-keyshortcuts={c.key}
+              title={`${c.label} (key ${c.key})`}
               onClick={() => props.onFilter(c.filter)}
             >
-              {c.status && <ShapeIcon status={c.status} />} {c.label} <kbd>{c.key}</kbd>
+              {c.status && <ShapeIcon status={c.status} />} {c.label}
             </button>
           ))}
           {props.zone !== null && (
@@ -189,6 +191,7 @@ export function GraphView(props: GraphViewProps) {
             </span>
           )}
           <span class="muted">arrows point from holder to held</span>
+          <span class="muted">keys {CHIPS[0]!.key}–{CHIPS.at(-1)!.key} pick the filter</span>
         </div>
       </div>
       <div class="sr-only" aria-live="polite" data-testid="graph-focus">

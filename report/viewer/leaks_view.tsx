@@ -10,10 +10,12 @@ import { type Column, VirtualTable } from "./virtual_table.tsx";
 type Row = { kind: "group"; g: LeakGroup } | { kind: "block"; r: LeakBlockRow; g: LeakGroup };
 
 export function LeaksView(
-  { groups, leaked, leakedBytes, selected, onSelect }: {
+  { groups, leaked, leakedBytes, possible, selected, onSelect }: {
     groups: LeakGroupsPayload;
     leaked: number;
     leakedBytes: number;
+    /** Blocks only weak evidence keeps. */
+    possible: number;
     selected: number | null;
     onSelect: (block: number) => void;
   },
@@ -141,7 +143,17 @@ export function LeaksView(
         </span>
       </h2>
       {groups.groups.length === 0
-        ? <p class="muted">Every allocation is reachable from a root.</p>
+        ? (
+          <p class="muted" data-testid="no-leaks">
+            {possible > 0
+              ? `Nothing is unreachable, but ${formatCount(possible)} block${
+                possible === 1 ? " is" : "s are"
+              } kept only by weak evidence, a word that may be stale: the Possible filter of the graph shows ${
+                possible === 1 ? "it" : "them"
+              }.`
+              : "Every allocation is reachable from a root."}
+          </p>
+        )
         : (
           <VirtualTable<Row>
             id="leaks"
