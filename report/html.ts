@@ -6,6 +6,7 @@
 // by the viewer after the first draw. Its size is bounded by report/view/block_index.ts's caps.
 
 import { Buffer } from "node:buffer";
+import { gzipSync } from "node:zlib";
 import { writeAtomic } from "./write_atomic.ts";
 import type { LeaksFile } from "./schema.ts";
 import { buildAdjacency } from "./view/adjacency.ts";
@@ -37,10 +38,12 @@ const CSP =
 export async function renderHtml(leaks: LeaksFile, options: HtmlOptions = {}): Promise<string> {
   const bundle = options.bundle ?? await loadViewer();
   const file = options.redact ? redactLeaks(leaks) : leaks;
-  const model = selectReportModel(file, options.model);
+  // One adjacency for the model and the block index (~0.4 s at 10^6 blocks each).
+  const adj = buildAdjacency(file);
+  const model = selectReportModel(file, options.model, adj);
   if (options.comparison) model.comparison = selectComparison(options.comparison, file);
   const data = escapeJsonForHtml(JSON.stringify(model));
-  const index = await gzipBase64(encodeBlockIndex(buildBlockIndex(file, buildAdjacency(file))));
+  const index = gzipBase64(encodeBlockIndex(buildBlockIndex(file, adj)));
   const compared = model.comparison?.diff ? ", compared" : "";
   const title = leaks.target.pid === 0 && leaks.pauseMs === 0
     ? `heapscope: ${leaks.target.command} (Go heap dump${compared})`
@@ -91,12 +94,12 @@ export function redactLeaks(leaks: LeaksFile): LeaksFile {
   };
 }
 
-/** gzip, then base64: what the viewer's DecompressionStream reads back. */
-async function gzipBase64(bytes: Uint8Array): Promise<string> {
-  const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(
-    new CompressionStream("gzip"),
-  );
-  return Buffer.from(await new Response(stream).arrayBuffer()).toString("base64");
+/**
+ * gzip, then base64: what the viewer's DecompressionStream reads back. zlib's level 3 in one call:
+ * on the 26 MB index of 10^6 blocks, the size of CompressionStream's (level 6) in 0.27 s, not 0.6.
+ */
+function gzipBase64(bytes: Uint8Array): string {
+  return Buffer.from(gzipSync(bytes, { level: 3 })).toString("base64");
 }
 
 /** JSON made safe inside a <script> element: no `<`, `>`, `&`, U+2028 or U+2029 left raw. */

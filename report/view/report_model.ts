@@ -2,7 +2,7 @@
 // index goes beside it, compressed: block_index.ts).
 
 import type { LeaksFile } from "../schema.ts";
-import { buildAdjacency } from "./adjacency.ts";
+import { type Adjacency, buildAdjacency } from "./adjacency.ts";
 import { selectCycles } from "./cycles.ts";
 import { selectFlame } from "./flame.ts";
 import { selectGraph } from "./graph.ts";
@@ -20,8 +20,11 @@ import { selectTypes } from "./types_table.ts";
 import { selectZones } from "./zones.ts";
 
 /** The model, and the adjacency it was built on (for the block index). O(nodes + edges). */
-export function selectReportModel(leaks: LeaksFile, options: ModelOptions = {}): ReportModel {
-  const adj = buildAdjacency(leaks);
+export function selectReportModel(
+  leaks: LeaksFile,
+  options: ModelOptions = {},
+  adj: Adjacency = buildAdjacency(leaks),
+): ReportModel {
   const sites = selectSites(leaks, options);
   const labelCache = new Map<number, { label: string; location: string }>();
   const siteLabel = (site: number) => {
