@@ -16,6 +16,15 @@
 // Each phase is linear in the bytes or blocks it touches; see each module for its complexity.
 
 import { copyF64, f64Array, i32Array, prepareArrays, releaseArrays, u32Array } from "./arrays.ts";
+import {
+  cStringLength,
+  endsWithFoot,
+  footedLive,
+  MIN_TEXT,
+  printableByte,
+  TEXT_SCAN,
+  textLive,
+} from "./slack_rules.ts";
 import { AllocationIndex } from "./alloc_index.ts";
 import { AllocationTable } from "./allocation_table.ts";
 import { analyzeGraph, PhaseTimer, type Progress } from "./analyze_graph.ts";
@@ -483,7 +492,7 @@ export function slackWords(
     if (allocations.zoneIds[i] === mmap || (requested && requested[i]! >= 0)) continue;
     const size = allocations.sizes[i]!, address = allocations.addresses[i]!;
     if (size >= 16) out[i] = Math.min(size - 8, WEAK_FROM_MAX);
-    if (size >= 56 && words.u64(address + size - 8) === size + 8) {
+    if (endsWithFoot(size, words.u64(address + size - 8) ?? -1)) {
       out[i] = Math.min(footedLive(size), WEAK_FROM_MAX);
     }
     // Most blocks start with a pointer or a small number: not text. One load decides (from the
@@ -496,42 +505,15 @@ export function slackWords(
       if (address < ws || address + 8 > we) continue;
     }
     const k = (address - ws) / 4; // not >>> 2: a chunk may pass 4 GiB
-    if (!printable(W[k]! & 0xff)) continue;
-    const text = address + Math.min(size, 256) <= we
-      ? textInWords(W, k, Math.min(size, 256))
+    if (!printableByte(W[k]! & 0xff)) continue;
+    const text = address + Math.min(size, TEXT_SCAN) <= we
+      ? textInWords(W, k, Math.min(size, TEXT_SCAN))
       : textLength(memory, address, size);
     if (text >= MIN_TEXT && !mapped(words.u64(address) ?? 0)) {
-      out[i] = Math.min(out[i]!, Math.floor((text + 1) / 8) * 8);
+      out[i] = Math.min(out[i]!, textLive(text));
     }
   }
   return out;
-}
-
-/**
- * The bytes that surely hold live data in a block of usable size U ≥ 56 whose last word is its
- * chunk's size C = U + 8. That word is glibc's foot: a free chunk in a bin writes its size into
- * its successor's prev_size, which lies in the last word of this block's usable bytes, and malloc
- * leaves it as it was. Such a chunk came whole from a bin, and glibc hands out a free chunk whole
- * also for a request that needs C − 16 bytes (a 16-byte remainder is too small to split): the
- * request may then be as small as C − 39 bytes, and the words past it keep the chunk's earlier
- * life. Seen in libxml2: a dictionary entry (32 bytes asked) in a 64-byte chunk kept a stale
- * pointer at +0x20 into a lost document. Not for U = 40: given whole for the 32-byte minimum
- * chunk, the request may be anything up to 24 bytes, and a 24-byte node (OpenSSL's lhash in
- * nginx) uses all of it: its pointers would turn weak.
- */
-export function footedLive(size: number): number {
-  return Math.ceil((size - 31) / 8) * 8;
-}
-
-/**
- * Fewest printable bytes before a NUL for a block to count as a C string: a struct whose first
- * field is a small integer in the printable range ('A' = 65, then zero bytes) must not.
- */
-const MIN_TEXT = 3;
-
-/** ASCII text, tab, newline, CR (UTF-8's high bytes are left out: pointers are full of them). */
-function printable(c: number): boolean {
-  return (c >= 0x20 && c < 0x7f) || c === 9 || c === 10 || c === 13;
 }
 
 /** textLength() on the `len` bytes from word `k` of a chunk's words (no view made). */
@@ -539,21 +521,15 @@ function textInWords(W: Uint32Array, k: number, len: number): number {
   for (let i = 0; i < len; i++) {
     const c = (W[k + (i >>> 2)]! >>> ((i & 3) * 8)) & 0xff;
     if (c === 0) return i;
-    if (!printable(c)) return -1;
+    if (!printableByte(c)) return -1;
   }
   return -1;
 }
 
 /** Length of the C string at `address` (printable bytes, then a NUL within `size`), else -1. */
 function textLength(memory: MemoryImage, address: number, size: number): number {
-  const bytes = memory.slice(address, Math.min(size, 256));
-  if (!bytes) return -1;
-  for (let k = 0; k < bytes.length; k++) {
-    const c = bytes[k]!;
-    if (c === 0) return k;
-    if (!printable(c)) return -1;
-  }
-  return -1;
+  const bytes = memory.slice(address, Math.min(size, TEXT_SCAN));
+  return bytes ? cStringLength(bytes) : -1;
 }
 
 /** Per node the recorder's requested size, -1 when the recorder did not see the block. O(n). */

@@ -7,6 +7,8 @@
 // Anchors are the roots that reach it: the named roots of every owner a reverse search meets.
 // O(V + E) per question at worst; the reverse edges are built once, O(E).
 
+import { weakReason } from "./slack_rules.ts";
+
 export interface WhyEdge {
   /** The other end (source for owners, target for references). */
   node: number;
@@ -47,6 +49,8 @@ export interface PathStep {
   offset?: number;
   /** The pointer is weak evidence (the word may be stale). */
   weak?: boolean;
+  /** Which rule makes that word weak, when the input has the holder's bytes (slack_rules.ts). */
+  reason?: string;
 }
 
 /** The block at or containing `address` (exact start first), or -1. O(log V). */
@@ -87,11 +91,16 @@ export function pathFromRoot(
     // through strong ones; a weak one is the link that makes a block "possible").
     const refs = m.references(from).filter((r) => r.node === to);
     const e = refs.find((r) => !r.weak) ?? refs[0];
-    steps.push({
-      node: to,
-      ...(e ? { offset: e.offset } : {}),
-      ...(e?.weak ? { weak: true } : {}),
-    });
+    const step: PathStep = { node: to };
+    if (e) step.offset = e.offset;
+    if (e?.weak) {
+      step.weak = true;
+      const bytes = m.bytes?.(from);
+      if (bytes && bytes.length >= m.size(from)) {
+        step.reason = weakReason(m.size(from), bytes, e.offset);
+      }
+    }
+    steps.push(step);
   }
   // A root holds a possible block directly only through weak evidence (a strong root reference
   // would make it reachable).

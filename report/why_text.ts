@@ -63,13 +63,20 @@ export function formatWhy(m: WhyModel, i: number, owners: Owners): string[] {
     const weak = step.weak ? ", weak: may be stale" : "";
     const via = step.offset !== undefined ? ` (pointer at +${hex(step.offset)}${weak})` : "";
     lines.push(`  → ${blockLabel(m, step.node)}${via}`);
+    if (step.reason) lines.push(`      weak: ${step.reason}`);
   }
   if (status === "possible") {
+    // What a weak word is, unless each weak step above already said which rule it falls under.
+    if (path.weakRoot || path.steps.some((s) => s.weak && !s.reason)) {
+      lines.push(
+        "a weak link is a word the program may never have written: malloc's slack past the",
+        "request, bytes past a C string's NUL, a pool's spare part, a vector register or the red",
+        "zone below SP.",
+      );
+    }
     lines.push(
-      "a weak link is a word the program may never have written: malloc's slack past the request,",
-      "bytes past a C string's NUL, a pool's spare part, a vector register or the red zone below",
-      "SP. If it is stale, this block is leaked (a recorded run, `heapscope run`, knows which",
-      "bytes were asked for).",
+      "If the weak word is stale, this block is leaked (a recorded run, `heapscope run`, knows",
+      "which bytes were asked for).",
     );
   }
   return lines;

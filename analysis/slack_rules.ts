@@ -1,0 +1,78 @@
+// The rules by which a word of a block is weak evidence when the requested size is unknown
+// (slackWords in analysis/analyze.ts applies them to every block, shim/recognise_kernel.c's
+// slack() is its twin), and the reason `why` gives for one weak word, read from the same rules.
+
+/**
+ * The bytes that surely hold live data in a block of usable size U ≥ 56 whose last word is its
+ * chunk's size C = U + 8. That word is glibc's foot: a free chunk in a bin writes its size into
+ * its successor's prev_size, which lies in the last word of this block's usable bytes, and malloc
+ * leaves it as it was. Such a chunk came whole from a bin, and glibc hands out a free chunk whole
+ * also for a request that needs C − 16 bytes (a 16-byte remainder is too small to split): the
+ * request may then be as small as C − 39 bytes, and the words past it keep the chunk's earlier
+ * life. Seen in libxml2: a dictionary entry (32 bytes asked) in a 64-byte chunk kept a stale
+ * pointer at +0x20 into a lost document. Not for U = 40: given whole for the 32-byte minimum
+ * chunk, the request may be anything up to 24 bytes, and a 24-byte node (OpenSSL's lhash in
+ * nginx) uses all of it: its pointers would turn weak.
+ */
+export function footedLive(size: number): number {
+  return Math.ceil((size - 31) / 8) * 8;
+}
+
+/** Whether the block's last word is glibc's foot (see footedLive). */
+export function endsWithFoot(size: number, lastWord: number): boolean {
+  return size >= 56 && lastWord === size + 8;
+}
+
+/**
+ * Fewest printable bytes before a NUL for a block to count as a C string: a struct whose first
+ * field is a small integer in the printable range ('A' = 65, then zero bytes) must not.
+ */
+export const MIN_TEXT = 3;
+
+/** Bytes of a block looked at for a C string at its start. */
+export const TEXT_SCAN = 256;
+
+/** ASCII text, tab, newline, CR (UTF-8's high bytes are left out: pointers are full of them). */
+export function printableByte(c: number): boolean {
+  return (c >= 0x20 && c < 0x7f) || c === 9 || c === 10 || c === 13;
+}
+
+/** Length of the C string at the start of `bytes` (printable bytes, then a NUL), else -1. */
+export function cStringLength(bytes: Uint8Array): number {
+  for (let k = 0; k < bytes.length; k++) {
+    const c = bytes[k]!;
+    if (c === 0) return k;
+    if (!printableByte(c)) return -1;
+  }
+  return -1;
+}
+
+/** The live bytes of a block that starts with a C string of `text` bytes: up to its NUL's word. */
+export function textLive(text: number): number {
+  return Math.floor((text + 1) / 8) * 8;
+}
+
+/**
+ * Why the word at `offset` of a block of `size` usable bytes is weak evidence, from the block's
+ * bytes (all of them): the rule that covers the offset, the most specific first; a bump pool's
+ * spare part when none of the block's own rules does (what a {free, end} pair elsewhere says).
+ */
+export function weakReason(size: number, bytes: Uint8Array, offset: number): string {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const last = size >= 16 ? Number(view.getBigUint64(size - 8, true)) : -1;
+  if (endsWithFoot(size, last) && offset >= footedLive(size)) {
+    return `past +0x${footedLive(size).toString(16)}: the block ends with glibc's foot (its ` +
+      "chunk's size), so glibc handed the chunk out whole, maybe for a request up to 39 bytes " +
+      "smaller";
+  }
+  const text = cStringLength(bytes.subarray(0, Math.min(size, TEXT_SCAN)));
+  if (text >= MIN_TEXT && offset >= textLive(text)) {
+    return `past the C string the block starts with (its NUL at +0x${text.toString(16)}): ` +
+      "a string block is asked for the string's length";
+  }
+  if (size >= 16 && offset >= size - 8) {
+    return `the block's last word: malloc's slack, unless all ${size} bytes were asked for`;
+  }
+  return "the spare part of what looks like a bump pool: a pointer pair {free, end} elsewhere " +
+    "points into this block, and this word lies past `free`";
+}

@@ -1,0 +1,35 @@
+// The reason `why` gives for a weak word: each rule of slackWords, and a pool's spare part when
+// none of the block's own rules covers the word.
+
+import { equal, match } from "node:assert/strict";
+import { cStringLength, footedLive, textLive, weakReason } from "./slack_rules.ts";
+
+function block(size: number, fill: (v: DataView) => void): Uint8Array {
+  const b = new Uint8Array(size);
+  fill(new DataView(b.buffer));
+  return b;
+}
+
+Deno.test("weakReason() names the rule that makes a word weak", () => {
+  // 88 usable bytes ending with glibc's foot (the chunk's size, 96): weak from footedLive(88).
+  const footed = block(88, (v) => v.setBigUint64(80, 96n, true));
+  equal(footedLive(88), 64);
+  match(weakReason(88, footed, 64), /^past \+0x40: the block ends with glibc's foot/);
+  // Below the foot's bound the word is live by that rule: what else covers it (a pool).
+  match(weakReason(88, footed, 56), /bump pool/);
+  // A block that starts with "abcdef" and its NUL: weak from the NUL's word on.
+  const text = block(
+    24,
+    (v) => "abcdef".split("").forEach((c, i) => v.setUint8(i, c.charCodeAt(0))),
+  );
+  equal(cStringLength(text), 6);
+  equal(textLive(6), 0);
+  match(weakReason(24, text, 8), /^past the C string the block starts with \(its NUL at \+0x6\)/);
+  // Two printable bytes are no string ('A' then zeros is a small integer): the last word's rule.
+  const small = block(24, (v) => v.setUint16(0, 0x4141, true));
+  equal(
+    weakReason(24, small, 16),
+    "the block's last word: malloc's slack, unless all 24 bytes were asked for",
+  );
+  match(weakReason(24, small, 8), /bump pool/);
+});
