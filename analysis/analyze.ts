@@ -98,6 +98,8 @@ export interface AnalyzeOptions {
      * beside the analysis): asked with every frame's code address before the scan.
      */
     prefetch?: (pcs: readonly number[]) => void;
+    /** Stop what prefetch started when its answer was not read (see ffi/symbolize.ts). */
+    release?: () => void;
   };
   /** heapspurs-style object ids: a 64-bit value in a block's first word names it. */
   oids?: OidTable;
@@ -167,6 +169,20 @@ export function analyzeHeap(
   heap: HeapEnumeration,
   opts: AnalyzeOptions = {},
   phases = new PhaseTimer(opts.progress),
+): Analysis {
+  try {
+    return analyzeHeapPhases(snapshot, heap, opts, phases);
+  } finally {
+    // A line tool started early and never read is stopped now (see FrameLines.release).
+    opts.frameLines?.release?.();
+  }
+}
+
+function analyzeHeapPhases(
+  snapshot: Snapshot,
+  heap: HeapEnumeration,
+  opts: AnalyzeOptions,
+  phases: PhaseTimer,
 ): Analysis {
   const kernel = opts.kernel ?? TS_SCAN_KERNEL;
   const memory = new MemoryImage(snapshot.memory);

@@ -492,6 +492,10 @@ export function frameLinesSync(
     if (child) early = { asked, child };
     return child !== undefined;
   };
+  lines.release = () => {
+    early?.child.cancel();
+    early = undefined;
+  };
   return lines;
 }
 
@@ -499,6 +503,12 @@ export function frameLinesSync(
 export type FrameLines = ((pcs: readonly number[]) => Map<number, string>) & {
   /** Start the tool now for `pcs` (true when it started): a later call within them reads it. */
   prefetch?: (pcs: readonly number[]) => boolean;
+  /**
+   * Stop a tool started by prefetch whose answer was never read. Left running, it outlives
+   * heapscope and writes into a closed pipe: llvm-symbolizer then aborts (SIGPIPE, then SIGABRT),
+   * which a system with a crash reporter (systemd-coredump, apport) records as a crash.
+   */
+  release?: () => void;
 };
 
 /** llvm-symbolizer's JSON for `asked` (one object per address, in order) as pc → "file:line". */
@@ -526,6 +536,8 @@ function parseLines(text: string, asked: readonly number[]): Map<number, string>
 interface SyncChild {
   /** Everything it wrote, once it ended successfully; undefined when it failed. */
   output(): string | undefined;
+  /** Kill it (SIGKILL: nothing of it is wanted, no handler of its runs) and reap it. */
+  cancel(): void;
 }
 
 /** `command args…` started with its stdout on a pipe, or undefined (no shim, or it failed). */
@@ -565,6 +577,14 @@ function spawnSync(command: string, args: readonly string[]): SyncChild | undefi
         at += p.length;
       }
       return new TextDecoder().decode(all);
+    },
+    cancel() {
+      try {
+        Deno.kill(pid[0]!, "SIGKILL");
+      } catch {
+        // Already gone (and reaped below): nothing to stop.
+      }
+      hs_reap(pid[0]!, fd[0]!, new Int32Array(1));
     },
   };
 }

@@ -234,3 +234,37 @@ Deno.test("frameLinesSync() answers the same lines from a tool started early (pr
     await live.close();
   }
 });
+
+/** Children of this process whose command is `name` (zombies included: they are not reaped). */
+function children(name: string): number[] {
+  const out: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const m = /^\d+ \((.*)\) \S (\d+)/.exec(Deno.readTextFileSync(`/proc/${e.name}/stat`));
+      if (m && m[1] === name && Number(m[2]) === Deno.pid) out.push(Number(e.name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+Deno.test("frameLinesSync(): a tool started early and never read is stopped and reaped by release()", async () => {
+  await buildPrograms();
+  const live = await start(`${BUILD}/layout-lld-pie`);
+  try {
+    const codes = [...printedPcs(live.lines).values()].map((pc) => pc - 1);
+    const early = frameLinesSync(live.regions);
+    assert.equal(early.prefetch!(codes), true, "the tool did not start early");
+    assert.equal(children("llvm-symbolizer").length, 1, "the early tool runs");
+    // Left alone, it would outlive heapscope and abort on the closed pipe (SIGPIPE, SIGABRT).
+    early.release!();
+    assert.deepEqual(children("llvm-symbolizer"), [], "no tool left, not even a zombie");
+    // Asked afterwards, the lines come from a tool run then.
+    assert.equal(early(codes).size, 3);
+    early.release!(); // nothing left to stop: a no-op
+  } finally {
+    await live.close();
+  }
+});
