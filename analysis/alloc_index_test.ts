@@ -40,11 +40,20 @@ Deno.test("AllocationIndex agrees with a linear search on a dense random heap", 
     addr += Math.ceil((size + 8) / 16) * 16 + (rand() < 0.2 ? 4096 : 0);
   }
   const idx = new AllocationIndex(allocs);
+  const values: number[] = [];
   for (let k = 0; k < 20000; k++) {
     const v = allocs[0]!.address + Math.floor(rand() * (addr - allocs[0]!.address));
     const expect: number = allocs.findIndex((a) => v >= a.address && v < a.address + a.size);
     assertEquals(idx.lookup(v), expect, `value 0x${v.toString(16)}`);
+    assertEquals(idx.search(v), expect, `search, value 0x${v.toString(16)}`);
+    values.push(v);
   }
+  // search() reads only the allocations' columns: the same answers once the table is gone.
+  const before = values.map((v) => idx.search(v));
+  idx.release();
+  assertEquals(values.map((v) => idx.search(v)), before);
+  assertEquals(idx.search(allocs[0]!.address - 1), -1);
+  assertEquals(idx.search(addr + 1e6), -1);
 });
 
 Deno.test("AllocationIndex rejects overlapping blocks", () => {

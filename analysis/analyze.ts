@@ -40,7 +40,7 @@ import {
 import { AnalysisError } from "./errors.ts";
 import { detectAllocator, enumerateGlibc } from "./glibc/mod.ts";
 import { darwinHeapRanges } from "./mach_regions.ts";
-import { inferTypes } from "./block_types.ts";
+import { finishTypes, inferTypes } from "./block_types.ts";
 import type { OidTable } from "./go/oid_file.ts";
 import { ImageIndex } from "./image_index.ts";
 import { RootNamer } from "./root_names.ts";
@@ -212,6 +212,9 @@ function analyzeHeapPhases(
   const rootHits = phases.run("scan-roots", () => kernel.scanRanges(memory, index, roots.ranges));
   const registerHits = roots.registers.map((r) => ({ reg: r, target: index.lookup(r.value) }))
     .filter((h) => h.target >= 0);
+  // The scans were the lookups that need the table (4 bytes per 256 of heap span: ~85 MB on a
+  // 5 GB heap, resident through the recognise pass before); the types' few search the columns.
+  index.release();
 
   const requested = opts.recorded ? requestedSizes(allocations, opts.recorded) : undefined;
   const refs = scanReferences(allocations, blockEdges, rootHits);
@@ -263,9 +266,6 @@ function analyzeHeapPhases(
   if (found) {
     const c = found.candidates;
     releaseArrays(c.r, c.x, c.kind, c.a, c.b);
-    // The types look a block up only for a hashtable's nodes and a red-black tree's header: with
-    // neither found, the index goes now too (a C heap's peak is the types' arrays beside it).
-    if (found.hashRefs.length === 0 && !found.rbNodes.parent.some((p) => p >= 0)) index.release();
   }
   const types = phases.run("types", () =>
     inferTypes({
@@ -275,15 +275,16 @@ function analyzeHeapPhases(
       images,
       demangle: opts.demangle,
       bodies: live.bodies,
-      blockAt: (a) => index.lookup(a),
+      blockAt: (a) => index.search(a),
       refs,
       oids: opts.oids,
       cxxRuntime: snapshot.images.some((i) => CXX_RUNTIME.test(i.path)),
       found,
+      // Made whole (every page written) only once the copy is given back: in `reached` below.
+      sparse: true,
     }));
-  // Nothing looks a block up or reads what the recognisers found after this (the slack is
-  // weakFrom's, given back after the graph): given back before the graph's arrays are made.
-  index.release();
+  // Nothing reads what the recognisers found after this (the slack is weakFrom's, given back after
+  // the graph): given back before the graph's arrays are made.
   if (found) {
     const { vtables, rbNodes } = found;
     releaseArrays(vtables.block, vtables.word, rbNodes.block, rbNodes.parent, found.hashRefs);
@@ -336,9 +337,12 @@ function analyzeHeapPhases(
   let leakedPrefix: BlockPrefixes | undefined;
   const reached = (state: Uint8Array) => {
     leakedPrefix = leakedPrefixes(memory, allocations, state);
-    if (!opts.discard) return;
-    dropHeapCopy(snapshot, memory, heap.heapRanges, namer, opts.discard);
-    prepareArrays(allocations.length * (ARRAY_BYTES_PER_BLOCK - ARRAY_BYTES_BEFORE_DROP));
+    if (opts.discard) {
+      dropHeapCopy(snapshot, memory, heap.heapRanges, namer, opts.discard);
+      prepareArrays(allocations.length * (ARRAY_BYTES_PER_BLOCK - ARRAY_BYTES_BEFORE_DROP));
+    }
+    // The graph's type column (the types' array) in its final form: nothing read it before.
+    finishTypes(types);
   };
   const result = analyzeGraph(graph, {
     allocatedAt,

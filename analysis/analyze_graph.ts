@@ -4,7 +4,7 @@
 // Each phase is O(V + E); see analysis/classify.ts.
 
 import { f64Array, i32Array, releaseArrays, u32Array } from "./arrays.ts";
-import { attributeLeaks, classify, floodFill, reachability } from "./classify.ts";
+import { attributeLeaks, classify, floodFill, reachedStates, rootRefs } from "./classify.ts";
 import { type DominatorKernel, dominatorTree, UNREACHABLE } from "./dominators.ts";
 import type { HeapGraph } from "./graph.ts";
 import type { GraphAnalysis } from "./types.ts";
@@ -55,8 +55,11 @@ export function analyzeGraph(
   opts: GraphOptions = {},
   phases = new PhaseTimer(),
 ): GraphAnalysis {
-  const reach = phases.run("reachability", () => reachability(graph));
-  opts.reached?.(reach.state);
+  const reached = phases.run("reachability", () => reachedStates(graph));
+  opts.reached?.(reached.state);
+  // The root references after the hook (the native analysis drops the heap's copy there): 4 bytes
+  // a block less at the reachability's peak.
+  const reach = { ...reached, rootRef: phases.run("reachability", () => rootRefs(graph, reached)) };
   const c = phases.run("classify", () =>
     classify(graph.edges, reach.state, {
       addresses: graph.nodes.address,

@@ -79,3 +79,11 @@ Deno.test("analyzeHeap() weakens the word a C string's NUL lies in (a stale poin
   const a = analyzeHeap(snapshot, enumeration);
   assertEquals(NODE_STATUS[a.status[names.indexOf("K")]!], "possible");
 });
+
+Deno.test("analyzeHeap() ends with the type column in its final form: -1 for every untyped block", () => {
+  const { snapshot, enumeration } = build();
+  const a = analyzeHeap(snapshot, enumeration);
+  // The types were made sparse (id + 1) and finished when the leaked blocks were known.
+  assertEquals(Array.from(a.graph.nodes.type).every((t) => t === -1), true);
+  assertEquals(a.graph.nodes.typeNames, []);
+});

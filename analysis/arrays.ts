@@ -80,8 +80,8 @@ export function u16Array(n: number, sparse = false): Uint16Array {
   return b ? new Uint16Array(b, 0, n) : new Uint16Array(n);
 }
 
-export function i32Array(n: number): Int32Array {
-  const b = zeroed(n * 4);
+export function i32Array(n: number, sparse = false): Int32Array {
+  const b = zeroed(n * 4, sparse);
   return b ? new Int32Array(b, 0, n) : new Int32Array(n);
 }
 

@@ -46,14 +46,30 @@ export interface TypeInput {
   cxxRuntime?: boolean;
   /** What the loops below would find, when the native recognise pass found it already. */
   found?: Pick<Recognised, "vtables" | "rbNodes" | "hashRefs">;
+  /**
+   * Leave `type` sparse until finishTypes(): it holds id + 1 (0 unknown) and no page is written
+   * for an unknown block, so a heap with few typed blocks (a C heap: none) keeps the column out of
+   * the peak RSS until the caller has given its heap copy back (4 bytes a block).
+   */
+  sparse?: boolean;
 }
 
 export interface BlockTypes {
-  /** Per node an index into `names`, -1 when unknown. */
+  /** Per node an index into `names`, -1 when unknown (id + 1, 0 unknown, while `sparse`). */
   type: Int32Array;
   names: string[];
   /** 1 for objects the program made itself (named by vtable or object id), not container parts. */
   objects: Uint8Array;
+  /** `type` is still in the sparse form (TypeInput.sparse): finishTypes() has not run. */
+  sparse?: boolean;
+}
+
+/** `types.type` in its final form (-1 unknown), in place: every page written now. O(n). */
+export function finishTypes(types: BlockTypes): void {
+  if (!types.sparse) return;
+  const type = types.type;
+  for (let v = 0; v < type.length; v++) type[v] = type[v]! - 1;
+  types.sparse = false;
 }
 
 /** Names given to container parts (one vocabulary for the summary, leaks.json and `why`). */
@@ -75,7 +91,10 @@ const MIN_LOAD = 0.05, MAX_LOAD = 100;
 export function inferTypes(input: TypeInput): BlockTypes {
   const { memory, addresses } = input;
   const n = addresses.length;
-  const type = i32Array(n).fill(-1);
+  const sparse = input.sparse === true;
+  const type = sparse ? i32Array(n, true) : i32Array(n).fill(-1);
+  // The value of an unknown block, and the stored form of id k.
+  const unknown = sparse ? 0 : -1, stored = sparse ? 1 : 0;
   const names: string[] = [];
   const ids = new Map<string, number>();
   const idOf = (name: string) => {
@@ -88,7 +107,7 @@ export function inferTypes(input: TypeInput): BlockTypes {
     return id;
   };
   const set = (v: number, name: string) => {
-    if (type[v] === -1) type[v] = idOf(name);
+    if (type[v] === unknown) type[v] = idOf(name) + stored;
   };
   // Sparse: written only for the blocks named as objects (none on a C heap), so only their pages
   // are resident through the run's peaks.
@@ -123,9 +142,9 @@ export function inferTypes(input: TypeInput): BlockTypes {
   if (input.found) {
     const c = input.found.vtables;
     for (let k = 0; k < c.block.length; k++) {
-      if (type[c.block[k]!] === -1) named(c.block[k]!, c.word[k]!);
+      if (type[c.block[k]!] === unknown) named(c.block[k]!, c.word[k]!);
     }
-  } else firstWordTypes(input, type, named);
+  } else firstWordTypes(input, type, unknown, named);
   // Container parts, named only in a C++ program.
   let cxx = input.cxxRuntime !== false;
   for (const name of byVptr.values()) cxx ||= name !== null;
@@ -136,13 +155,14 @@ export function inferTypes(input: TypeInput): BlockTypes {
     rbTreeNodes(input, set);
     hashtables(input, set);
   }
-  return { type, names, objects };
+  return { type, names, objects, ...(sparse ? { sparse } : {}) };
 }
 
 /** The vtable pass in TypeScript: `named(v, w)` for each block whose first word w may be one. */
 function firstWordTypes(
   input: TypeInput,
   type: Int32Array,
+  unknown: number,
   named: (v: number, w: number) => void,
 ): void {
   const { memory, addresses, sizes } = input;
@@ -152,7 +172,7 @@ function firstWordTypes(
   let win = NO_WINDOW, ws = 0, we = 0, W = win.words;
   const words = memory.wordReader();
   for (let v = 0; v < n; v++) {
-    if (type[v] !== -1 || sizes[v]! < 8) continue;
+    if (type[v] !== unknown || sizes[v]! < 8) continue;
     const a = addresses[v]!;
     if (a < ws || a + 8 > we) {
       win = memory.window(a) ?? NO_WINDOW;

@@ -17,7 +17,7 @@ import {
 } from "../analysis/mod.ts";
 import { scanReferences, slackWords } from "../analysis/analyze.ts";
 import { collectCandidates, recogniseContainers } from "../analysis/containers.ts";
-import { inferTypes } from "../analysis/block_types.ts";
+import { finishTypes, inferTypes } from "../analysis/block_types.ts";
 import { ImageIndex } from "../analysis/image_index.ts";
 import { demangle, loadDemangler } from "../analysis/demangle.ts";
 import type { HeapEnumeration, ImageFiles, MemoryChunk, Snapshot } from "../analysis/types.ts";
@@ -113,7 +113,16 @@ function assertSamePass(
     blockAt: (a: number) => index.lookup(a),
     refs,
   };
-  assertEquals(inferTypes({ ...input, found }), inferTypes(input), `${label}: types differ`);
+  const dense = inferTypes(input);
+  assertEquals(inferTypes({ ...input, found }), dense, `${label}: types differ`);
+  // The sparse form (id + 1, nothing written for an unknown block) ends as the dense one.
+  const sparse = inferTypes({ ...input, found, sparse: true });
+  finishTypes(sparse);
+  assertEquals({ ...sparse, type: Array.from(sparse.type) }, {
+    ...dense,
+    sparse: false,
+    type: Array.from(dense.type),
+  }, `${label}: sparse types differ`);
   let textBlocks = 0, footed = 0;
   for (let i = 0; i < slack.length; i++) {
     const size = allocations.sizes[i]!;
