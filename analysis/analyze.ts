@@ -435,12 +435,13 @@ const ARRAY_BYTES_PER_BLOCK = 200;
  * is faulted in ahead and not yet asked for counts in the peak RSS, where the copy and the edges
  * are resident. So the hint comes in two parts, each about what is asked for next: up to the end
  * of the recognise pass, the index's table (~4), the scan's starts (4) and the slack (4); after
- * the graph, reachability's retainers, its two queues and its states (13; the root references
- * come after the drop). One hint of 40 had the helper ~300 MB ahead at the recognise pass on the
+ * the graph, reachability's retainers, its queue and its states (9; the root references come
+ * after the drop). One hint of 40 had the helper ~300 MB ahead at the recognise pass on the
  * 10^7-block payload workload, one of 70 made the 10^7 workload's peak 3555 MB at the scan
- * (bench/RESULTS.md, sixth and seventh sessions).
+ * (bench/RESULTS.md, sixth and seventh sessions); 14 after the graph had it 48 MiB ahead at the
+ * reachability's peak (eighth).
  */
-const ARRAY_BYTES_BEFORE_DROP = 26;
+const ARRAY_BYTES_BEFORE_DROP = 21;
 /** The first part of ARRAY_BYTES_BEFORE_DROP (see there). */
 const ARRAY_BYTES_TO_PEAK = 12;
 
