@@ -16,6 +16,10 @@ const SPACING = 16;
 const REACHABLE_SPACING = 10;
 /** Gap between packed cells, and around the reachable region. */
 const GAP = 18;
+/** Room above a labelled cell's nodes for its label (drawn at the box's top left). */
+const LABEL_ROOM = 14;
+/** Narrowest labelled cell: room for a few words of its label ("404 KiB blocks"). */
+const MIN_LABELLED_W = 72;
 
 export interface LayoutInput {
   /** Drawn nodes: leaked or not, direct or not, cycle id (-1 when none), size. */
@@ -46,11 +50,16 @@ export function layoutGraph(input: LayoutInput): Layout {
   const regions: GraphRegion[] = [];
 
   // 1. Leaked structures, each in its own cell.
+  // Each cell is the bounding box of its drawing (a chain is a line, not the circle around it),
+  // with room for its label; (x0, y0) is where the drawing's origin sits in it.
   interface Cell {
     members: number[];
     px: Float64Array;
     py: Float64Array;
-    r: number;
+    w: number;
+    h: number;
+    x0: number;
+    y0: number;
     label: string;
   }
   const cells: Cell[] = [];
@@ -129,7 +138,26 @@ export function layoutGraph(input: LayoutInput): Layout {
       });
       k = end;
     }
-    cells.push({ members, px, py, r: radius + SPACING / 2, label });
+    let minX = 0, maxX = 0, minY = 0, maxY = 0;
+    for (let i = 0; i < members.length; i++) {
+      minX = Math.min(minX, px[i]!);
+      maxX = Math.max(maxX, px[i]!);
+      minY = Math.min(minY, py[i]!);
+      maxY = Math.max(maxY, py[i]!);
+    }
+    const drawnW = maxX - minX + SPACING;
+    const w = label ? Math.max(drawnW, MIN_LABELLED_W) : drawnW;
+    const top = label ? LABEL_ROOM : 0;
+    cells.push({
+      members,
+      px,
+      py,
+      w,
+      h: maxY - minY + SPACING + top,
+      x0: (w - drawnW) / 2 + SPACING / 2 - minX,
+      y0: top + SPACING / 2 - minY,
+      label,
+    });
   };
   input.order.forEach((d, i) => {
     if (!placed[d]) structure(d, input.labels[i] ?? "");
@@ -138,26 +166,24 @@ export function layoutGraph(input: LayoutInput): Layout {
   for (let b = 0; b < n; b++) if (input.leaked[b] && !placed[b]) structure(b, "");
 
   let area = 0;
-  for (const c of cells) area += (2 * c.r + GAP) ** 2;
+  for (const c of cells) area += (c.w + GAP) * (c.h + GAP);
   const width = Math.max(600, Math.sqrt(area) * 1.3);
   let cx = 0, cy = 0, rowH = 0;
   for (const c of cells) {
-    const size = 2 * c.r + GAP;
-    if (cx > 0 && cx + size > width) {
+    const w = c.w + GAP, h = c.h + GAP;
+    if (cx > 0 && cx + w > width) {
       cx = 0;
       cy += rowH;
       rowH = 0;
     }
-    const ox = cx + size / 2, oy = cy + size / 2;
+    const ox = cx + GAP / 2 + c.x0, oy = cy + GAP / 2 + c.y0;
     c.members.forEach((b, i) => {
       x[b] = ox + c.px[i]!;
       y[b] = oy + c.py[i]!;
     });
-    if (c.label) {
-      regions.push({ label: c.label, x: cx, y: cy, w: size, h: size, kind: "leaked" });
-    }
-    cx += size;
-    rowH = Math.max(rowH, size);
+    if (c.label) regions.push({ label: c.label, x: cx, y: cy, w, h, kind: "leaked" });
+    cx += w;
+    rowH = Math.max(rowH, h);
   }
   const leakHeight = cy + rowH;
 

@@ -86,3 +86,26 @@ Deno.test("a broad reachable tree keeps a ring per depth", () => {
   assert(Math.max(...rc) - Math.min(...rc) < 1e-6, "children on one ring");
   assert(Math.min(...grand.map(radius)) > Math.max(...rc), "grandchildren beyond the children");
 });
+
+Deno.test("a leaked chain's cell is its line and its label, not the circle around it", () => {
+  const inp = input([-1], 20);
+  const { x, y, regions } = layoutGraph(inp);
+  const cells = regions.filter((g) => g.kind === "leaked");
+  assert(cells.length === 20, `${cells.length} cells`);
+  for (const [i, c] of cells.entries()) {
+    // Five nodes in a line, 16 units apart: one node's height, the label's room and the gap (a
+    // square around the circle was 162 × 162 units).
+    assert(c.h <= 48 && c.w <= 100, `cell ${i}: ${c.w} × ${c.h}`);
+    // Its nodes inside it, below its label's room.
+    for (let k = 0; k < 5; k++) {
+      const b = inp.order[i]! + k;
+      assert(x[b]! > c.x && x[b]! < c.x + c.w, `cell ${i}: node ${k} x outside`);
+      assert(y[b]! > c.y + 14 && y[b]! < c.y + c.h, `cell ${i}: node ${k} y outside`);
+    }
+    // No two cells overlap.
+    for (const d of cells.slice(i + 1)) {
+      const apart = d.x >= c.x + c.w || c.x >= d.x + d.w || d.y >= c.y + c.h || c.y >= d.y + d.h;
+      assert(apart, `cells ${c.label} and ${d.label} overlap`);
+    }
+  }
+});
