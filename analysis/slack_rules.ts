@@ -56,8 +56,16 @@ export function textLive(text: number): number {
  * Why the word at `offset` of a block of `size` usable bytes is weak evidence, from the block's
  * bytes (all of them): the rule that covers the offset, the most specific first; a bump pool's
  * spare part when none of the block's own rules does (what a {free, end} pair elsewhere says).
+ * `slackRules` false: the block's own rules do not apply to it (an mmapped chunk, fresh from the
+ * kernel; a block whose requested size a recorder gave), only a pool's can.
  */
-export function weakReason(size: number, bytes: Uint8Array, offset: number): string {
+export function weakReason(
+  size: number,
+  bytes: Uint8Array,
+  offset: number,
+  slackRules = true,
+): string {
+  if (!slackRules) return POOL_REASON;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const last = size >= 16 ? Number(view.getBigUint64(size - 8, true)) : -1;
   if (endsWithFoot(size, last) && offset >= footedLive(size)) {
@@ -73,6 +81,8 @@ export function weakReason(size: number, bytes: Uint8Array, offset: number): str
   if (size >= 16 && offset >= size - 8) {
     return `the block's last word: malloc's slack, unless all ${size} bytes were asked for`;
   }
-  return "the spare part of what looks like a bump pool: a pointer pair {free, end} elsewhere " +
-    "points into this block, and this word lies past `free`";
+  return POOL_REASON;
 }
+
+const POOL_REASON = "the spare part of what looks like a bump pool: a pointer pair {free, end} " +
+  "elsewhere points into this block, and this word lies past `free`";

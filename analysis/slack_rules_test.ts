@@ -17,6 +17,8 @@ Deno.test("weakReason() names the rule that makes a word weak", () => {
   match(weakReason(88, footed, 64), /^past \+0x40: the block ends with glibc's foot/);
   // Below the foot's bound the word is live by that rule: what else covers it (a pool).
   match(weakReason(88, footed, 56), /bump pool/);
+  // An mmapped chunk or a recorded size: the block's own rules do not apply, only a pool's.
+  match(weakReason(88, footed, 80, false), /bump pool/);
   // A block that starts with "abcdef" and its NUL: weak from the NUL's word on.
   const text = block(
     24,

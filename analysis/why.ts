@@ -39,6 +39,11 @@ export interface WhyModel {
   idom?(i: number): number;
   /** The block's bytes (all, or the first few a leaks.json kept). */
   bytes?(i: number): Uint8Array | undefined;
+  /**
+   * Whether slackWords' rules (analysis/slack_rules.ts) apply to block i: not to an mmapped chunk
+   * or a block whose requested size a recorder gave. Unknown: they do.
+   */
+  slackRules?(i: number): boolean;
   /** A name for a word that points outside the heap (a symbol), when the model knows images. */
   symbolAt?(address: number): string | undefined;
 }
@@ -97,7 +102,7 @@ export function pathFromRoot(
       step.weak = true;
       const bytes = m.bytes?.(from);
       if (bytes && bytes.length >= m.size(from)) {
-        step.reason = weakReason(m.size(from), bytes, e.offset);
+        step.reason = weakReason(m.size(from), bytes, e.offset, m.slackRules?.(from) ?? true);
       }
     }
     steps.push(step);
