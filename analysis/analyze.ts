@@ -24,13 +24,14 @@ import {
   printableByte,
   TEXT_SCAN,
   textLive,
+  weakReason,
 } from "./slack_rules.ts";
 import { AllocationIndex } from "./alloc_index.ts";
 import { AllocationTable } from "./allocation_table.ts";
 import { analyzeGraph, PhaseTimer, type Progress } from "./analyze_graph.ts";
 import { BlockPrefixes } from "./block_prefixes.ts";
 import { nativeGraph } from "./build_graph.ts";
-import { EDGE_WEAK } from "./graph.ts";
+import { EDGE_WEAK, type HeapGraph } from "./graph.ts";
 import {
   recogniseContainers,
   type References,
@@ -64,6 +65,7 @@ import {
   type Region,
   type RootRef,
   type Snapshot,
+  STATUS_POSSIBLE,
 } from "./types.ts";
 
 export type { Progress } from "./analyze_graph.ts";
@@ -335,8 +337,10 @@ function analyzeHeapPhases(
   // The first bytes of leaked blocks, so that the copied memory can be dropped early: here (with
   // opts.discard) or by the caller (releaseMemory).
   let leakedPrefix: BlockPrefixes | undefined;
-  const reached = (state: Uint8Array) => {
+  let links = new Map<number, string>();
+  const reached = (state: Uint8Array, via: Int32Array) => {
     leakedPrefix = leakedPrefixes(memory, allocations, state);
+    links = weakLinks(graph, state, via, memory, requested);
     if (opts.discard) {
       dropHeapCopy(snapshot, memory, heap.heapRanges, namer, opts.discard);
       prepareArrays(allocations.length * (ARRAY_BYTES_PER_BLOCK - ARRAY_BYTES_BEFORE_DROP));
@@ -361,6 +365,7 @@ function analyzeHeapPhases(
     heap: { ...heap, warnings },
     ...(requested ? { requested } : {}),
     leakedPrefix,
+    weakLinks: links,
     // Made now, past the peak (4 bytes an edge): the graph's CSR holds the same.
     edgeSource: edgeSources(graph.edges.start),
     edgeTarget: graph.edges.target,
@@ -376,6 +381,45 @@ function analyzeHeapPhases(
       },
     },
   };
+}
+
+/**
+ * For each possible block the search reached through a weak word of its holder (`via`, a block):
+ * the rule that makes that word weak, read from the holder's bytes (slack_rules.ts weakReason).
+ * Made while the copy is there; O(blocks + the holders' edges).
+ */
+function weakLinks(
+  graph: HeapGraph,
+  state: Uint8Array,
+  via: Int32Array,
+  memory: MemoryImage,
+  requested: Float64Array | undefined,
+): Map<number, string> {
+  const out = new Map<number, string>();
+  const { nodes, edges } = graph;
+  const mmap = nodes.zoneNames.indexOf("mmap");
+  for (let v = 0; v < state.length; v++) {
+    const u = via[v]!;
+    if (state[v] !== STATUS_POSSIBLE || u < 0) continue;
+    // The holder's edge into v, strong where there is one (then v's link is not this word).
+    let weak = -1;
+    for (let e = edges.start[u]!; e < edges.start[u + 1]!; e++) {
+      if (edges.target[e] !== v) continue;
+      if (!edges.flags || (edges.flags[e]! & EDGE_WEAK) === 0) {
+        weak = -1;
+        break;
+      }
+      if (weak < 0) weak = e;
+    }
+    if (weak < 0) continue;
+    const size = nodes.size[u]!, address = nodes.address[u]!;
+    const head = memory.slice(address, Math.min(size, TEXT_SCAN));
+    if (!head) continue;
+    const last = size >= 16 ? memory.u64(address + size - 8) ?? -1 : -1;
+    const rules = nodes.zone[u] !== mmap && !((requested?.[u] ?? -1) >= 0);
+    out.set(v, weakReason(size, head, last, edges.offset[weak]!, rules));
+  }
+  return out;
 }
 
 /**

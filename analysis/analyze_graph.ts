@@ -46,7 +46,7 @@ export interface GraphOptions {
    * leaked blocks' first bytes then and drops the heap's copy, so that classification, attribution
    * and the dominators make their arrays in its pages.
    */
-  reached?: (state: Uint8Array) => void;
+  reached?: (state: Uint8Array, via: Int32Array) => void;
 }
 
 /** Reachability, leaks, cycles and attribution of `graph`. */
@@ -56,7 +56,7 @@ export function analyzeGraph(
   phases = new PhaseTimer(),
 ): GraphAnalysis {
   const reached = phases.run("reachability", () => reachedStates(graph));
-  opts.reached?.(reached.state);
+  opts.reached?.(reached.state, reached.via);
   // The root references after the hook (the native analysis drops the heap's copy there): 4 bytes
   // a block less at the reachability's peak.
   const reach = { ...reached, rootRef: phases.run("reachability", () => rootRefs(graph, reached)) };

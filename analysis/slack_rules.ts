@@ -53,27 +53,26 @@ export function textLive(text: number): number {
 }
 
 /**
- * Why the word at `offset` of a block of `size` usable bytes is weak evidence, from the block's
- * bytes (all of them): the rule that covers the offset, the most specific first; a bump pool's
- * spare part when none of the block's own rules does (what a {free, end} pair elsewhere says).
- * `slackRules` false: the block's own rules do not apply to it (an mmapped chunk, fresh from the
- * kernel; a block whose requested size a recorder gave), only a pool's can.
+ * Why the word at `offset` of a block of `size` usable bytes is weak evidence, from its first
+ * bytes (`head`, up to TEXT_SCAN) and its last word: the rule that covers the offset, the most
+ * specific first; a bump pool's spare part when none of the block's own rules does (what a
+ * {free, end} pair elsewhere says). `slackRules` false: the block's own rules do not apply to it
+ * (an mmapped chunk, fresh from the kernel; a block whose requested size a recorder gave).
  */
 export function weakReason(
   size: number,
-  bytes: Uint8Array,
+  head: Uint8Array,
+  last: number,
   offset: number,
   slackRules = true,
 ): string {
   if (!slackRules) return POOL_REASON;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const last = size >= 16 ? Number(view.getBigUint64(size - 8, true)) : -1;
   if (endsWithFoot(size, last) && offset >= footedLive(size)) {
     return `past +0x${footedLive(size).toString(16)}: the block ends with glibc's foot (its ` +
       "chunk's size), so glibc handed the chunk out whole, maybe for a request up to 39 bytes " +
       "smaller";
   }
-  const text = cStringLength(bytes.subarray(0, Math.min(size, TEXT_SCAN)));
+  const text = cStringLength(head.subarray(0, Math.min(size, TEXT_SCAN)));
   if (text >= MIN_TEXT && offset >= textLive(text)) {
     return `past the C string the block starts with (its NUL at +0x${text.toString(16)}): ` +
       "a string block is asked for the string's length";

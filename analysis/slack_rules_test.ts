@@ -4,34 +4,39 @@
 import { equal, match } from "node:assert/strict";
 import { cStringLength, footedLive, textLive, weakReason } from "./slack_rules.ts";
 
-function block(size: number, fill: (v: DataView) => void): Uint8Array {
+/** The first bytes of a block and its last word, as weakReason reads them. */
+function block(size: number, fill: (v: DataView) => void): { head: Uint8Array; last: number } {
   const b = new Uint8Array(size);
-  fill(new DataView(b.buffer));
-  return b;
+  const v = new DataView(b.buffer);
+  fill(v);
+  return { head: b, last: size >= 16 ? Number(v.getBigUint64(size - 8, true)) : -1 };
 }
 
 Deno.test("weakReason() names the rule that makes a word weak", () => {
   // 88 usable bytes ending with glibc's foot (the chunk's size, 96): weak from footedLive(88).
   const footed = block(88, (v) => v.setBigUint64(80, 96n, true));
   equal(footedLive(88), 64);
-  match(weakReason(88, footed, 64), /^past \+0x40: the block ends with glibc's foot/);
-  // Below the foot's bound the word is live by that rule: what else covers it (a pool).
-  match(weakReason(88, footed, 56), /bump pool/);
-  // An mmapped chunk or a recorded size: the block's own rules do not apply, only a pool's.
-  match(weakReason(88, footed, 80, false), /bump pool/);
-  // A block that starts with "abcdef" and its NUL: weak from the NUL's word on.
-  const text = block(
-    24,
-    (v) => "abcdef".split("").forEach((c, i) => v.setUint8(i, c.charCodeAt(0))),
+  match(
+    weakReason(88, footed.head, footed.last, 64),
+    /^past \+0x40: the block ends with glibc's foot/,
   );
-  equal(cStringLength(text), 6);
+  // Below the foot's bound the word is live by that rule: what else covers it (a pool).
+  match(weakReason(88, footed.head, footed.last, 56), /bump pool/);
+  // An mmapped chunk or a recorded size: the block's own rules do not apply, only a pool's.
+  match(weakReason(88, footed.head, footed.last, 80, false), /bump pool/);
+  // A block that starts with "abcdef" and its NUL: weak from the NUL's word on.
+  const text = block(24, (v) => [..."abcdef"].forEach((c, i) => v.setUint8(i, c.charCodeAt(0))));
+  equal(cStringLength(text.head), 6);
   equal(textLive(6), 0);
-  match(weakReason(24, text, 8), /^past the C string the block starts with \(its NUL at \+0x6\)/);
+  match(
+    weakReason(24, text.head, text.last, 8),
+    /^past the C string the block starts with \(its NUL at \+0x6\)/,
+  );
   // Two printable bytes are no string ('A' then zeros is a small integer): the last word's rule.
   const small = block(24, (v) => v.setUint16(0, 0x4141, true));
   equal(
-    weakReason(24, small, 16),
+    weakReason(24, small.head, small.last, 16),
     "the block's last word: malloc's slack, unless all 24 bytes were asked for",
   );
-  match(weakReason(24, small, 8), /bump pool/);
+  match(weakReason(24, small.head, small.last, 8), /bump pool/);
 });

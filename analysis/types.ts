@@ -229,6 +229,11 @@ export interface Analysis extends GraphAnalysis {
    * that its memory can be dropped before the output is written.
    */
   leakedPrefix: BlockPrefixes;
+  /**
+   * Per block the search reached only through a weak word of its holder (`via`): which rule
+   * makes that word weak (analysis/slack_rules.ts weakReason), read before the copy was dropped.
+   */
+  weakLinks: Map<number, string>;
   /** Edges as parallel arrays: source id, target id, byte offset of the pointer in the source. */
   edgeSource: Uint32Array;
   edgeTarget: Uint32Array;

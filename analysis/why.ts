@@ -7,8 +7,6 @@
 // Anchors are the roots that reach it: the named roots of every owner a reverse search meets.
 // O(V + E) per question at worst; the reverse edges are built once, O(E).
 
-import { weakReason } from "./slack_rules.ts";
-
 export interface WhyEdge {
   /** The other end (source for owners, target for references). */
   node: number;
@@ -40,10 +38,10 @@ export interface WhyModel {
   /** The block's bytes (all, or the first few a leaks.json kept). */
   bytes?(i: number): Uint8Array | undefined;
   /**
-   * Whether slackWords' rules (analysis/slack_rules.ts) apply to block i: not to an mmapped chunk
-   * or a block whose requested size a recorder gave. Unknown: they do.
+   * The rule that makes weak the word of its holder through which the search reached block i
+   * (analysis/slack_rules.ts weakReason; Analysis.weakLinks, leaks.json's `weakLink`).
    */
-  slackRules?(i: number): boolean;
+  weakLink?(i: number): string | undefined;
   /** A name for a word that points outside the heap (a symbol), when the model knows images. */
   symbolAt?(address: number): string | undefined;
 }
@@ -54,7 +52,7 @@ export interface PathStep {
   offset?: number;
   /** The pointer is weak evidence (the word may be stale). */
   weak?: boolean;
-  /** Which rule makes that word weak, when the input has the holder's bytes (slack_rules.ts). */
+  /** Which rule makes that word weak, when the input knows (WhyModel.weakLink). */
   reason?: string;
 }
 
@@ -100,10 +98,8 @@ export function pathFromRoot(
     if (e) step.offset = e.offset;
     if (e?.weak) {
       step.weak = true;
-      const bytes = m.bytes?.(from);
-      if (bytes && bytes.length >= m.size(from)) {
-        step.reason = weakReason(m.size(from), bytes, e.offset, m.slackRules?.(from) ?? true);
-      }
+      const reason = m.via(to) === from ? m.weakLink?.(to) : undefined;
+      if (reason) step.reason = reason;
     }
     steps.push(step);
   }

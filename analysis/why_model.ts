@@ -52,8 +52,6 @@ export function analysisWhyModel(a: Analysis): WhyModel {
       a.graph.bytes?.(i, nodes.size[i]!) ??
         a.leakedPrefix.get(i),
     symbolAt: (address) => a.names?.symbol(address),
-    // As slackWords decides (analysis/analyze.ts): not for mmapped chunks or recorded sizes.
-    slackRules: (i) =>
-      nodes.zoneNames[nodes.zone[i]!] !== "mmap" && !((a.requested?.[i] ?? -1) >= 0),
+    weakLink: (i) => a.weakLinks.get(i),
   };
 }

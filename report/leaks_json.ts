@@ -531,6 +531,13 @@ function encodeNodes(t: NodeText, from: number, w: ByteWriter, limit: number): n
         }
       }
     }
+    // Possible blocks only, and few: the reason text through the writer's checked path.
+    const link = st === STATUS_POSSIBLE ? a.weakLinks.get(i) : undefined;
+    if (link !== undefined) {
+      w.pos = p;
+      w.text(`,"weakLink":${JSON.stringify(link)}`);
+      buf = w.buf, p = w.pos;
+    }
     if (t.sites) {
       w.pos = p;
       w.text(siteFields(a, t.sites, t.siteTables, i));
@@ -619,6 +626,8 @@ export function toLeaksFile(a: Analysis, opts: LeaksJsonOptions = {}): LeaksFile
       if (ty >= 0) node.type = types.row[ty]!;
     } else {
       if (a.via[i]! >= 0) node.via = a.via[i]!;
+      const link = a.weakLinks.get(i);
+      if (link !== undefined) node.weakLink = link;
       if (ty >= 0) node.type = types.row[ty]!;
       const d = a.idom?.[i] ?? -2, r = a.retained?.[i] ?? -1;
       if (d >= -1 && r >= 0 && r < 4294967296) {

@@ -46,6 +46,7 @@ export function leaksWhyModel(leaks: LeaksFile): WhyModel {
       return dense.get(n.via) ?? -2;
     },
     rootNames: (i) => roots.get(i) ?? [],
+    weakLink: (i) => nodes[i]!.weakLink,
     references: (i) => refs[i]!,
     retained: (i) => {
       const r = nodes[i]!.retained;

@@ -335,7 +335,8 @@ function validateLeaks(data: unknown, path: string): asserts data is LeaksFile {
       (node.type !== undefined && !(typeof node.type === "number" && node.type < tables.types)) ||
       (node.retained !== undefined && typeof node.retained !== "number") ||
       (node.idom !== undefined && typeof node.idom !== "number") ||
-      (node.heldBy !== undefined && typeof node.heldBy !== "number")
+      (node.heldBy !== undefined && typeof node.heldBy !== "number") ||
+      (node.weakLink !== undefined && typeof node.weakLink !== "string")
     ) nodeFields(node, `nodes[${i}]`, tables);
     if (!ids.add(node.id as number)) fail(`duplicate node id ${node.id} at nodes[${i}]`);
   }
@@ -369,6 +370,7 @@ function validateLeaks(data: unknown, path: string): asserts data is LeaksFile {
         }
       },
       heldBy: count,
+      weakLink: str,
     });
   }
   const edges = data.edges as unknown[];

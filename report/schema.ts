@@ -89,6 +89,11 @@ export interface LeaksNode {
   idom?: number;
   /** v3: the retainers' holder (index `retainers[].holder`) that dominates it directly. */
   heldBy?: number;
+  /**
+   * v3, possible nodes reached through a weak word of their `via`: which rule makes that word
+   * weak ("the block's last word: malloc's slack, unless all 104 bytes were asked for").
+   */
+  weakLink?: string;
   /** v3, --suppressions, leaked nodes: index into `suppressions` of the rule that suppresses it. */
   suppressed?: number;
 }

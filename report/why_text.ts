@@ -63,7 +63,7 @@ export function formatWhy(m: WhyModel, i: number, owners: Owners): string[] {
     const weak = step.weak ? ", weak: may be stale" : "";
     const via = step.offset !== undefined ? ` (pointer at +${hex(step.offset)}${weak})` : "";
     lines.push(`  → ${blockLabel(m, step.node)}${via}`);
-    if (step.reason) lines.push(`      weak: ${step.reason}`);
+    if (step.reason) lines.push(`      weak: ${printable(step.reason)}`);
   }
   if (status === "possible") {
     // What a weak word is, unless each weak step above already said which rule it falls under.

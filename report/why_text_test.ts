@@ -52,8 +52,14 @@ Deno.test("why names the weak link that keeps a possible block, live and from le
   const o = [...Array(saved.count).keys()].find((i) => saved.address(i) === at.O)!;
   const fromFile = formatWhy(saved, o, new Owners(saved)).join("\n");
   match(fromFile, /\+0x20, weak: may be stale\)/);
-  // leaks.json keeps no bytes of reachable A: what a weak word is, in general.
-  match(fromFile, /a weak link is a word the program may never have written/);
+  // The rule came with the file (the node's weakLink, read while the copy was there).
+  equal(node(at.O!).weakLink?.startsWith("past +0x20: the block ends with glibc's foot"), true);
+  match(fromFile, /\n {6}weak: past \+0x20: the block ends with glibc's foot/, fromFile);
+  // A file without it (an older writer): what a weak word is, in general.
+  delete node(at.O!).weakLink;
+  const older = leaksWhyModel(file);
+  const general = formatWhy(older, o, new Owners(older)).join("\n");
+  match(general, /a weak link is a word the program may never have written/);
 });
 
 Deno.test("the path into a reachable block takes a strong pointer where a weak one comes first", () => {

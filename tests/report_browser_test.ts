@@ -860,6 +860,7 @@ Deno.test("report with a possible block only: the verdict says so, and its path 
   weakEdge.weak = true;
   const block = byId.get(weakEdge.target)!;
   block.status = "possible";
+  block.weakLink = "the block's last word: malloc's slack, unless all 96 bytes were asked for";
   leaks.summary.reachable--;
   leaks.summary.possible = 1;
   leaks.summary.possibleBytes = block.size;
@@ -893,6 +894,11 @@ Deno.test("report with a possible block only: the verdict says so, and its path 
     assertEquals(await page.locator('[data-testid="path-weak"]').count(), 1);
     const steps = await page.locator('[data-testid="detail-path"] li:not(.root)').allTextContents();
     assert(steps.at(-2)!.includes("weak: may be stale"), steps.join(" | "));
+    // With the rule that makes the word weak, from leaks.json's weakLink.
+    assertEquals(
+      await page.locator('[data-testid="path-weak-reason"]').textContent(),
+      block.weakLink,
+    );
     assert(steps.at(-1)!.includes(block.address), steps.join(" | "));
     await page.screenshot({ path: OUT + "report-possible.png" });
     assertEquals(errors, []);

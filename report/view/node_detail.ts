@@ -20,6 +20,8 @@ export interface PathStep {
   offset?: number;
   /** That pointer is weak evidence (a word that may be stale). */
   weak?: boolean;
+  /** Which rule makes it weak, when the file says (leaks.json's `weakLink`). */
+  reason?: string;
 }
 
 export interface NodeStack {
@@ -66,6 +68,8 @@ export interface DetailContext {
   sites: SitesPayload | null;
   roots: ReadonlyMap<number, RootView[]>;
   held: ReadonlyMap<number, { blocks: number; bytes: number }>;
+  /** Block → the rule that makes its holder's word weak (ReportModel.weakLinks). */
+  weakLinks?: Readonly<Record<number, string>>;
 }
 
 /** Edges listed per direction at most (the totals count them all). */
@@ -139,7 +143,7 @@ export function selectNodeDetail(ctx: DetailContext, b: number): NodeDetail | nu
     ) {
       detail.outEdges.push(edge(idx.outTarget[k]!, idx.outOffset[k]!));
     }
-    _path(idx, b, detail, ctx.roots);
+    _path(idx, b, detail, ctx.roots, ctx.weakLinks);
   }
   const site = g?.site ?? (inIndex && index!.site[b]! >= 0 ? index!.site[b] : undefined);
   if (site !== undefined) {
@@ -163,6 +167,7 @@ function _path(
   b: number,
   detail: NodeDetail,
   roots: ReadonlyMap<number, RootView[]>,
+  weakLinks: Readonly<Record<number, string>> | undefined,
 ): void {
   const step = (blk: number): PathStep => ({
     block: blk,
@@ -225,7 +230,11 @@ function _path(
     if (next !== undefined) {
       const k = edgeTo(blk, next);
       if (k >= 0) s.offset = index.outOffset[k]!;
-      if (k >= 0 && index.outWeak[k]) s.weak = true;
+      if (k >= 0 && index.outWeak[k]) {
+        s.weak = true;
+        const reason = index.via[next] === blk ? weakLinks?.[next] : undefined;
+        if (reason !== undefined) s.reason = reason;
+      }
     }
     return s;
   });

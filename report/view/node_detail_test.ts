@@ -28,7 +28,11 @@ function context(leaks = tiny(), drawnBlocks?: number[]) {
   for (const g of m.groups.groups) {
     for (const r of g.rows) held.set(r.block, { blocks: r.heldBlocks, bytes: r.heldBytes });
   }
-  return { m, index, ctx: { index, drawn, sites: m.sites, roots, held } };
+  return {
+    m,
+    index,
+    ctx: { index, drawn, sites: m.sites, roots, held, weakLinks: m.weakLinks ?? {} },
+  };
 }
 
 Deno.test("selectNodeDetail() gives a reachable block's path from its root, with offsets", () => {
@@ -50,10 +54,11 @@ Deno.test("selectNodeDetail() marks the weak link of a possible block's path", (
   b.via = a.id;
   const edge = leaks.edges.find((e) => e.source === a.id && e.target === b.id)!;
   edge.weak = true;
+  b.weakLink = "a pool's spare part";
   const d = selectNodeDetail(context(leaks).ctx, 1)!;
-  assertEquals(d.path.map((s) => [s.address, s.offset, s.weak]), [
-    ["0x1000", edge.offset, true],
-    ["0x1100", undefined, undefined],
+  assertEquals(d.path.map((s) => [s.address, s.offset, s.weak, s.reason]), [
+    ["0x1000", edge.offset, true, "a pool's spare part"],
+    ["0x1100", undefined, undefined, undefined],
   ]);
   // With a strong pointer beside it, the path takes the strong one.
   leaks.edges.push({ source: a.id, target: b.id, offset: 0x30 });

@@ -336,6 +336,11 @@ export interface ReportModel {
   retainers: RetainerRow[] | null;
   /** `heapscope diff --html` and `watch --html`: what changed between snapshots. */
   comparison?: ComparisonPayload | null;
+  /**
+   * Possible blocks reached through a weak word of their holder: block → which rule makes that
+   * word weak (leaks.json's `weakLink`; at most MAX_WEAK_LINKS).
+   */
+  weakLinks?: Record<number, string>;
 }
 
 export interface ModelOptions {

@@ -75,10 +75,27 @@ export function selectReportModel(
     method: selectMethod(leaks),
     roots: roots.roots,
     rootsOmitted: roots.omitted,
+    weakLinks: selectWeakLinks(leaks),
     sites,
     timeline: selectTimeline(leaks, options.maxTimelinePoints ?? 600),
     flame: selectFlame(leaks),
     types: selectTypes(leaks),
     retainers: selectRetainers(leaks, adj),
   };
+}
+
+/** Most weak-link reasons embedded (possible blocks are few; a pathological file is capped). */
+export const MAX_WEAK_LINKS = 20_000;
+
+/** Block (position in leaks.nodes) → its `weakLink`, for the card's path. O(nodes). */
+function selectWeakLinks(leaks: LeaksFile): Record<number, string> {
+  const out: Record<number, string> = {};
+  let count = 0;
+  for (let b = 0; b < leaks.nodes.length && count < MAX_WEAK_LINKS; b++) {
+    const link = leaks.nodes[b]!.weakLink;
+    if (link === undefined) continue;
+    out[b] = link;
+    count++;
+  }
+  return out;
 }

@@ -116,7 +116,14 @@ export function App({ model, loadIndex, onReady, onDebug }: AppProps) {
   const detail = useMemo(
     () =>
       selected === null ? null : selectNodeDetail(
-        { index, drawn: drawnByBlock, sites: model.sites, roots, held },
+        {
+          index,
+          drawn: drawnByBlock,
+          sites: model.sites,
+          roots,
+          held,
+          ...(model.weakLinks ? { weakLinks: model.weakLinks } : {}),
+        },
         selected,
       ),
     [model, selected, index, drawnByBlock, roots, held],

@@ -169,6 +169,11 @@ export function DetailCard(props: DetailCardProps) {
                       title="Weak evidence: a word the program may never have written (malloc's slack, past a C string's NUL, a pool's spare part). If it is stale, the blocks after it are leaked."
                     >
                       {" "}weak: may be stale
+                      {s.reason && (
+                        <span class="weak-reason" data-testid="path-weak-reason">
+                          {s.reason}
+                        </span>
+                      )}
                     </span>
                   )}
                 </li>
