@@ -386,7 +386,7 @@ function analyzeHeapPhases(
 /**
  * For each possible block the search reached through a weak word of its holder (`via`, a block):
  * the rule that makes that word weak, read from the holder's bytes (slack_rules.ts weakReason).
- * Made while the copy is there; O(blocks + the holders' edges).
+ * Made while the copy is there; O(blocks + the holders' edges), each holder's edges read once.
  */
 function weakLinks(
   graph: HeapGraph,
@@ -397,27 +397,34 @@ function weakLinks(
 ): Map<number, string> {
   const out = new Map<number, string>();
   const { nodes, edges } = graph;
-  const mmap = nodes.zoneNames.indexOf("mmap");
+  const held = new Map<number, Set<number>>();
   for (let v = 0; v < state.length; v++) {
     const u = via[v]!;
     if (state[v] !== STATUS_POSSIBLE || u < 0) continue;
-    // The holder's edge into v, strong where there is one (then v's link is not this word).
-    let weak = -1;
+    const set = held.get(u);
+    if (set) set.add(v);
+    else held.set(u, new Set([v]));
+  }
+  const mmap = nodes.zoneNames.indexOf("mmap");
+  for (const [u, vs] of held) {
+    // Each target's first weak edge from u, unless a strong one reaches it too (then its link
+    // is not a weak word).
+    const weak = new Map<number, number>(), strong = new Set<number>();
     for (let e = edges.start[u]!; e < edges.start[u + 1]!; e++) {
-      if (edges.target[e] !== v) continue;
-      if (!edges.flags || (edges.flags[e]! & EDGE_WEAK) === 0) {
-        weak = -1;
-        break;
-      }
-      if (weak < 0) weak = e;
+      const t = edges.target[e]!;
+      if (!vs.has(t)) continue;
+      if (edges.flags && (edges.flags[e]! & EDGE_WEAK) !== 0) {
+        if (!weak.has(t)) weak.set(t, e);
+      } else strong.add(t);
     }
-    if (weak < 0) continue;
     const size = nodes.size[u]!, address = nodes.address[u]!;
     const head = memory.slice(address, Math.min(size, TEXT_SCAN));
     if (!head) continue;
     const last = size >= 16 ? memory.u64(address + size - 8) ?? -1 : -1;
     const rules = nodes.zone[u] !== mmap && !((requested?.[u] ?? -1) >= 0);
-    out.set(v, weakReason(size, head, last, edges.offset[weak]!, rules));
+    for (const [v, e] of weak) {
+      if (!strong.has(v)) out.set(v, weakReason(size, head, last, edges.offset[e]!, rules));
+    }
   }
   return out;
 }
