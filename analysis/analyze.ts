@@ -21,6 +21,8 @@ import {
   endsWithFoot,
   footedLive,
   MIN_TEXT,
+  ownRulesApply,
+  pointsIntoRegions,
   printableByte,
   TEXT_SCAN,
   textLive,
@@ -340,7 +342,7 @@ function analyzeHeapPhases(
   let links = new Map<number, string>();
   const reached = (state: Uint8Array, via: Int32Array) => {
     leakedPrefix = leakedPrefixes(memory, allocations, state);
-    links = weakLinks(graph, state, via, memory, requested);
+    links = weakLinks(graph, state, via, memory, snapshot.regions, requested);
     if (opts.discard) {
       dropHeapCopy(snapshot, memory, heap.heapRanges, namer, opts.discard);
       prepareArrays(allocations.length * (ARRAY_BYTES_PER_BLOCK - ARRAY_BYTES_BEFORE_DROP));
@@ -393,6 +395,7 @@ function weakLinks(
   state: Uint8Array,
   via: Int32Array,
   memory: MemoryImage,
+  regions: readonly Region[],
   requested: Float64Array | undefined,
 ): Map<number, string> {
   const out = new Map<number, string>();
@@ -406,6 +409,7 @@ function weakLinks(
     else held.set(u, new Set([v]));
   }
   const mmap = nodes.zoneNames.indexOf("mmap");
+  const mapped = pointsIntoRegions(regions);
   for (const [u, vs] of held) {
     // Each target's first weak edge from u, unless a strong one reaches it too (then its link
     // is not a weak word).
@@ -421,7 +425,7 @@ function weakLinks(
     const head = memory.slice(address, Math.min(size, TEXT_SCAN));
     if (!head) continue;
     const last = size >= 16 ? memory.u64(address + size - 8) ?? -1 : -1;
-    const rules = nodes.zone[u] !== mmap && !((requested?.[u] ?? -1) >= 0);
+    const rules = ownRulesApply(nodes.zone[u]!, mmap, requested?.[u]) ? mapped : undefined;
     for (const [v, e] of weak) {
       if (!strong.has(v)) out.set(v, weakReason(size, head, last, edges.offset[e]!, rules));
     }
@@ -546,22 +550,11 @@ export function slackWords(
 ): Uint32Array {
   const mmap = allocations.zones.indexOf("mmap");
   const out = weakFromSizes(allocations.sizes);
-  const starts = regions.map((r) => r.start), ends = regions.map((r) => r.end);
-  // A word that points into a mapping is a pointer, whatever its bytes look like.
-  const mapped = (v: number) => {
-    let lo = 0, hi = starts.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (v < starts[mid]!) hi = mid - 1;
-      else if (v >= ends[mid]!) lo = mid + 1;
-      else return true;
-    }
-    return false;
-  };
+  const mapped = pointsIntoRegions(regions);
   const words = memory.wordReader();
   let win = NO_WINDOW, ws = 0, we = 0, W = win.words;
   for (let i = 0; i < out.length; i++) {
-    if (allocations.zoneIds[i] === mmap || (requested && requested[i]! >= 0)) continue;
+    if (!ownRulesApply(allocations.zoneIds[i]!, mmap, requested?.[i])) continue;
     const size = allocations.sizes[i]!, address = allocations.addresses[i]!;
     if (size >= 16) out[i] = Math.min(size - 8, WEAK_FROM_MAX);
     if (endsWithFoot(size, words.u64(address + size - 8) ?? -1)) {

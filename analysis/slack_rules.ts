@@ -53,27 +53,59 @@ export function textLive(text: number): number {
 }
 
 /**
+ * Whether the block's own rules apply to it: not to an mmapped chunk (fresh from the kernel) nor
+ * to a block whose requested size a recorder gave (`requested` ≥ 0).
+ */
+export function ownRulesApply(zone: number, mmapZone: number, requested = -1): boolean {
+  return zone !== mmapZone && !(requested >= 0);
+}
+
+/**
+ * Whether a value points into one of `regions` (sorted, disjoint): a first word that does is a
+ * pointer, whatever its bytes look like, and its block is no C string. O(log regions) a call.
+ */
+export function pointsIntoRegions(
+  regions: readonly { start: number; end: number }[],
+): (v: number) => boolean {
+  const starts = regions.map((r) => r.start), ends = regions.map((r) => r.end);
+  return (v) => {
+    let lo = 0, hi = starts.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (v < starts[mid]!) hi = mid - 1;
+      else if (v >= ends[mid]!) lo = mid + 1;
+      else return true;
+    }
+    return false;
+  };
+}
+
+/**
  * Why the word at `offset` of a block of `size` usable bytes is weak evidence, from its first
- * bytes (`head`, up to TEXT_SCAN) and its last word: the rule that covers the offset, the most
- * specific first; a bump pool's spare part when none of the block's own rules does (what a
- * {free, end} pair elsewhere says). `slackRules` false: the block's own rules do not apply to it
- * (an mmapped chunk, fresh from the kernel; a block whose requested size a recorder gave).
+ * bytes (`head`, up to TEXT_SCAN) and its last word, by the rules slackWords applies: the one
+ * that covers the offset, the most specific first; a bump pool's spare part when none of the
+ * block's own rules does (what a {free, end} pair elsewhere says). `mapped` is slackWords'
+ * test of the first word (pointsIntoRegions); undefined when the block's own rules do not apply
+ * to it (ownRulesApply).
  */
 export function weakReason(
   size: number,
   head: Uint8Array,
   last: number,
   offset: number,
-  slackRules = true,
+  mapped: ((v: number) => boolean) | undefined,
 ): string {
-  if (!slackRules) return POOL_REASON;
+  if (!mapped) return POOL_REASON;
   if (endsWithFoot(size, last) && offset >= footedLive(size)) {
     return `past +0x${footedLive(size).toString(16)}: the block ends with glibc's foot (its ` +
       "chunk's size), so glibc handed the chunk out whole, maybe for a request up to 39 bytes " +
       "smaller";
   }
   const text = cStringLength(head.subarray(0, Math.min(size, TEXT_SCAN)));
-  if (text >= MIN_TEXT && offset >= textLive(text)) {
+  const first = head.length >= 8
+    ? Number(new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0, true))
+    : 0;
+  if (text >= MIN_TEXT && !mapped(first) && offset >= textLive(text)) {
     return `past the C string the block starts with (its NUL at +0x${text.toString(16)}): ` +
       "a string block is asked for the string's length";
   }

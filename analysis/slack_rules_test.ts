@@ -2,7 +2,14 @@
 // none of the block's own rules covers the word.
 
 import { equal, match } from "node:assert/strict";
-import { cStringLength, footedLive, textLive, weakReason } from "./slack_rules.ts";
+import {
+  cStringLength,
+  footedLive,
+  ownRulesApply,
+  pointsIntoRegions,
+  textLive,
+  weakReason,
+} from "./slack_rules.ts";
 
 /** The first bytes of a block and its last word, as weakReason reads them. */
 function block(size: number, fill: (v: DataView) => void): { head: Uint8Array; last: number } {
@@ -13,30 +20,52 @@ function block(size: number, fill: (v: DataView) => void): { head: Uint8Array; l
 }
 
 Deno.test("weakReason() names the rule that makes a word weak", () => {
+  const none = () => false; // no mapping: no first word is a pointer
   // 88 usable bytes ending with glibc's foot (the chunk's size, 96): weak from footedLive(88).
   const footed = block(88, (v) => v.setBigUint64(80, 96n, true));
   equal(footedLive(88), 64);
   match(
-    weakReason(88, footed.head, footed.last, 64),
+    weakReason(88, footed.head, footed.last, 64, none),
     /^past \+0x40: the block ends with glibc's foot/,
   );
   // Below the foot's bound the word is live by that rule: what else covers it (a pool).
-  match(weakReason(88, footed.head, footed.last, 56), /bump pool/);
+  match(weakReason(88, footed.head, footed.last, 56, none), /bump pool/);
   // An mmapped chunk or a recorded size: the block's own rules do not apply, only a pool's.
-  match(weakReason(88, footed.head, footed.last, 80, false), /bump pool/);
+  match(weakReason(88, footed.head, footed.last, 80, undefined), /bump pool/);
   // A block that starts with "abcdef" and its NUL: weak from the NUL's word on.
   const text = block(24, (v) => [..."abcdef"].forEach((c, i) => v.setUint8(i, c.charCodeAt(0))));
   equal(cStringLength(text.head), 6);
   equal(textLive(6), 0);
   match(
-    weakReason(24, text.head, text.last, 8),
+    weakReason(24, text.head, text.last, 8, none),
     /^past the C string the block starts with \(its NUL at \+0x6\)/,
   );
   // Two printable bytes are no string ('A' then zeros is a small integer): the last word's rule.
   const small = block(24, (v) => v.setUint16(0, 0x4141, true));
   equal(
-    weakReason(24, small.head, small.last, 16),
+    weakReason(24, small.head, small.last, 16, none),
     "the block's last word: malloc's slack, unless all 24 bytes were asked for",
   );
-  match(weakReason(24, small.head, small.last, 8), /bump pool/);
+  match(weakReason(24, small.head, small.last, 8, none), /bump pool/);
+});
+
+Deno.test("weakReason() reads the rules' preconditions as slackWords does", () => {
+  // A first word whose bytes look like text ("AAAAAAA" and a zero top byte) but that points into
+  // a mapping is a pointer: the block is no string, its last word is what is weak.
+  const b = new Uint8Array(24);
+  const v = new DataView(b.buffer);
+  v.setBigUint64(0, 0x0041_4141_4141_4141n, true);
+  const mapped = pointsIntoRegions([{ start: 0x0041_4141_0000_0000, end: 0x0041_4142_0000_0000 }]);
+  equal(mapped(0x0041_4141_4141_4141), true);
+  equal(mapped(0x1000), false);
+  match(weakReason(24, b, 0, 16, () => false), /^past the C string/);
+  equal(
+    weakReason(24, b, 0, 16, mapped),
+    "the block's last word: malloc's slack, unless all 24 bytes were asked for",
+  );
+  // Mmapped chunks and recorded sizes: not the block's own rules.
+  equal(ownRulesApply(0, 1), true);
+  equal(ownRulesApply(1, 1), false);
+  equal(ownRulesApply(0, 1, 24), false);
+  equal(ownRulesApply(0, 1, -1), true);
 });
