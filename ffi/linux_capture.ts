@@ -59,6 +59,11 @@ export interface CaptureTestHooks {
   noRunOut?: boolean;
   /** Let the threads found inside the allocator run this many more rounds once they are out. */
   extraRunRounds?: number;
+  /**
+   * The longest the threads are let out of the allocator (ms; default ALLOCATOR_MAX_MS, within
+   * the same share of --timeout): a test on a machine others load needs more than 2 s of runs.
+   */
+  allocatorMaxMs?: number;
 }
 
 export interface CaptureOptions {
@@ -161,6 +166,7 @@ export async function captureLinuxSnapshot(
   const arch = hostArch();
   const warnings: string[] = [];
   const timeoutMs = opts.timeoutMs ?? 30_000;
+  const allocatorMaxMs = hooks.allocatorMaxMs ?? ALLOCATOR_MAX_MS;
 
   progress("maps", 0, 1);
   const before = readProc(pid, "stat", () => readIdentity(pid));
@@ -274,7 +280,7 @@ export async function captureLinuxSnapshot(
         let busy = unwinder.busyThreads(target, threads);
         if ((busy.length > 0 || (hooks.extraRunRounds ?? 0) > 0) && !hooks.noRunOut) {
           progress("allocator", 0, busy.length);
-          const end = t0 + Math.min(timeoutMs * RETRY_SHARE, ALLOCATOR_MAX_MS);
+          const end = t0 + Math.min(timeoutMs * RETRY_SHARE, allocatorMaxMs);
           runRounds += await letThreadsOut(target, arch, unwinder, threads, busy, end, hooks);
           // The threads that ran may have mapped, moved (mremap) or unmapped memory, loaded a
           // library or started threads: read the maps and the threads again.
@@ -289,7 +295,7 @@ export async function captureLinuxSnapshot(
           busy = unwinder.busyThreads(target, threads);
         }
         const late = performance.now() + RETRY_RUN_MS >=
-          t0 + Math.min(timeoutMs * RETRY_SHARE, ALLOCATOR_MAX_MS);
+          t0 + Math.min(timeoutMs * RETRY_SHARE, allocatorMaxMs);
         if (busy.length === 0 || retries >= ALLOCATOR_RETRIES || late) {
           warnings.push(...threadWarnings);
           for (const b of busy) {
