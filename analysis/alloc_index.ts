@@ -12,6 +12,7 @@
 
 import { f64Array, i32Array, releaseArrays } from "./arrays.ts";
 import type { AllocationTable } from "./allocation_table.ts";
+import { lastAtOrBelow } from "./sorted.ts";
 
 const BUCKET_SHIFT = 8;
 const BUCKET = 1 << BUCKET_SHIFT;
@@ -138,14 +139,7 @@ export class AllocationIndex {
    */
   search(value: number): number {
     const starts = this.starts;
-    let lo = 0, hi = this.count - 1, found = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (starts[mid]! <= value) {
-        found = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
+    const found = lastAtOrBelow(this.count, (i) => starts[i]!, value);
     return found >= 0 && value < endOf(starts, this.sizes, found) ? found : -1;
   }
 }

@@ -7,6 +7,7 @@
 
 import { debugFilePath, ElfFile, type ElfSegment, PT_LOAD, PT_TLS } from "./elf.ts";
 import type { FileReader, Image, ImageFiles, Region } from "./types.ts";
+import { lastAtOrBelow } from "./sorted.ts";
 
 /** STT_OBJECT, STT_FUNC, STT_TLS. */
 const SYMBOL_TYPES = [1, 2, 6];
@@ -80,14 +81,7 @@ export class ImageIndex {
     const t = l?.symbols;
     if (!t || t.value.length === 0) return undefined;
     const vaddr = address - image.bias;
-    let lo = 0, hi = t.value.length - 1, found = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (t.value[mid]! <= vaddr) {
-        found = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
+    const found = lastAtOrBelow(t.value.length, (i) => t.value[i]!, vaddr);
     // Several symbols may start before vaddr: the closest one that covers it.
     for (let k = found; k >= 0 && k >= found - 8; k--) {
       if (vaddr < t.end[k]!) {

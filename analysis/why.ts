@@ -7,6 +7,8 @@
 // Anchors are the roots that reach it: the named roots of every owner a reverse search meets.
 // O(V + E) per question at worst; the reverse edges are built once, O(E).
 
+import { lastAtOrBelow } from "./sorted.ts";
+
 export interface WhyEdge {
   /** The other end (source for owners, target for references). */
   node: number;
@@ -58,14 +60,7 @@ export interface PathStep {
 
 /** The block at or containing `address` (exact start first), or -1. O(log V). */
 export function blockAt(m: WhyModel, address: number): number {
-  let lo = 0, hi = m.count - 1, found = -1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (m.address(mid) <= address) {
-      found = mid;
-      lo = mid + 1;
-    } else hi = mid - 1;
-  }
+  const found = lastAtOrBelow(m.count, (i) => m.address(i), address);
   if (found < 0) return -1;
   return address < m.address(found) + Math.max(1, m.size(found)) ? found : -1;
 }

@@ -22,6 +22,7 @@ import type {
 import { CaptureError } from "./errors.ts";
 import type { CaptureOptions } from "./linux_capture.ts";
 import { lastError, shim, unwrap } from "./shim.ts";
+import { lastAtOrBelow } from "../analysis/sorted.ts";
 
 export interface DarwinCaptureOptions extends CaptureOptions {
   /** Stop copying writable memory beyond this many bytes (default 8 GiB), with a warning. */
@@ -323,14 +324,7 @@ function nameRegions(
 ): Region[] {
   return records.map(([start, end, prot, tag]) => {
     // Binary search: the last segment starting at or below the region's start.
-    let lo = 0, hi = segments.length - 1, hit = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (segments[mid]!.start <= start!) {
-        hit = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
+    const hit = lastAtOrBelow(segments.length, (i) => segments[i]!.start, start!);
     const seg = hit >= 0 ? segments[hit] : undefined;
     const path = seg && start! < seg.end ? seg.path : "";
     return machRegion(start!, end!, prot!, tag!, path);

@@ -57,6 +57,7 @@ import { diskImageFiles } from "./image_files.ts";
 import { readRecorderTable, RecorderTableError, type RecorderTableInfo } from "./recorder_table.ts";
 import { threadFrameCodes } from "../analysis/root_names.ts";
 import { frameLinesSync, symbolize } from "./symbolize.ts";
+import { lastAtOrBelow } from "../analysis/sorted.ts";
 
 export const SNAPSHOT_FORMAT = "heapscope-snapshot";
 /**
@@ -274,14 +275,7 @@ export function snapshotImageFiles(file: SnapshotFile): ImageFiles | undefined {
       }
       return (offset, length) => {
         // The last span starting at or before `offset` (binary search): O(log spans).
-        let lo = 0, hi = f.spans.length - 1, k = -1;
-        while (lo <= hi) {
-          const mid = (lo + hi) >> 1;
-          if (f.spans[mid]![0] <= offset) {
-            k = mid;
-            lo = mid + 1;
-          } else hi = mid - 1;
-        }
+        const k = lastAtOrBelow(f.spans.length, (i) => f.spans[i]![0], offset);
         if (k < 0) return new Uint8Array(0);
         const [start, len] = f.spans[k]!;
         const from = offset - start;

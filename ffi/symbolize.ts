@@ -18,6 +18,7 @@ import { ElfFile, imageBias, mappingBiases } from "../analysis/elf.ts";
 import type { FrameMap, StackFrame } from "../analysis/sites.ts";
 import { demangle, loadDemangler } from "../analysis/demangle.ts";
 import { shim } from "./shim.ts";
+import { lastAtOrBelow } from "../analysis/sorted.ts";
 
 export type Symbolizer = "llvm-symbolizer" | "addr2line" | "elf";
 
@@ -373,14 +374,7 @@ function functionSymbols(path: string): FuncSym[] {
 
 /** The function symbol containing file vaddr `addr` (binary search). */
 function symbolAt(syms: readonly FuncSym[], addr: number): FuncSym | undefined {
-  let lo = 0, hi = syms.length - 1, best = -1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (syms[mid]!.start <= addr) {
-      best = mid;
-      lo = mid + 1;
-    } else hi = mid - 1;
-  }
+  const best = lastAtOrBelow(syms.length, (i) => syms[i]!.start, addr);
   const s = best >= 0 ? syms[best] : undefined;
   return s && (s.size === 0 || addr < s.start + s.size) ? s : undefined;
 }

@@ -6,6 +6,7 @@
 // symbols; a lookup is a binary search, O(log s).
 
 import { type ByteSource, ElfFile } from "../elf.ts";
+import { lastAtOrBelow } from "../sorted.ts";
 
 const SHT_SYMTAB = 2;
 const SHT_DYNSYM = 11;
@@ -72,14 +73,8 @@ export class ProgramSymbols {
 
   /** "main.registry" for its first byte, "main.table+0x10" inside it, undefined outside every symbol. */
   nameAt(address: number): string | undefined {
-    let lo = 0, hi = this.address.length - 1, found = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.address[mid]! <= address) {
-        found = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
+    const starts = this.address;
+    const found = lastAtOrBelow(starts.length, (i) => starts[i]!, address);
     // A zero-size symbol (a section marker such as runtime.bss) names only its own address.
     for (let i = found; i >= 0 && i > found - 4; i--) {
       const start = this.address[i]!, size = this.size[i]!;

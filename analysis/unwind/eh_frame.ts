@@ -16,6 +16,7 @@ import {
   rowAt,
 } from "./cfi.ts";
 import { CfiError, DW_EH_PE_omit, DwarfCursor } from "./dwarf_cursor.ts";
+import { lastAtOrBelow } from "../sorted.ts";
 
 const PT_GNU_EH_FRAME = 0x6474e550;
 /** The only table encoding binutils and lld write: datarel | sdata4 (8-byte entries). */
@@ -107,14 +108,7 @@ export class CfiTable {
   /** The FDE covering link-time address `pc`, or undefined. O(log FDEs) plus one parse. */
   find(pc: number): Fde | undefined {
     const s = this.#starts;
-    let lo = 0, hi = s.length - 1, found = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (s[mid]! <= pc) {
-        found = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
+    const found = lastAtOrBelow(s.length, (i) => s[i]!, pc);
     if (found < 0) return undefined;
     const fde = this.#fde(this.#fdeOffsets[found]!);
     return pc < fde.pcEnd ? fde : undefined;

@@ -20,6 +20,7 @@ import type { CfiRow } from "./cfi.ts";
 import { CfiError } from "./dwarf_cursor.ts";
 import { evaluateExpression } from "./dwarf_expr.ts";
 import type { CfiTable } from "./eh_frame.ts";
+import { lastAtOrBelow } from "../sorted.ts";
 
 /** How a frame's PC and SP were recovered. */
 export type FrameMethod = "registers" | "cfi" | "frame-pointer" | "scan";
@@ -70,14 +71,8 @@ export class CodeMap {
 
   /** The image whose code contains runtime address `pc`. */
   find(pc: number): UnwindImage | undefined {
-    let lo = 0, hi = this.#starts.length - 1, found = -1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.#starts[mid]! <= pc) {
-        found = mid;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
+    const starts = this.#starts;
+    const found = lastAtOrBelow(starts.length, (i) => starts[i]!, pc);
     return found >= 0 && pc < this.#ends[found]! ? this.#images[found] : undefined;
   }
 }
