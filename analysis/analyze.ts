@@ -33,7 +33,8 @@ import { AllocationTable } from "./allocation_table.ts";
 import { analyzeGraph, PhaseTimer, type Progress } from "./analyze_graph.ts";
 import { BlockPrefixes } from "./block_prefixes.ts";
 import { nativeGraph } from "./build_graph.ts";
-import { EDGE_WEAK, type HeapGraph } from "./graph.ts";
+import { EDGE_INTERIOR, EDGE_WEAK, type HeapGraph } from "./graph.ts";
+import { wordOffset } from "./edge_words.ts";
 import {
   recogniseContainers,
   type References,
@@ -294,7 +295,7 @@ function analyzeHeapPhases(
     releaseArrays(vtables.block, vtables.word, rbNodes.block, rbNodes.parent, found.hashRefs);
   }
 
-  const graph = phases.run("graph", () =>
+  const packed = phases.run("graph", () =>
     nativeGraph({
       memory,
       allocations,
@@ -313,6 +314,10 @@ function analyzeHeapPhases(
   for (const a of [live.scanSize, live.weakFrom, found?.slack]) {
     if (a !== undefined && a !== allocations.sizes) releaseArrays(a);
   }
+  // The edges' flags for the reachability, in that memory (1 byte an edge); their offsets stay in
+  // the 16-bit words until the copy is dropped (analysis/edge_words.ts).
+  const graph = packed.graph;
+  phases.run("graph", () => packed.unpackFlags());
   // Past the peaks (the copy, the index or the live bytes, and the scan's edges all resident):
   // the reachability's arrays may be faulted in ahead now.
   if (opts.discard) {
@@ -342,11 +347,30 @@ function analyzeHeapPhases(
   let links = new Map<number, string>();
   const reached = (state: Uint8Array, via: Int32Array) => {
     leakedPrefix = leakedPrefixes(memory, allocations, state);
-    links = weakLinks(graph, state, via, memory, snapshot.regions, requested);
+    links = weakLinks(
+      graph,
+      (v, e) =>
+        wordOffset(
+          packed.word,
+          packed.segments,
+          graph.edges.start,
+          v,
+          allocations.addresses[v]!,
+          allocations.sizes[v]!,
+          e,
+        ),
+      state,
+      via,
+      memory,
+      snapshot.regions,
+      requested,
+    );
     if (opts.discard) {
       dropHeapCopy(snapshot, memory, heap.heapRanges, namer, opts.discard);
       prepareArrays(allocations.length * (ARRAY_BYTES_PER_BLOCK - ARRAY_BYTES_BEFORE_DROP));
     }
+    // The edges' 32-bit offsets, in the copy's pages now, for every phase after.
+    packed.unpackOffsets();
     // The graph's type column (the types' array) in its final form: nothing read it before.
     finishTypes(types);
   };
@@ -392,6 +416,7 @@ function analyzeHeapPhases(
  */
 function weakLinks(
   graph: HeapGraph,
+  offsetOf: (v: number, e: number) => number,
   state: Uint8Array,
   via: Int32Array,
   memory: MemoryImage,
@@ -427,7 +452,7 @@ function weakLinks(
     const last = size >= 16 ? memory.u64(address + size - 8) ?? -1 : -1;
     const rules = ownRulesApply(nodes.zone[u]!, mmap, requested?.[u]) ? mapped : undefined;
     for (const [v, e] of weak) {
-      if (!strong.has(v)) out.set(v, weakReason(size, head, last, edges.offset[e]!, rules));
+      if (!strong.has(v)) out.set(v, weakReason(size, head, last, offsetOf(u, e), rules));
     }
   }
   return out;
@@ -630,16 +655,21 @@ export function scanReferences(
 ): References {
   const m = edges.target.length;
   const addresses = allocations.addresses;
-  const { target, offset, exact, start } = edges;
+  const { target, word, segments, start } = edges;
+  const sizes = allocations.sizes;
   const hitAddress = hits.address, hitTarget = hits.target;
   const source = new SourceCursor(start);
+  const where = (r: number) => {
+    const v = source.of(r), a = addresses[v]!;
+    return a + wordOffset(word, segments, start, v, a, sizes[v]!, r);
+  };
   return {
     count: m + hitTarget.length,
-    where: (r) => r < m ? addresses[source.of(r)]! + offset[r]! : hitAddress[r - m]!,
+    where: (r) => r < m ? where(r) : hitAddress[r - m]!,
     holder: (r) => r < m ? source.of(r) : -1,
     target: (r) => r < m ? target[r]! : hitTarget[r - m]!,
-    exact: (r) => r < m ? exact[r]! : -1,
-    raw: { addresses, start, target, offset, exact, hitAddress, hitTarget },
+    exact: (r) => r < m ? ((word[r]! & EDGE_INTERIOR) === 0 ? 1 : 0) : -1,
+    raw: { addresses, start, target, word, segments, hitAddress, hitTarget },
   };
 }
 

@@ -122,6 +122,13 @@ export function grownU32(a: Uint32Array, cap: number): Uint32Array {
   return b;
 }
 
+/** As grownU32, for 16-bit words. */
+export function grownU16(a: Uint16Array, cap: number): Uint16Array {
+  const b = u16Array(cap);
+  b.set(a);
+  releaseArrays(a);
+  return b;
+}
 /** As grownU32, for bytes. */
 export function grownU8(a: Uint8Array, cap: number): Uint8Array {
   const b = u8Array(cap);

@@ -5,7 +5,7 @@
 // a word that may be malloc's slack or a pool's spare part) and interior (not to its target's
 // start). O(references).
 
-import { f64Array, i32Array, u32Array, u8Array } from "./arrays.ts";
+import { f64Array, i32Array, releaseArrays, u32Array, u8Array } from "./arrays.ts";
 import type { AllocationTable } from "./allocation_table.ts";
 import {
   EDGE_INTERIOR,
@@ -17,6 +17,7 @@ import {
 import type { MemoryImage } from "./memory.ts";
 import type { RegisterRoot, RootRange } from "./roots.ts";
 import type { EdgeSet, RangeHits } from "./scan.ts";
+import { firstWord, SEGMENT_BITS, type Segments, unpackWords, WORD_FLAGS } from "./edge_words.ts";
 
 export interface NativeGraphInput {
   memory: MemoryImage;
@@ -36,43 +37,76 @@ export interface NativeGraphInput {
 }
 
 /**
+ * A native heap's graph while its copy is still there: the edges' offsets and flags are 16-bit
+ * words (analysis/edge_words.ts), 3 bytes an edge less than `GraphEdges` at the run's peak.
+ * `unpackFlags` and then `unpackOffsets` make the graph's plain columns (analysis/analyze.ts calls
+ * them before reachability and after the copy is dropped).
+ */
+export interface PackedGraph {
+  graph: HeapGraph;
+  /** The edges' words: flags in bits 0–1 (EDGE_WEAK, EDGE_INTERIOR), k mod 2^14 above them. */
+  word: Uint16Array;
+  segments: Segments;
+  /** Fill `graph.edges.flags` from the words (before reachability). O(edges). */
+  unpackFlags(): void;
+  /** Fill `graph.edges.offset` from the words and give the words back. O(edges). */
+  unpackOffsets(): void;
+}
+
+/**
  * The graph. `blockEdges` is consumed: the edges that count are compacted in place into its
  * arrays (at 10^6 blocks a copy would be ~30 MB of fresh memory), which the graph then holds (its
- * `exact` becomes the edges' flags); nothing may read the scan's edges afterwards.
+ * words get the weak flag); nothing may read the scan's edges afterwards. The graph's `offset` and
+ * `flags` columns are empty until PackedGraph's unpack calls fill them.
  */
-export function nativeGraph(input: NativeGraphInput): HeapGraph {
+export function nativeGraph(input: NativeGraphInput): PackedGraph {
   const { memory, allocations, blockEdges: be, scanSize, weakFrom, skipped } = input;
   const n = allocations.length;
-  const addresses = allocations.addresses;
-  // In place, in the scan's arrays: edge m is written only after edge e ≥ m was read (the flags
-  // over the exact bits), and block v's start after its old start and end were read. Fresh arrays
-  // were 5 bytes an edge more at this, the run's second peak (the copy still resident).
-  const target = be.target, offset = be.offset, exact = be.exact, start = be.start;
-  const flags = exact;
-  let m = 0;
+  const addresses = allocations.addresses, sizes = allocations.sizes;
+  // In place, in the scan's arrays: edge m is written only after edge e ≥ m was read, and block
+  // v's start after its old start and end were read; the segment list likewise (a kept entry is
+  // written at or before the first one not yet read). Fresh arrays were 5 bytes an edge more at
+  // this, the run's second peak (the copy still resident).
+  const target = be.target, word = be.word, start = be.start, segs = be.segments;
+  let m = 0, s = 0, sm = 0;
   for (let v = 0; v < n; v++) {
     const from = start[v]!, end = start[v + 1]!;
     start[v] = m;
     const limit = scanSize[v]!, weak = weakFrom[v]!, base = addresses[v]!;
+    const first = firstWord(base);
+    let segment = 0, kept = 0;
     for (let e = from; e < end; e++) {
-      const off = offset[e]!;
+      while (s < segs.count && segs.edge[s]! <= e) {
+        if (segs.edge[s]! >= from) segment = segs.segment[s]!;
+        s++;
+      }
+      const w = word[e]!;
+      const off = first + 8 * (segment * (1 << SEGMENT_BITS) + (w >>> 2));
       if (off + 8 > limit) continue;
       const where = base + off;
       if (skipped.size > 0 && skipped.has(where)) continue;
-      const t = target[e]!;
-      target[m] = t;
-      offset[m] = off;
-      // Interior unless the word is the target's start (the scan said which).
-      flags[m] = (exact[e] ? 0 : EDGE_INTERIOR) | (off >= weak ? EDGE_WEAK : 0);
+      target[m] = target[e]!;
+      // Interior as the scan said; weak from the slack on.
+      word[m] = (w & ~EDGE_WEAK) | (off >= weak ? EDGE_WEAK : 0);
+      // The kept edges' segments: an entry where one enters a segment past the block's first.
+      if (segment !== kept) {
+        segs.edge[sm] = m;
+        segs.segment[sm++] = segment;
+        kept = segment;
+      }
       m++;
     }
   }
   start[n] = m;
-  return {
+  const segments: Segments = { edge: segs.edge, segment: segs.segment, count: sm };
+  const words = word.subarray(0, m);
+  const edges: { start: Uint32Array; target: Uint32Array; offset: Uint32Array; flags: Uint8Array } =
+    { start, target: target.subarray(0, m), offset: new Uint32Array(0), flags: new Uint8Array(0) };
+  const graph: HeapGraph = {
     nodes: {
       count: n,
       address: addresses,
-      size: allocations.sizes,
+      size: sizes,
       zone: allocations.zoneIds,
       zoneNames: allocations.zones,
       type: input.types?.type ?? i32Array(n).fill(-1),
@@ -80,15 +114,26 @@ export function nativeGraph(input: NativeGraphInput): HeapGraph {
       // Node flags are the Go heap dump's (finalizers): none here, and sparse, so not resident.
       flags: u8Array(n, true),
     },
-    edges: {
-      start,
-      target: target.subarray(0, m),
-      offset: offset.subarray(0, m),
-      flags: flags.subarray(0, m),
-    },
+    edges,
     roots: graphRoots(input),
     bytes: (id, max) => memory.slice(addresses[id]!, Math.min(max, allocations.sizes[id]!)),
     warnings: [],
+  };
+  return {
+    graph,
+    word: words,
+    segments,
+    unpackFlags() {
+      const flags = u8Array(m);
+      for (let e = 0; e < m; e++) flags[e] = words[e]! & WORD_FLAGS;
+      edges.flags = flags;
+    },
+    unpackOffsets() {
+      const offset = u32Array(m);
+      unpackWords(words, segments, start, addresses, offset, edges.flags);
+      edges.offset = offset;
+      releaseArrays(word);
+    },
   };
 }
 

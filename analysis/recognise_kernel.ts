@@ -7,20 +7,22 @@
 // them); what needs names, maps and sets stays in TypeScript.
 
 import type { AllocationTable } from "./allocation_table.ts";
+import type { Segments } from "./edge_words.ts";
 import type { CandidateList } from "./containers.ts";
 import type { MemoryImage } from "./memory.ts";
 
 /**
  * The scan's references as its own arrays (analysis/analyze.ts scanReferences): block edges in
- * CSR order (block i's are start[i] to start[i + 1]; the word at addresses[i] + offset[r] points
- * into target[r], exact[r] when at its start), then root hits (hitAddress, hitTarget).
+ * CSR order (block i's are start[i] to start[i + 1]; the word at addresses[i] + its offset points
+ * into target[r], at its start unless word[r] says interior: analysis/edge_words.ts), then root
+ * hits (hitAddress, hitTarget).
  */
 export interface RawReferences {
   addresses: Float64Array;
   start: Uint32Array;
   target: Uint32Array;
-  offset: Uint32Array;
-  exact: Uint8Array;
+  word: Uint16Array;
+  segments: Segments;
   hitAddress: Float64Array;
   hitTarget: Uint32Array;
 }

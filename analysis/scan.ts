@@ -3,7 +3,9 @@
 // O(words) per range; each word costs two 32-bit loads and a range check, and only values inside the
 // heap's address span reach the index lookup. Words are read as two Uint32 halves (no BigInt).
 
-import { grownU32, grownU8, u32Array, u8Array } from "./arrays.ts";
+import { grownU16, grownU32, u16Array, u32Array } from "./arrays.ts";
+import { EDGE_INTERIOR } from "./graph.ts";
+import { SegmentList, type Segments, SegmentWriter } from "./edge_words.ts";
 import type { AllocationIndex } from "./alloc_index.ts";
 import type { AllocationTable } from "./allocation_table.ts";
 import type { MemoryImage } from "./memory.ts";
@@ -94,9 +96,13 @@ function scanWords(
  */
 export interface EdgeSet {
   target: Uint32Array;
-  offset: Uint32Array;
-  /** 1 where the word holds its target's start exactly, 0 where it points inside (interior). */
-  exact: Uint8Array;
+  /**
+   * Offset and flags of each edge in one 16-bit word (analysis/edge_words.ts): EDGE_INTERIOR where
+   * the word points inside its target rather than at its start; the word's index in the block
+   * (mod 2^14; `segments` has the rest for blocks over 128 KiB).
+   */
+  word: Uint16Array;
+  segments: Segments;
   start: Uint32Array;
   /** Blocks whose bytes were not (wholly) copied. */
   unreadable: number;
@@ -116,8 +122,9 @@ export function scanBlocks(
   // `start` and is filled in once the count is known (less memory while the arrays grow).
   let cap = Math.max(1024, n * 2);
   let target: Uint32Array = u32Array(cap);
-  let offset: Uint32Array = u32Array(cap);
-  let exact: Uint8Array = u8Array(cap);
+  let word: Uint16Array = u16Array(cap);
+  const segments = new SegmentList();
+  const writer = new SegmentWriter(segments);
   let m = 0;
   const start = u32Array(n + 1);
   let unreadable = 0, bytesScanned = 0;
@@ -140,12 +147,10 @@ export function scanBlocks(
           if (m === cap) {
             cap = _nextCap(cap);
             target = grownU32(target, cap);
-            offset = grownU32(offset, cap);
-            exact = grownU8(exact, cap);
+            word = grownU16(word, cap);
           }
           target[m] = part.target[e]!;
-          offset[m] = part.offset[e]!;
-          exact[m] = part.exact[e]!;
+          word[m] = writer.word(m, i, part.k[e]!) | part.flags[e]!;
           m++;
         }
         chunkStart = chunkEnd = 0;
@@ -170,28 +175,26 @@ export function scanBlocks(
       if (m === cap) {
         cap = _nextCap(cap);
         target = grownU32(target, cap);
-        offset = grownU32(offset, cap);
-        exact = grownU8(exact, cap);
+        word = grownU16(word, cap);
       }
       target[m] = t;
-      offset[m] = chunkStart + k * 4 - addr;
-      exact[m] = v === addresses[t] ? 1 : 0;
+      word[m] = writer.word(m, i, (k - k0) / 2) | (v === addresses[t] ? 0 : EDGE_INTERIOR);
       m++;
     }
   }
   start[n] = m;
-  return finishEdgeSet(start, target, offset, exact, m, unreadable, bytesScanned);
+  return finishEdgeSet(start, target, word, segments, m, unreadable, bytesScanned);
 }
 
 /**
- * The EdgeSet of a scan that filled `target`/`offset` (m entries) grouped by source, with
+ * The EdgeSet of a scan that filled `target`/`word` (m entries) grouped by source, with
  * `start[v]` the first edge of block v. O(1).
  */
 export function finishEdgeSet(
   start: Uint32Array,
   target: Uint32Array,
-  offset: Uint32Array,
-  exact: Uint8Array,
+  word: Uint16Array,
+  segments: Segments,
   m: number,
   unreadable: number,
   bytesScanned: number,
@@ -199,8 +202,13 @@ export function finishEdgeSet(
   return {
     // Views, not copies: the slack is at most a third, less than a copy's transient peak.
     target: target.subarray(0, m),
-    offset: offset.subarray(0, m),
-    exact: exact.subarray(0, m),
+    word: word.subarray(0, m),
+    // Only its entries (a scan that started a block again may have left some past them).
+    segments: {
+      edge: segments.edge.subarray(0, segments.count),
+      segment: segments.segment.subarray(0, segments.count),
+      count: segments.count,
+    },
     start,
     unreadable,
     bytesScanned,
@@ -243,20 +251,24 @@ export class SourceCursor {
   }
 }
 
-/** A block not wholly copied: its copied parts, through scanRange (slow path, rare). */
+/**
+ * A block not wholly copied: its copied parts, through scanRange (slow path, rare). Per edge: its
+ * target, its word's index k among the block's aligned words, its flags (EDGE_INTERIOR).
+ */
 export function scanPartialBlock(
   memory: MemoryImage,
   index: AllocationIndex,
   addr: number,
   size: number,
-): { bytes: number; target: number[]; offset: number[]; exact: number[] } {
-  const target: number[] = [], offset: number[] = [], exact: number[] = [];
+): { bytes: number; target: number[]; k: number[]; flags: number[] } {
+  const target: number[] = [], k: number[] = [], flags: number[] = [];
+  const from = Math.ceil(addr / 8) * 8;
   const bytes = scanRange(memory, index, addr, addr + size, (wordAddress, block) => {
     target.push(block);
-    offset.push(wordAddress - addr);
-    exact.push(memory.u64(wordAddress) === index.starts[block] ? 1 : 0);
+    k.push((wordAddress - from) / 8);
+    flags.push(memory.u64(wordAddress) === index.starts[block] ? 0 : EDGE_INTERIOR);
   });
-  return { bytes, target, offset, exact };
+  return { bytes, target, k, flags };
 }
 
 /** Grow by half (not double): the arrays are tens of MB at 10^6 blocks and the slack is kept. */

@@ -6,6 +6,7 @@ import { AllocationIndex } from "./alloc_index.ts";
 import { AllocationTable } from "./allocation_table.ts";
 import { MemoryImage } from "./memory.ts";
 import { edgeSources, scanBlocks, scanRanges, SourceCursor } from "./scan.ts";
+import { wordOffset } from "./edge_words.ts";
 
 const H = 0x5555_0000_0000;
 
@@ -30,7 +31,14 @@ function setup() {
 Deno.test("scanBlocks() finds every block→block word with its offset, interior pointers included", () => {
   const { t, memory, index } = setup();
   const e = scanBlocks(memory, index, t);
-  const edges = [...edgeSources(e.start)].map((s, i) => [s, e.target[i], e.offset[i]]);
+  const edges = [...edgeSources(e.start)].map((
+    s,
+    i,
+  ) => [
+    s,
+    e.target[i],
+    wordOffset(e.word, e.segments, e.start, s, t.addresses[s]!, t.sizes[s]!, i),
+  ]);
   assert.deepEqual(edges, [[0, 1, 0], [0, 1, 8], [2, 2, 0]]);
   assert.deepEqual([...e.start], [0, 2, 2, 3]);
   assert.equal(e.unreadable, 0);

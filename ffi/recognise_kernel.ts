@@ -128,8 +128,9 @@ function _recognise(hs_recognise: Recognise, input: RecogniseInput, batch: numbe
     input.spans.ends,
     refs.start,
     refs.target,
-    refs.offset,
-    refs.exact,
+    refs.word,
+    refs.segments.edge,
+    refs.segments.segment,
     refs.hitAddress,
     refs.hitTarget,
     slack,
@@ -155,6 +156,7 @@ function _recognise(hs_recognise: Recognise, input: RecogniseInput, batch: numbe
     maxSize,
     refs.hitTarget.length,
     batch,
+    refs.segments.count,
   ]);
   // C reads these arrays (and the chunks' bytes) through raw addresses, which keep none of them
   // alive: some are referenced from nowhere else once packed (the chunks' view, the input's region

@@ -20,12 +20,13 @@ import {
 } from "../analysis/mod.ts";
 import {
   f64Array,
+  grownU16,
   grownU32,
-  grownU8,
   prefaultArrays,
+  u16Array,
   u32Array,
-  u8Array,
 } from "../analysis/arrays.ts";
+import { SegmentList, SegmentWriter } from "../analysis/edge_words.ts";
 import { nativeDominatorTree } from "./graph_kernel.ts";
 import { nativeRecogniseKernel } from "./recognise_kernel.ts";
 import { shim } from "./shim.ts";
@@ -49,7 +50,10 @@ export function scanKernel(want: string | undefined = Deno.env.get("HEAPSCOPE_SC
 }
 
 /** The C kernel, or undefined when the shim cannot be loaded or lacks it. */
-export function nativeScanKernel(): ScanKernel | undefined {
+export function nativeScanKernel(
+  /** Tests only: the segment list's first size (default 1024), so that it is regrown. */
+  test?: { segmentListCap?: number },
+): ScanKernel | undefined {
   let blocks: ScanBlocks | null, range: ScanRange | null;
   try {
     const s = shim();
@@ -64,7 +68,8 @@ export function nativeScanKernel(): ScanKernel | undefined {
   const recognise = nativeRecogniseKernel();
   return {
     name: "c",
-    scanBlocks: (memory, index, allocations) => _scanBlocks(blocks, memory, index, allocations),
+    scanBlocks: (memory, index, allocations) =>
+      _scanBlocks(blocks, memory, index, allocations, test?.segmentListCap),
     scanRanges: (memory, index, ranges) => _scanRanges(range, memory, index, ranges),
     ...(dominatorTree ? { dominatorTree } : {}),
     ...(walkChunks ? { walkChunks } : {}),
@@ -93,6 +98,7 @@ function _scanBlocks(
   memory: MemoryImage,
   index: AllocationIndex,
   allocations: AllocationTable,
+  segmentListCap?: number,
 ): EdgeSet {
   const n = allocations.length;
   if (n === 0 || !_aligned(memory)) return TS_SCAN_KERNEL.scanBlocks(memory, index, allocations);
@@ -104,16 +110,18 @@ function _scanBlocks(
   let words = 0;
   for (let i = 0; i < n; i++) words += Math.floor(sizes[i]! / 8);
   let cap = Math.max(1024, Math.min(words, 6 * n));
-  let target = u32Array(cap, true), offset = u32Array(cap, true), exact = u8Array(cap, true);
-  prefaultArrays(Math.min(cap, 2 * n), target, offset, exact);
+  let target = u32Array(cap, true), word = u16Array(cap, true);
+  prefaultArrays(Math.min(cap, 2 * n), target, word);
   const grow = () => {
     cap = Math.ceil(cap * 1.5);
     target = grownU32(target, cap);
-    offset = grownU32(offset, cap);
-    exact = grownU8(exact, cap);
+    word = grownU16(word, cap);
   };
+  // The segment list (blocks over 128 KiB, analysis/edge_words.ts): an entry per 128 KiB.
+  const segments = new SegmentList(segmentListCap);
+  const writer = new SegmentWriter(segments);
   const start = u32Array(n + 1);
-  const out = new Float64Array(3);
+  const out = new Float64Array(5);
   let m = 0, unreadable = 0, bytesScanned = 0;
   let i = 0;
   while (i < n) {
@@ -127,8 +135,7 @@ function _scanBlocks(
       for (let e = 0; e < part.target.length; e++) {
         if (m === cap) grow();
         target[m] = part.target[e]!;
-        offset[m] = part.offset[e]!;
-        exact[m] = part.exact[e]!;
+        word[m] = writer.word(m, i, part.k[e]!) | part.flags[e]!;
         m++;
       }
       i++;
@@ -159,10 +166,13 @@ function _scanBlocks(
         index.min,
         index.max,
         target,
-        offset,
-        exact,
+        word,
         m,
         cap,
+        segments.edge,
+        segments.segment,
+        segments.count,
+        segments.edge.length,
         start,
         out,
       );
@@ -170,13 +180,15 @@ function _scanBlocks(
       first = out[0]!;
       m = out[1]!;
       bytesScanned += out[2]!;
+      segments.count = out[3]!;
       if (status === 0) break;
-      grow();
+      if (out[4] === 2) segments.grow();
+      else grow();
     }
     i = last;
   }
   start[n] = m;
-  return finishEdgeSet(start, target, offset, exact, m, unreadable, bytesScanned);
+  return finishEdgeSet(start, target, word, segments, m, unreadable, bytesScanned);
 }
 
 /** Same walk over the copied chunks as analysis/scan.ts scanRange, the word loop in C. */

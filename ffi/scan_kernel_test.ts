@@ -23,6 +23,8 @@ import { getHeapBase } from "../analysis/testdata/fuzz_targets.ts";
 import { mutateSnapshot, Rng } from "../analysis/testdata/mutate.ts";
 import { captureSnapshot } from "./mod.ts";
 import { nativeScanKernel, scanKernel } from "./scan_kernel.ts";
+import { ONE_SEGMENT_BYTES, wordOffset } from "../analysis/edge_words.ts";
+import { EDGE_INTERIOR } from "../analysis/graph.ts";
 import { kill, spawnDetached, until } from "../tests/procs.ts";
 
 function native(): ScanKernel {
@@ -33,10 +35,14 @@ function native(): ScanKernel {
 
 /** Both kernels' edges and root hits on the same heap, compared field by field. */
 /** Asserts the two kernels agree; returns how many block edges they found. */
-function assertSameScan(snapshot: Snapshot, heap: HeapEnumeration, label: string): number {
+function assertSameScan(
+  snapshot: Snapshot,
+  heap: HeapEnumeration,
+  label: string,
+  c = native(),
+): number {
   const memory = new MemoryImage(snapshot.memory);
   const index = new AllocationIndex(heap.allocations);
-  const c = native();
   const a = TS_SCAN_KERNEL.scanBlocks(memory, index, heap.allocations);
   const b = c.scanBlocks(memory, index, heap.allocations);
   assertEquals(b, a, `${label}: edges differ`);
@@ -44,9 +50,15 @@ function assertSameScan(snapshot: Snapshot, heap: HeapEnumeration, label: string
   const addresses = heap.allocations.addresses;
   const source = edgeSources(a.start);
   for (let e = 0; e < a.target.length; e++) {
-    const word = memory.u64(addresses[source[e]!]! + a.offset[e]!);
-    const want = word === addresses[a.target[e]!] ? 1 : 0;
-    if (a.exact[e] !== want) assert(false, `${label}: edge ${e} exact ${a.exact[e]}, word ${word}`);
+    const v = source[e]!, at = addresses[v]!, size = heap.allocations.sizes[v]!;
+    const word = memory.u64(at + wordOffset(a.word, a.segments, a.start, v, at, size, e));
+    // The offset is the word's: it points into the edge's target.
+    if (word === undefined || index.lookup(word) !== a.target[e]) {
+      assert(false, `${label}: edge ${e}'s word ${word} is not into block ${a.target[e]}`);
+    }
+    const want = word === addresses[a.target[e]!] ? 0 : EDGE_INTERIOR;
+    const got = a.word[e]! & EDGE_INTERIOR;
+    if (got !== want) assert(false, `${label}: edge ${e} interior ${got}, word ${word}`);
   }
   const ranges = snapshot.regions.map((r) => ({ start: r.start, end: r.end }));
   assertEquals(
@@ -119,6 +131,7 @@ function randomHeap(
   seed: number,
   blocks: number,
   pointers = 0.3,
+  big?: { sizes: number[]; wholeCopy: boolean },
 ): { snapshot: Snapshot; heap: HeapEnumeration } {
   let s = seed;
   const rand = () => {
@@ -129,7 +142,11 @@ function randomHeap(
   const addrs: number[] = [], sizes: number[] = [];
   let at = base + 16;
   for (let i = 0; i < blocks; i++) {
-    const size = rand() < 0.05 ? 0 : 8 * Math.floor(rand() * 40) + (rand() < 0.1 ? 3 : 0);
+    const size = big && i >= 1 && i <= big.sizes.length
+      ? big.sizes[i - 1]!
+      : rand() < 0.05
+      ? 0
+      : 8 * Math.floor(rand() * 40) + (rand() < 0.1 ? 3 : 0);
     addrs.push(at);
     sizes.push(size);
     at += Math.ceil((size + 8) / 16) * 16 + (rand() < 0.003 ? 1 << 20 : 0); // some new segments
@@ -150,7 +167,7 @@ function randomHeap(
   // Copied in 4 KiB-aligned pieces with holes: blocks across a piece end go the slow path.
   const memory: MemoryChunk[] = [];
   for (let off = 0; off < span;) {
-    const len = Math.min(span - off, 4096 * (1 + Math.floor(rand() * 64)));
+    const len = big?.wholeCopy ? span : Math.min(span - off, 4096 * (1 + Math.floor(rand() * 64)));
     if (rand() > 0.1) memory.push({ start: base + off, bytes: bytes.subarray(off, off + len) });
     off += len;
   }
@@ -167,6 +184,48 @@ Deno.test("native kernel equals the TypeScript kernel on random heaps (edge buff
     const { snapshot, heap } = randomHeap(seed, 5_000, 0.6);
     const edges = assertSameScan(snapshot, heap, `seed ${seed}, dense`);
     assert(edges > 6 * 5_000, `${edges} edges: the lists were not grown`);
+  }
+});
+
+Deno.test("blocks over 128 KiB: their later segments listed, the same in both kernels", () => {
+  // Whole in one chunk (the C loop, its segment list regrown from 2 entries), then copied in
+  // pieces (the big blocks through the TypeScript slow path).
+  const kernel = nativeScanKernel({ segmentListCap: 2 })!;
+  for (const wholeCopy of [true, false]) {
+    const { snapshot, heap } = randomHeap(7, 2_000, 0.6, {
+      sizes: [1 << 20, 300 << 10, ONE_SEGMENT_BYTES, ONE_SEGMENT_BYTES + 4096],
+      wholeCopy,
+    });
+    const label = wholeCopy ? "whole" : "in pieces";
+    assertSameScan(snapshot, heap, label, kernel);
+    const index = new AllocationIndex(heap.allocations);
+    const e = kernel.scanBlocks(new MemoryImage(snapshot.memory), index, heap.allocations);
+    if (wholeCopy) {
+      // 7 later segments of the 1 MiB block, 2 of the 300 KiB one, 1 of the last (512 words past
+      // 128 KiB), none of the 128 KiB one.
+      const sources = edgeSources(e.start);
+      const perBlock = [...e.segments.edge.subarray(0, e.segments.count)].map((x) => sources[x]);
+      assertEquals(perBlock, [1, 1, 1, 1, 1, 1, 1, 2, 2, 4], label);
+      assertEquals([...e.segments.segment], [1, 2, 3, 4, 5, 6, 7, 1, 2, 1], label);
+    }
+    // The same analysis with either kernel; the graph's offsets, once unpacked, are the words'
+    // own: every edge of the big blocks.
+    const a = analyzeHeap(snapshot, heap, { kernel });
+    assertEquals(
+      findings(a),
+      findings(analyzeHeap(snapshot, heap, { kernel: TS_SCAN_KERNEL })),
+      `${label}: analyses differ`,
+    );
+    const memory = new MemoryImage(snapshot.memory);
+    let checked = 0;
+    for (const big of [1, 2, 3, 4]) {
+      for (let k = a.graph.edges.start[big]!; k < a.graph.edges.start[big + 1]!; k++) {
+        const w = memory.u64(heap.allocations.addresses[big]! + a.edgeOffset[k]!);
+        assertEquals(w !== undefined && index.lookup(w), a.edgeTarget[k], `${label}: edge ${k}`);
+        checked++;
+      }
+    }
+    assert(checked > 50_000, `${label}: ${checked} edges of the big blocks`);
   }
 });
 

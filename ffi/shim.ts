@@ -4,7 +4,7 @@ import { materialize, runningCompiled } from "./embedded.ts";
 import { CaptureError, type CaptureErrorCode } from "./errors.ts";
 
 /** HS_ABI_VERSION of shim/heapscope.h that this table matches. */
-export const ABI_VERSION = 3;
+export const ABI_VERSION = 4;
 
 /** The C ABI of shim/heapscope.h. */
 export const symbols = {
@@ -185,10 +185,13 @@ export const symbols = {
       "f64", // double min
       "f64", // double max
       "buffer", // uint32_t *target
-      "buffer", // uint32_t *offset
-      "buffer", // uint8_t *exact
+      "buffer", // uint16_t *word
       "u32", // uint32_t m0
       "u32", // uint32_t cap
+      "buffer", // uint32_t *seg_edge
+      "buffer", // uint32_t *seg_segment
+      "u32", // uint32_t seg_m0
+      "u32", // uint32_t seg_cap
       "buffer", // uint32_t *start
       "buffer", // double *out
     ],

@@ -14,7 +14,7 @@
 extern "C" {
 #endif
 
-#define HS_ABI_VERSION 3
+#define HS_ABI_VERSION 4
 
 typedef enum {
   HS_OK = 0,
@@ -139,16 +139,23 @@ void hs_close(hs_target *t);
  * (exact below 2^53).
  *
  * hs_scan_blocks scans blocks [first, last) (addr/size per block id, all inside `mem`), writing
- * start[i] (first edge of block i) and edges target/offset/exact (1: the word is the target's
- * start) from index m0 on. Returns 0 when done,
- * 1 when `cap` was reached: out = {next block, next edge index, bytes scanned}; grow the edge
- * arrays and call again from the next block. */
+ * start[i] (first edge of block i) and edges target/word from index m0 on (at most cap). The edge
+ * word (analysis/edge_words.ts): EDGE_WORD_INTERIOR when the word points inside its target rather
+ * than at its start, and k mod 2^EDGE_WORD_SEGMENT_BITS shifted left by 2, k the word's index among
+ * the block's 8-byte-aligned words. The first edge of a block in each later segment (k >> 14 > 0,
+ * blocks over 128 KiB) also goes to seg_edge/seg_segment (edge index, k >> 14) from seg_m0 on (at
+ * most seg_cap). Returns 0 when done, out = {last, edges, bytes scanned, segment entries}; 1 when a
+ * list is full: out = {next block, next edge index, bytes scanned, segment entries, 1 (edges) or
+ * 2 (segments)}; grow that list and call again from the next block. */
+#define EDGE_WORD_INTERIOR 2
+#define EDGE_WORD_SEGMENT_BITS 14
 int32_t hs_scan_blocks(const uint8_t *mem, double base, double len, const double *addr,
                        const double *size, uint32_t first, uint32_t last, const double *starts,
                        const double *sizes, const double *seg_start, const double *seg_end,
                        const int32_t *seg_table, uint32_t segs, const int32_t *table, double min,
-                       double max, uint32_t *target, uint32_t *offset, uint8_t *exact,
-                       uint32_t m0, uint32_t cap, uint32_t *start, double *out);
+                       double max, uint32_t *target, uint16_t *word, uint32_t m0, uint32_t cap,
+                       uint32_t *seg_edge, uint32_t *seg_segment, uint32_t seg_m0,
+                       uint32_t seg_cap, uint32_t *start, double *out);
 /* Every 8-byte word of [from, to) (from 8-aligned; `mem` holds the `len` copied bytes of
  * [base, base + len), and [from, to) must lie inside them, else HS_ERR_ARG) that points into a
  * block: up to `cap` hits (word address, block id). Returns 0 when done, 1 when `cap` was reached:
@@ -172,7 +179,8 @@ int32_t hs_walk_chunks(const uint32_t *words, double span_start, double span_end
  * TypeScript twins, identical output). The copied memory comes as nc chunks sorted by start:
  * bytes at cptr[i], address cstart[i], length clen[i]. Blocks: addr, size, zone (n); regions
  * rs/re (nr) for slackWords, images' file mappings ss/se (nspans) for vtables; max_size at least
- * every size. References: the scan's CSR block edges (estart of n + 1, target, offset, exact),
+ * every size. References: the scan's CSR block edges (estart of n + 1, target, word, and the
+ * segment list seg_edge/seg_segment of seg_n entries: hs_scan_blocks'),
  * then its root hits (hit_addr, hit_target; nh). Writes out_slack[i] (32 bits: UINT32_MAX at
  * most) for every block, and up to cap of each list: container candidates (c_*), vtable
  * candidates, red-black nodes, hashtable references. state = {item, edge, begun} to resume from

@@ -281,12 +281,35 @@ static inline __attribute__((always_inline)) void prefetch_block(const mem_view 
   }
 }
 
+/* Edge e's byte offset in the block at a of sz bytes whose edges start at `first`, from its word
+ * (analysis/edge_words.ts): k mod 2^14 in the word, k >> 14 from the segment list's last entry at
+ * or before e when that entry is this block's (blocks over 128 KiB only). */
+static inline double edge_offset(const uint16_t *word, const uint32_t *seg_edge,
+                                 const uint32_t *seg_segment, uint32_t seg_n, uint32_t first,
+                                 uint32_t e, double a, double sz) {
+  uint64_t k = word[e] >> 2;
+  if (sz > (double)((uint64_t)8 << EDGE_WORD_SEGMENT_BITS) && seg_n > 0) {
+    uint32_t lo = 0, hi = seg_n; /* the first entry past e */
+    while (lo < hi) {
+      const uint32_t mid = lo + (hi - lo) / 2;
+      if (seg_edge[mid] <= e) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo > 0 && seg_edge[lo - 1] >= first) {
+      k |= (uint64_t)seg_segment[lo - 1] << EDGE_WORD_SEGMENT_BITS;
+    }
+  }
+  const uint64_t ua = (uint64_t)a;
+  return (double)(((ua + 7) & ~(uint64_t)7) - ua + 8 * k);
+}
+
 static int32_t recognise(const uint64_t *cptr, const double *cstart, const double *clen, uint32_t nc,
                      const double *addr, const double *size, const uint16_t *zone, uint32_t n,
                      int32_t mmap_zone, const double *requested, uint32_t has_requested,
                      const double *rs, const double *re, uint32_t nr, const double *ss,
                      const double *se, uint32_t nspans, double max_size, const uint32_t *estart,
-                     const uint32_t *target, const uint32_t *offset, const uint8_t *exact,
+                     const uint32_t *target, const uint16_t *word, const uint32_t *seg_edge,
+                     const uint32_t *seg_segment, uint32_t seg_n,
                      const double *hit_addr, const uint32_t *hit_target, uint32_t nh,
                      uint32_t *out_slack, uint32_t *c_r, double *c_x, uint8_t *c_kind, double *c_a,
                      double *c_b, uint32_t *v_block, double *v_word, uint32_t *rb_block,
@@ -298,7 +321,7 @@ static int32_t recognise(const uint64_t *cptr, const double *cstart, const doubl
     return HS_ERR_ARG;
   }
   const uint32_t m_edges = estart[n];
-  if (m_edges && (!target || !offset || !exact)) return HS_ERR_ARG;
+  if (m_edges && (!target || !word || (seg_n && (!seg_edge || !seg_segment)))) return HS_ERR_ARG;
   if (!has_requested) requested = NULL;
   mem_view m = {cptr, cstart, clen, nc, 0};
   cand_out o = {c_r, c_x, c_a, c_b, c_kind, 0};
@@ -338,9 +361,10 @@ static int32_t recognise(const uint64_t *cptr, const double *cstart, const doubl
         full = 1;
         break;
       }
-      const double w = a + offset[e];
-      container_candidates(&m, &o, addr, size, max_size, e, w, target[e], exact[e]);
-      if (hash_candidate(&m, addr, size, max_size, w, target[e], exact[e])) h_ref[nhash++] = e;
+      const double w = a + edge_offset(word, seg_edge, seg_segment, seg_n, estart[i], e, a, sz);
+      const uint8_t exact = (word[e] & EDGE_WORD_INTERIOR) == 0;
+      container_candidates(&m, &o, addr, size, max_size, e, w, target[e], exact);
+      if (hash_candidate(&m, addr, size, max_size, w, target[e], exact)) h_ref[nhash++] = e;
     }
     if (full) break;
   }
@@ -368,10 +392,13 @@ static int32_t recognise(const uint64_t *cptr, const double *cstart, const doubl
  * arrays' addresses, `d` the numbers, in the order of recognise()'s parameters. */
 enum {
   P_CPTR, P_CSTART, P_CLEN, P_ADDR, P_SIZE, P_ZONE, P_REQUESTED, P_RS, P_RE, P_SS, P_SE, P_ESTART,
-  P_TARGET, P_OFFSET, P_EXACT, P_HIT_ADDR, P_HIT_TARGET, P_SLACK, P_C_R, P_C_X, P_C_KIND, P_C_A,
+  P_TARGET, P_WORD, P_SEG_EDGE, P_SEG_SEGMENT, P_HIT_ADDR, P_HIT_TARGET, P_SLACK, P_C_R, P_C_X, P_C_KIND, P_C_A,
   P_C_B, P_V_BLOCK, P_V_WORD, P_RB_BLOCK, P_RB_PARENT, P_H_REF, P_COUNT
 };
-enum { D_NC, D_N, D_MMAP_ZONE, D_HAS_REQUESTED, D_NR, D_NSPANS, D_MAX_SIZE, D_NH, D_CAP, D_COUNT };
+enum {
+  D_NC, D_N, D_MMAP_ZONE, D_HAS_REQUESTED, D_NR, D_NSPANS, D_MAX_SIZE, D_NH, D_CAP, D_SEG_N,
+  D_COUNT
+};
 
 #define PTR(t, i) ((t)(uintptr_t)p[i])
 
@@ -385,7 +412,8 @@ int32_t hs_recognise(const uint64_t *p, uint32_t np, const double *d, uint32_t n
       PTR(const double *, P_RE), (uint32_t)d[D_NR], PTR(const double *, P_SS),
       PTR(const double *, P_SE), (uint32_t)d[D_NSPANS], d[D_MAX_SIZE],
       PTR(const uint32_t *, P_ESTART), PTR(const uint32_t *, P_TARGET),
-      PTR(const uint32_t *, P_OFFSET), PTR(const uint8_t *, P_EXACT),
+      PTR(const uint16_t *, P_WORD), PTR(const uint32_t *, P_SEG_EDGE),
+      PTR(const uint32_t *, P_SEG_SEGMENT), (uint32_t)d[D_SEG_N],
       PTR(const double *, P_HIT_ADDR), PTR(const uint32_t *, P_HIT_TARGET), (uint32_t)d[D_NH],
       PTR(uint32_t *, P_SLACK), PTR(uint32_t *, P_C_R), PTR(double *, P_C_X),
       PTR(uint8_t *, P_C_KIND), PTR(double *, P_C_A), PTR(double *, P_C_B),

@@ -93,9 +93,11 @@ typedef struct {
   const double *addr, *size, *starts, *sizes;
   const int32_t *table;
   uint64_t base;
-  uint32_t *target, *offset, *start;
-  uint8_t *exact;
-  uint64_t m, cap;
+  uint32_t *target, *start;
+  uint16_t *word;
+  uint32_t *seg_edge, *seg_segment;
+  uint64_t m, cap, seg_m, seg_cap;
+  uint32_t seg_block, seg_cur; /* the block of the last edge, and its segment */
   uint32_t first, started; /* blocks before `started` have their start[] */
   scan_candidate q[PIPE];
   uint64_t found, decided; /* candidates found and decided so far */
@@ -122,19 +124,41 @@ static inline int decide(scan_pass *p, double *out) {
   while (end_of(p->starts, p->sizes, t) <= dv) t++;
   if (p->starts[t] > dv) return 0;
   for (; p->started <= c->block; p->started++) p->start[p->started] = (uint32_t)p->m;
-  if (p->m == p->cap) { /* out of room: block c->block is the next to do, its edges discarded */
+  /* analysis/edge_words.ts: flags in bits 0-1 (interior: not the target's start), above them k
+   * mod 2^14, k the word's index among the block's aligned words; the segment list gets the
+   * first edge of each later 2^14-word segment. */
+  const uint64_t first_word = ((uint64_t)p->addr[c->block] + 7) & ~(uint64_t)7;
+  const uint64_t k = (p->base + c->off - first_word) / 8;
+  const uint32_t segment = (uint32_t)(k >> EDGE_WORD_SEGMENT_BITS);
+  if (c->block != p->seg_block) {
+    p->seg_block = c->block;
+    p->seg_cur = 0;
+  }
+  const int new_segment = segment != p->seg_cur;
+  if (p->m == p->cap || (new_segment && p->seg_m == p->seg_cap)) {
+    /* Out of room: block c->block is the next to do, its edges (and their segment entries)
+     * discarded; out[4] says which list is full. */
     double bytes = 0;
-    for (uint32_t k = p->first; k < c->block; k++) {
-      bytes += (double)block_scan_bytes(p->addr[k], p->size[k], p->base);
+    for (uint32_t b = p->first; b < c->block; b++) {
+      bytes += (double)block_scan_bytes(p->addr[b], p->size[b], p->base);
     }
+    const uint32_t m = p->start[c->block];
+    while (p->seg_m > 0 && p->seg_edge[p->seg_m - 1] >= m) p->seg_m--;
     out[0] = c->block;
-    out[1] = (double)p->start[c->block];
+    out[1] = (double)m;
     out[2] = bytes;
+    out[3] = (double)p->seg_m;
+    out[4] = p->m == p->cap ? 1 : 2;
     return 1;
   }
+  if (new_segment) {
+    p->seg_edge[p->seg_m] = (uint32_t)p->m;
+    p->seg_segment[p->seg_m++] = segment;
+    p->seg_cur = segment;
+  }
+  const uint16_t flags = dv == p->addr[t] ? 0 : EDGE_WORD_INTERIOR;
   p->target[p->m] = (uint32_t)t;
-  p->offset[p->m] = (uint32_t)(p->base + c->off - (uint64_t)p->addr[c->block]);
-  p->exact[p->m] = dv == p->addr[t]; /* the target's start, not inside it */
+  p->word[p->m] = (uint16_t)(((k & ((1u << EDGE_WORD_SEGMENT_BITS) - 1)) << 2) | flags);
   p->m++;
   return 0;
 }
@@ -143,19 +167,22 @@ int32_t hs_scan_blocks(const uint8_t *mem, double base_d, double len_d, const do
                        const double *size, uint32_t first, uint32_t last, const double *starts,
                        const double *sizes, const double *seg_start, const double *seg_end,
                        const int32_t *seg_table, uint32_t segs, const int32_t *table, double min_d,
-                       double max_d, uint32_t *target, uint32_t *offset, uint8_t *exact,
-                       uint32_t m0, uint32_t cap, uint32_t *start, double *out) {
+                       double max_d, uint32_t *target, uint16_t *word, uint32_t m0,
+                       uint32_t cap, uint32_t *seg_edge, uint32_t *seg_segment, uint32_t seg_m0,
+                       uint32_t seg_cap, uint32_t *start, double *out) {
   if (!mem || !addr || !size || !starts || !sizes || !seg_start || !seg_end || !seg_table ||
-      !table || !target || !offset || !exact || !start || !out || segs == 0 || first > last ||
-      m0 > cap) {
+      !table || !target || !word || !seg_edge || !seg_segment || !start || !out || segs == 0 ||
+      first > last || m0 > cap || seg_m0 > seg_cap) {
     return HS_ERR_ARG;
   }
   scan_index x = {starts, sizes, seg_start, seg_end, seg_table, segs, table,
                   (uint64_t)min_d, (uint64_t)max_d, 0};
   const uint64_t base = (uint64_t)base_d, len = (uint64_t)len_d;
   scan_pass p = {.addr = addr, .size = size, .starts = starts, .sizes = sizes, .table = table,
-                 .base = base, .target = target, .offset = offset, .start = start,
-                 .exact = exact, .m = m0, .cap = cap, .first = first, .started = first};
+                 .base = base, .target = target, .word = word, .start = start,
+                 .seg_edge = seg_edge, .seg_segment = seg_segment, .m = m0, .cap = cap,
+                 .seg_m = seg_m0, .seg_cap = seg_cap, .seg_block = UINT32_MAX, .seg_cur = 0,
+                 .first = first, .started = first};
   double bytes = 0;
   for (uint32_t i = first; i < last; i++) {
     const uint64_t a = (uint64_t)addr[i], sz = (uint64_t)size[i];
@@ -188,6 +215,7 @@ int32_t hs_scan_blocks(const uint8_t *mem, double base_d, double len_d, const do
   out[0] = last;
   out[1] = (double)p.m;
   out[2] = bytes;
+  out[3] = (double)p.seg_m;
   return HS_OK;
 }
 
