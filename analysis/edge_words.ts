@@ -9,7 +9,7 @@
 //
 // The offset is then firstWord(address) + 8 · k. In a block of more than 2^14 words (128 KiB) k
 // needs more bits: the segment list says, for the first edge of the block in each 2^14-word
-// segment after the first, which segment (k >> 14) that is. A pointer array of 80 MB has 640 such
+// segment after the first, which segment (k >> 14) that is. A pointer array of 80 MB has ~610 such
 // entries; a block under 128 KiB has none. shim/scan_kernel.c and shim/recognise_kernel.c write
 // and read the same layout (EDGE_WORD_* there). Once the copy is dropped, the graph gets plain
 // 32-bit offsets and flags again (analysis/analyze.ts), which every later reader uses.
