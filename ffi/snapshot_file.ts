@@ -48,7 +48,6 @@
 // Time and memory: O(copied bytes + kept file bytes) both ways; the compressed file is held whole
 // before it is written.
 
-import * as zlib from "node:zlib";
 import { debugFilePath, ElfFile, type ElfSection } from "../analysis/elf.ts";
 import { EXIT, HeapscopeError } from "../analysis/errors.ts";
 import type { FrameMap, RecordedBlock, RecordedStack, StackFrame } from "../analysis/sites.ts";
@@ -489,8 +488,17 @@ function decodeBlocks(bytes: Uint8Array): RecordedBlock[] {
   return out;
 }
 
+/**
+ * node:zlib, loaded when a snapshot file is written or read: not with this module, which every
+ * attach imports (loading it costs ~25 ms).
+ */
+function nodeZlib(): Promise<typeof import("node:zlib")> {
+  return import("node:zlib");
+}
+
 /** One zstd stream of `pieces`, as compressed pieces. */
 async function zstd(pieces: Uint8Array[]): Promise<Uint8Array[]> {
+  const zlib = await nodeZlib();
   const z = zlib.createZstdCompress({
     params: { [zlib.constants.ZSTD_c_compressionLevel]: ZSTD_LEVEL },
   });
@@ -513,6 +521,7 @@ async function unzstd(
   onPiece: (piece: Uint8Array) => void,
   name: string,
 ): Promise<void> {
+  const zlib = await nodeZlib();
   const z = zlib.createZstdDecompress({ chunkSize: INFLATE_PIECE });
   let failure: unknown;
   z.on("data", (c: Uint8Array) => {
