@@ -17,7 +17,13 @@ import {
 import type { MemoryImage } from "./memory.ts";
 import type { RegisterRoot, RootRange } from "./roots.ts";
 import type { EdgeSet, RangeHits } from "./scan.ts";
-import { firstWord, SEGMENT_BITS, type Segments, unpackWords, WORD_FLAGS } from "./edge_words.ts";
+import {
+  firstWord,
+  SegmentCursor,
+  type Segments,
+  unpackFlags,
+  unpackOffsets,
+} from "./edge_words.ts";
 
 export interface NativeGraphInput {
   memory: MemoryImage;
@@ -68,20 +74,17 @@ export function nativeGraph(input: NativeGraphInput): PackedGraph {
   // written at or before the first one not yet read). Fresh arrays were 5 bytes an edge more at
   // this, the run's second peak (the copy still resident).
   const target = be.target, word = be.word, start = be.start, segs = be.segments;
-  let m = 0, s = 0, sm = 0;
+  const cursor = new SegmentCursor(segs);
+  let m = 0, sm = 0;
   for (let v = 0; v < n; v++) {
     const from = start[v]!, end = start[v + 1]!;
     start[v] = m;
     const limit = scanSize[v]!, weak = weakFrom[v]!, base = addresses[v]!;
     const first = firstWord(base);
-    let segment = 0, kept = 0;
+    let kept = 0;
     for (let e = from; e < end; e++) {
-      while (s < segs.count && segs.edge[s]! <= e) {
-        if (segs.edge[s]! >= from) segment = segs.segment[s]!;
-        s++;
-      }
       const w = word[e]!;
-      const off = first + 8 * (segment * (1 << SEGMENT_BITS) + (w >>> 2));
+      const off = cursor.offset(e, w, from, first);
       if (off + 8 > limit) continue;
       const where = base + off;
       if (skipped.size > 0 && skipped.has(where)) continue;
@@ -89,10 +92,10 @@ export function nativeGraph(input: NativeGraphInput): PackedGraph {
       // Interior as the scan said; weak from the slack on.
       word[m] = (w & ~EDGE_WEAK) | (off >= weak ? EDGE_WEAK : 0);
       // The kept edges' segments: an entry where one enters a segment past the block's first.
-      if (segment !== kept) {
+      if (cursor.segment !== kept) {
+        kept = cursor.segment;
         segs.edge[sm] = m;
-        segs.segment[sm++] = segment;
-        kept = segment;
+        segs.segment[sm++] = kept;
       }
       m++;
     }
@@ -125,12 +128,12 @@ export function nativeGraph(input: NativeGraphInput): PackedGraph {
     segments,
     unpackFlags() {
       const flags = u8Array(m);
-      for (let e = 0; e < m; e++) flags[e] = words[e]! & WORD_FLAGS;
+      unpackFlags(words, flags);
       edges.flags = flags;
     },
     unpackOffsets() {
       const offset = u32Array(m);
-      unpackWords(words, segments, start, addresses, offset, edges.flags);
+      unpackOffsets(words, segments, start, addresses, offset);
       edges.offset = offset;
       releaseArrays(word);
     },

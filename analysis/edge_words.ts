@@ -116,30 +116,50 @@ export class SegmentWriter {
   }
 }
 
-/** 32-bit offsets and 8-bit flags of every edge, from the words. O(edges). */
-export function unpackWords(
+/**
+ * Offsets of edges read in ascending order, block after block (the sequential twin of wordOffset:
+ * O(1) an edge, the segment list read once over all calls).
+ */
+export class SegmentCursor {
+  #s = 0;
+  #from = -1;
+  /** The segment of the last edge asked for. */
+  segment = 0;
+  constructor(readonly segments: Segments) {}
+
+  /** Edge e's byte offset, its word being `w`, in the block whose edges start at `from` and whose
+   * first aligned word is at `first` (firstWord). */
+  offset(e: number, w: number, from: number, first: number): number {
+    const segs = this.segments;
+    if (from !== this.#from) {
+      this.#from = from;
+      this.segment = 0;
+    }
+    while (this.#s < segs.count && segs.edge[this.#s]! <= e) {
+      if (segs.edge[this.#s]! >= from) this.segment = segs.segment[this.#s]!;
+      this.#s++;
+    }
+    return first + 8 * (this.segment * (1 << SEGMENT_BITS) + (w >>> 2));
+  }
+}
+
+/** The 8-bit flags of every edge, from the words. O(edges). */
+export function unpackFlags(words: Uint16Array, flags: Uint8Array): void {
+  for (let e = 0; e < words.length; e++) flags[e] = words[e]! & WORD_FLAGS;
+}
+
+/** The 32-bit offsets of every edge (CSR `start` over blocks at `addresses`), from the words. */
+export function unpackOffsets(
   words: Uint16Array,
   segments: Segments,
   start: Uint32Array,
   addresses: Float64Array,
   offset: Uint32Array,
-  flags: Uint8Array,
 ): void {
-  const n = start.length - 1;
-  let s = 0;
-  for (let v = 0; v < n; v++) {
+  const cursor = new SegmentCursor(segments);
+  for (let v = 0; v < start.length - 1; v++) {
     const from = start[v]!, to = start[v + 1]!;
-    if (from === to) continue;
-    const base = firstWord(addresses[v]!);
-    let segment = 0;
-    for (let e = from; e < to; e++) {
-      while (s < segments.count && segments.edge[s]! <= e) {
-        if (segments.edge[s]! >= from) segment = segments.segment[s]!;
-        s++;
-      }
-      const w = words[e]!;
-      flags[e] = w & WORD_FLAGS;
-      offset[e] = base + 8 * (segment * (1 << SEGMENT_BITS) + (w >>> 2));
-    }
+    const first = firstWord(addresses[v]!);
+    for (let e = from; e < to; e++) offset[e] = cursor.offset(e, words[e]!, from, first);
   }
 }

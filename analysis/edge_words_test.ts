@@ -10,7 +10,8 @@ import {
   ONE_SEGMENT_BYTES,
   SegmentList,
   SegmentWriter,
-  unpackWords,
+  unpackFlags,
+  unpackOffsets,
   wordOffset,
 } from "./edge_words.ts";
 import { EDGE_INTERIOR, EDGE_WEAK } from "./graph.ts";
@@ -28,7 +29,7 @@ Deno.test("edgeWord(): the word's index mod 2^14 above the flags; firstWord() of
   assertEquals([0x1000, 0x1001, 0x1004, 0x1007].map(firstWord), [0, 7, 4, 1]);
 });
 
-Deno.test("SegmentWriter, wordOffset() and unpackWords(): offsets past 128 KiB from the list", () => {
+Deno.test("SegmentWriter, wordOffset() and unpackOffsets(): offsets past 128 KiB from the list", () => {
   // Block 0 small (at an odd address), block 1 of 3 segments and a bit, block 2 of one segment.
   const addresses = Float64Array.from([0x1001, 0x2000, 0x100000]);
   const sizes = [64, 3 * ONE_SEGMENT_BYTES + 64, ONE_SEGMENT_BYTES];
@@ -51,7 +52,8 @@ Deno.test("SegmentWriter, wordOffset() and unpackWords(): offsets past 128 KiB f
   );
   assertEquals(got, expected);
   const offset = new Uint32Array(words.length), flagsOut = new Uint8Array(words.length);
-  unpackWords(w, list, st, addresses, offset, flagsOut);
+  unpackOffsets(w, list, st, addresses, offset);
+  unpackFlags(w, flagsOut);
   assertEquals([...offset], expected);
   assertEquals([...flagsOut], flags.flat());
 });
