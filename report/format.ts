@@ -13,9 +13,16 @@ export function formatBytes(bytes: number): string {
   return `${Math.abs(v) < 100 ? v.toFixed(1) : Math.round(v)} ${units[u]}`;
 }
 
-/** "1,240,512". */
+/**
+ * "1,240,512". Integers are grouped here: the first `toLocaleString` loads ICU's locale data, 14 ms
+ * of every run that prints a summary. Anything else is left to it.
+ */
 export function formatCount(n: number): string {
-  return n.toLocaleString("en-US");
+  if (!Number.isSafeInteger(n)) return n.toLocaleString("en-US");
+  const digits = String(Math.abs(n));
+  let out = digits.slice(0, ((digits.length - 1) % 3) + 1);
+  for (let i = out.length; i < digits.length; i += 3) out += "," + digits.slice(i, i + 3);
+  return n < 0 ? "-" + out : out;
 }
 
 /** "0.4 ms", "850 ms", "12.3 s", "4.2 min", "1.5 h". */
