@@ -136,6 +136,12 @@ export interface Snapshot {
    * PTRACE_INTERRUPT; the other threads staying stopped) to leave it before copying.
    */
   allocatorSteps?: number;
+  /**
+   * Linux: the capture's work before the stop, ms: `prepare` (the maps, the ELF files, the copy's
+   * plan) and `buffers` (the copy's destination faulted in: fresh memory, which some VMs back at
+   * 1–2 ms per MB the first time). Written with the analysis's phases in leaks.json.
+   */
+  captureMs?: { prepare: number; buffers: number };
   /** Anything the capture noticed: unreadable pages, threads that vanished. */
   warnings: string[];
 }

@@ -169,6 +169,7 @@ export async function captureLinuxSnapshot(
   const allocatorMaxMs = hooks.allocatorMaxMs ?? ALLOCATOR_MAX_MS;
 
   progress("maps", 0, 1);
+  const started = performance.now();
   const before = readProc(pid, "stat", () => readIdentity(pid));
   const early = readProc(pid, "maps", () => readMaps(pid));
   let auxv: Record<number, number> | undefined;
@@ -199,11 +200,13 @@ export async function captureLinuxSnapshot(
   );
   const estimate = sum(planned.spans);
   const thp = transparentHugePages();
+  const buffersFrom = performance.now();
   const buffers = new CopyBuffers(
     planned.spans.map(([, len]) => len),
     (1 << 20) + Math.ceil(estimate / 64),
     { hugePages: thp !== "never", onProgress: (done, total) => progress("buffers", done, total) },
   );
+  const buffersMs = performance.now() - buffersFrom;
   if (
     thp !== "never" && buffers.preparedBytes >= 64 << 20 &&
     buffers.hugeBytes * 2 < buffers.preparedBytes
@@ -233,9 +236,11 @@ export async function captureLinuxSnapshot(
   let retries = 0;
   let runRounds = 0;
   let pagemapScan = true;
+  let prepareMs = 0;
   try {
     progress("attach", 0, 1);
     const t0 = performance.now();
+    prepareMs = t0 - started - buffersMs;
     const deadline = t0 + timeoutMs;
     const overdue = (done: number, total: number) =>
       timeoutError(pid, timeoutMs, done, total, performance.now() - t0);
@@ -407,6 +412,7 @@ export async function captureLinuxSnapshot(
     memory,
     threads,
     images,
+    captureMs: { prepare: prepareMs, buffers: buffersMs },
     warnings,
   };
   if (auxv) snapshot.auxv = auxv;

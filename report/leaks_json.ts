@@ -290,6 +290,8 @@ function leaksHead(
   suppressions?: SuppressionResult,
 ): Omit<LeaksFile, "nodes" | "edges" | "cycles" | "roots"> {
   const s = a.snapshot;
+  // The capture's work before the stop first (Linux), then the analysis's.
+  const phases = { ...s.captureMs, ...a.phaseMs };
   return {
     format: LEAKS_FORMAT,
     version: LEAKS_VERSION,
@@ -310,7 +312,7 @@ function leaksHead(
       }
       : summarize(a),
     phases: Object.fromEntries(
-      Object.entries(a.phaseMs).map(([k, v]) => [k, Math.round(v * 1000) / 1000]),
+      Object.entries(phases).map(([k, v]) => [k, Math.round(v * 1000) / 1000]),
     ),
     warnings: [...s.warnings, ...a.heap.warnings],
   };

@@ -210,7 +210,10 @@ export interface LeaksFile {
   edges: LeaksEdge[];
   cycles: number[][];
   roots: LeaksRoot[];
-  /** Phase timings in ms (attach, copy, enumerate, scan, scc, ...). */
+  /**
+   * Phase timings in ms: the capture's work before the stop (Linux: prepare, buffers), then the
+   * analysis's (enumerate, index, scan, graph, reachability, ...).
+   */
   phases?: Record<string, number>;
   /** Warnings from capture and enumeration. */
   warnings?: string[];

@@ -93,6 +93,13 @@ Deno.test("heapscope <pid> finds exactly the victim's leaks, cycles and reachabl
     assertEquals(leaks.summary.cycles, expect.cycles.length);
     assert(/✗ \d+ allocation\(s\) unreachable from any root/.test(run.stdout), run.stdout);
     assert(leaks.pauseMs > 0 && leaks.pauseMs < 5000, `pause ${leaks.pauseMs} ms`);
+    // The capture's work before the stop comes first among the phases, then the analysis's.
+    const phases = leaks.phases ?? {};
+    assertEquals(Object.keys(phases).slice(0, 3), ["prepare", "buffers", "enumerate"]);
+    for (const [k, ms] of Object.entries(phases)) {
+      assert(ms >= 0 && ms < 60_000, `phase ${k}: ${ms} ms`);
+    }
+    assert(phases.prepare! > 0, `prepare ${phases.prepare} ms`);
   } finally {
     await proc.stop();
   }
