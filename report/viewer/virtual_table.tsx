@@ -95,7 +95,8 @@ export function VirtualTable<R>(props: VirtualTableProps<R>) {
   const [focus, setFocus] = useState(0);
   const [scrollTop, setScrollTop] = useState(0);
   const body = useRef<HTMLDivElement>(null);
-  const focusRow = useRef(false);
+  // The row a key press moved to, until a render that shows it has focused it.
+  const focusRow = useRef<number | null>(null);
 
   const sorted = useMemo(() => {
     const by = sort ? columns.find((c) => c.key === sort.key) : undefined;
@@ -134,18 +135,26 @@ export function VirtualTable<R>(props: VirtualTableProps<R>) {
   const last = Math.min(flat.length, Math.ceil((scrollTop + height) / ROW_HEIGHT) + OVERSCAN);
   const at = Math.min(focus, Math.max(0, flat.length - 1));
 
-  // Keep the focused row rendered and, after a key press, focused.
+  // Keep the focused row rendered and, after a key press, focused: by the render that has the new
+  // position. An earlier render's effect can still be pending when the key comes (Preact runs
+  // effects after the paint): it must not take the request and focus its own, older row.
   useEffect(() => {
-    if (!focusRow.current) return;
-    focusRow.current = false;
+    if (focusRow.current === null || focusRow.current !== focus) return;
+    focusRow.current = null;
     const el = body.current?.querySelector<HTMLElement>(`[data-pos="${at}"]`);
     el?.focus({ preventScroll: true });
   });
 
   const moveTo = (pos: number) => {
     const p = Math.max(0, Math.min(flat.length - 1, pos));
-    setFocus(p);
-    focusRow.current = true;
+    if (p !== focus) {
+      setFocus(p);
+      focusRow.current = p;
+    } else {
+      // No new position, so no render to wait for: the row is on screen (the focused one is kept).
+      focusRow.current = null;
+      body.current?.querySelector<HTMLElement>(`[data-pos="${p}"]`)?.focus({ preventScroll: true });
+    }
     const el = body.current;
     if (el) {
       const top = p * ROW_HEIGHT;
@@ -249,6 +258,7 @@ export function VirtualTable<R>(props: VirtualTableProps<R>) {
           onInput={(e) => {
             setFilter((e.currentTarget as HTMLInputElement).value);
             setFocus(0);
+            focusRow.current = null; // typing keeps the focus in the filter
           }}
         />
         <span class="muted small" aria-live="polite">
