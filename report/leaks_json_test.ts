@@ -2,7 +2,8 @@
 import { deepEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { releaseMemory } from "../analysis/analyze.ts";
 import { analyzeHeap } from "../analysis/analyze.ts";
-import { buildSynthetic } from "../analysis/testdata/synthetic.ts";
+import { buildSynthetic, heapOf } from "../analysis/testdata/synthetic.ts";
+import { rng } from "../analysis/testdata/graphs.ts";
 import { AllocationTable } from "../analysis/allocation_table.ts";
 import { leaksJsonChunks, type LeaksJsonOptions, toLeaksFile } from "./leaks_json.ts";
 import { formatSummary } from "./summary.ts";
@@ -136,5 +137,66 @@ Deno.test("leaksJsonChunks() writes exactly JSON.stringify(toLeaksFile()), non-A
       assertEquals(got, expected, `graph ${graph}, chunks of ${chunkBytes}`);
     }
     assertEquals(leaksJsonText(a, { graph }), new TextDecoder().decode(expected));
+  }
+});
+
+Deno.test("leaksJsonChunks() with graph 'leaked' walks only the kept blocks' edges: the same bytes as toLeaksFile()", () => {
+  // 3000 blocks of 32 pointer words: the first half only into the first half (reachable from a
+  // global), the second half into the second half and the first 100 blocks (leaked; those 100 are
+  // kept as their context, the other 1400 and their edges are left out). ~48,000 kept edges, so
+  // that small chunks fill in the middle of a block's edges.
+  const base = 0x5555_0000_0000, data = 0x4000_0000, n = 3000, size = 256;
+  const random = rng(7);
+  const addresses = Array.from({ length: n }, (_, i) => base + 16 + i * (size + 16));
+  const heapBytes = new Uint8Array(n * (size + 16) + 16);
+  const view = new DataView(heapBytes.buffer);
+  for (let i = 0; i < n; i++) {
+    for (let w = 0; w < size / 8; w++) {
+      const t = i < n / 2
+        ? Math.floor(random() * n / 2)
+        : random() < 0.9
+        ? n / 2 + Math.floor(random() * n / 2)
+        : Math.floor(random() * 100);
+      view.setBigUint64(addresses[i]! - base + 8 * w, BigInt(addresses[t]!), true);
+    }
+  }
+  const globals = new Uint8Array(4096);
+  new DataView(globals.buffer).setBigUint64(0, BigInt(addresses[0]!), true);
+  const { snapshot, heap } = heapOf(
+    "dense",
+    base,
+    base + heapBytes.length,
+    [{ start: data, bytes: globals }, { start: base, bytes: heapBytes }],
+    addresses,
+    addresses.map(() => size),
+  );
+  snapshot.regions.unshift({
+    start: data,
+    end: data + 4096,
+    perms: "rw-p",
+    offset: 0,
+    inode: 1,
+    path: "/bin/dense",
+  });
+  snapshot.images = [{
+    path: "/bin/dense",
+    bias: 0,
+    writable: [{ start: data, end: data + 4096 }],
+  }];
+  heap.heapRanges = [{ start: base, end: base + heapBytes.length }]; // not a root
+  const a = analyzeHeap(snapshot, heap);
+  const expected = new TextEncoder().encode(
+    JSON.stringify(toLeaksFile(a, { graph: "leaked" })) + "\n",
+  );
+  const file = JSON.parse(new TextDecoder().decode(expected));
+  assert(file.omitted.nodes > 0 && file.omitted.edges > 0, JSON.stringify(file.omitted));
+  assert(file.edges.length > 40_000, `${file.edges.length} edges written`);
+  for (const chunkBytes of [1, 100, 9000, 1 << 20]) {
+    const parts: Uint8Array[] = [];
+    for (const c of leaksJsonChunks(a, { graph: "leaked", chunkBytes })) parts.push(c.slice());
+    const got = new Uint8Array(parts.reduce((k, p) => k + p.length, 0));
+    let off = 0;
+    for (const p of parts) got.set(p, (off += p.length) - p.length);
+    assertEquals(got, expected, `chunks of ${chunkBytes}`);
   }
 });
