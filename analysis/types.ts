@@ -137,11 +137,13 @@ export interface Snapshot {
    */
   allocatorSteps?: number;
   /**
-   * Linux: the capture's work before the stop, ms: `prepare` (the maps, the ELF files, the copy's
+   * Linux: the capture's steps, ms. Before the stop: `prepare` (the maps, the ELF files, the copy's
    * plan) and `buffers` (the copy's destination faulted in: fresh memory, which some VMs back at
-   * 1–2 ms per MB the first time). Written with the analysis's phases in leaks.json.
+   * 1–2 ms per MB the first time). The pause (`pauseMs`) split in two: `stop` (the attach, the maps
+   * and registers read again, the allocator check, the plan) and `copy`. Written with the
+   * analysis's phases in leaks.json.
    */
-  captureMs?: { prepare: number; buffers: number };
+  captureMs?: { prepare: number; buffers: number; stop: number; copy: number };
   /** Anything the capture noticed: unreadable pages, threads that vanished. */
   warnings: string[];
 }

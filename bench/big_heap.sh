@@ -185,7 +185,7 @@ done
 python3 - "$OUT/results.jsonl" <<'PY' | tee "$OUT/pause.md"
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-print("| workload | N | load (1/5/15) | copied (sweep) | warm sweep | pause (CLI) | pause / sweep | "
+print("| workload | N | load (1/5/15) | copied (sweep) | warm sweep | pause (CLI: stop + copy) | pause / sweep | "
       "total (CLI) | of it: buffers | LSan check | total / LSan | peak RSS (budget) | leaked / direct |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for r in rows:
@@ -202,10 +202,13 @@ for r in rows:
     rss_ok = "✅" if peak <= budget else "❌"
     # The copy's destination faulted in before the stop (leaks.json phases.buffers): fresh memory,
     # which this VM backs at 1-2 ms per MB when the hypervisor has taken it back.
+    # The pause split into the stop (attach, maps, registers, plan) and the copy (phases.stop/copy).
+    ph = r["cli"]["phases"]
+    split = f" ({ph['stop']:.0f} + {ph['copy']:.0f})" if "stop" in ph and "copy" in ph else ""
     buffers = r["cli"]["phases"].get("buffers")
     buffers_ms = "—" if buffers is None else f"{buffers:.0f} ms"
     print(f"| {r['workload']} | {r['n']:.0e} | {r['loadavg']} | {r['sweepBytes'] / 1e6:.0f} MB | "
-          f"{s:.0f} ms | {p:.0f} ms | {p / s:.2f}× {ok} | {r['totalMs']} ms | {buffers_ms} | {lsan_ms} | "
+          f"{s:.0f} ms | {p:.0f} ms{split} | {p / s:.2f}× {ok} | {r['totalMs']} ms | {buffers_ms} | {lsan_ms} | "
           f"{vs_lsan} | {peak / 1e6:.0f} MB ({budget / 1e6:.0f}) {rss_ok} | "
           f"{summary['leaked']} / {summary['direct']} |")
 PY

@@ -236,7 +236,7 @@ export async function captureLinuxSnapshot(
   let retries = 0;
   let runRounds = 0;
   let pagemapScan = true;
-  let prepareMs = 0;
+  let prepareMs = 0, copyFrom = 0, copyMs = 0;
   try {
     progress("attach", 0, 1);
     const t0 = performance.now();
@@ -336,6 +336,7 @@ export async function captureLinuxSnapshot(
       let done = 0;
       let lastYield = performance.now();
       for (const span of spans) memory.push({ start: span[0], bytes: buffers.take(span[1]) });
+      copyFrom = performance.now();
       for (const call of readCalls(memory)) {
         if (performance.now() >= deadline) throw overdue(done, total);
         progress("copy", done, total);
@@ -355,6 +356,7 @@ export async function captureLinuxSnapshot(
         ]);
       }
       progress("copy", done, total);
+      copyMs = performance.now() - copyFrom;
     } catch (e) {
       // Killed while stopped: SIGKILL wakes the threads, so whatever fails first (ESRCH from a
       // register read, /proc/PID/exe vanishing like an execve) may come before the exit itself.
@@ -412,7 +414,9 @@ export async function captureLinuxSnapshot(
     memory,
     threads,
     images,
-    captureMs: { prepare: prepareMs, buffers: buffersMs },
+    // The pause split in two: the stop (attach, maps, registers, allocator check, the plan) and
+    // the copy itself.
+    captureMs: { prepare: prepareMs, buffers: buffersMs, stop: pauseMs - copyMs, copy: copyMs },
     warnings,
   };
   if (auxv) snapshot.auxv = auxv;

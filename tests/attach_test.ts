@@ -95,11 +95,19 @@ Deno.test("heapscope <pid> finds exactly the victim's leaks, cycles and reachabl
     assert(leaks.pauseMs > 0 && leaks.pauseMs < 5000, `pause ${leaks.pauseMs} ms`);
     // The capture's work before the stop comes first among the phases, then the analysis's.
     const phases = leaks.phases ?? {};
-    assertEquals(Object.keys(phases).slice(0, 3), ["prepare", "buffers", "enumerate"]);
+    assertEquals(Object.keys(phases).slice(0, 5), [
+      "prepare",
+      "buffers",
+      "stop",
+      "copy",
+      "enumerate",
+    ]);
     for (const [k, ms] of Object.entries(phases)) {
       assert(ms >= 0 && ms < 60_000, `phase ${k}: ${ms} ms`);
     }
     assert(phases.prepare! > 0, `prepare ${phases.prepare} ms`);
+    // The pause is the stop and the copy (leaks.json rounds each to the microsecond).
+    assert(Math.abs(phases.stop! + phases.copy! - leaks.pauseMs) < 0.01, JSON.stringify(phases));
   } finally {
     await proc.stop();
   }
