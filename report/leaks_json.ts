@@ -600,8 +600,8 @@ function keptNodes(
 
 /**
  * The out-edges of the kept nodes `ids` (CSR `start`) whose target is kept too, from cursor `at`
- * (position in `ids`, edge) until the chunk is full; returns how many it wrote. Each edge is
- * written as encodeEdges writes it.
+ * (position in `ids`, edge) until the chunk is full; returns how many it wrote (putEdge, as
+ * encodeEdges).
  */
 function encodeKeptEdges(
   t: { a: Analysis; keep: Uint8Array; first: boolean },
@@ -612,7 +612,7 @@ function encodeKeptEdges(
   limit: number,
 ): number {
   const { a, keep } = t;
-  const edgeTarget = a.edgeTarget, edgeOffset = a.edgeOffset, flags = a.graph.edges.flags;
+  const edgeTarget = a.edgeTarget;
   const buf = w.buf;
   let p = w.pos, written = 0;
   for (; at.k < ids.length && p < limit; at.k++) {
@@ -622,16 +622,7 @@ function encodeKeptEdges(
     for (; e < end && p < limit; e++) {
       const dst = edgeTarget[e]!;
       if (!keep[dst]) continue;
-      p = putBytes(buf, p, t.first ? SOURCE : SOURCE_NEXT);
-      t.first = false;
-      p = putUint32(buf, p, src);
-      p = putBytes(buf, p, TARGET);
-      p = putUint32(buf, p, dst);
-      p = putBytes(buf, p, OFFSET);
-      p = putUint32(buf, p, edgeOffset[e]!);
-      if (flags && (flags[e]! & EDGE_INTERIOR)) p = putBytes(buf, p, INTERIOR);
-      if (flags && (flags[e]! & EDGE_WEAK)) p = putBytes(buf, p, WEAK);
-      buf[p++] = 0x7d; // }
+      p = putEdge(t, buf, p, e, src, dst);
       written++;
     }
     at.e = e;
@@ -645,6 +636,29 @@ const SOURCE = utf8('{"source":'), SOURCE_NEXT = utf8(',{"source":');
 const TARGET = utf8(',"target":'), OFFSET = utf8(',"offset":'), INTERIOR = utf8(',"interior":true');
 const WEAK = utf8(',"weak":true');
 
+/** Edge e (src -> dst) as an object at p, a comma before it unless it is the first; the new p. */
+function putEdge(
+  t: { a: Analysis; first: boolean },
+  buf: Uint8Array,
+  p: number,
+  e: number,
+  src: number,
+  dst: number,
+): number {
+  const flags = t.a.graph.edges.flags;
+  p = putBytes(buf, p, t.first ? SOURCE : SOURCE_NEXT);
+  t.first = false;
+  p = putUint32(buf, p, src);
+  p = putBytes(buf, p, TARGET);
+  p = putUint32(buf, p, dst);
+  p = putBytes(buf, p, OFFSET);
+  p = putUint32(buf, p, t.a.edgeOffset[e]!);
+  if (flags && (flags[e]! & EDGE_INTERIOR)) p = putBytes(buf, p, INTERIOR);
+  if (flags && (flags[e]! & EDGE_WEAK)) p = putBytes(buf, p, WEAK);
+  buf[p++] = 0x7d; // }
+  return p;
+}
+
 /** Edge objects from index `from` on, like `encodeNodes`; returns the next edge index. */
 function encodeEdges(
   t: { a: Analysis; keep: Uint8Array; first: boolean; omittedEdges: number },
@@ -653,8 +667,7 @@ function encodeEdges(
   limit: number,
 ): number {
   const { a, keep } = t;
-  const edgeSource = a.edgeSource, edgeTarget = a.edgeTarget, edgeOffset = a.edgeOffset;
-  const flags = a.graph.edges.flags;
+  const edgeSource = a.edgeSource, edgeTarget = a.edgeTarget;
   const n = edgeSource.length, buf = w.buf;
   let p = w.pos, e = from;
   for (; e < n && p < limit; e++) {
@@ -663,16 +676,7 @@ function encodeEdges(
       t.omittedEdges++;
       continue;
     }
-    p = putBytes(buf, p, t.first ? SOURCE : SOURCE_NEXT);
-    t.first = false;
-    p = putUint32(buf, p, src);
-    p = putBytes(buf, p, TARGET);
-    p = putUint32(buf, p, dst);
-    p = putBytes(buf, p, OFFSET);
-    p = putUint32(buf, p, edgeOffset[e]!);
-    if (flags && (flags[e]! & EDGE_INTERIOR)) p = putBytes(buf, p, INTERIOR);
-    if (flags && (flags[e]! & EDGE_WEAK)) p = putBytes(buf, p, WEAK);
-    buf[p++] = 0x7d; // }
+    p = putEdge(t, buf, p, e, src, dst);
   }
   w.pos = p;
   return e;
