@@ -200,13 +200,12 @@ for r in rows:
     peak = r["peakRssKb"] * 1024
     budget = r["sweepBytes"] + 64 * summary["allocations"]
     rss_ok = "✅" if peak <= budget else "❌"
+    ph = r["cli"]["phases"]
+    # The pause split into the stop (attach, maps, registers, plan) and the copy (phases.stop/copy).
+    split = f" ({ph['stop']:.0f} + {ph['copy']:.0f})" if "stop" in ph and "copy" in ph else ""
     # The copy's destination faulted in before the stop (leaks.json phases.buffers): fresh memory,
     # which this VM backs at 1-2 ms per MB when the hypervisor has taken it back.
-    # The pause split into the stop (attach, maps, registers, plan) and the copy (phases.stop/copy).
-    ph = r["cli"]["phases"]
-    split = f" ({ph['stop']:.0f} + {ph['copy']:.0f})" if "stop" in ph and "copy" in ph else ""
-    buffers = r["cli"]["phases"].get("buffers")
-    buffers_ms = "—" if buffers is None else f"{buffers:.0f} ms"
+    buffers_ms = f"{ph['buffers']:.0f} ms" if "buffers" in ph else "—"
     print(f"| {r['workload']} | {r['n']:.0e} | {r['loadavg']} | {r['sweepBytes'] / 1e6:.0f} MB | "
           f"{s:.0f} ms | {p:.0f} ms{split} | {p / s:.2f}× {ok} | {r['totalMs']} ms | {buffers_ms} | {lsan_ms} | "
           f"{vs_lsan} | {peak / 1e6:.0f} MB ({budget / 1e6:.0f}) {rss_ok} | "

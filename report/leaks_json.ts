@@ -468,13 +468,10 @@ const MINUS_ONE = utf8("-1"), HELD_BY = utf8(',"heldBy":');
 const SIZE = utf8('","size":');
 
 /**
- * Node objects from id `from` on into `w` until its position reaches `limit` (or the last node);
- * returns the next id. A plain loop over local variables (not the generator, not the writer's
- * methods) for the common case: ids and sizes below 2^32, addresses below 2^53.
- */
-/**
- * Nodes from position `from` (of `ids`, else node ids themselves) until the chunk is full; returns
- * the next position.
+ * Node objects from position `from` on (a position in `ids`, else the node id itself) into `w`
+ * until its position reaches `limit` (or the last node); returns the next position. A plain loop
+ * over local variables (not the generator, not the writer's methods) for the common case: ids and
+ * sizes below 2^32, addresses below 2^53.
  */
 function encodeNodes(
   t: NodeText,

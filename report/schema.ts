@@ -211,8 +211,8 @@ export interface LeaksFile {
   cycles: number[][];
   roots: LeaksRoot[];
   /**
-   * Phase timings in ms: the capture's work before the stop (Linux: prepare, buffers), then the
-   * analysis's (enumerate, index, scan, graph, reachability, ...).
+   * Phase timings in ms: the capture's (Linux: prepare and buffers before the stop, then stop and
+   * copy, which add up to pauseMs), then the analysis's (enumerate, index, scan, graph, ...).
    */
   phases?: Record<string, number>;
   /** Warnings from capture and enumeration. */

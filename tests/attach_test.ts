@@ -93,7 +93,8 @@ Deno.test("heapscope <pid> finds exactly the victim's leaks, cycles and reachabl
     assertEquals(leaks.summary.cycles, expect.cycles.length);
     assert(/✗ \d+ allocation\(s\) unreachable from any root/.test(run.stdout), run.stdout);
     assert(leaks.pauseMs > 0 && leaks.pauseMs < 5000, `pause ${leaks.pauseMs} ms`);
-    // The capture's work before the stop comes first among the phases, then the analysis's.
+    // The capture's steps come first among the phases (before the stop, then the pause's two
+    // parts), then the analysis's.
     const phases = leaks.phases ?? {};
     assertEquals(Object.keys(phases).slice(0, 5), [
       "prepare",
