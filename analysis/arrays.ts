@@ -129,6 +129,7 @@ export function grownU16(a: Uint16Array, cap: number): Uint16Array {
   releaseArrays(a);
   return b;
 }
+
 /** As grownU32, for bytes. */
 export function grownU8(a: Uint8Array, cap: number): Uint8Array {
   const b = u8Array(cap);
