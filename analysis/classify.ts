@@ -95,8 +95,7 @@ export function reachedStates(graph: HeapGraph): Omit<Reachability, "rootRef"> {
   const strong = floodFill(n, graph.edges, strongSeeds, EDGE_WEAK);
   const state = u8Array(n);
   for (let v = 0; v < n; v++) state[v] = strong[v] !== -2 ? STATUS_REACHABLE : STATUS_LEAKED;
-  const hasWeak = weakSeeds.length > 0 ||
-    (graph.edges.flags?.some((f) => (f & EDGE_WEAK) !== 0) ?? false);
+  const hasWeak = weakSeeds.length > 0 || anyFlag(graph.edges.flags, EDGE_WEAK);
   // The weak search extends the strong one in place (this is the run's peak: no copy of it).
   const all = hasWeak ? floodFill(n, graph.edges, weakSeeds, 0, strong, true) : strong;
   if (hasWeak) {
@@ -105,6 +104,16 @@ export function reachedStates(graph: HeapGraph): Omit<Reachability, "rootRef"> {
     }
   }
   return { state, via: all };
+}
+
+/**
+ * Whether any of `flags` has a bit of `bit`. A plain loop: TypedArray.prototype.some calls its
+ * callback per element (~15 ms of the reachability over 3·10^6 edges with none weak).
+ */
+function anyFlag(flags: Uint8Array | undefined, bit: number): boolean {
+  if (!flags) return false;
+  for (let e = 0; e < flags.length; e++) if ((flags[e]! & bit) !== 0) return true;
+  return false;
 }
 
 /**
