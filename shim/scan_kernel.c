@@ -266,7 +266,7 @@ int32_t hs_scan_range(const uint8_t *mem, double base_d, double len_d, double fr
  * next chunk's header outside the span or past `end`, csize 0 or 16, a corrupt size, a free chunk
  * whose footer disagrees (a warning), or the columns full. out = {p, n}. Identical output by
  * construction: the TypeScript walk takes every step it leaves. */
-#define WALK_AHEAD_WORDS 1024 /* 4 KiB of 32-bit words */
+#define WALK_AHEAD_BYTES 2048 /* every line this far ahead of the header read is asked for */
 
 int32_t hs_walk_chunks(const uint32_t *words, double span_start_d, double span_end_d, double p_d,
                        double end_d, double top_d, double *address, double *usable, uint32_t n0,
@@ -276,14 +276,21 @@ int32_t hs_walk_chunks(const uint32_t *words, double span_start_d, double span_e
   const int64_t top = top_d < 0 ? -1 : (int64_t)top_d;
   uint64_t p = (uint64_t)p_d;
   uint32_t n = n0;
+  const char *bytes = (const char *)words;
+  uint64_t ahead = p; /* lines before this address were asked for */
   for (;;) {
     if ((int64_t)p == top || p + 16 > end || p < s0 || p + 16 > s1) break;
     const uint64_t k = (p - s0) / 4;
     /* The walk hops from header to header through memory, one chunk (~100-300 B) at a time, and
-     * waits on each: the hardware prefetchers do not cross a 4 KiB page. Asking for the line 4 KiB
-     * ahead keeps the next page's headers coming: 80 -> 40 ms for 10^6 chunks here (bench/
-     * RESULTS.md, seventh session). A prefetch never faults, past the span's end included. */
-    __builtin_prefetch(words + k + WALK_AHEAD_WORDS);
+     * waits on each: the hardware prefetchers do not cross a 4 KiB page, and do not follow a
+     * stride of a few lines. So every line up to WALK_AHEAD_BYTES past the header is asked for,
+     * each once: the headers in it are then in the cache when the walk gets there. One line 4 KiB
+     * ahead per header (the seventh session) took 80 -> 40 ms for 10^6 chunks; every line took
+     * 61-67 -> 30-33 ms on the 10^6 workload of bench/big_heap.sh and 150-168 -> 48-50 ms on its
+     * payload workload (2·10^6 chunks, RESULTS.md, eleventh session). A prefetch never faults,
+     * past the span's end included. */
+    if (ahead < p) ahead = p;
+    for (; ahead < p + WALK_AHEAD_BYTES; ahead += 64) __builtin_prefetch(bytes + (ahead - s0));
     const uint64_t csize = ((uint64_t)words[k + 3] << 32 | words[k + 2]) & ~(uint64_t)7;
     if (csize == 0 || csize == 16) break;
     /* MINSIZE as chunks.ts; csize > end - p, not p + csize > end: a corrupt size must not wrap. */
