@@ -33,7 +33,6 @@ import {
   selectSites,
   type SiteSort,
   type Snapshot,
-  STATUS_REACHABLE,
   withFrames,
 } from "../analysis/mod.ts";
 import { foldedStacks, type FrameMap, framesOf, type StackFrame } from "../analysis/sites.ts";
@@ -51,6 +50,7 @@ import {
   formatSummary,
   leaksJsonChunks,
   removePendingTemps,
+  selectNodes,
   toLeaksFile,
   writeAtomic,
   writeHtmlReport,
@@ -346,7 +346,7 @@ export async function recordedSites(
   const selection = selectSites(analysis, table, {
     sort: opts.sort,
     top: opts.top,
-    written: opts.graph === "leaked" ? contextNodes(analysis) : undefined,
+    written: opts.graph === "leaked" ? selectNodes(analysis, "leaked") : undefined,
   });
   const known = opts.known ?? new Map();
   const pcs = [...selectedPcs(selection)].filter((pc) => !known.has(pc));
@@ -364,16 +364,6 @@ function savedFrames(pcs: Iterable<number>, saved: FrameMap): FrameMap {
     out.set(pc, (saved.get(pc) ?? [{ pc: "0x" + pc.toString(16) }]).map((f) => ({ ...f })));
   }
   return out;
-}
-
-/** The nodes `--graph leaked` writes (report/leaks_json.ts selectNodes' rule). */
-function contextNodes(a: Analysis): Uint8Array {
-  const keep = new Uint8Array(a.status.length);
-  for (let i = 0; i < keep.length; i++) if (a.status[i] !== STATUS_REACHABLE) keep[i] = 1;
-  for (let e = 0; e < a.edgeSource.length; e++) {
-    if (a.status[a.edgeSource[e]!] !== STATUS_REACHABLE) keep[a.edgeTarget[e]!] = 1;
-  }
-  return keep;
 }
 
 /** leaks.json, then the HTML report and the flame graph; atomically, interrupt-guarded. */

@@ -5,7 +5,22 @@ import { analyzeHeap } from "../analysis/analyze.ts";
 import { buildSynthetic, heapOf } from "../analysis/testdata/synthetic.ts";
 import { rng } from "../analysis/testdata/graphs.ts";
 import { AllocationTable } from "../analysis/allocation_table.ts";
-import { leaksJsonChunks, type LeaksJsonOptions, toLeaksFile } from "./leaks_json.ts";
+import {
+  heldTotals,
+  leaksJsonChunks,
+  type LeaksJsonOptions,
+  retainersOf,
+  selectNodes,
+  summarize,
+  toLeaksFile,
+} from "./leaks_json.ts";
+import {
+  type Analysis,
+  STATUS_LEAKED,
+  STATUS_POSSIBLE,
+  STATUS_REACHABLE,
+} from "../analysis/types.ts";
+import { edgeSources } from "../analysis/scan.ts";
 import { formatSummary } from "./summary.ts";
 
 /** The streamed file as text (the writer yields bytes). */
@@ -140,11 +155,12 @@ Deno.test("leaksJsonChunks() writes exactly JSON.stringify(toLeaksFile()), non-A
   }
 });
 
-Deno.test("leaksJsonChunks() with graph 'leaked' walks only the kept blocks' edges: the same bytes as toLeaksFile()", () => {
-  // 3000 blocks of 32 pointer words: the first half only into the first half (reachable from a
-  // global), the second half into the second half and the first 100 blocks (leaked; those 100 are
-  // kept as their context, the other 1400 and their edges are left out). ~48,000 kept edges, so
-  // that small chunks fill in the middle of a block's edges.
+/**
+ * 3000 blocks of 32 pointer words: the first half only into the first half (reachable from a
+ * global), the second half into the second half and the first 100 blocks (leaked; those 100 are
+ * kept as their context, the other 1400 and their edges are left out). ~48,000 kept edges.
+ */
+function denseAnalysis() {
   const base = 0x5555_0000_0000, data = 0x4000_0000, n = 3000, size = 256;
   const random = rng(7);
   const addresses = Array.from({ length: n }, (_, i) => base + 16 + i * (size + 16));
@@ -184,7 +200,12 @@ Deno.test("leaksJsonChunks() with graph 'leaked' walks only the kept blocks' edg
     writable: [{ start: data, end: data + 4096 }],
   }];
   heap.heapRanges = [{ start: base, end: base + heapBytes.length }]; // not a root
-  const a = analyzeHeap(snapshot, heap);
+  return analyzeHeap(snapshot, heap);
+}
+
+Deno.test("leaksJsonChunks() with graph 'leaked' walks only the kept blocks' edges: the same bytes as toLeaksFile()", () => {
+  // ~48,000 kept edges, so that small chunks fill in the middle of a block's edges.
+  const a = denseAnalysis();
   const expected = new TextEncoder().encode(
     JSON.stringify(toLeaksFile(a, { graph: "leaked" })) + "\n",
   );
@@ -199,4 +220,94 @@ Deno.test("leaksJsonChunks() with graph 'leaked' walks only the kept blocks' edg
     for (const p of parts) got.set(p, (off += p.length) - p.length);
     assertEquals(got, expected, `chunks of ${chunkBytes}`);
   }
+});
+
+Deno.test("selectNodes('leaked'): every block not reachable and each one's targets, by its edges or by the edge lists", () => {
+  // 2000 blocks, 0-3 edges each to random blocks: most targets have one edge into them, so that a
+  // missed edge shows.
+  const random = rng(5), n = 2000;
+  const start = new Uint32Array(n + 1), targets: number[] = [];
+  for (let v = 0; v < n; v++) {
+    for (let k = random() * 4 | 0; k > 0; k--) targets.push(random() * n | 0);
+    start[v + 1] = targets.length;
+  }
+  const target = Uint32Array.from(targets);
+  const status = Uint8Array.from(
+    { length: n },
+    () => random() < 0.7 ? STATUS_REACHABLE : random() < 0.5 ? STATUS_LEAKED : STATUS_POSSIBLE,
+  );
+  const a = {
+    status,
+    graph: { edges: { start, target } },
+    edgeSource: edgeSources(start),
+    edgeTarget: target,
+  } as unknown as Analysis;
+  const want = new Uint8Array(n);
+  for (let v = 0; v < n; v++) if (status[v] !== STATUS_REACHABLE) want[v] = 1;
+  for (let e = 0; e < target.length; e++) {
+    if (status[a.edgeSource[e]!] !== STATUS_REACHABLE) want[target[e]!] = 1;
+  }
+  assertEquals(selectNodes(a, "leaked"), want); // by the graph's CSR
+  // Edge lists that are not the graph's own: read pair by pair.
+  assertEquals(selectNodes({ ...a, edgeTarget: target.slice() }, "leaked"), want);
+  assertEquals(selectNodes(a, "all"), new Uint8Array(n).fill(1));
+});
+
+Deno.test("retainersOf(): the holders and the k biggest shared blocks, for any k in any order", () => {
+  const base = denseAnalysis();
+  const n = base.status.length, random = rng(11);
+  // Dominator arrays laid by hand: about a third of the blocks shared (idom -1, no holder), sizes
+  // from a short list so that many tie (the lower address first).
+  const idom = Int32Array.from({ length: n }, () => random() < 0.4 ? -1 : 0);
+  const heldBy = Int32Array.from({ length: n }, () => random() < 0.2 ? 0 : -1);
+  const retained = Float64Array.from(
+    { length: n },
+    () => [16, 48, 4096, 100_000][random() * 4 | 0]!,
+  );
+  const retainedCount = Uint32Array.from({ length: n }, () => 1 + (random() * 9 | 0));
+  const holders = [{ name: "g_cache", bytes: 100_000, blocks: 3 }, {
+    name: "stack of main",
+    bytes: 4096,
+    blocks: 1,
+  }];
+  const analysis = () => ({ ...base, idom, heldBy, retained, retainedCount, holders }) as Analysis;
+  const address = base.graph.nodes.address;
+  const reference = (k: number) => {
+    const shared = [...idom.keys()].filter((v) => idom[v] === -1 && heldBy[v] === -1)
+      .sort((x, y) => retained[y]! - retained[x]! || address[x]! - address[y]!).slice(0, k);
+    const rows = [
+      ...holders.map((h, i) => ({ node: -1, holder: i, ...h })),
+      ...shared.map((v) => ({
+        node: v,
+        name: `0x${address[v]!.toString(16)} (several roots)`,
+        bytes: retained[v]!,
+        blocks: retainedCount[v]!,
+      })),
+    ];
+    return rows.sort((x, y) => y.bytes - x.bytes || (x.name < y.name ? -1 : 1)).slice(0, k);
+  };
+  const once = analysis();
+  for (const k of [50, 3, 1, 120, 7, 50]) {
+    assertEquals(retainersOf(once, k), reference(k), `k = ${k} after the others`);
+    assertEquals(retainersOf(analysis(), k), reference(k), `k = ${k} alone`);
+  }
+  // Ties at the top: the 100,000-byte blocks outnumber 50.
+  assert(
+    retained.filter((b, v) => b === 100_000 && idom[v] === -1 && heldBy[v] === -1).length > 50,
+  );
+});
+
+Deno.test("summarize() and heldTotals() follow an analysis whose arrays were replaced", () => {
+  const a = denseAnalysis();
+  const before = summarize(a);
+  const status = a.status.slice();
+  const v = status.indexOf(STATUS_REACHABLE);
+  status[v] = STATUS_LEAKED;
+  a.status = status;
+  assertEquals(summarize(a).reachable, before.reachable - 1);
+  const owner = a.owner.slice();
+  owner[v] = v;
+  const held = heldTotals(a).get(v);
+  a.owner = owner;
+  assertEquals(heldTotals(a).get(v)?.blocks, (held?.blocks ?? 0) + 1);
 });

@@ -3,6 +3,7 @@ export {
   heldTotals,
   leaksJsonChunks,
   type LeaksJsonOptions,
+  selectNodes,
   summarize,
   toLeaksFile,
 } from "./leaks_json.ts";
