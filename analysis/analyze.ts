@@ -211,7 +211,7 @@ function analyzeHeapPhases(
   if (opts.frameLines?.prefetch) {
     phases.run("root-names", () => opts.frameLines!.prefetch!(namer.frameCodes()));
   }
-  const index = phases.run("index", () => new AllocationIndex(allocations));
+  const index = phases.run("index", () => new AllocationIndex(allocations, kernel.index));
   const roots = phases.run("roots", () => collectRoots(snapshot, memory, heap));
   const blockEdges = phases.run("scan", () => kernel.scanBlocks(memory, index, allocations));
   const rootHits = phases.run("scan-roots", () => kernel.scanRanges(memory, index, roots.ranges));

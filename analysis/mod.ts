@@ -9,7 +9,7 @@ export {
 export { analyzeGraph, PhaseTimer, type Progress } from "./analyze_graph.ts";
 export { AnalysisError, EXIT, type ExitStatus, HeapscopeError } from "./errors.ts";
 export { AllocationTable, AllocationTableBuilder } from "./allocation_table.ts";
-export { AllocationIndex } from "./alloc_index.ts";
+export { AllocationIndex, type IndexKernel } from "./alloc_index.ts";
 export { BlockPrefixes, LEAKED_PREFIX_BYTES } from "./block_prefixes.ts";
 export {
   type EdgeSet,

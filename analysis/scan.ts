@@ -6,7 +6,7 @@
 import { grownU16, grownU32, u16Array, u32Array } from "./arrays.ts";
 import { EDGE_INTERIOR } from "./graph.ts";
 import { SegmentList, type Segments, SegmentWriter } from "./edge_words.ts";
-import type { AllocationIndex } from "./alloc_index.ts";
+import type { AllocationIndex, IndexKernel } from "./alloc_index.ts";
 import type { AllocationTable } from "./allocation_table.ts";
 import type { MemoryImage } from "./memory.ts";
 import type { DominatorKernel } from "./dominators.ts";
@@ -306,6 +306,8 @@ export interface ScanKernel {
   readonly walkChunks?: WalkKernel;
   /** The recognisers' memory-bound loops, when the kernel has them (recognise_kernel.ts). */
   readonly recognise?: RecogniseKernel;
+  /** AllocationIndex's loops, when the kernel has them. */
+  readonly index?: IndexKernel;
 }
 
 /** scanRanges with scanRange: O(range words). */

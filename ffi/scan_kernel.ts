@@ -11,6 +11,7 @@ import {
   type AllocationTable,
   type EdgeSet,
   finishEdgeSet,
+  type IndexKernel,
   type MemoryImage,
   type RangeHits,
   type ScanKernel,
@@ -65,6 +66,7 @@ export function nativeScanKernel(
   if (!blocks || !range) return undefined;
   const dominatorTree = nativeDominatorTree();
   const walkChunks = nativeWalkChunks();
+  const index = nativeIndexKernel();
   const recognise = nativeRecogniseKernel();
   return {
     name: "c",
@@ -74,10 +76,53 @@ export function nativeScanKernel(
     ...(dominatorTree ? { dominatorTree } : {}),
     ...(walkChunks ? { walkChunks } : {}),
     ...(recognise ? { recognise } : {}),
+    ...(index ? { index } : {}),
   };
 }
 
 /** The chunk walk's common steps in C (hs_walk_chunks), or undefined when the shim lacks them. */
+/** AllocationIndex's loops in C, or undefined when the shim lacks them. */
+export function nativeIndexKernel(): IndexKernel | undefined {
+  let lib;
+  try {
+    lib = shim();
+  } catch {
+    return undefined;
+  }
+  const segments = lib.hs_index_segments, fill = lib.hs_index_fill;
+  if (!segments || !fill) return undefined;
+  const out = new Float64Array(2);
+  return {
+    segments(starts, sizes, n, gap) {
+      let first = new Uint32Array(1024);
+      for (;;) {
+        const status = segments(starts, sizes, n, gap, first, first.length, out);
+        if (status !== 0) throw new Error(`hs_index_segments failed: status ${status}`);
+        const count = out[0]!, bad = out[1]!;
+        if (bad >= 0) return { first: new Uint32Array(0), bad };
+        if (count <= first.length) return { first: first.subarray(0, count), bad: -1 };
+        first = new Uint32Array(count);
+      }
+    },
+    fill(starts, sizes, n, first, segStart, segEnd, segTable, bucket, table) {
+      const status = fill(
+        starts,
+        sizes,
+        n,
+        first,
+        first.length,
+        segStart,
+        segEnd,
+        segTable,
+        bucket,
+        table,
+        table.length,
+      );
+      if (status !== 0) throw new Error(`hs_index_fill failed: status ${status}`);
+    },
+  };
+}
+
 function nativeWalkChunks(): WalkKernel | undefined {
   const walk = shim().hs_walk_chunks;
   if (!walk) return undefined;

@@ -9,6 +9,7 @@ import {
 } from "node:assert/strict";
 import {
   AllocationIndex,
+  AllocationTable,
   analyze,
   analyzeHeap,
   edgeSources,
@@ -255,4 +256,54 @@ time.sleep(60)'`);
     kill(pid);
     Deno.removeSync(ready);
   }
+});
+
+Deno.test("native AllocationIndex loops: the same segments and bucket tables as TypeScript's", () => {
+  const kernel = native().index;
+  assert(kernel, "the shim has hs_index_segments and hs_index_fill");
+  const same = (blocks: { address: number; size: number; zone: string }[]) => {
+    const table = AllocationTable.from(blocks);
+    const ts = new AllocationIndex(table), c = new AllocationIndex(table, kernel);
+    assertEquals(c.segStart, ts.segStart);
+    assertEquals(c.segEnd, ts.segEnd);
+    assertEquals(c.segTable, ts.segTable);
+    assertEquals(c.table, ts.table);
+    assertEquals([c.min, c.max], [ts.min, ts.max]);
+    return ts;
+  };
+  const random = new Rng(21);
+  for (const segments of [1, 3, 1500]) {
+    // Blocks of 0-4 KiB (zero-size ones own their address), gaps of 0-300 B inside a segment,
+    // 1 MiB or more between segments (1500: past the kernel's first list of 1024); unaligned
+    // starts included.
+    const blocks: { address: number; size: number; zone: string }[] = [];
+    let at = 0x5555_0000_0000 + random.int(16);
+    for (let s = 0; s < segments; s++) {
+      for (let k = 1 + random.int(segments > 100 ? 5 : 2000); k > 0; k--) {
+        const size = random.int(8) === 0 ? 0 : random.int(4096);
+        blocks.push({ address: at, size, zone: "z" });
+        at += Math.max(size, 1) + random.int(300);
+      }
+      at += (1 << 20) + random.int(1 << 20);
+    }
+    const ts = same(blocks);
+    assertEquals(ts.segStart.length, segments);
+  }
+  same([]);
+  // Overlapping blocks: both refuse them, naming the same block.
+  const bad = [{ address: 0x1000, size: 64, zone: "z" }, { address: 0x1020, size: 8, zone: "z" }];
+  const message = (f: () => unknown) => {
+    try {
+      f();
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return "no error";
+  };
+  const table = AllocationTable.from(bad);
+  assertEquals(
+    message(() => new AllocationIndex(table, kernel)),
+    message(() => new AllocationIndex(table)),
+  );
+  assert(message(() => new AllocationIndex(table)).includes("0x1020"));
 });

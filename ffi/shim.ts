@@ -237,6 +237,37 @@ export const symbols = {
   hs_arena_release: { parameters: ["u64", "u64", "u64"], result: "i32", optional: true },
   hs_arena_populate: { parameters: ["u64", "u64", "u64"], result: "i32", optional: true },
   hs_arena_stats: { parameters: ["u64", "buffer"], result: "i32", optional: true },
+  // AllocationIndex's loops (shim/scan_kernel.c). Optional, as the scan kernel.
+  hs_index_segments: {
+    parameters: [
+      "buffer", // const double *starts
+      "buffer", // const double *sizes
+      "u32", // uint32_t n
+      "f64", // double gap
+      "buffer", // uint32_t *first
+      "u32", // uint32_t cap
+      "buffer", // double *out
+    ],
+    result: "i32",
+    optional: true,
+  },
+  hs_index_fill: {
+    parameters: [
+      "buffer", // const double *starts
+      "buffer", // const double *sizes
+      "u32", // uint32_t n
+      "buffer", // const uint32_t *first
+      "u32", // uint32_t segs
+      "buffer", // const double *seg_start
+      "buffer", // const double *seg_end
+      "buffer", // const int32_t *seg_table
+      "f64", // double bucket
+      "buffer", // int32_t *table
+      "u32", // uint32_t table_len
+    ],
+    result: "i32",
+    optional: true,
+  },
   // The chunk walk's common steps (shim/scan_kernel.c). Optional, as the scan kernel.
   hs_walk_chunks: {
     parameters: [

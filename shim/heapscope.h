@@ -166,6 +166,14 @@ int32_t hs_scan_range(const uint8_t *mem, double base, double len, double from, 
                       const int32_t *table, double min, double max, double *hit_address,
                       uint32_t *hit_target, uint32_t cap, double *out);
 
+/* AllocationIndex's loops (shim/scan_kernel.c; analysis/alloc_index.ts is the twin): the blocks'
+ * segments (out = {count, first bad block or -1}), then each segment's 256-byte bucket table. */
+int32_t hs_index_segments(const double *starts, const double *sizes, uint32_t n, double gap,
+                          uint32_t *first, uint32_t cap, double *out);
+int32_t hs_index_fill(const double *starts, const double *sizes, uint32_t n, const uint32_t *first,
+                      uint32_t segs, const double *seg_start, const double *seg_end,
+                      const int32_t *seg_table, double bucket, int32_t *table, uint32_t table_len);
+
 /* The common steps of glibc's chunk walk (shim/scan_kernel.c; analysis/glibc/chunks.ts
  * walkSegment is the TypeScript twin and takes every step this one leaves): from the header at p
  * in one span of 32-bit words, appends in-use chunks to address/usable from n0 (at most cap);
