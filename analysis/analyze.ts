@@ -380,6 +380,7 @@ function analyzeHeapPhases(
     dominators: opts.dominators,
     holders,
     dominatorTree: kernel.dominatorTree,
+    floodFill: kernel.floodFill,
     reached,
   }, phases);
   leakedPrefix ??= leakedPrefixes(memory, allocations, result.status);

@@ -4,7 +4,14 @@
 // Each phase is O(V + E); see analysis/classify.ts.
 
 import { f64Array, i32Array, releaseArrays, u32Array } from "./arrays.ts";
-import { attributeLeaks, classify, floodFill, reachedStates, rootRefs } from "./classify.ts";
+import {
+  attributeLeaks,
+  classify,
+  floodFill,
+  type FloodKernel,
+  reachedStates,
+  rootRefs,
+} from "./classify.ts";
 import { type DominatorKernel, dominatorTree, UNREACHABLE } from "./dominators.ts";
 import type { HeapGraph } from "./graph.ts";
 import type { GraphAnalysis } from "./types.ts";
@@ -40,6 +47,8 @@ export interface GraphOptions {
   holders?: { key: Int32Array; names: string[] };
   /** The dominator tree's implementation (default: analysis/dominators.ts's). */
   dominatorTree?: DominatorKernel;
+  /** floodFill's search in native code (default: analysis/classify.ts's). */
+  floodFill?: FloodKernel;
   /**
    * Called once it is known which blocks are leaked (`isLeaked(state[i])`: after reachability,
    * before classification splits them into leaks and cycles): the native analysis keeps the
@@ -55,7 +64,7 @@ export function analyzeGraph(
   opts: GraphOptions = {},
   phases = new PhaseTimer(),
 ): GraphAnalysis {
-  const reached = phases.run("reachability", () => reachedStates(graph));
+  const reached = phases.run("reachability", () => reachedStates(graph, opts.floodFill));
   opts.reached?.(reached.state, reached.via);
   // The root references after the hook (the native analysis drops the heap's copy there): 4 bytes
   // a block less at the reachability's peak.
@@ -67,9 +76,10 @@ export function analyzeGraph(
       preferred: opts.preferred,
     }));
   const owner = phases.run("attribute", () => attributeLeaks(graph.edges, c.status, c.leak));
-  const dom = opts.dominators === false
-    ? undefined
-    : phases.run("dominators", () => holderDominators(graph, opts.holders, opts.dominatorTree));
+  const dom = opts.dominators === false ? undefined : phases.run(
+    "dominators",
+    () => holderDominators(graph, opts.holders, opts.dominatorTree, opts.floodFill),
+  );
   return {
     graph,
     status: c.status,
@@ -106,6 +116,7 @@ export function holderDominators(
   graph: HeapGraph,
   given?: { key: Int32Array; names: string[] },
   treeOf: DominatorKernel = dominatorTree,
+  flood?: FloodKernel,
 ): {
   idom: Int32Array;
   heldBy: Int32Array;
@@ -127,7 +138,7 @@ export function holderDominators(
   };
   const lasting: number[] = [];
   for (let i = 0; i < roots.target.length; i++) if (!transient(i)) lasting.push(roots.target[i]!);
-  const reached = floodFill(n, graph.edges, lasting);
+  const reached = floodFill(n, graph.edges, lasting, 0, undefined, false, flood);
   const refs: number[] = [];
   for (let i = 0; i < roots.target.length; i++) {
     if (!transient(i) || reached[roots.target[i]!] === -2) refs.push(i);

@@ -26,6 +26,21 @@ import {
 export type EdgeCsr = Pick<GraphEdges, "start" | "target"> & { flags?: Uint8Array };
 
 /**
+ * floodFill's search in native code (ffi/graph_kernel.ts): the same order, the same retainers.
+ * `via` comes prepared as floodFill prepares it; `resume`: search from the nodes it has reached
+ * first (in id order), then from the seeds. `queue` has a node's room.
+ */
+export type FloodKernel = (
+  edges: EdgeCsr,
+  flags: Uint8Array | undefined,
+  skip: number,
+  seeds: Uint32Array,
+  resume: boolean,
+  via: Int32Array,
+  queue: Uint32Array,
+) => void;
+
+/**
  * Breadth-first search from `seeds`. Returns, per node, -2 when not reached, -1 when a seed, else
  * the id of the node that first reached it (the retainer shown in "why is this alive"). Edges
  * with any bit of `skip` in their flags are not followed. Nodes already reached in `from` (a
@@ -39,9 +54,23 @@ export function floodFill(
   skip = 0,
   from?: Int32Array,
   inPlace = false,
+  kernel?: FloodKernel,
 ): Int32Array {
   const via = from ? (inPlace ? from : copyI32(from)) : i32Array(nodeCount).fill(-2);
   const queue = u32Array(nodeCount);
+  if (kernel) {
+    kernel(
+      edges,
+      skip ? edges.flags : undefined,
+      skip,
+      Uint32Array.from(seeds),
+      !!from,
+      via,
+      queue,
+    );
+    releaseArrays(queue);
+    return via;
+  }
   let head = 0, tail = 0;
   if (from) { for (let v = 0; v < nodeCount; v++) if (from[v] !== -2) queue[tail++] = v; }
   for (const s of seeds) {
@@ -83,7 +112,10 @@ export function reachability(graph: HeapGraph): Reachability {
  * Reachability's states and retainers; rootRefs() adds the root references after, when the
  * caller has given back what it could (the heap's copy): 4 bytes a block less at the run's peak.
  */
-export function reachedStates(graph: HeapGraph): Omit<Reachability, "rootRef"> {
+export function reachedStates(
+  graph: HeapGraph,
+  kernel?: FloodKernel,
+): Omit<Reachability, "rootRef"> {
   const n = graph.nodes.count, roots = graph.roots;
   const strongSeeds: number[] = [], weakSeeds: number[] = [];
   for (let r = 0; r < roots.target.length; r++) {
@@ -92,12 +124,12 @@ export function reachedStates(graph: HeapGraph): Omit<Reachability, "rootRef"> {
     if (weak) weakSeeds.push(t);
     else strongSeeds.push(t);
   }
-  const strong = floodFill(n, graph.edges, strongSeeds, EDGE_WEAK);
+  const strong = floodFill(n, graph.edges, strongSeeds, EDGE_WEAK, undefined, false, kernel);
   const state = u8Array(n);
   for (let v = 0; v < n; v++) state[v] = strong[v] !== -2 ? STATUS_REACHABLE : STATUS_LEAKED;
   const hasWeak = weakSeeds.length > 0 || anyFlag(graph.edges.flags, EDGE_WEAK);
   // The weak search extends the strong one in place (this is the run's peak: no copy of it).
-  const all = hasWeak ? floodFill(n, graph.edges, weakSeeds, 0, strong, true) : strong;
+  const all = hasWeak ? floodFill(n, graph.edges, weakSeeds, 0, strong, true, kernel) : strong;
   if (hasWeak) {
     for (let v = 0; v < n; v++) {
       if (state[v] === STATUS_LEAKED && all[v] !== -2) state[v] = STATUS_POSSIBLE;

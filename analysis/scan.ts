@@ -10,6 +10,7 @@ import type { AllocationIndex, IndexKernel } from "./alloc_index.ts";
 import type { AllocationTable } from "./allocation_table.ts";
 import type { MemoryImage } from "./memory.ts";
 import type { DominatorKernel } from "./dominators.ts";
+import type { FloodKernel } from "./classify.ts";
 import type { WalkKernel } from "./glibc/chunks.ts";
 import type { RecogniseKernel } from "./recognise_kernel.ts";
 import type { MemoryChunk } from "./types.ts";
@@ -308,6 +309,8 @@ export interface ScanKernel {
   readonly recognise?: RecogniseKernel;
   /** AllocationIndex's loops, when the kernel has them. */
   readonly index?: IndexKernel;
+  /** The reachability's and the dominators' breadth-first search, when the kernel has it. */
+  readonly floodFill?: FloodKernel;
 }
 
 /** scanRanges with scanRange: O(range words). */

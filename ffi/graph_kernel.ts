@@ -10,6 +10,7 @@ import {
   type DominatorKernel,
   type DominatorTree,
 } from "../analysis/dominators.ts";
+import type { FloodKernel } from "../analysis/classify.ts";
 import { shim } from "./shim.ts";
 
 type Dominators = NonNullable<ReturnType<typeof shim>["hs_dominators"]>;
@@ -74,4 +75,35 @@ function _dominatorTree(
   if (status !== 0) throw new Error(`hs_dominators failed: status ${status}`);
   const count = out[0]!;
   return { idom, retained, reachableSize: out[1]!, preorder: vertex.subarray(1, count) };
+}
+
+/** floodFill's search in C (shim/graph_kernel.c), or undefined when the shim lacks it. */
+export function nativeFloodFill(): FloodKernel | undefined {
+  let f;
+  try {
+    f = shim().hs_flood_fill;
+  } catch {
+    return undefined;
+  }
+  if (!f) return undefined;
+  const flood = f;
+  return (edges, flags, skip, seeds, resume, via, queue) => {
+    const n = via.length;
+    if (edges.start.length < n + 1 || queue.length < n) {
+      throw new Error(`hs_flood_fill: ${n} nodes, ${edges.start.length} edge starts`);
+    }
+    const status = flood(
+      n,
+      edges.start,
+      edges.target,
+      skip && flags ? flags : null,
+      skip,
+      seeds,
+      seeds.length,
+      resume ? 1 : 0,
+      via,
+      queue,
+    );
+    if (status !== 0) throw new Error(`hs_flood_fill failed: status ${status}`);
+  };
 }

@@ -5,7 +5,9 @@
 
 import assert from "node:assert/strict";
 import { type CsrGraph, dominatorTree } from "../analysis/dominators.ts";
-import { nativeDominatorTree } from "./graph_kernel.ts";
+import { nativeDominatorTree, nativeFloodFill } from "./graph_kernel.ts";
+import { floodFill } from "../analysis/classify.ts";
+import { EDGE_WEAK } from "../analysis/graph.ts";
 import { csr, rng } from "../analysis/testdata/graphs.ts";
 
 const native = nativeDominatorTree();
@@ -76,4 +78,27 @@ Deno.test("native dominators: no roots, and the TypeScript errors for bad edges 
   );
   assert.throws(() => native!(g, [7], new Float64Array(3)), /root 7 is not a node/);
   assert.throws(() => native!(g, [0], new Float64Array(2)), /3 nodes but 2 sizes/);
+});
+
+Deno.test("native floodFill equals the TypeScript search: strong, then resumed with weak edges", () => {
+  const flood = nativeFloodFill();
+  assert.ok(flood, "the shim has hs_flood_fill");
+  const r = rng(33);
+  for (let t = 0; t < 300; t++) {
+    const n = 1 + Math.floor(r() * 400);
+    const { g, roots } = randomGraph(n, r, 3);
+    const flags = Uint8Array.from(g.target, () => r() < 0.3 ? EDGE_WEAK : 0);
+    const edges = { ...g, flags };
+    // Seeds past the last node and repeated ones are passed over alike.
+    const seeds = [...roots, n + 3, roots[0]!];
+    const weakSeeds = Array.from({ length: 3 }, () => Math.floor(r() * (n + 2)));
+    const ts = floodFill(n, edges, seeds, EDGE_WEAK);
+    const c = floodFill(n, edges, seeds, EDGE_WEAK, undefined, false, flood);
+    assert.deepEqual(c, ts, `graph ${t}: strong`);
+    // Resumed from the strong search, every edge followed: a copy, then in place.
+    const tsAll = floodFill(n, edges, weakSeeds, 0, ts);
+    assert.deepEqual(floodFill(n, edges, weakSeeds, 0, c, false, flood), tsAll, `graph ${t}: copy`);
+    assert.deepEqual(floodFill(n, edges, weakSeeds, 0, c, true, flood), tsAll, `graph ${t}`);
+    assert.deepEqual(c, tsAll, `graph ${t}: extended in place`);
+  }
 });

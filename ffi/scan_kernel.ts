@@ -28,7 +28,7 @@ import {
   u32Array,
 } from "../analysis/arrays.ts";
 import { SegmentList, SegmentWriter } from "../analysis/edge_words.ts";
-import { nativeDominatorTree } from "./graph_kernel.ts";
+import { nativeDominatorTree, nativeFloodFill } from "./graph_kernel.ts";
 import { nativeRecogniseKernel } from "./recognise_kernel.ts";
 import { shim } from "./shim.ts";
 
@@ -67,6 +67,7 @@ export function nativeScanKernel(
   const dominatorTree = nativeDominatorTree();
   const walkChunks = nativeWalkChunks();
   const index = nativeIndexKernel();
+  const floodFill = nativeFloodFill();
   const recognise = nativeRecogniseKernel();
   return {
     name: "c",
@@ -77,6 +78,7 @@ export function nativeScanKernel(
     ...(walkChunks ? { walkChunks } : {}),
     ...(recognise ? { recognise } : {}),
     ...(index ? { index } : {}),
+    ...(floodFill ? { floodFill } : {}),
   };
 }
 

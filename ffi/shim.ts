@@ -237,6 +237,23 @@ export const symbols = {
   hs_arena_release: { parameters: ["u64", "u64", "u64"], result: "i32", optional: true },
   hs_arena_populate: { parameters: ["u64", "u64", "u64"], result: "i32", optional: true },
   hs_arena_stats: { parameters: ["u64", "buffer"], result: "i32", optional: true },
+  // floodFill's search (shim/graph_kernel.c). Optional, as the scan kernel.
+  hs_flood_fill: {
+    parameters: [
+      "u32", // uint32_t n
+      "buffer", // const uint32_t *start
+      "buffer", // const uint32_t *target
+      "buffer", // const uint8_t *flags
+      "u32", // uint32_t skip
+      "buffer", // const uint32_t *seeds
+      "u32", // uint32_t nseeds
+      "u32", // uint32_t resume
+      "buffer", // int32_t *via
+      "buffer", // uint32_t *queue
+    ],
+    result: "i32",
+    optional: true,
+  },
   // AllocationIndex's loops (shim/scan_kernel.c). Optional, as the scan kernel.
   hs_index_segments: {
     parameters: [

@@ -142,3 +142,39 @@ int32_t hs_dominators(uint32_t n, const uint32_t *start, const uint32_t *target,
   out[1] = by_pre[0];
   return 0;
 }
+
+/* analysis/classify.ts floodFill's search in C (the same order, so the same retainers): `via`
+ * comes filled by the caller (-2 not reached; with `resume`, the nodes already reached keep their
+ * entries and are searched from first, in id order); then each seed not reached yet (-1), then
+ * breadth first, edges in CSR order, an edge with a bit of `skip` in its flags not followed
+ * (flags may be NULL: none skipped). Seeds and targets past n - 1 are passed over, as TypeScript's
+ * typed arrays pass them. `queue` holds n entries. */
+int32_t hs_flood_fill(uint32_t n, const uint32_t *start, const uint32_t *target,
+                      const uint8_t *flags, uint32_t skip, const uint32_t *seeds, uint32_t nseeds,
+                      uint32_t resume, int32_t *via, uint32_t *queue) {
+  if (!start || (start[n] > 0 && !target) || (nseeds && !seeds) || (n && (!via || !queue)))
+    return HS_ERR_ARG;
+  uint32_t head = 0, tail = 0;
+  if (resume) {
+    for (uint32_t v = 0; v < n; v++)
+      if (via[v] != -2) queue[tail++] = v;
+  }
+  for (uint32_t i = 0; i < nseeds; i++) {
+    const uint32_t s = seeds[i];
+    if (s >= n || via[s] != -2) continue;
+    via[s] = -1;
+    queue[tail++] = s;
+  }
+  const uint8_t *f = skip ? flags : 0;
+  while (head < tail) {
+    const uint32_t v = queue[head++];
+    for (uint32_t e = start[v], end = start[v + 1]; e < end; e++) {
+      if (f && (f[e] & skip)) continue;
+      const uint32_t w = target[e];
+      if (w >= n || via[w] != -2) continue;
+      via[w] = (int32_t)v;
+      queue[tail++] = w;
+    }
+  }
+  return HS_OK;
+}

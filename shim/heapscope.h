@@ -166,6 +166,12 @@ int32_t hs_scan_range(const uint8_t *mem, double base, double len, double from, 
                       const int32_t *table, double min, double max, double *hit_address,
                       uint32_t *hit_target, uint32_t cap, double *out);
 
+/* analysis/classify.ts floodFill's breadth-first search (shim/graph_kernel.c): `via` prefilled by
+ * the caller, the same order and retainers. */
+int32_t hs_flood_fill(uint32_t n, const uint32_t *start, const uint32_t *target,
+                      const uint8_t *flags, uint32_t skip, const uint32_t *seeds, uint32_t nseeds,
+                      uint32_t resume, int32_t *via, uint32_t *queue);
+
 /* AllocationIndex's loops (shim/scan_kernel.c; analysis/alloc_index.ts is the twin): the blocks'
  * segments (out = {count, first bad block or -1}), then each segment's 256-byte bucket table. */
 int32_t hs_index_segments(const double *starts, const double *sizes, uint32_t n, double gap,
