@@ -75,7 +75,10 @@ export function analyzeGraph(
       allocatedAt: opts.allocatedAt,
       preferred: opts.preferred,
     }));
-  const owner = phases.run("attribute", () => attributeLeaks(graph.edges, c.status, c.leak));
+  const owner = phases.run(
+    "attribute",
+    () => attributeLeaks(graph.edges, c.status, c.leak, c.leaked),
+  );
   const dom = opts.dominators === false ? undefined : phases.run(
     "dominators",
     () => holderDominators(graph, opts.holders, opts.dominatorTree, opts.floodFill),

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { attributeLeaks, classify, floodFill, reachability } from "./classify.ts";
 import { EDGE_INTERIOR, EDGE_WEAK, type HeapGraph } from "./graph.ts";
+import { rng } from "./testdata/graphs.ts";
 import {
   LEAK_DIRECT,
   LEAK_INDIRECT,
@@ -124,4 +125,74 @@ Deno.test("attributeLeaks() counts each leaked block under exactly one direct le
   const totals = new Map<number, number>();
   for (const o of owner) totals.set(o, (totals.get(o) ?? 0) + 1);
   assert.equal([...totals.values()].reduce((a, b) => a + b, 0), 4, "the totals add up");
+});
+
+Deno.test("classify() and attributeLeaks() on random graphs: components, entries and owners by brute force", () => {
+  const random = rng(17);
+  for (let t = 0; t < 200; t++) {
+    const n = 1 + Math.floor(random() * 40);
+    // A fifth of the references interior (not to the target's start): an owner of its cycle.
+    const edges: [number, number, number][] = [];
+    for (let k = Math.floor(random() * n * 2.5); k > 0; k--) {
+      const flags = random() < 0.2 ? EDGE_INTERIOR : 0;
+      edges.push([Math.floor(random() * n), Math.floor(random() * n), flags]);
+    }
+    const g = graph(n, edges, []);
+    // Any mix of states: classification only splits the leaked nodes.
+    const state = Uint8Array.from(
+      { length: n },
+      () => random() < 0.5 ? STATUS_LEAKED : random() < 0.5 ? STATUS_REACHABLE : STATUS_POSSIBLE,
+    );
+    const c = classify(g.edges, state, { addresses: g.nodes.address });
+    // Reference: v and w share a component when each reaches the other over leaked nodes.
+    const reach = (from: number) => {
+      const seen = new Set([from]), queue = [from];
+      while (queue.length) {
+        const v = queue.shift()!;
+        for (const [a, b] of edges) {
+          if (a === v && state[b] === STATUS_LEAKED && !seen.has(b)) seen.add(b), queue.push(b);
+        }
+      }
+      return seen;
+    };
+    const leaked = [...state.keys()].filter((v) => state[v] === STATUS_LEAKED);
+    const reaches = new Map(leaked.map((v) => [v, reach(v)]));
+    const component = (v: number) =>
+      leaked.filter((w) => reaches.get(v)!.has(w) && reaches.get(w)!.has(v));
+    const cycles: number[][] = [];
+    for (const v of leaked) {
+      const members = component(v);
+      const inCycle = members.length > 1 || edges.some(([a, b]) => a === v && b === v);
+      // Held: a leaked node outside the component points into it. Entry: the lowest owner (a
+      // member others of its component point into, never at its start), else the lowest address.
+      const held = edges.some(([a, b]) =>
+        state[a] === STATUS_LEAKED && !members.includes(a) && members.includes(b)
+      );
+      const inner = (w: number, interior: boolean) =>
+        edges.some(([a, b, f]) =>
+          b === w && a !== w && members.includes(a) && (f === EDGE_INTERIOR) === interior
+        );
+      const owners = members.length > 1
+        ? members.filter((w) => inner(w, true) && !inner(w, false))
+        : [];
+      const entry = owners[0] ?? members[0];
+      assert.equal(c.status[v], inCycle ? STATUS_CYCLE : STATUS_LEAKED, `graph ${t} node ${v}`);
+      assert.equal(
+        c.leak[v],
+        !held && entry === v ? LEAK_DIRECT : LEAK_INDIRECT,
+        `graph ${t}`,
+      );
+      if (inCycle && members[0] === v) cycles.push(members);
+    }
+    for (let v = 0; v < n; v++) {
+      if (state[v] !== STATUS_LEAKED) assert.equal(c.status[v], state[v]);
+    }
+    assert.deepEqual(c.cycles.map((m) => [...m].sort((x, y) => x - y)), cycles, `graph ${t}`);
+    assert.deepEqual([...c.leaked], leaked);
+    assert.deepEqual(
+      attributeLeaks(g.edges, c.status, c.leak, c.leaked),
+      attributeLeaks(g.edges, c.status, c.leak),
+      `graph ${t}: owners`,
+    );
+  }
 });
