@@ -19,6 +19,7 @@ import type { RegisterRoot, RootRange } from "./roots.ts";
 import type { EdgeSet, RangeHits } from "./scan.ts";
 import {
   firstWord,
+  type OffsetsKernel,
   SegmentCursor,
   type Segments,
   unpackFlags,
@@ -40,6 +41,8 @@ export interface NativeGraphInput {
   skipped: ReadonlySet<number>;
   /** What each block is (analysis/block_types.ts). */
   types?: { type: Int32Array; names: string[] };
+  /** unpackOffsets in native code (the kernel's), else edge_words.ts's. */
+  unpackOffsets?: OffsetsKernel;
 }
 
 /**
@@ -139,7 +142,7 @@ export function nativeGraph(input: NativeGraphInput): PackedGraph {
     },
     unpackOffsets() {
       const offset = u32Array(m);
-      unpackOffsets(words, segments, start, addresses, offset);
+      (input.unpackOffsets ?? unpackOffsets)(words, segments, start, addresses, offset);
       edges.offset = offset;
       releaseArrays(word);
     },

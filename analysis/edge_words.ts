@@ -148,6 +148,9 @@ export function unpackFlags(words: Uint16Array, flags: Uint8Array): void {
   for (let e = 0; e < words.length; e++) flags[e] = words[e]! & WORD_FLAGS;
 }
 
+/** unpackOffsets in native code (ffi/graph_kernel.ts): the same offsets. */
+export type OffsetsKernel = typeof unpackOffsets;
+
 /** The 32-bit offsets of every edge (CSR `start` over blocks at `addresses`), from the words. */
 export function unpackOffsets(
   words: Uint16Array,

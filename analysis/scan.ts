@@ -5,7 +5,7 @@
 
 import { grownU16, grownU32, u16Array, u32Array } from "./arrays.ts";
 import { EDGE_INTERIOR } from "./graph.ts";
-import { SegmentList, type Segments, SegmentWriter } from "./edge_words.ts";
+import { type OffsetsKernel, SegmentList, type Segments, SegmentWriter } from "./edge_words.ts";
 import type { AllocationIndex, IndexKernel } from "./alloc_index.ts";
 import type { AllocationTable } from "./allocation_table.ts";
 import type { MemoryImage } from "./memory.ts";
@@ -311,6 +311,8 @@ export interface ScanKernel {
   readonly index?: IndexKernel;
   /** The reachability's and the dominators' breadth-first search, when the kernel has it. */
   readonly floodFill?: FloodKernel;
+  /** The edges' offsets from their words (edge_words.ts unpackOffsets), when the kernel has it. */
+  readonly unpackOffsets?: OffsetsKernel;
 }
 
 /** scanRanges with scanRange: O(range words). */

@@ -11,6 +11,7 @@ import {
   type DominatorTree,
 } from "../analysis/dominators.ts";
 import type { FloodKernel } from "../analysis/classify.ts";
+import type { OffsetsKernel } from "../analysis/edge_words.ts";
 import { shim } from "./shim.ts";
 
 type Dominators = NonNullable<ReturnType<typeof shim>["hs_dominators"]>;
@@ -105,5 +106,35 @@ export function nativeFloodFill(): FloodKernel | undefined {
       queue,
     );
     if (status !== 0) throw new Error(`hs_flood_fill failed: status ${status}`);
+  };
+}
+
+/** edge_words.ts unpackOffsets in C (shim/graph_kernel.c), or undefined when the shim lacks it. */
+export function nativeUnpackOffsets(): OffsetsKernel | undefined {
+  let f;
+  try {
+    f = shim().hs_unpack_offsets;
+  } catch {
+    return undefined;
+  }
+  if (!f) return undefined;
+  const unpack = f;
+  return (words, segments, start, addresses, offset) => {
+    const n = start.length - 1;
+    const edges = n >= 0 ? start[n]! : 0;
+    if (n < 0 || addresses.length < n || words.length < edges || offset.length < edges) {
+      throw new Error(`hs_unpack_offsets: ${n} blocks, ${edges} edges, ${words.length} words`);
+    }
+    const status = unpack(
+      n,
+      start,
+      words,
+      segments.edge,
+      segments.segment,
+      segments.count,
+      addresses,
+      offset,
+    );
+    if (status !== 0) throw new Error(`hs_unpack_offsets failed: status ${status}`);
   };
 }

@@ -5,7 +5,13 @@
 
 import assert from "node:assert/strict";
 import { type CsrGraph, dominatorTree } from "../analysis/dominators.ts";
-import { nativeDominatorTree, nativeFloodFill } from "./graph_kernel.ts";
+import { nativeDominatorTree, nativeFloodFill, nativeUnpackOffsets } from "./graph_kernel.ts";
+import {
+  ONE_SEGMENT_BYTES,
+  SegmentList,
+  SegmentWriter,
+  unpackOffsets,
+} from "../analysis/edge_words.ts";
 import { floodFill } from "../analysis/classify.ts";
 import { EDGE_WEAK } from "../analysis/graph.ts";
 import { csr, rng } from "../analysis/testdata/graphs.ts";
@@ -100,5 +106,44 @@ Deno.test("native floodFill equals the TypeScript search: strong, then resumed w
     assert.deepEqual(floodFill(n, edges, weakSeeds, 0, c, false, flood), tsAll, `graph ${t}: copy`);
     assert.deepEqual(floodFill(n, edges, weakSeeds, 0, c, true, flood), tsAll, `graph ${t}`);
     assert.deepEqual(c, tsAll, `graph ${t}: extended in place`);
+  }
+});
+
+Deno.test("native unpackOffsets equals edge_words.ts's: blocks past 128 KiB, odd addresses, no edges", () => {
+  const unpack = nativeUnpackOffsets();
+  assert.ok(unpack, "the shim has hs_unpack_offsets");
+  const r = rng(41);
+  for (let t = 0; t < 100; t++) {
+    const n = 1 + Math.floor(r() * 60);
+    // Each block: a size (a quarter of them over 128 KiB, up to 8 segments), an address (some
+    // unaligned), and edges at ascending word indices (some blocks none).
+    const sizes = Array.from(
+      { length: n },
+      () =>
+        r() < 0.25
+          ? ONE_SEGMENT_BYTES + Math.floor(r() * 7 * ONE_SEGMENT_BYTES)
+          : 8 + Math.floor(r() * 4000),
+    );
+    const addresses = new Float64Array(n);
+    let at = 0x5555_0000_0000 + Math.floor(r() * 8);
+    for (let v = 0; v < n; v++) {
+      addresses[v] = at;
+      at += sizes[v]! + 16 + (r() < 0.2 ? Math.floor(r() * 8) : 0);
+    }
+    const list = new SegmentList(1);
+    const writer = new SegmentWriter(list);
+    const words: number[] = [], start = [0];
+    for (let v = 0; v < n; v++) {
+      const count = r() < 0.2 ? 0 : Math.floor(r() * 12);
+      const ks = Array.from({ length: count }, () => Math.floor(r() * (sizes[v]! / 8)))
+        .sort((x, y) => x - y);
+      for (const k of ks) words.push(writer.word(words.length, v, k) | (r() < 0.5 ? 1 : 0));
+      start.push(words.length);
+    }
+    const w = Uint16Array.from(words), st = Uint32Array.from(start);
+    const want = new Uint32Array(words.length), got = new Uint32Array(words.length);
+    unpackOffsets(w, list, st, addresses, want);
+    unpack(w, list, st, addresses, got);
+    assert.deepEqual(got, want, `heap ${t}`);
   }
 });

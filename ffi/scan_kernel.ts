@@ -28,7 +28,7 @@ import {
   u32Array,
 } from "../analysis/arrays.ts";
 import { SegmentList, SegmentWriter } from "../analysis/edge_words.ts";
-import { nativeDominatorTree, nativeFloodFill } from "./graph_kernel.ts";
+import { nativeDominatorTree, nativeFloodFill, nativeUnpackOffsets } from "./graph_kernel.ts";
 import { nativeRecogniseKernel } from "./recognise_kernel.ts";
 import { shim } from "./shim.ts";
 
@@ -68,6 +68,7 @@ export function nativeScanKernel(
   const walkChunks = nativeWalkChunks();
   const index = nativeIndexKernel();
   const floodFill = nativeFloodFill();
+  const unpackOffsets = nativeUnpackOffsets();
   const recognise = nativeRecogniseKernel();
   return {
     name: "c",
@@ -79,6 +80,7 @@ export function nativeScanKernel(
     ...(recognise ? { recognise } : {}),
     ...(index ? { index } : {}),
     ...(floodFill ? { floodFill } : {}),
+    ...(unpackOffsets ? { unpackOffsets } : {}),
   };
 }
 

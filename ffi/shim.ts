@@ -254,6 +254,21 @@ export const symbols = {
     result: "i32",
     optional: true,
   },
+  // edge_words.ts unpackOffsets (shim/graph_kernel.c). Optional, as the scan kernel.
+  hs_unpack_offsets: {
+    parameters: [
+      "u32", // uint32_t n
+      "buffer", // const uint32_t *start
+      "buffer", // const uint16_t *word
+      "buffer", // const uint32_t *seg_edge
+      "buffer", // const uint32_t *seg_segment
+      "u32", // uint32_t seg_n
+      "buffer", // const double *addr
+      "buffer", // uint32_t *offset
+    ],
+    result: "i32",
+    optional: true,
+  },
   // AllocationIndex's loops (shim/scan_kernel.c). Optional, as the scan kernel.
   hs_index_segments: {
     parameters: [

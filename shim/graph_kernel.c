@@ -178,3 +178,32 @@ int32_t hs_flood_fill(uint32_t n, const uint32_t *start, const uint32_t *target,
   }
   return HS_OK;
 }
+
+/* analysis/edge_words.ts unpackOffsets in C: each edge's 32-bit byte offset in its block, from its
+ * 16-bit word (k mod 2^14) and the segment list (k >> 14 from the last entry at or before the edge
+ * that is the block's own), the blocks' edges by CSR `start` (n + 1 entries), the blocks at
+ * `addr`. Offsets are kept mod 2^32, as TypeScript's Uint32Array keeps them. */
+int32_t hs_unpack_offsets(uint32_t n, const uint32_t *start, const uint16_t *word,
+                          const uint32_t *seg_edge, const uint32_t *seg_segment, uint32_t seg_n,
+                          const double *addr, uint32_t *offset) {
+  if (!start || (n && !addr) || (start[n] > 0 && (!word || !offset)) ||
+      (seg_n && (!seg_edge || !seg_segment)))
+    return HS_ERR_ARG;
+  uint32_t s = 0;
+  for (uint32_t v = 0; v < n; v++) {
+    const uint32_t from = start[v], to = start[v + 1];
+    if (to < from) return HS_ERR_ARG;
+    const uint64_t a = (uint64_t)addr[v];
+    const uint64_t first = ((a + 7) & ~(uint64_t)7) - a;
+    uint64_t segment = 0;
+    for (uint32_t e = from; e < to; e++) {
+      while (s < seg_n && seg_edge[s] <= e) {
+        if (seg_edge[s] >= from) segment = seg_segment[s];
+        s++;
+      }
+      const uint64_t k = (segment << EDGE_WORD_SEGMENT_BITS) + (word[e] >> 2);
+      offset[e] = (uint32_t)(first + 8 * k);
+    }
+  }
+  return HS_OK;
+}

@@ -172,6 +172,12 @@ int32_t hs_flood_fill(uint32_t n, const uint32_t *start, const uint32_t *target,
                       const uint8_t *flags, uint32_t skip, const uint32_t *seeds, uint32_t nseeds,
                       uint32_t resume, int32_t *via, uint32_t *queue);
 
+/* analysis/edge_words.ts unpackOffsets (shim/graph_kernel.c): every edge's byte offset from its
+ * word and the segment list. */
+int32_t hs_unpack_offsets(uint32_t n, const uint32_t *start, const uint16_t *word,
+                          const uint32_t *seg_edge, const uint32_t *seg_segment, uint32_t seg_n,
+                          const double *addr, uint32_t *offset);
+
 /* AllocationIndex's loops (shim/scan_kernel.c; analysis/alloc_index.ts is the twin): the blocks'
  * segments (out = {count, first bad block or -1}), then each segment's 256-byte bucket table. */
 int32_t hs_index_segments(const double *starts, const double *sizes, uint32_t n, double gap,
