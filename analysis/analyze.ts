@@ -308,6 +308,7 @@ function analyzeHeapPhases(
       skipped: live.skipped,
       types,
       ...(kernel.unpackOffsets ? { unpackOffsets: kernel.unpackOffsets } : {}),
+      ...(kernel.compact ? { compact: kernel.compact } : {}),
     }));
   // The live bytes are in the edges' flags now: given back before reachability, the run's peak
   // (4 bytes a block, 12 where containers narrowed the sizes). Never the allocation table's own

@@ -43,7 +43,24 @@ export interface NativeGraphInput {
   types?: { type: Int32Array; names: string[] };
   /** unpackOffsets in native code (the kernel's), else edge_words.ts's. */
   unpackOffsets?: OffsetsKernel;
+  /** The edges' pass below in native code (the kernel's), else the TypeScript loop. */
+  compact?: CompactKernel;
 }
+
+/**
+ * nativeGraph's pass over the scan's edges (n blocks) in native code, with the same output (ffi/
+ * graph_kernel.ts): keeps, in place, the edges whose word is live and not skipped (`skip`: the
+ * skipped words' addresses, ascending), flags them weak from `weakFrom`, renumbers the segment
+ * list. Returns the edges and the segment entries kept.
+ */
+export type CompactKernel = (
+  n: number,
+  edges: EdgeSet,
+  addresses: Float64Array,
+  scanSize: Float64Array,
+  weakFrom: Uint32Array,
+  skip: Float64Array,
+) => { edges: number; segments: number };
 
 /**
  * A native heap's graph while its copy is still there: the edges' offsets and flags are 16-bit
@@ -72,44 +89,16 @@ export function nativeGraph(input: NativeGraphInput): PackedGraph {
   const { memory, allocations, blockEdges: be, scanSize, weakFrom, skipped } = input;
   const n = allocations.length;
   const addresses = allocations.addresses, sizes = allocations.sizes;
-  // In place, in the scan's arrays: edge m is written only after edge e ≥ m was read, and block
-  // v's start after its old start and end were read; the segment list likewise (a kept entry is
-  // written at or before the first one not yet read). Fresh arrays were 5 bytes an edge more at
-  // this, the run's second peak (the copy still resident).
   const target = be.target, word = be.word, start = be.start, segs = be.segments;
-  const cursor = new SegmentCursor(segs);
-  // The skipped words in address order, walked beside the blocks (sorted too): only a block that
-  // holds one looks its edges' words up (a set lookup per edge was ~25 ms at 3·10^6 edges).
   const skip = Float64Array.from(skipped).sort();
-  let si = 0;
-  let m = 0, sm = 0;
-  for (let v = 0; v < n; v++) {
-    const from = start[v]!, end = start[v + 1]!;
-    start[v] = m;
-    const limit = scanSize[v]!, weak = weakFrom[v]!, base = addresses[v]!;
-    while (si < skip.length && skip[si]! < base) si++;
-    const skips = si < skip.length && skip[si]! < base + limit;
-    const first = firstWord(base);
-    let kept = 0;
-    for (let e = from; e < end; e++) {
-      const w = word[e]!;
-      const off = cursor.offset(e, w, from, first);
-      if (off + 8 > limit) continue;
-      const where = base + off;
-      if (skips && skipped.has(where)) continue;
-      target[m] = target[e]!;
-      // Interior as the scan said; weak from the slack on.
-      word[m] = (w & ~EDGE_WEAK) | (off >= weak ? EDGE_WEAK : 0);
-      // The kept edges' segments: an entry where one enters a segment past the block's first.
-      if (cursor.segment !== kept) {
-        kept = cursor.segment;
-        segs.edge[sm] = m;
-        segs.segment[sm++] = kept;
-      }
-      m++;
-    }
-  }
-  start[n] = m;
+  const { edges: m, segments: sm } = (input.compact ?? compactEdges)(
+    n,
+    be,
+    addresses,
+    scanSize,
+    weakFrom,
+    skip,
+  );
   const segments: Segments = { edge: segs.edge, segment: segs.segment, count: sm };
   const words = word.subarray(0, m);
   const edges: { start: Uint32Array; target: Uint32Array; offset: Uint32Array; flags: Uint8Array } =
@@ -147,6 +136,61 @@ export function nativeGraph(input: NativeGraphInput): PackedGraph {
       releaseArrays(word);
     },
   };
+}
+
+/**
+ * nativeGraph's pass over the scan's edges (CompactKernel; shim/graph_kernel.c has the same). In
+ * place, in the scan's arrays: edge m is written only after edge e ≥ m was read, and block v's
+ * start after its old start and end were read; the segment list likewise (a kept entry is written
+ * at or before the first one not yet read). Fresh arrays were 5 bytes an edge more at this, the
+ * run's second peak (the copy still resident). O(edges).
+ */
+export function compactEdges(
+  n: number,
+  be: EdgeSet,
+  addresses: Float64Array,
+  scanSize: Float64Array,
+  weakFrom: Uint32Array,
+  skip: Float64Array,
+): { edges: number; segments: number } {
+  const target = be.target, word = be.word, start = be.start, segs = be.segments;
+  const cursor = new SegmentCursor(segs);
+  // The skipped words (ascending) walked beside the blocks (ascending too): only a block that
+  // holds one looks its edges' words up (a set lookup per edge was ~25 ms at 3·10^6 edges).
+  let si = 0;
+  let m = 0, sm = 0;
+  for (let v = 0; v < n; v++) {
+    const from = start[v]!, end = start[v + 1]!;
+    start[v] = m;
+    const limit = scanSize[v]!, weak = weakFrom[v]!, base = addresses[v]!;
+    while (si < skip.length && skip[si]! < base) si++;
+    const skips = si < skip.length && skip[si]! < base + limit;
+    const first = firstWord(base);
+    let kept = 0;
+    for (let e = from; e < end; e++) {
+      const w = word[e]!;
+      const off = cursor.offset(e, w, from, first);
+      if (off + 8 > limit) continue;
+      if (skips) {
+        const where = base + off;
+        let j = si;
+        while (j < skip.length && skip[j]! < where) j++;
+        if (skip[j] === where) continue;
+      }
+      target[m] = target[e]!;
+      // Interior as the scan said; weak from the slack on.
+      word[m] = (w & ~EDGE_WEAK) | (off >= weak ? EDGE_WEAK : 0);
+      // The kept edges' segments: an entry where one enters a segment past the block's first.
+      if (cursor.segment !== kept) {
+        kept = cursor.segment;
+        segs.edge[sm] = m;
+        segs.segment[sm++] = kept;
+      }
+      m++;
+    }
+  }
+  start[n] = m;
+  return { edges: m, segments: sm };
 }
 
 /** Root references: one entry per root range and per (thread, register). */

@@ -11,6 +11,7 @@ import type { AllocationTable } from "./allocation_table.ts";
 import type { MemoryImage } from "./memory.ts";
 import type { DominatorKernel } from "./dominators.ts";
 import type { FloodKernel } from "./classify.ts";
+import type { CompactKernel } from "./build_graph.ts";
 import type { WalkKernel } from "./glibc/chunks.ts";
 import type { RecogniseKernel } from "./recognise_kernel.ts";
 import type { MemoryChunk } from "./types.ts";
@@ -313,6 +314,8 @@ export interface ScanKernel {
   readonly floodFill?: FloodKernel;
   /** The edges' offsets from their words (edge_words.ts unpackOffsets), when the kernel has it. */
   readonly unpackOffsets?: OffsetsKernel;
+  /** nativeGraph's pass over the edges (build_graph.ts), when the kernel has it. */
+  readonly compact?: CompactKernel;
 }
 
 /** scanRanges with scanRange: O(range words). */

@@ -12,6 +12,7 @@ import {
 } from "../analysis/dominators.ts";
 import type { FloodKernel } from "../analysis/classify.ts";
 import type { OffsetsKernel } from "../analysis/edge_words.ts";
+import type { CompactKernel } from "../analysis/build_graph.ts";
 import { shim } from "./shim.ts";
 
 type Dominators = NonNullable<ReturnType<typeof shim>["hs_dominators"]>;
@@ -136,5 +137,47 @@ export function nativeUnpackOffsets(): OffsetsKernel | undefined {
       offset,
     );
     if (status !== 0) throw new Error(`hs_unpack_offsets failed: status ${status}`);
+  };
+}
+
+/** build_graph.ts nativeGraph's pass in C (shim/graph_kernel.c), or undefined without it. */
+export function nativeCompact(): CompactKernel | undefined {
+  let f;
+  try {
+    f = shim().hs_graph_compact;
+  } catch {
+    return undefined;
+  }
+  if (!f) return undefined;
+  const compact = f;
+  const out = new Float64Array(2);
+  return (n, edges, addresses, scanSize, weakFrom, skip) => {
+    const m = edges.start.length > n ? edges.start[n]! : 0;
+    if (
+      edges.start.length < n + 1 || addresses.length < n || scanSize.length < n ||
+      weakFrom.length < n ||
+      edges.target.length < m || edges.word.length < m ||
+      edges.segments.edge.length < edges.segments.count ||
+      edges.segments.segment.length < edges.segments.count
+    ) {
+      throw new Error(`hs_graph_compact: ${n} blocks, ${m} edges`);
+    }
+    const status = compact(
+      n,
+      edges.start,
+      edges.target,
+      edges.word,
+      edges.segments.edge,
+      edges.segments.segment,
+      edges.segments.count,
+      addresses,
+      scanSize,
+      weakFrom,
+      skip,
+      skip.length,
+      out,
+    );
+    if (status !== 0) throw new Error(`hs_graph_compact failed: status ${status}`);
+    return { edges: out[0]!, segments: out[1]! };
   };
 }

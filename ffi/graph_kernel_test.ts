@@ -5,7 +5,13 @@
 
 import assert from "node:assert/strict";
 import { type CsrGraph, dominatorTree } from "../analysis/dominators.ts";
-import { nativeDominatorTree, nativeFloodFill, nativeUnpackOffsets } from "./graph_kernel.ts";
+import {
+  nativeCompact,
+  nativeDominatorTree,
+  nativeFloodFill,
+  nativeUnpackOffsets,
+} from "./graph_kernel.ts";
+import { compactEdges } from "../analysis/build_graph.ts";
 import {
   ONE_SEGMENT_BYTES,
   SegmentList,
@@ -13,7 +19,7 @@ import {
   unpackOffsets,
 } from "../analysis/edge_words.ts";
 import { floodFill } from "../analysis/classify.ts";
-import { EDGE_WEAK } from "../analysis/graph.ts";
+import { EDGE_INTERIOR, EDGE_WEAK } from "../analysis/graph.ts";
 import { csr, rng } from "../analysis/testdata/graphs.ts";
 
 const native = nativeDominatorTree();
@@ -145,5 +151,83 @@ Deno.test("native unpackOffsets equals edge_words.ts's: blocks past 128 KiB, odd
     unpackOffsets(w, list, st, addresses, want);
     unpack(w, list, st, addresses, got);
     assert.deepEqual(got, want, `heap ${t}`);
+  }
+});
+
+Deno.test("native graph pass equals compactEdges: live bytes, skipped words, weak flags, segments renumbered", () => {
+  const compact = nativeCompact();
+  assert.ok(compact, "the shim has hs_graph_compact");
+  const r = rng(57);
+  for (let t = 0; t < 100; t++) {
+    const n = 1 + Math.floor(r() * 50);
+    const sizes = Array.from(
+      { length: n },
+      () =>
+        r() < 0.25
+          ? ONE_SEGMENT_BYTES + Math.floor(r() * 5 * ONE_SEGMENT_BYTES)
+          : 8 + Math.floor(r() * 2000),
+    );
+    const addresses = new Float64Array(n);
+    let at = 0x5555_0000_0000 + Math.floor(r() * 8);
+    for (let v = 0; v < n; v++) {
+      addresses[v] = at;
+      at += sizes[v]! + 16;
+    }
+    const list = new SegmentList(1);
+    const writer = new SegmentWriter(list);
+    const words: number[] = [], targets: number[] = [], start = [0], where: number[] = [];
+    for (let v = 0; v < n; v++) {
+      const ks = Array.from(
+        { length: Math.floor(r() * 10) },
+        () => Math.floor(r() * (sizes[v]! / 8)),
+      )
+        .sort((x, y) => x - y);
+      for (const k of ks) {
+        words.push(writer.word(words.length, v, k) | (r() < 0.3 ? EDGE_INTERIOR : 0));
+        targets.push(Math.floor(r() * n));
+        where.push(Math.ceil(addresses[v]! / 8) * 8 + 8 * k);
+      }
+      start.push(words.length);
+    }
+    // Live bytes cut some blocks short; weak from somewhere inside; a fifth of the words skipped,
+    // and some addresses skipped that are no edge's.
+    const scanSize = Float64Array.from(sizes, (s) => r() < 0.3 ? Math.floor(r() * s) : s);
+    const weakFrom = Uint32Array.from(sizes, (s) => r() < 0.5 ? Math.floor(r() * s) : s);
+    const skip = Float64Array.from(
+      [
+        ...where.filter(() => r() < 0.2),
+        ...Array.from({ length: 3 }, () => addresses[0]! + r() * (at - addresses[0]!)),
+      ],
+    ).sort();
+    const edgeSet = () => ({
+      target: Uint32Array.from(targets),
+      word: Uint16Array.from(words),
+      segments: { edge: list.edge.slice(), segment: list.segment.slice(), count: list.count },
+      start: Uint32Array.from(start),
+      unreadable: 0,
+      bytesScanned: 0,
+    });
+    const ts = edgeSet(), c = edgeSet();
+    const want = compactEdges(n, ts, addresses, scanSize, weakFrom, skip);
+    const got: { edges: number; segments: number } = compact(
+      n,
+      c,
+      addresses,
+      scanSize,
+      weakFrom,
+      skip,
+    );
+    assert.deepEqual(got, want, `heap ${t}: counts`);
+    assert.deepEqual(c.start, ts.start, `heap ${t}: starts`);
+    assert.deepEqual(c.target.subarray(0, want.edges), ts.target.subarray(0, want.edges));
+    assert.deepEqual(c.word.subarray(0, want.edges), ts.word.subarray(0, want.edges));
+    assert.deepEqual(
+      c.segments.edge.subarray(0, want.segments),
+      ts.segments.edge.subarray(0, want.segments),
+    );
+    assert.deepEqual(
+      c.segments.segment.subarray(0, want.segments),
+      ts.segments.segment.subarray(0, want.segments),
+    );
   }
 });

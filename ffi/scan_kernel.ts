@@ -28,7 +28,12 @@ import {
   u32Array,
 } from "../analysis/arrays.ts";
 import { SegmentList, SegmentWriter } from "../analysis/edge_words.ts";
-import { nativeDominatorTree, nativeFloodFill, nativeUnpackOffsets } from "./graph_kernel.ts";
+import {
+  nativeCompact,
+  nativeDominatorTree,
+  nativeFloodFill,
+  nativeUnpackOffsets,
+} from "./graph_kernel.ts";
 import { nativeRecogniseKernel } from "./recognise_kernel.ts";
 import { shim } from "./shim.ts";
 
@@ -69,6 +74,7 @@ export function nativeScanKernel(
   const index = nativeIndexKernel();
   const floodFill = nativeFloodFill();
   const unpackOffsets = nativeUnpackOffsets();
+  const compact = nativeCompact();
   const recognise = nativeRecogniseKernel();
   return {
     name: "c",
@@ -81,6 +87,7 @@ export function nativeScanKernel(
     ...(index ? { index } : {}),
     ...(floodFill ? { floodFill } : {}),
     ...(unpackOffsets ? { unpackOffsets } : {}),
+    ...(compact ? { compact } : {}),
   };
 }
 

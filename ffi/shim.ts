@@ -269,6 +269,26 @@ export const symbols = {
     result: "i32",
     optional: true,
   },
+  // build_graph.ts nativeGraph's pass (shim/graph_kernel.c). Optional, as the scan kernel.
+  hs_graph_compact: {
+    parameters: [
+      "u32", // uint32_t n
+      "buffer", // uint32_t *start
+      "buffer", // uint32_t *target
+      "buffer", // uint16_t *word
+      "buffer", // uint32_t *seg_edge
+      "buffer", // uint32_t *seg_segment
+      "u32", // uint32_t seg_n
+      "buffer", // const double *addr
+      "buffer", // const double *scan_size
+      "buffer", // const uint32_t *weak_from
+      "buffer", // const double *skip
+      "u32", // uint32_t nskip
+      "buffer", // double *out
+    ],
+    result: "i32",
+    optional: true,
+  },
   // AllocationIndex's loops (shim/scan_kernel.c). Optional, as the scan kernel.
   hs_index_segments: {
     parameters: [

@@ -207,3 +207,65 @@ int32_t hs_unpack_offsets(uint32_t n, const uint32_t *start, const uint16_t *wor
   }
   return HS_OK;
 }
+
+/* analysis/build_graph.ts nativeGraph's pass in C, in place in the scan's arrays: of block v's
+ * edges (CSR `start`, n + 1 entries) it keeps those whose word lies in the block's live bytes
+ * (offset + 8 <= scan_size[v]) and is not one of the skipped words (`skip`, nskip addresses in
+ * ascending order), each word flagged weak from weak_from[v] on (bit 0; the scan's interior bit
+ * 1 kept), and renumbers the segment list (seg_n entries) for the edges kept, as the TypeScript
+ * loop does (edge m is written only after edge e >= m was read, the same for the list's entries
+ * and start[]). out = {edges kept, segment entries kept}. */
+int32_t hs_graph_compact(uint32_t n, uint32_t *start, uint32_t *target, uint16_t *word,
+                         uint32_t *seg_edge, uint32_t *seg_segment, uint32_t seg_n,
+                         const double *addr, const double *scan_size, const uint32_t *weak_from,
+                         const double *skip, uint32_t nskip, double *out) {
+  if (!start || !out || (n && (!addr || !scan_size || !weak_from)) ||
+      (start[n] > 0 && (!target || !word)) || (seg_n && (!seg_edge || !seg_segment)) ||
+      (nskip && !skip))
+    return HS_ERR_ARG;
+  uint32_t m = 0, sm = 0, s = 0, si = 0;
+  for (uint32_t v = 0; v < n; v++) {
+    const uint32_t from = start[v], end = start[v + 1];
+    if (end < from) return HS_ERR_ARG;
+    start[v] = m;
+    const double limit = scan_size[v], weak = (double)weak_from[v], base = addr[v];
+    while (si < nskip && skip[si] < base) si++;
+    const int skips = si < nskip && skip[si] < base + limit;
+    const uint64_t a = (uint64_t)base;
+    const double first = (double)(((a + 7) & ~(uint64_t)7) - a);
+    uint32_t segment = 0, kept = 0;
+    for (uint32_t e = from; e < end; e++) {
+      const uint16_t w = word[e];
+      while (s < seg_n && seg_edge[s] <= e) {
+        if (seg_edge[s] >= from) segment = seg_segment[s];
+        s++;
+      }
+      const double off = first + 8.0 * ((double)segment * (double)(1u << EDGE_WORD_SEGMENT_BITS) +
+                                        (double)(w >> 2));
+      if (off + 8 > limit) continue;
+      if (skips) {
+        const double where = base + off;
+        int skipped = 0;
+        for (uint32_t j = si; j < nskip && skip[j] <= where; j++) {
+          if (skip[j] == where) {
+            skipped = 1;
+            break;
+          }
+        }
+        if (skipped) continue;
+      }
+      target[m] = target[e];
+      word[m] = (uint16_t)((w & ~1u) | (off >= weak ? 1u : 0u));
+      if (segment != kept) {
+        kept = segment;
+        seg_edge[sm] = m;
+        seg_segment[sm++] = kept;
+      }
+      m++;
+    }
+  }
+  start[n] = m;
+  out[0] = m;
+  out[1] = sm;
+  return HS_OK;
+}

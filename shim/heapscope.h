@@ -178,6 +178,13 @@ int32_t hs_unpack_offsets(uint32_t n, const uint32_t *start, const uint16_t *wor
                           const uint32_t *seg_edge, const uint32_t *seg_segment, uint32_t seg_n,
                           const double *addr, uint32_t *offset);
 
+/* analysis/build_graph.ts nativeGraph's pass (shim/graph_kernel.c): the live, unskipped edges kept
+ * in place, flagged weak from weak_from, the segment list renumbered; out = {edges, entries}. */
+int32_t hs_graph_compact(uint32_t n, uint32_t *start, uint32_t *target, uint16_t *word,
+                         uint32_t *seg_edge, uint32_t *seg_segment, uint32_t seg_n,
+                         const double *addr, const double *scan_size, const uint32_t *weak_from,
+                         const double *skip, uint32_t nskip, double *out);
+
 /* AllocationIndex's loops (shim/scan_kernel.c; analysis/alloc_index.ts is the twin): the blocks'
  * segments (out = {count, first bad block or -1}), then each segment's 256-byte bucket table. */
 int32_t hs_index_segments(const double *starts, const double *sizes, uint32_t n, double gap,
