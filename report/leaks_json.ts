@@ -256,22 +256,28 @@ function sharedBlocks(a: Analysis, idom: Int32Array, retained: Float64Array, k: 
   }
   if (!(k > 0)) return [];
   const K = Math.max(k, RETAINERS);
-  // A min-heap by (bytes, -address) of the K biggest so far.
+  // A min-heap by (bytes, -address) of the K biggest so far. The loop over the blocks only
+  // compares each with the smallest kept (`min`, once the heap is full): at 10^6 blocks nearly all
+  // are shared and smaller, and the heap's work in the loop took 13 ms of cold code.
   const heap: number[] = [];
   const less = (x: number, y: number) =>
     retained[x]! < retained[y]! || (retained[x] === retained[y] && address[x]! > address[y]!);
-  for (let v = 0; v < idom.length; v++) {
-    if (idom[v] !== -1 || (heldBy && heldBy[v] !== -1)) continue;
+  const swap = (i: number, j: number) => {
+    const t = heap[i]!;
+    heap[i] = heap[j]!;
+    heap[j] = t;
+  };
+  let min = -Infinity;
+  const offer = (v: number) => {
     if (heap.length < K) {
       heap.push(v);
       for (let i = heap.length - 1; i > 0;) {
         const p = (i - 1) >> 1;
         if (!less(heap[i]!, heap[p]!)) break;
-        [heap[i], heap[p]] = [heap[p]!, heap[i]!];
+        swap(i, p);
         i = p;
       }
-    } else if (retained[v]! >= retained[heap[0]!]! && less(heap[0]!, v)) {
-      // (Most blocks are smaller than the smallest kept one: one comparison each.)
+    } else if (less(heap[0]!, v)) {
       heap[0] = v;
       for (let i = 0;;) {
         const l = 2 * i + 1, r = l + 1;
@@ -279,10 +285,18 @@ function sharedBlocks(a: Analysis, idom: Int32Array, retained: Float64Array, k: 
         if (l < heap.length && less(heap[l]!, heap[m]!)) m = l;
         if (r < heap.length && less(heap[r]!, heap[m]!)) m = r;
         if (m === i) break;
-        [heap[i], heap[m]] = [heap[m]!, heap[i]!];
+        swap(i, m);
         i = m;
       }
     }
+    if (heap.length === K) min = retained[heap[0]!]!;
+  };
+  const n = idom.length;
+  for (let v = 0; v < n; v++) {
+    if (idom[v] !== -1 || (heldBy !== undefined && heldBy[v] !== -1) || retained[v]! < min) {
+      continue;
+    }
+    offer(v);
   }
   const ids = heap.sort((x, y) => less(x, y) ? 1 : less(y, x) ? -1 : 0);
   d.shared = { from, k: K, ids };
