@@ -144,6 +144,12 @@ export interface Snapshot {
    * analysis's phases in leaks.json.
    */
   captureMs?: { prepare: number; buffers: number; stop: number; copy: number };
+  /**
+   * Linux: the machine's steal time from just before the stop to just after the resume, ms (10 ms
+   * steps, all CPUs together; ffi/procfs.ts stealMs): CPU time a hypervisor took while the target
+   * was stopped, which makes the pause longer.
+   */
+  pauseStealMs?: number;
   /** Anything the capture noticed: unreadable pages, threads that vanished. */
   warnings: string[];
 }

@@ -115,7 +115,7 @@ for N in $SIZES; do
 import json, sys
 text = sys.stdin.read()
 head = json.loads(text[: text.index(",\"nodes\":")] + "}")
-print(json.dumps({k: head[k] for k in ("pauseMs", "phases", "summary")}))' > "$R/cli.json"
+print(json.dumps({k: head.get(k) for k in ("pauseMs", "pauseStealMs", "phases", "summary")}))' > "$R/cli.json"
   json_bytes=$(stat -c %s "$R/leaks.json")
 
   echo null > "$R/phases-all.json"
@@ -203,6 +203,9 @@ for r in rows:
     ph = r["cli"]["phases"]
     # The pause split into the stop (attach, maps, registers, plan) and the copy (phases.stop/copy).
     split = f" ({ph['stop']:.0f} + {ph['copy']:.0f})" if "stop" in ph and "copy" in ph else ""
+    # Steal time during the pause (leaks.json pauseStealMs: the hypervisor's, both CPUs together).
+    steal = r["cli"].get("pauseStealMs")
+    split += f", steal {steal:.0f} ms" if steal else ""
     # The copy's destination faulted in before the stop (leaks.json phases.buffers): fresh memory,
     # which this VM backs at 1-2 ms per MB when the hypervisor has taken it back.
     buffers_ms = f"{ph['buffers']:.0f} ms" if "buffers" in ph else "—"

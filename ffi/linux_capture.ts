@@ -23,6 +23,8 @@ import {
   readCommand,
   readIdentity,
   readStatus,
+  stealMs,
+  stealWarning,
 } from "./procfs.ts";
 import { decodeRegisters, GP_SIZE } from "../analysis/linux_registers.ts";
 import { shim } from "./shim.ts";
@@ -237,6 +239,8 @@ export async function captureLinuxSnapshot(
   let runRounds = 0;
   let pagemapScan = true;
   let prepareMs = 0, copyFrom = 0, copyMs = 0;
+  // The hypervisor's steal time around the pause (ffi/procfs.ts stealMs).
+  let stealBefore: number | undefined, pauseStealMs: number | undefined;
   try {
     progress("attach", 0, 1);
     const t0 = performance.now();
@@ -257,6 +261,7 @@ export async function captureLinuxSnapshot(
         throw e;
       }
     };
+    stealBefore = stealMs();
     target = attach();
     // Time stopped before the current stop (retries), and when the current stop began.
     let stoppedBefore = 0;
@@ -379,12 +384,18 @@ export async function captureLinuxSnapshot(
       progress("resume", 0, 1);
       target.close();
       pauseMs = stoppedBefore + performance.now() - stoppedAt;
+      const stealAfter = stealMs();
+      if (stealBefore !== undefined && stealAfter !== undefined) {
+        pauseStealMs = Math.max(0, stealAfter - stealBefore);
+      }
     }
   } finally {
     target?.close();
     await interrupt.release();
   }
   warnings.push(...table.warnings);
+  const steal = stealWarning(pauseMs, pauseStealMs);
+  if (steal) warnings.push(steal);
   // The target runs again: what the copy did not fill goes back before the analysis.
   buffers.discardUnused();
   if (buffers.coldBytes > 0) {
@@ -417,6 +428,7 @@ export async function captureLinuxSnapshot(
     // The pause split in two: the stop (attach, maps, registers, allocator check, the plan) and
     // the copy itself.
     captureMs: { prepare: prepareMs, buffers: buffersMs, stop: pauseMs - copyMs, copy: copyMs },
+    ...(pauseStealMs !== undefined ? { pauseStealMs } : {}),
     warnings,
   };
   if (auxv) snapshot.auxv = auxv;

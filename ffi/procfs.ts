@@ -146,3 +146,33 @@ export function initKind(pid: number): InitKind {
   if (ino === undefined) return nspid && nspid.length > 1 ? "namespace-init" : "host-init";
   return ino === INITIAL_PID_NAMESPACE ? "host-init" : "namespace-init";
 }
+
+/**
+ * The machine's steal time so far, ms: CPU time the hypervisor gave to something else while one
+ * of this machine's CPUs wanted to run (/proc/stat's first line, its 8th number, in USER_HZ = 100
+ * ticks a second: 10 ms steps, all CPUs together). Undefined when unreadable (no /proc, or a
+ * kernel without the column).
+ */
+export function stealMs(text?: string): number | undefined {
+  try {
+    text ??= Deno.readTextFileSync("/proc/stat");
+  } catch {
+    return undefined;
+  }
+  const first = text.slice(0, text.indexOf("\n") >>> 0);
+  const f = first.trim().split(/\s+/);
+  if (f[0] !== "cpu" || f.length < 9) return undefined;
+  const ticks = Number(f[8]);
+  return Number.isFinite(ticks) ? ticks * 10 : undefined;
+}
+
+/**
+ * The warning for steal time during a pause of `pauseMs` (`steal` ms, stealMs() after less before),
+ * when it is enough to have made the pause longer: 30 ms or more and a fifth of the pause.
+ */
+export function stealWarning(pauseMs: number, steal: number | undefined): string | undefined {
+  if (steal === undefined || steal < 30 || steal < pauseMs / 5) return undefined;
+  return `the hypervisor ran something else on this machine's CPUs for ${steal} ms ` +
+    `(steal time, all CPUs together) during the ${pauseMs.toFixed(0)} ms pause: the pause was ` +
+    "longer for it, and heapscope cannot shorten that";
+}

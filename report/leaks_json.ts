@@ -386,6 +386,7 @@ function leaksHead(
     },
     capturedAt: s.capturedAt,
     pauseMs: Math.round(s.pauseMs * 1000) / 1000,
+    ...(s.pauseStealMs !== undefined ? { pauseStealMs: s.pauseStealMs } : {}),
     summary: suppressions
       ? {
         ...summarize(a),

@@ -205,6 +205,12 @@ export interface LeaksFile {
   target: LeaksTarget;
   capturedAt: string;
   pauseMs: number;
+  /**
+   * Linux: steal time (a hypervisor's) on the machine's CPUs, all together, from just before the
+   * stop to just after the resume, ms, in 10 ms steps: what made the pause longer that heapscope
+   * cannot help.
+   */
+  pauseStealMs?: number;
   summary: LeaksSummary;
   nodes: LeaksNode[];
   edges: LeaksEdge[];

@@ -109,6 +109,9 @@ Deno.test("heapscope <pid> finds exactly the victim's leaks, cycles and reachabl
     assert(phases.prepare! > 0, `prepare ${phases.prepare} ms`);
     // The pause is the stop and the copy (leaks.json rounds each to the microsecond).
     assert(Math.abs(phases.stop! + phases.copy! - leaks.pauseMs) < 0.01, JSON.stringify(phases));
+    // The steal time around the pause: /proc/stat's ticks, 10 ms each.
+    const steal = leaks.pauseStealMs;
+    assert(steal !== undefined && steal >= 0 && steal % 10 === 0, `pauseStealMs ${steal}`);
   } finally {
     await proc.stop();
   }
