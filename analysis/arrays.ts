@@ -20,6 +20,14 @@ export type ZeroedMemory = ((bytes: number, sparse?: boolean) => ArrayBuffer | u
   release?: (buffer: ArrayBufferLike) => void;
   /** Fault `bytes` of `buffer` (a sparse one this source gave) in from `from`, off this thread. */
   prefault?: (buffer: ArrayBufferLike, from: number, bytes: number) => void;
+  /**
+   * Take `bytes` (memory nothing reads again: the heap's copy, once dropped) for the arrays asked
+   * for next, zeroed when handed out: memory already resident, where fresh memory may cost 1-2 ms
+   * per MB on a VM. False when the source cannot (the caller then gives the pages back itself).
+   */
+  adopt?: (bytes: Uint8Array) => boolean;
+  /** Give back what was adopted and not handed out; adopt nothing more until `adopt` is called. */
+  trim?: () => void;
 };
 
 let source: ZeroedMemory | undefined;
@@ -63,6 +71,19 @@ export function prefaultArrays(elements: number, ...arrays: ArrayBufferView[]): 
     const width = (a as Uint8Array).BYTES_PER_ELEMENT ?? 1;
     source.prefault(a.buffer, a.byteOffset, elements * width);
   }
+}
+
+/**
+ * `bytes` (a piece of memory nothing reads again) may serve the arrays asked for next
+ * (ZeroedMemory.adopt); false when the source does not take it.
+ */
+export function adoptForArrays(bytes: Uint8Array): boolean {
+  return source?.adopt?.(bytes) ?? false;
+}
+
+/** What adoptForArrays took and no array uses goes back now (the analysis's end). */
+export function trimAdopted(): void {
+  source?.trim?.();
 }
 
 /** About `bytes` of arrays will be asked for next (a hint: the source may fault them in ahead). */

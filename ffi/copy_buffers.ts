@@ -36,6 +36,12 @@ const unmapper = new FinalizationRegistry<{ ptr: bigint; mapped: bigint }>(
 /** Each block's address, by its ArrayBuffer (for discardCopied). */
 const bases = new WeakMap<ArrayBufferLike, bigint>();
 
+/** The address of `bytes`' first byte when it is a piece of these buffers, else undefined. */
+export function copiedAddress(bytes: Uint8Array): bigint | undefined {
+  const base = bases.get(bytes.buffer);
+  return base === undefined ? undefined : base + BigInt(bytes.byteOffset);
+}
+
 /**
  * Give the pages of `bytes` (a piece of these buffers: a snapshot's chunk) back now; they read as
  * zeros afterwards and the mapping stays, so a stray read finds zeros, never an unmapped page.

@@ -4,6 +4,7 @@
 
 import assert from "node:assert/strict";
 import { arenaStats, hugeZeroedMemory } from "./huge_arrays.ts";
+import { CopyBuffers } from "./copy_buffers.ts";
 import { prefaultArrays, releaseArrays, useZeroedMemory } from "../analysis/arrays.ts";
 
 const MiB = 2 ** 20;
@@ -128,3 +129,49 @@ function anonKb(): number {
   const m = /RssAnon:\s+(\d+) kB/.exec(Deno.readTextFileSync("/proc/self/status"));
   return Number(m![1]);
 }
+
+Deno.test("adopted copy memory serves the next arrays zeroed, keeps its buffer alive, and trim gives the rest back", () => {
+  // A piece of a copy buffer (as a dropped heap chunk is), full of data, unaligned at both ends.
+  const copy = new CopyBuffers([40 * MiB], 0);
+  const chunk = copy.take(40 * MiB).subarray(100, 40 * MiB - 100);
+  chunk.fill(0xab);
+  const handed = arenaStats()!.handedOut;
+  assert.ok(source!.adopt!(chunk), "a copy buffer's piece is adopted");
+  assert.equal(source!.adopt!(new Uint8Array(8 * MiB)), false, "V8's own memory is not");
+  // Arrays from it: zeroed, apart, inside the chunk's whole pages; the arena hands out nothing.
+  const a = new Float64Array(source!(8 * MiB)!), b = new Uint32Array(source!(16 * MiB)!);
+  assert.ok(a.every((x) => x === 0) && b.every((x) => x === 0));
+  a.fill(1.5);
+  b.fill(7);
+  const at = (x: ArrayBufferView) =>
+    Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(x as Uint8Array)!));
+  const start = at(chunk), end = start + chunk.length;
+  for (const x of [a, b]) {
+    assert.ok(at(x) >= start && at(x) + x.byteLength <= end, "inside the chunk");
+    assert.equal(at(x) % 64, 0);
+  }
+  assert.ok(at(b) >= at(a) + a.byteLength, "apart");
+  assert.equal(arenaStats()!.handedOut, handed);
+  // What no array took can serve one more; a bigger one than is left comes from the arena.
+  const c = new Uint8Array(source!(12 * MiB)!);
+  assert.ok(at(c) >= start && at(c) + c.length <= end);
+  const d = new Uint8Array(source!(8 * MiB)!);
+  assert.ok(at(d) < start || at(d) >= end, "past what is left: the arena's");
+  // A released adopted array reads as zeros (its whole pages given back).
+  c.fill(3);
+  useZeroedMemory(source);
+  releaseArrays(c);
+  useZeroedMemory(undefined);
+  assert.ok(c.every((x) => x === 0), "released");
+  // The bytes outside whole pages are left as they were; trim zeroes what is left inside.
+  assert.equal(chunk[0], 0xab);
+  assert.equal(chunk[chunk.length - 1], 0xab);
+  const tail = chunk.subarray(chunk.length - 4096 - 200, chunk.length - 4096 - 100);
+  assert.ok(tail.every((x) => x === 0xab));
+  source!.trim!();
+  assert.ok(tail.every((x) => x === 0), "trim gave the rest back");
+  assert.ok(a.every((x) => x === 1.5) && b.every((x) => x === 7), "the arrays keep their data");
+  // After trim nothing more comes from the chunk.
+  const e = new Uint8Array(source!(1 * MiB)!);
+  assert.ok(at(e) < start || at(e) >= end);
+});
