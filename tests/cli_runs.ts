@@ -47,14 +47,19 @@ export async function readLeaks(path: string): Promise<LeaksFile> {
 
 /**
  * leaks.json text with the fields that depend on when it was captured or how long a phase took
- * removed: capturedAt, pauseMs, phases, and the ages the recorder's clock gives (ageMs, oldestMs,
+ * removed: capturedAt, pauseMs, pauseStealMs (and its warning), phases, and the ages the recorder's clock gives (ageMs, oldestMs,
  * meanAgeMs, timeline). Everything else must be byte for byte the same.
  */
 export function withoutTimes(text: string): string {
   const data = JSON.parse(text) as Record<string, unknown>;
   delete data.capturedAt;
   delete data.pauseMs;
+  delete data.pauseStealMs;
   delete data.phases;
+  // The hypervisor's steal time is the moment's, as the pause is (ffi/procfs.ts stealWarning).
+  if (Array.isArray(data.warnings)) {
+    data.warnings = (data.warnings as string[]).filter((w) => !w.startsWith("the hypervisor ran"));
+  }
   delete data.timeline;
   for (const n of (data.nodes as Record<string, unknown>[] | undefined) ?? []) delete n.ageMs;
   for (const s of (data.sites as Record<string, unknown>[] | undefined) ?? []) {
