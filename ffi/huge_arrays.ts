@@ -58,6 +58,18 @@ const ADOPT_ALIGN = 64n;
 let adopted: { next: bigint; end: bigint; keep: ArrayBufferLike }[] = [];
 const keep = new WeakMap<ArrayBufferLike, ArrayBufferLike>();
 
+/** Give back at least `bytes` of adopted memory not handed out (all of it if less), least left first. */
+function giveBackAdopted(bytes: number): void {
+  let left = BigInt(bytes);
+  for (const r of [...adopted].sort((x, y) => Number((x.end - x.next) - (y.end - y.next)))) {
+    if (left <= 0n) break;
+    if (r.end <= r.next) continue;
+    shim().hs_buffer_discard?.(r.next, r.end - r.next);
+    left -= r.end - r.next;
+    r.next = r.end;
+  }
+}
+
 /** Bytes adopted and not handed out yet. */
 function adoptedFree(): number {
   let free = 0n;
@@ -134,6 +146,10 @@ export function hugeZeroedMemory(): ZeroedMemory | undefined {
         return buffer;
       }
     }
+    // No adopted range holds it: as much adopted memory as it takes goes back first, the ranges
+    // with least left first, so that the run's resident memory does not grow past what it was
+    // when the copy was dropped (the copy there, the array here: both resident).
+    if (!sparse) giveBackAdopted(bytes);
     const a = sparse ? null : arena();
     if (a !== null && lib.hs_arena_alloc?.(a, BigInt(bytes), ptr) === 0) {
       const buffer = view(ptr[0]!, bytes);

@@ -152,26 +152,36 @@ Deno.test("adopted copy memory serves the next arrays zeroed, keeps its buffer a
   }
   assert.ok(at(b) >= at(a) + a.byteLength, "apart");
   assert.equal(arenaStats()!.handedOut, handed);
-  // What no array took can serve one more; a bigger one than is left comes from the arena.
+  // What no array took can serve one more.
   const c = new Uint8Array(source!(12 * MiB)!);
   assert.ok(at(c) >= start && at(c) + c.length <= end);
-  const d = new Uint8Array(source!(8 * MiB)!);
-  assert.ok(at(d) < start || at(d) >= end, "past what is left: the arena's");
   // A released adopted array reads as zeros (its whole pages given back).
   c.fill(3);
   useZeroedMemory(source);
   releaseArrays(c);
   useZeroedMemory(undefined);
   assert.ok(c.every((x) => x === 0), "released");
-  // The bytes outside whole pages are left as they were; trim zeroes what is left inside.
+  // The bytes outside whole pages are left as they were, and so, so far, is what is left.
   assert.equal(chunk[0], 0xab);
   assert.equal(chunk[chunk.length - 1], 0xab);
   const tail = chunk.subarray(chunk.length - 4096 - 200, chunk.length - 4096 - 100);
   assert.ok(tail.every((x) => x === 0xab));
+  // One bigger than what is left comes from the arena, and what is left goes back for it.
+  const d = new Uint8Array(source!(8 * MiB)!);
+  assert.ok(at(d) < start || at(d) >= end, "past what is left: the arena's");
+  assert.ok(tail.every((x) => x === 0), "given back for the arena's array");
+  // Trim gives back what another adopted piece has left.
+  const copy2 = new CopyBuffers([8 * MiB], 0);
+  const chunk2 = copy2.take(8 * MiB).fill(0xcd);
+  assert.ok(source!.adopt!(chunk2));
+  const f = new Uint8Array(source!(2 * MiB)!);
+  f.fill(9);
   source!.trim!();
-  assert.ok(tail.every((x) => x === 0), "trim gave the rest back");
-  assert.ok(a.every((x) => x === 1.5) && b.every((x) => x === 7), "the arrays keep their data");
-  // After trim nothing more comes from the chunk.
+  assert.ok(chunk2.subarray(4 * MiB).every((x) => x === 0), "trim gave the rest back");
+  assert.ok(f.every((x) => x === 9), "the arrays keep their data");
+  assert.ok(a.every((x) => x === 1.5) && b.every((x) => x === 7));
+  // After trim nothing more comes from either.
   const e = new Uint8Array(source!(1 * MiB)!);
   assert.ok(at(e) < start || at(e) >= end);
+  assert.ok(at(e) < at(chunk2) || at(e) >= at(chunk2) + chunk2.length);
 });
