@@ -13,20 +13,14 @@ import {
 import type { FloodKernel } from "../analysis/classify.ts";
 import type { OffsetsKernel } from "../analysis/edge_words.ts";
 import type { CompactKernel } from "../analysis/build_graph.ts";
-import { shim } from "./shim.ts";
+import { type shim, shimSymbol } from "./shim.ts";
 
 type Dominators = NonNullable<ReturnType<typeof shim>["hs_dominators"]>;
 
 /** dominatorTree() in C, or undefined when the shim cannot be loaded or lacks it. */
 export function nativeDominatorTree(): DominatorKernel | undefined {
-  let f: Dominators | null;
-  try {
-    f = shim().hs_dominators;
-  } catch {
-    return undefined;
-  }
-  if (!f) return undefined;
-  const dominators = f;
+  const dominators = shimSymbol("hs_dominators");
+  if (!dominators) return undefined;
   return (graph, roots, sizes) => _dominatorTree(dominators, graph, roots, sizes);
 }
 
@@ -81,14 +75,8 @@ function _dominatorTree(
 
 /** floodFill's search in C (shim/graph_kernel.c), or undefined when the shim lacks it. */
 export function nativeFloodFill(): FloodKernel | undefined {
-  let f;
-  try {
-    f = shim().hs_flood_fill;
-  } catch {
-    return undefined;
-  }
-  if (!f) return undefined;
-  const flood = f;
+  const flood = shimSymbol("hs_flood_fill");
+  if (!flood) return undefined;
   return (edges, flags, skip, seeds, resume, via, queue) => {
     const n = via.length;
     if (edges.start.length < n + 1 || queue.length < n) {
@@ -112,14 +100,8 @@ export function nativeFloodFill(): FloodKernel | undefined {
 
 /** edge_words.ts unpackOffsets in C (shim/graph_kernel.c), or undefined when the shim lacks it. */
 export function nativeUnpackOffsets(): OffsetsKernel | undefined {
-  let f;
-  try {
-    f = shim().hs_unpack_offsets;
-  } catch {
-    return undefined;
-  }
-  if (!f) return undefined;
-  const unpack = f;
+  const unpack = shimSymbol("hs_unpack_offsets");
+  if (!unpack) return undefined;
   return (words, segments, start, addresses, offset) => {
     const n = start.length - 1;
     const edges = n >= 0 ? start[n]! : 0;
@@ -142,14 +124,8 @@ export function nativeUnpackOffsets(): OffsetsKernel | undefined {
 
 /** build_graph.ts nativeGraph's pass in C (shim/graph_kernel.c), or undefined without it. */
 export function nativeCompact(): CompactKernel | undefined {
-  let f;
-  try {
-    f = shim().hs_graph_compact;
-  } catch {
-    return undefined;
-  }
-  if (!f) return undefined;
-  const compact = f;
+  const compact = shimSymbol("hs_graph_compact");
+  if (!compact) return undefined;
   const out = new Float64Array(2);
   return (n, edges, addresses, scanSize, weakFrom, skip) => {
     const m = edges.start.length > n ? edges.start[n]! : 0;

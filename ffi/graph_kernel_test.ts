@@ -115,37 +115,49 @@ Deno.test("native floodFill equals the TypeScript search: strong, then resumed w
   }
 });
 
+/**
+ * A heap of up to `most` blocks with edge words as the scan writes them: sizes (a quarter over
+ * 128 KiB, up to 8 segments), addresses (some unaligned), and per block 0-11 edges at ascending
+ * word indices (interior or not), their targets and the addresses of their words.
+ */
+function wordHeap(r: () => number, most: number) {
+  const n = 1 + Math.floor(r() * most);
+  const sizes = Array.from(
+    { length: n },
+    () =>
+      r() < 0.25
+        ? ONE_SEGMENT_BYTES + Math.floor(r() * 7 * ONE_SEGMENT_BYTES)
+        : 8 + Math.floor(r() * 4000),
+  );
+  const addresses = new Float64Array(n);
+  let at = 0x5555_0000_0000 + Math.floor(r() * 8);
+  for (let v = 0; v < n; v++) {
+    addresses[v] = at;
+    at += sizes[v]! + 16 + (r() < 0.2 ? Math.floor(r() * 8) : 0);
+  }
+  const list = new SegmentList(1);
+  const writer = new SegmentWriter(list);
+  const words: number[] = [], targets: number[] = [], start = [0], where: number[] = [];
+  for (let v = 0; v < n; v++) {
+    const count = r() < 0.2 ? 0 : Math.floor(r() * 12);
+    const ks = Array.from({ length: count }, () => Math.floor(r() * (sizes[v]! / 8)))
+      .sort((x, y) => x - y);
+    for (const k of ks) {
+      words.push(writer.word(words.length, v, k) | (r() < 0.3 ? EDGE_INTERIOR : 0));
+      targets.push(Math.floor(r() * n));
+      where.push(Math.ceil(addresses[v]! / 8) * 8 + 8 * k);
+    }
+    start.push(words.length);
+  }
+  return { n, sizes, addresses, end: at, list, words, targets, start, where };
+}
+
 Deno.test("native unpackOffsets equals edge_words.ts's: blocks past 128 KiB, odd addresses, no edges", () => {
   const unpack = nativeUnpackOffsets();
   assert.ok(unpack, "the shim has hs_unpack_offsets");
   const r = rng(41);
   for (let t = 0; t < 100; t++) {
-    const n = 1 + Math.floor(r() * 60);
-    // Each block: a size (a quarter of them over 128 KiB, up to 8 segments), an address (some
-    // unaligned), and edges at ascending word indices (some blocks none).
-    const sizes = Array.from(
-      { length: n },
-      () =>
-        r() < 0.25
-          ? ONE_SEGMENT_BYTES + Math.floor(r() * 7 * ONE_SEGMENT_BYTES)
-          : 8 + Math.floor(r() * 4000),
-    );
-    const addresses = new Float64Array(n);
-    let at = 0x5555_0000_0000 + Math.floor(r() * 8);
-    for (let v = 0; v < n; v++) {
-      addresses[v] = at;
-      at += sizes[v]! + 16 + (r() < 0.2 ? Math.floor(r() * 8) : 0);
-    }
-    const list = new SegmentList(1);
-    const writer = new SegmentWriter(list);
-    const words: number[] = [], start = [0];
-    for (let v = 0; v < n; v++) {
-      const count = r() < 0.2 ? 0 : Math.floor(r() * 12);
-      const ks = Array.from({ length: count }, () => Math.floor(r() * (sizes[v]! / 8)))
-        .sort((x, y) => x - y);
-      for (const k of ks) words.push(writer.word(words.length, v, k) | (r() < 0.5 ? 1 : 0));
-      start.push(words.length);
-    }
+    const { addresses, list, words, start } = wordHeap(r, 60);
     const w = Uint16Array.from(words), st = Uint32Array.from(start);
     const want = new Uint32Array(words.length), got = new Uint32Array(words.length);
     unpackOffsets(w, list, st, addresses, want);
@@ -159,36 +171,7 @@ Deno.test("native graph pass equals compactEdges: live bytes, skipped words, wea
   assert.ok(compact, "the shim has hs_graph_compact");
   const r = rng(57);
   for (let t = 0; t < 100; t++) {
-    const n = 1 + Math.floor(r() * 50);
-    const sizes = Array.from(
-      { length: n },
-      () =>
-        r() < 0.25
-          ? ONE_SEGMENT_BYTES + Math.floor(r() * 5 * ONE_SEGMENT_BYTES)
-          : 8 + Math.floor(r() * 2000),
-    );
-    const addresses = new Float64Array(n);
-    let at = 0x5555_0000_0000 + Math.floor(r() * 8);
-    for (let v = 0; v < n; v++) {
-      addresses[v] = at;
-      at += sizes[v]! + 16;
-    }
-    const list = new SegmentList(1);
-    const writer = new SegmentWriter(list);
-    const words: number[] = [], targets: number[] = [], start = [0], where: number[] = [];
-    for (let v = 0; v < n; v++) {
-      const ks = Array.from(
-        { length: Math.floor(r() * 10) },
-        () => Math.floor(r() * (sizes[v]! / 8)),
-      )
-        .sort((x, y) => x - y);
-      for (const k of ks) {
-        words.push(writer.word(words.length, v, k) | (r() < 0.3 ? EDGE_INTERIOR : 0));
-        targets.push(Math.floor(r() * n));
-        where.push(Math.ceil(addresses[v]! / 8) * 8 + 8 * k);
-      }
-      start.push(words.length);
-    }
+    const { n, sizes, addresses, end: at, list, words, targets, start, where } = wordHeap(r, 50);
     // Live bytes cut some blocks short; weak from somewhere inside; a fifth of the words skipped,
     // and some addresses skipped that are no edge's.
     const scanSize = Float64Array.from(sizes, (s) => r() < 0.3 ? Math.floor(r() * s) : s);

@@ -13,7 +13,7 @@ import {
   type RecogniseKernel,
 } from "../analysis/mod.ts";
 import { u32Array } from "../analysis/arrays.ts";
-import { shim } from "./shim.ts";
+import { type shim, shimSymbol } from "./shim.ts";
 
 type Recognise = NonNullable<ReturnType<typeof shim>["hs_recognise"]>;
 
@@ -52,14 +52,8 @@ function viewOf(memory: MemoryImage): View {
  * and call (tests make it small, so that the pass resumes often).
  */
 export function nativeRecogniseKernel(batch = BATCH): RecogniseKernel | undefined {
-  let f: Recognise | null;
-  try {
-    f = shim().hs_recognise;
-  } catch {
-    return undefined;
-  }
-  if (!f) return undefined;
-  const recognise = f;
+  const recognise = shimSymbol("hs_recognise");
+  if (!recognise) return undefined;
   if (!(batch >= 3)) throw new Error(`recognise batch ${batch}: at least 3`);
   return (input) => _recognise(recognise, input, batch);
 }

@@ -35,7 +35,7 @@ import {
   nativeUnpackOffsets,
 } from "./graph_kernel.ts";
 import { nativeRecogniseKernel } from "./recognise_kernel.ts";
-import { shim } from "./shim.ts";
+import { shim, shimSymbol } from "./shim.ts";
 
 type ScanBlocks = NonNullable<ReturnType<typeof shim>["hs_scan_blocks"]>;
 type ScanRange = NonNullable<ReturnType<typeof shim>["hs_scan_range"]>;
@@ -94,13 +94,7 @@ export function nativeScanKernel(
 /** The chunk walk's common steps in C (hs_walk_chunks), or undefined when the shim lacks them. */
 /** AllocationIndex's loops in C, or undefined when the shim lacks them. */
 export function nativeIndexKernel(): IndexKernel | undefined {
-  let lib;
-  try {
-    lib = shim();
-  } catch {
-    return undefined;
-  }
-  const segments = lib.hs_index_segments, fill = lib.hs_index_fill;
+  const segments = shimSymbol("hs_index_segments"), fill = shimSymbol("hs_index_fill");
   if (!segments || !fill) return undefined;
   const out = new Float64Array(2);
   return {

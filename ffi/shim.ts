@@ -412,6 +412,18 @@ export function shimPaths(): string[] {
 }
 
 /** The shim's symbols, loaded once: HEAPSCOPE_SHIM, else $HEAPSCOPE_HOME/build, else ../build. */
+/**
+ * The shim's symbol `name`, or undefined when the shim cannot be loaded or has no such symbol (an
+ * optional one the build lacks): the native kernels' way to fall back to TypeScript.
+ */
+export function shimSymbol<K extends keyof Shim>(name: K): NonNullable<Shim[K]> | undefined {
+  try {
+    return shim()[name] ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function shim(): Shim {
   if (loaded) return loaded;
   const tried: string[] = [];
