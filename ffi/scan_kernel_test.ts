@@ -101,7 +101,7 @@ Deno.test("native scanBlocks()/scanRanges() equal the TypeScript kernel on the h
   assertSameAnalysis(snapshot, enumeration, "synthetic");
 });
 
-Deno.test("native kernel equals the TypeScript kernel on the glibc fixture and mutations of it", () => {
+Deno.test("native kernel equals the TypeScript kernel on the glibc fixture and mutations of it: scans and analyses", () => {
   const base = getHeapBase();
   assertSameScan(base.snapshot, enumerateHeap(base.snapshot), "fixture");
   let compared = 0;
@@ -119,6 +119,8 @@ Deno.test("native kernel equals the TypeScript kernel on the glibc fixture and m
     // The chunk walk with its common steps in C: the same allocations, zones and warnings.
     assertEquals(enumerateHeap(m.value, native()), heap, `mutation ${i}: enumeration differs`);
     assertSameScan(m.value, heap, `mutation ${i} (${m.ops.join(", ")})`);
+    // And the whole analysis: the index, the graph's pass, the offsets and the searches in C too.
+    assertSameAnalysis(m.value, heap, `mutation ${i} (${m.ops.join(", ")})`);
     compared++;
   }
   assert(compared > 50, `only ${compared} mutations enumerated`);
