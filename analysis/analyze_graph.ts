@@ -32,6 +32,9 @@ export class PhaseTimer {
   }
 }
 
+/** What each root reference belongs to (GraphOptions.holders): a key per reference, and names. */
+export type Holders = { key: Int32Array; names: string[] };
+
 export interface GraphOptions {
   /** Allocation time of each node (NaN unknown): the first allocated is a cycle's entry. */
   allocatedAt?: ArrayLike<number>;
@@ -42,9 +45,11 @@ export interface GraphOptions {
   /**
    * What each root reference belongs to, for the dominator tree: references with one key (the
    * words of one global variable, one stack frame) form one holder that dominates what only it
-   * reaches ("g_registry holds 41 MiB"). Default: one holder per root entry.
+   * reaches ("g_registry holds 41 MiB"). Default: one holder per root entry. A function is
+   * called just before the dominators (the native analysis names its roots there: their lines
+   * come from a tool started at the analysis's start, which has had the most time by then).
    */
-  holders?: { key: Int32Array; names: string[] };
+  holders?: Holders | (() => Holders);
   /** The dominator tree's implementation (default: analysis/dominators.ts's). */
   dominatorTree?: DominatorKernel;
   /** floodFill's search in native code (default: analysis/classify.ts's). */
@@ -79,9 +84,12 @@ export function analyzeGraph(
     "attribute",
     () => attributeLeaks(graph.edges, c.status, c.leak, c.leaked),
   );
+  const holders = opts.dominators === false || typeof opts.holders !== "function"
+    ? opts.holders as Holders | undefined
+    : opts.holders();
   const dom = opts.dominators === false ? undefined : phases.run(
     "dominators",
-    () => holderDominators(graph, opts.holders, opts.dominatorTree, opts.floodFill),
+    () => holderDominators(graph, holders, opts.dominatorTree, opts.floodFill),
   );
   return {
     graph,
