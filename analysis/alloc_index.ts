@@ -85,12 +85,12 @@ export class AllocationIndex {
     const end = (i: number) => endOf(starts, sizes, i);
     const unsorted = (i: number) =>
       new Error(`Allocations overlap or are unsorted: block at 0x${starts[i]!.toString(16)}`);
-    let segBounds: ArrayLike<number>; // first block index of each segment
-    if (kernel) {
-      const { first, bad } = kernel.segments(starts, sizes, n, SEGMENT_GAP);
-      if (bad >= 0) throw unsorted(bad);
-      segBounds = first;
-    } else {
+    // The first block of each segment (the kernel's, else found here).
+    const native = kernel?.segments(starts, sizes, n, SEGMENT_GAP);
+    if (native && native.bad >= 0) throw unsorted(native.bad);
+    let segBounds: ArrayLike<number>;
+    if (native) segBounds = native.first;
+    else {
       const bounds: number[] = [];
       let prevEnd = 0;
       for (let i = 0; i < n; i++) {
@@ -120,12 +120,12 @@ export class AllocationIndex {
     }
     const table = i32Array(tableLen);
     this.table = table;
-    if (kernel) {
+    if (kernel && native) {
       kernel.fill(
         starts,
         sizes,
         n,
-        segBounds instanceof Uint32Array ? segBounds : Uint32Array.from(segBounds),
+        native.first,
         this.segStart,
         this.segEnd,
         this.segTable,

@@ -316,8 +316,8 @@ function analyzeHeapPhases(
       weakFrom: live.weakFrom,
       skipped: live.skipped,
       types,
-      ...(kernel.unpackOffsets ? { unpackOffsets: kernel.unpackOffsets } : {}),
-      ...(kernel.compact ? { compact: kernel.compact } : {}),
+      unpackOffsets: kernel.unpackOffsets,
+      compact: kernel.compact,
     }));
   // The live bytes are in the edges' flags now: given back before reachability, the run's peak
   // (4 bytes a block, 12 where containers narrowed the sizes). Never the allocation table's own

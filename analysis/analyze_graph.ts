@@ -125,7 +125,7 @@ export function analyzeGraph(
  */
 export function holderDominators(
   graph: HeapGraph,
-  given?: { key: Int32Array; names: string[] },
+  given?: Holders,
   treeOf: DominatorKernel = dominatorTree,
   flood?: FloodKernel,
 ): {
