@@ -131,22 +131,31 @@ function summarizeOnce(a: Analysis): LeaksSummary {
   };
 }
 
+/**
+ * The graph's CSR starts when the analysis's edge lists are the graph's own edges in CSR order (edge
+ * e of both is the same edge, each block's out-edges a range): then a block's edges can be visited
+ * without a pass over every edge. Undefined otherwise.
+ */
+function edgeStarts(a: Analysis): Uint32Array | undefined {
+  const n = a.status.length, { start, target } = a.graph.edges;
+  return start.length === n + 1 && start[n] === a.edgeSource.length && target === a.edgeTarget
+    ? start
+    : undefined;
+}
+
 /** Which node ids go into the file: all, or leaked and possible ones and what they point to. */
 export function selectNodes(a: Analysis, graph: "all" | "leaked"): Uint8Array {
   const n = a.status.length;
   const keep = new Uint8Array(n);
   if (graph === "all") return keep.fill(1);
-  const { start: csr, target } = a.graph.edges;
-  // The edges of the nodes kept, by source (CSR): not a pass over every edge (3·10^6 at 10^6
-  // blocks). The edge lists are the graph's own whenever its CSR covers them all.
-  const bySource = csr.length === n + 1 && csr[n] === a.edgeSource.length &&
-    target === a.edgeTarget;
+  // The edges of the nodes kept, by source: not a pass over every edge (3·10^6 at 10^6 blocks).
+  const csr = edgeStarts(a), target = a.edgeTarget;
   for (let i = 0; i < n; i++) {
     if (a.status[i] === STATUS_REACHABLE) continue;
     keep[i] = 1;
-    if (bySource) { for (let e = csr[i]!; e < csr[i + 1]!; e++) keep[target[e]!] = 1; }
+    if (csr) { for (let e = csr[i]!; e < csr[i + 1]!; e++) keep[target[e]!] = 1; }
   }
-  if (!bySource) {
+  if (!csr) {
     for (let e = 0; e < a.edgeSource.length; e++) {
       if (a.status[a.edgeSource[e]!] !== STATUS_REACHABLE) keep[a.edgeTarget[e]!] = 1;
     }
@@ -485,8 +494,8 @@ export function* leaksJsonChunks(
 
   w.text(',"edges":[');
   const edges = { a, keep, first: true, omittedEdges: 0 };
-  const csr = a.graph.edges.start;
-  if (subset && csr.length === allocs.length + 1 && csr[allocs.length] === a.edgeSource.length) {
+  const csr = edgeStarts(a);
+  if (subset && csr) {
     // Each kept node's out-edges, in edge order: the same edges, in the same order.
     const at = { k: 0, e: 0 };
     let written = 0;
