@@ -58,15 +58,20 @@ const ADOPT_ALIGN = 64n;
 let adopted: { next: bigint; end: bigint; keep: ArrayBufferLike }[] = [];
 const keep = new WeakMap<ArrayBufferLike, ArrayBufferLike>();
 
+/** Give back what adopted range `r` has not handed out (its whole pages: zeros after); its size. */
+function giveBack(r: { next: bigint; end: bigint }): bigint {
+  const rest = r.end - r.next;
+  if (rest > 0n) shim().hs_buffer_discard?.(r.next, rest);
+  r.next = r.end;
+  return rest > 0n ? rest : 0n;
+}
+
 /** Give back at least `bytes` of adopted memory not handed out (all of it if less), least left first. */
 function giveBackAdopted(bytes: number): void {
   let left = BigInt(bytes);
   for (const r of [...adopted].sort((x, y) => Number((x.end - x.next) - (y.end - y.next)))) {
     if (left <= 0n) break;
-    if (r.end <= r.next) continue;
-    shim().hs_buffer_discard?.(r.next, r.end - r.next);
-    left -= r.end - r.next;
-    r.next = r.end;
+    left -= giveBack(r);
   }
 }
 
@@ -208,9 +213,7 @@ export function hugeZeroedMemory(): ZeroedMemory | undefined {
     return true;
   };
   source.trim = () => {
-    for (const r of adopted) {
-      if (r.end > r.next) shim().hs_buffer_discard?.(r.next, r.end - r.next);
-    }
+    for (const r of adopted) giveBack(r);
     adopted = [];
   };
   return source;
