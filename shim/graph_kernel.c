@@ -179,6 +179,34 @@ int32_t hs_flood_fill(uint32_t n, const uint32_t *start, const uint32_t *target,
   return HS_OK;
 }
 
+/* analysis/edge_words.ts SegmentCursor: the segment list read once, in edge order, while blocks'
+ * edges are read in ascending order. */
+typedef struct {
+  const uint32_t *edge, *segment;
+  uint32_t n, s;
+} seg_cursor;
+
+/* The segment of edge e, of the block whose edges start at `from`: `segment` is its previous edge's
+ * (0 for the block's first), changed by the list's entries up to e that are the block's own. */
+static inline uint32_t seg_cursor_at(seg_cursor *c, uint32_t from, uint32_t e, uint32_t segment) {
+  while (c->s < c->n && c->edge[c->s] <= e) {
+    if (c->edge[c->s] >= from) segment = c->segment[c->s];
+    c->s++;
+  }
+  return segment;
+}
+
+/* Offset of a block's first 8-byte-aligned word (firstWord), and of the word an edge word names in
+ * `segment`: first + 8 · (segment · 2^14 + k mod 2^14). */
+static inline uint64_t first_word(double address) {
+  const uint64_t a = (uint64_t)address;
+  return ((a + 7) & ~(uint64_t)7) - a;
+}
+
+static inline uint64_t word_offset(uint64_t first, uint32_t segment, uint16_t w) {
+  return first + 8 * (((uint64_t)segment << EDGE_WORD_SEGMENT_BITS) + (uint64_t)(w >> 2));
+}
+
 /* analysis/edge_words.ts unpackOffsets in C: each edge's 32-bit byte offset in its block, from its
  * 16-bit word (k mod 2^14) and the segment list (k >> 14 from the last entry at or before the edge
  * that is the block's own), the blocks' edges by CSR `start` (n + 1 entries), the blocks at
@@ -189,20 +217,15 @@ int32_t hs_unpack_offsets(uint32_t n, const uint32_t *start, const uint16_t *wor
   if (!start || (n && !addr) || (start[n] > 0 && (!word || !offset)) ||
       (seg_n && (!seg_edge || !seg_segment)))
     return HS_ERR_ARG;
-  uint32_t s = 0;
+  seg_cursor c = {seg_edge, seg_segment, seg_n, 0};
   for (uint32_t v = 0; v < n; v++) {
     const uint32_t from = start[v], to = start[v + 1];
     if (to < from) return HS_ERR_ARG;
-    const uint64_t a = (uint64_t)addr[v];
-    const uint64_t first = ((a + 7) & ~(uint64_t)7) - a;
-    uint64_t segment = 0;
+    const uint64_t first = first_word(addr[v]);
+    uint32_t segment = 0;
     for (uint32_t e = from; e < to; e++) {
-      while (s < seg_n && seg_edge[s] <= e) {
-        if (seg_edge[s] >= from) segment = seg_segment[s];
-        s++;
-      }
-      const uint64_t k = (segment << EDGE_WORD_SEGMENT_BITS) + (word[e] >> 2);
-      offset[e] = (uint32_t)(first + 8 * k);
+      segment = seg_cursor_at(&c, from, e, segment);
+      offset[e] = (uint32_t)word_offset(first, segment, word[e]);
     }
   }
   return HS_OK;
@@ -223,7 +246,8 @@ int32_t hs_graph_compact(uint32_t n, uint32_t *start, uint32_t *target, uint16_t
       (start[n] > 0 && (!target || !word)) || (seg_n && (!seg_edge || !seg_segment)) ||
       (nskip && !skip))
     return HS_ERR_ARG;
-  uint32_t m = 0, sm = 0, s = 0, si = 0;
+  uint32_t m = 0, sm = 0, si = 0;
+  seg_cursor c = {seg_edge, seg_segment, seg_n, 0};
   for (uint32_t v = 0; v < n; v++) {
     const uint32_t from = start[v], end = start[v + 1];
     if (end < from) return HS_ERR_ARG;
@@ -231,17 +255,12 @@ int32_t hs_graph_compact(uint32_t n, uint32_t *start, uint32_t *target, uint16_t
     const double limit = scan_size[v], weak = (double)weak_from[v], base = addr[v];
     while (si < nskip && skip[si] < base) si++;
     const int skips = si < nskip && skip[si] < base + limit;
-    const uint64_t a = (uint64_t)base;
-    const double first = (double)(((a + 7) & ~(uint64_t)7) - a);
+    const uint64_t first = first_word(base);
     uint32_t segment = 0, kept = 0;
     for (uint32_t e = from; e < end; e++) {
       const uint16_t w = word[e];
-      while (s < seg_n && seg_edge[s] <= e) {
-        if (seg_edge[s] >= from) segment = seg_segment[s];
-        s++;
-      }
-      const double off = first + 8.0 * ((double)segment * (double)(1u << EDGE_WORD_SEGMENT_BITS) +
-                                        (double)(w >> 2));
+      segment = seg_cursor_at(&c, from, e, segment);
+      const double off = (double)word_offset(first, segment, w); /* exact: below 2^53 */
       if (off + 8 > limit) continue;
       if (skips) {
         const double where = base + off;
