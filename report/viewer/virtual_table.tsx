@@ -138,11 +138,12 @@ export function VirtualTable<R>(props: VirtualTableProps<R>) {
   // Keep the focused row rendered and, after a key press, focused: by the render that has the new
   // position. An earlier render's effect can still be pending when the key comes (Preact runs
   // effects after the paint): it must not take the request and focus its own, older row.
+  const focusAt = (pos: number) =>
+    body.current?.querySelector<HTMLElement>(`[data-pos="${pos}"]`)?.focus({ preventScroll: true });
   useEffect(() => {
-    if (focusRow.current === null || focusRow.current !== focus) return;
+    if (focusRow.current !== focus) return;
     focusRow.current = null;
-    const el = body.current?.querySelector<HTMLElement>(`[data-pos="${at}"]`);
-    el?.focus({ preventScroll: true });
+    focusAt(at);
   });
 
   const moveTo = (pos: number) => {
@@ -153,7 +154,7 @@ export function VirtualTable<R>(props: VirtualTableProps<R>) {
     } else {
       // No new position, so no render to wait for: the row is on screen (the focused one is kept).
       focusRow.current = null;
-      body.current?.querySelector<HTMLElement>(`[data-pos="${p}"]`)?.focus({ preventScroll: true });
+      focusAt(p);
     }
     const el = body.current;
     if (el) {
