@@ -185,3 +185,30 @@ Deno.test("adopted copy memory serves the next arrays zeroed, keeps its buffer a
   assert.ok(at(e) < start || at(e) >= end);
   assert.ok(at(e) < at(chunk2) || at(e) >= at(chunk2) + chunk2.length);
 });
+
+Deno.test("prepare() gives back adopted memory past what is said to come: small pieces whole, then a tail", () => {
+  const small = new CopyBuffers([8 * MiB], 0).take(8 * MiB).fill(0xab);
+  const big = new CopyBuffers([32 * MiB], 0).take(32 * MiB).fill(0xcd);
+  assert.ok(source!.adopt!(small) && source!.adopt!(big));
+  const rss = anonKb();
+  // 40 MiB adopted, 20 said to come: the small piece goes back whole, then the big one's last 12.
+  source!.prepare!(20 * MiB);
+  assert.ok(anonKb() <= rss - 19 * 1024, `given back: ${rss} → ${anonKb()} kB`);
+  assert.ok(small.every((x) => x === 0), "the smaller piece went back whole");
+  assert.ok(big.subarray(20 * MiB + 4096).every((x) => x === 0), "the big one's tail went back");
+  assert.ok(big.subarray(0, 20 * MiB - 4096).every((x) => x === 0xcd), "its head stays for arrays");
+  // What is left serves the arrays said to come; past it, the arena's.
+  const at = (x: ArrayBufferView) =>
+    Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(x as Uint8Array)!));
+  const a = new Uint8Array(source!(16 * MiB)!);
+  assert.ok(at(a) >= at(big) && at(a) + a.length <= at(big) + 20 * MiB, "inside the head kept");
+  const b = new Uint8Array(source!(8 * MiB)!);
+  const outside = (x: Uint8Array, y: Uint8Array) =>
+    at(x) + x.length <= at(y) || at(x) >= at(y) + y.length;
+  assert.ok(outside(b, small) && outside(b, big), "the arena's");
+  // Nothing adopted left to give back: prepare() changes nothing more.
+  a.fill(1);
+  source!.prepare!(0);
+  assert.ok(a.every((x) => x === 1));
+  source!.trim!();
+});
