@@ -117,3 +117,12 @@ export function weakReason(
 
 const POOL_REASON = "the spare part of what looks like a bump pool: a pointer pair {free, end} " +
   "elsewhere points into this block, and this word lies past `free`";
+
+/** A few words for a weakReason() text, for a count per rule ("4 malloc's slack"). */
+export function weakRuleLabel(reason: string): string {
+  if (reason.includes("glibc's foot")) return "past glibc's foot";
+  if (reason.startsWith("past the C string")) return "past a C string's NUL";
+  if (reason.startsWith("the block's last word")) return "malloc's slack";
+  if (reason === POOL_REASON) return "a bump pool's spare part";
+  return "a weak word";
+}

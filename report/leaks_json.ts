@@ -136,7 +136,7 @@ function summarizeOnce(a: Analysis): LeaksSummary {
  * e of both is the same edge, each block's out-edges a range): then a block's edges can be visited
  * without a pass over every edge. Undefined otherwise.
  */
-function edgeStarts(a: Analysis): Uint32Array | undefined {
+export function edgeStarts(a: Analysis): Uint32Array | undefined {
   const n = a.status.length, { start, target } = a.graph.edges;
   return start.length === n + 1 && start[n] === a.edgeSource.length && target === a.edgeTarget
     ? start

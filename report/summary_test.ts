@@ -4,7 +4,7 @@
 
 import { equal, match, ok } from "node:assert/strict";
 import { analyzeHeap } from "../analysis/analyze.ts";
-import { buildSynthetic } from "../analysis/testdata/synthetic.ts";
+import { buildSynthetic, buildWeakHeld } from "../analysis/testdata/synthetic.ts";
 import { formatSummary, verdict } from "./summary.ts";
 
 function summary(opts: Partial<Parameters<typeof formatSummary>[1]> = {}, command?: string) {
@@ -62,4 +62,41 @@ Deno.test("the verdict: possible leaks alone are neither leaks nor a clean bill"
   match(possible, /^33:! no definite leaks, but 341 possible: /);
   match(possible, /heapscope why/);
   match(verdict(7, 341, undefined, plain), /^31:✗ 7 allocation\(s\) unreachable from any root$/);
+});
+
+Deno.test("formatSummary() lists the possible structures: joined blocks, the weak words into them, one to ask why about", () => {
+  // Stale words in A's tail (past glibc's foot) to O, which holds K, and to X (a leaked self loop).
+  const { snapshot, enumeration, at } = buildWeakHeld(["O", "X"]);
+  const a = analyzeHeap(snapshot, enumeration);
+  const text = formatSummary(a, { outputs: [] });
+  match(text, /^possible +3 blocks, 168 B held only by weak evidence/m);
+  const hex = (n: string) => `0x${at[n]!.toString(16)}`;
+  // Biggest first; O and K are one structure, entered at O.
+  match(
+    text,
+    new RegExp(
+      "possible structures[^\\n]*\\n" +
+        `  2 blocks, 112 B, kept by 1 weak word: past glibc's foot; e\\.g\\. at ${hex("O")}\\n` +
+        `  1 block, 56 B, kept by 1 weak word: past glibc's foot; e\\.g\\. at ${hex("X")}\\n`,
+    ),
+    text,
+  );
+  // Bounded by top, saying what it left out.
+  match(
+    formatSummary(a, { outputs: [], top: 1 }),
+    /past glibc's foot; e\.g\. at 0x[0-9a-f]+\n {2}\.\.\. 1 more \(1 blocks?, 56 B\) omitted/,
+  );
+  // Two ways into one structure: T (alone) and D1 (holding D2, which holds T too): the example is
+  // the entry the most hangs under, D1, not the first or last found.
+  const cycle = buildWeakHeld(["T", "D1"]);
+  match(
+    formatSummary(analyzeHeap(cycle.snapshot, cycle.enumeration), { outputs: [] }),
+    new RegExp(
+      `\\n  3 blocks, 168 B, kept by 2 weak words: past glibc's foot ×2; e\\.g\\. at 0x${
+        cycle.at.D1!.toString(16)
+      }\\n`,
+    ),
+  );
+  // Nothing possible: no section.
+  ok(!summary().includes("possible structures"));
 });

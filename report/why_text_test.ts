@@ -3,7 +3,7 @@
 
 import { equal, match, ok } from "node:assert/strict";
 import { analyzeHeap } from "../analysis/analyze.ts";
-import { buildSynthetic } from "../analysis/testdata/synthetic.ts";
+import { buildWeakHeld } from "../analysis/testdata/synthetic.ts";
 import { NODE_STATUS } from "../analysis/types.ts";
 import { Owners, pathFromRoot } from "../analysis/why.ts";
 import { analysisWhyModel } from "../analysis/why_model.ts";
@@ -14,11 +14,7 @@ import { formatWhy } from "./why_text.ts";
 
 /** A (reachable) holds a stale pointer to O at +0x20, with glibc's foot in its last word. */
 function weakHeld() {
-  const { snapshot, enumeration, at, names } = buildSynthetic();
-  const heap = new DataView(snapshot.memory[1]!.bytes.buffer);
-  const base = snapshot.memory[1]!.start;
-  heap.setBigUint64(at.A! - base + 0x20, BigInt(at.O!), true);
-  heap.setBigUint64(at.A! - base + 0x30, 64n, true);
+  const { snapshot, enumeration, at, names } = buildWeakHeld();
   const a = analyzeHeap(snapshot, enumeration);
   return { a, at, id: (n: string) => names.indexOf(n as "A") };
 }

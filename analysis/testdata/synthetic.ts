@@ -70,6 +70,22 @@ export function buildSynthetic() {
 }
 
 /**
+ * buildSynthetic() with stale pointers in A (reachable) to `targets`, at +0x20, +0x28, and glibc's
+ * foot (the chunk's size, 64) in A's last word: A's words from +0x20 on are weak evidence, so each
+ * target is only possibly hidden ("possible"), with what hangs off it.
+ */
+export function buildWeakHeld(targets: readonly string[] = ["O"]) {
+  const built = buildSynthetic();
+  const heap = new DataView(built.snapshot.memory[1]!.bytes.buffer);
+  const base = built.snapshot.memory[1]!.start;
+  targets.forEach((t, i) =>
+    heap.setBigUint64(built.at.A! - base + 0x20 + 8 * i, BigInt(built.at[t]!), true)
+  );
+  heap.setBigUint64(built.at.A! - base + 0x30, 64n, true);
+  return built;
+}
+
+/**
  * A one-region heap at [base, end) with the given copied chunks and blocks (one zone "z"), as a
  * snapshot and its enumeration: the random heaps of the kernels' tests.
  */
