@@ -9,7 +9,7 @@
 import type { SuppressionResult } from "../analysis/suppressions.ts";
 import type { Analysis } from "../analysis/types.ts";
 import { LEAK_DIRECT, STATUS_CYCLE, STATUS_POSSIBLE } from "../analysis/types.ts";
-import { weakRuleLabel } from "../analysis/slack_rules.ts";
+import { possibleStructures, waysText } from "../analysis/possible_structures.ts";
 import { formatBytes, formatCount, printable } from "./format.ts";
 import { edgeStarts, heldTotals, retainersOf, summarize, typeTable } from "./leaks_json.ts";
 import { shortName, typeLabel } from "./frame_names.ts";
@@ -77,88 +77,53 @@ function directLeakLines(a: Analysis, top: number, suppressed?: Int32Array): str
 }
 
 /**
- * "possible structures": the blocks only weak evidence keeps, joined where one points to another
- * (a lost libxml2 document: its nodes, strings and dictionary entries), biggest first, at most
- * `top`. Each names the weak words that lead into it from outside (a block still alive, or a weak
- * root word), counted by rule, and one block to ask `heapscope why` about: the one of those the
- * most hangs under. O(possible blocks' edges · log possible blocks).
+ * "possible structures" (analysis/possible_structures.ts): the blocks only weak evidence keeps,
+ * joined where one points to another, biggest first, at most `top`, each with the weak words into
+ * it and a block to ask `heapscope why` about.
  */
 function possibleLines(a: Analysis, top: number): string[] {
   const status = a.status, sizes = a.heap.allocations.sizes;
   const ids: number[] = [];
   for (let i = 0; i < status.length; i++) if (status[i] === STATUS_POSSIBLE) ids.push(i);
   if (ids.length === 0) return [];
-  // Union-find over positions in `ids` (sorted): one set per structure.
-  const up = Int32Array.from(ids.keys());
-  const find = (k: number) => {
-    while (up[k] !== k) k = up[k] = up[up[k]!]!;
-    return k;
-  };
-  const position = (id: number) => {
-    let lo = 0, hi = ids.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (ids[mid]! < id) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
-  const join = (u: number, v: number) => {
-    const x = find(position(u)), y = find(position(v));
-    if (x !== y) up[Math.max(x, y)] = Math.min(x, y);
-  };
   const csr = edgeStarts(a), target = a.edgeTarget;
-  if (csr) {
-    for (const u of ids) {
-      for (let e = csr[u]!; e < csr[u + 1]!; e++) {
-        if (status[target[e]!] === STATUS_POSSIBLE) join(u, target[e]!);
-      }
-    }
-  } else {
+  // Without the CSR (a graph built another way), every edge once, by source.
+  let bySource: Map<number, number[]> | undefined;
+  if (!csr) {
+    bySource = new Map();
     for (let e = 0; e < a.edgeSource.length; e++) {
-      const u = a.edgeSource[e]!, v = target[e]!;
-      if (status[u] === STATUS_POSSIBLE && status[v] === STATUS_POSSIBLE) join(u, v);
+      const u = a.edgeSource[e]!;
+      if (status[u] !== STATUS_POSSIBLE) continue;
+      const list = bySource.get(u);
+      if (list) list.push(target[e]!);
+      else bySource.set(u, [target[e]!]);
     }
   }
-  type Group = { blocks: number; bytes: number; rules: Map<string, number>; entry: number };
-  const groups = new Map<number, Group>();
-  const weight = (id: number) => a.retained?.[id] ?? sizes[id]!;
-  for (let k = 0; k < ids.length; k++) {
-    const id = ids[k]!, r = find(k);
-    let g = groups.get(r);
-    if (!g) groups.set(r, g = { blocks: 0, bytes: 0, rules: new Map(), entry: -1 });
-    g.blocks++;
-    g.bytes += sizes[id]!;
-    // A way in: a weak word of a block that is alive, or a root reaching it directly (only weak
-    // root words reach a possible block: a vector register, the red zone below a stack pointer).
-    const via = a.via[id]!;
-    const link = a.weakLinks.get(id);
-    const rule = via === -1
-      ? "a weak root word"
-      : link !== undefined && via >= 0 && status[via] !== STATUS_POSSIBLE
-      ? weakRuleLabel(link)
-      : undefined;
-    if (rule === undefined) continue;
-    g.rules.set(rule, (g.rules.get(rule) ?? 0) + 1);
-    if (g.entry < 0 || weight(id) > weight(g.entry)) g.entry = id;
-  }
-  const ranked = [...groups.values()].sort((x, y) => y.bytes - x.bytes);
+  const ranked = possibleStructures({
+    ids,
+    isPossible: (id) => status[id] === STATUS_POSSIBLE,
+    forEachTarget: (u, f) => {
+      if (csr) { for (let e = csr[u]!; e < csr[u + 1]!; e++) f(target[e]!); }
+      else for (const v of bySource!.get(u) ?? []) f(v);
+    },
+    size: (id) => sizes[id]!,
+    weight: (id) => a.retained?.[id] ?? sizes[id]!,
+    reachedFrom: (id) => {
+      const via = a.via[id]!;
+      return via < 0 ? "root" : status[via] === STATUS_POSSIBLE ? "possible" : "live";
+    },
+    weakLink: (id) => a.weakLinks.get(id),
+  });
   const lines = ["", "possible structures (only weak evidence keeps them: leaks if it is stale)"];
   for (const g of ranked.slice(0, top)) {
-    const ways = [...g.rules].sort((x, y) => y[1] - x[1]);
-    const count = ways.reduce((s, w) => s + w[1], 0);
-    const kept = count === 0
-      ? ""
-      : `, kept by ${count} weak word${count === 1 ? "" : "s"}: ${
-        ways.map(([rule, n]) => n > 1 ? `${rule} ×${n}` : rule).join(", ")
-      }`;
+    const kept = waysText(g.ways);
     const at = g.entry >= 0
       ? `; e.g. at 0x${a.heap.allocations.at(g.entry).address.toString(16)}`
       : "";
     lines.push(
-      `  ${formatCount(g.blocks)} block${g.blocks === 1 ? "" : "s"}, ${
-        formatBytes(g.bytes)
-      }${kept}${at}`,
+      `  ${formatCount(g.blocks)} block${g.blocks === 1 ? "" : "s"}, ${formatBytes(g.bytes)}${
+        kept ? `, ${kept}` : ""
+      }${at}`,
     );
   }
   const omitted = ranked.slice(top);

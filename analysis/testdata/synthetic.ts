@@ -75,6 +75,7 @@ export function buildSynthetic() {
  * target is only possibly hidden ("possible"), with what hangs off it.
  */
 export function buildWeakHeld(targets: readonly string[] = ["O"]) {
+  if (targets.length > 2) throw new Error("A's weak tail has room for two pointers");
   const built = buildSynthetic();
   const heap = new DataView(built.snapshot.memory[1]!.bytes.buffer);
   const base = built.snapshot.memory[1]!.start;

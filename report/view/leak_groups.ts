@@ -4,7 +4,8 @@ import { formatBytes } from "../format.ts";
 import type { LeaksFile } from "../schema.ts";
 import type { Adjacency } from "./adjacency.ts";
 import { heldByDirect } from "./held.ts";
-import type { LeakBlockRow, LeakGroup, LeakGroupsPayload } from "./payload.ts";
+import type { LeakBlockRow, LeakGroup, LeakGroupsPayload, PossibleRow } from "./payload.ts";
+import { possibleStructures, waysText } from "../../analysis/possible_structures.ts";
 
 /**
  * Direct leaks grouped by allocation site when recorded, else by type, size and zone (and cycle
@@ -19,6 +20,7 @@ export function selectLeakGroups(
   adj: Adjacency,
   siteLabel: (site: number) => { label: string; location: string },
   maxRows = 200_000,
+  maxPossible = 100,
 ): LeakGroupsPayload {
   const nodes = leaks.nodes;
   const typeName = (t: number | undefined) => t === undefined ? undefined : leaks.types?.[t]?.name;
@@ -99,5 +101,52 @@ export function selectLeakGroups(
     if (g.rows.length > room) g.rows.length = room;
     listed += g.rows.length;
   }
-  return { groups: sorted, direct, listed, bytes };
+  const possible = selectPossible(leaks, adj);
+  return {
+    groups: sorted,
+    direct,
+    listed,
+    bytes,
+    possible: possible.slice(0, maxPossible),
+    possibleOmitted: Math.max(0, possible.length - maxPossible),
+  };
+}
+
+/**
+ * The possible structures of a leaks file, as the CLI's summary lists them (the same grouping:
+ * analysis/possible_structures.ts), block positions for ids. O(possible blocks' edges · log).
+ */
+export function selectPossible(leaks: LeaksFile, adj: Adjacency): PossibleRow[] {
+  const nodes = leaks.nodes;
+  const ids: number[] = [];
+  nodes.forEach((node, b) => {
+    if (node.status === "possible") ids.push(b);
+  });
+  const structures = possibleStructures({
+    ids,
+    isPossible: (b) => nodes[b]?.status === "possible",
+    forEachTarget: (b, f) => {
+      for (let e = adj.outStart[b]!; e < adj.outStart[b + 1]!; e++) {
+        if (adj.outTarget[e]! >= 0) f(adj.outTarget[e]!);
+      }
+    },
+    size: (b) => nodes[b]!.size,
+    weight: (b) => nodes[b]!.retained ?? nodes[b]!.size,
+    // No `via`: a root reached it. A `via` not in the file is a live block (a --graph leaked file
+    // keeps every possible block).
+    reachedFrom: (b) =>
+      nodes[b]!.via === undefined
+        ? "root"
+        : adj.via[b]! >= 0 && nodes[adj.via[b]!]!.status === "possible"
+        ? "possible"
+        : "live",
+    weakLink: (b) => nodes[b]!.weakLink,
+  });
+  return structures.map((s) => ({
+    blocks: s.blocks,
+    bytes: s.bytes,
+    kept: waysText(s.ways),
+    entry: s.entry,
+    address: s.entry >= 0 ? nodes[s.entry]!.address : "",
+  }));
 }

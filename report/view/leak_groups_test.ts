@@ -4,7 +4,12 @@ import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/stric
 import { formatBytes } from "../format.ts";
 import { sampleLeaks } from "../sample_leaks.ts";
 import { buildAdjacency } from "./adjacency.ts";
-import { selectLeakGroups } from "./leak_groups.ts";
+import { selectLeakGroups, selectPossible } from "./leak_groups.ts";
+import { analyzeHeap } from "../../analysis/analyze.ts";
+import { buildWeakHeld } from "../../analysis/testdata/synthetic.ts";
+import { leaksJsonChunks } from "../leaks_json.ts";
+import { parseLeaksText } from "../read_leaks.ts";
+import { formatSummary } from "../summary.ts";
 import { tiny, tinyRecorded } from "./testdata/tiny_leaks.ts";
 
 const noLabel = (s: number) => ({ label: `site ${s}`, location: "" });
@@ -60,4 +65,48 @@ Deno.test("selectLeakGroups() on 20,000 blocks: every direct leak listed once, b
   const capped = selectLeakGroups(leaks, adj, noLabel, 10);
   assertEquals(capped.listed, 10);
   assertEquals(capped.bytes, leaks.summary.leakedBytes, "the totals count every row");
+});
+
+Deno.test("selectPossible() groups a leaks file's possible blocks as the CLI's summary does, every block or leaked ones", () => {
+  // Weak words in A's tail to O (which holds K) and X (a self loop).
+  const { snapshot, enumeration, at } = buildWeakHeld(["O", "X"]);
+  const a = analyzeHeap(snapshot, enumeration);
+  const cli = formatSummary(a, { outputs: [] }).split("\n");
+  const listed = cli.slice(
+    cli.indexOf(
+      "possible structures (only weak evidence keeps them: leaks if it is stale)",
+    ) + 1,
+  ).filter((l) => l.startsWith("  ") && /blocks?, /.test(l));
+  for (const graph of ["all", "leaked"] as const) {
+    const decoder = new TextDecoder();
+    let json = "";
+    for (const c of leaksJsonChunks(a, { graph })) json += decoder.decode(c, { stream: true });
+    const file = parseLeaksText(json, "leaks.json");
+    const rows = selectPossible(file, buildAdjacency(file));
+    const hex = (n: string) => `0x${at[n]!.toString(16)}`;
+    assertEquals(rows.map((r) => [r.blocks, r.bytes, r.address]), [
+      [2, 112, hex("O")],
+      [1, 56, hex("X")],
+    ], graph);
+    for (const r of rows) assertEquals(file.nodes[r.entry]!.address, r.address);
+    // The same lines as the CLI's.
+    assertEquals(
+      rows.map((r) =>
+        `  ${r.blocks} block${r.blocks === 1 ? "" : "s"}, ${
+          formatBytes(r.bytes)
+        }, ${r.kept}; e.g. at ${r.address}`
+      ),
+      listed,
+      graph,
+    );
+  }
+  // And through the report's payload, capped.
+  let json = "";
+  const decoder = new TextDecoder();
+  for (const c of leaksJsonChunks(a, { graph: "all" })) json += decoder.decode(c, { stream: true });
+  const file = parseLeaksText(json, "leaks.json");
+  const label = () => ({ label: "", location: "" });
+  const payload = selectLeakGroups(file, buildAdjacency(file), label, 10, 1);
+  assertEquals(payload.possible.length, 1);
+  assertEquals(payload.possibleOmitted, 1);
 });

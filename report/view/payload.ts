@@ -184,8 +184,22 @@ export interface LeakGroup {
   rows: LeakBlockRow[];
 }
 
+/** Blocks only weak evidence keeps, joined where one points to another (possible_structures.ts). */
+export interface PossibleRow {
+  blocks: number;
+  bytes: number;
+  /** "kept by 4 weak words: malloc's slack ×2, …" (empty when no way in is known). */
+  kept: string;
+  /** The way in the most hangs under (a block), or -1; its address. */
+  entry: number;
+  address: string;
+}
+
 export interface LeakGroupsPayload {
   groups: LeakGroup[];
+  /** The possible structures, biggest first (at most the report's cap; `possibleOmitted` more). */
+  possible: PossibleRow[];
+  possibleOmitted: number;
   /** Direct leaks in the file, and how many are listed (bounded by the report's cap). */
   direct: number;
   listed: number;

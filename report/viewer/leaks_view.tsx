@@ -3,7 +3,7 @@
 
 import { useMemo } from "preact/hooks";
 import { formatBytes, formatCount, formatDuration } from "../format.ts";
-import type { LeakBlockRow, LeakGroup, LeakGroupsPayload } from "../view/payload.ts";
+import type { LeakBlockRow, LeakGroup, LeakGroupsPayload, PossibleRow } from "../view/payload.ts";
 import { ShapeIcon } from "./shape_icon.tsx";
 import { type Column, VirtualTable } from "./virtual_table.tsx";
 
@@ -148,7 +148,7 @@ export function LeaksView(
             {possible > 0
               ? `Nothing is unreachable, but ${formatCount(possible)} block${
                 possible === 1 ? " is" : "s are"
-              } kept only by weak evidence, a word that may be stale: the Possible filter of the graph shows ${
+              } kept only by weak evidence, a word that may be stale: below as structures, and the Possible filter of the graph shows ${
                 possible === 1 ? "it" : "them"
               }.`
               : "Every allocation is reachable from a root."}
@@ -170,6 +170,14 @@ export function LeaksView(
             rowClass={(row) => row.kind}
           />
         )}
+      {groups.possible.length > 0 && (
+        <PossibleList
+          rows={groups.possible}
+          omitted={groups.possibleOmitted}
+          selected={selected}
+          onSelect={onSelect}
+        />
+      )}
       {groups.groups.length > 0 && (
         <p class="muted small">
           Start with the top group: fixing the free of its direct leaks releases everything under
@@ -180,5 +188,49 @@ export function LeaksView(
         </p>
       )}
     </section>
+  );
+}
+
+/** The possible structures (report/view/leak_groups.ts selectPossible): a row selects its entry. */
+function PossibleList(
+  { rows, omitted, selected, onSelect }: {
+    rows: PossibleRow[];
+    omitted: number;
+    selected: number | null;
+    onSelect: (block: number) => void;
+  },
+) {
+  return (
+    <div class="possible-structures" data-testid="possible-structures">
+      <h3>
+        Possible structures{" "}
+        <span class="muted">· only weak evidence keeps them: leaks if it is stale</span>
+      </h3>
+      <ul>
+        {rows.map((p, i) => (
+          <li key={i} class={p.entry >= 0 && p.entry === selected ? "selected" : undefined}>
+            {p.entry >= 0
+              ? (
+                <button
+                  type="button"
+                  class="link"
+                  title={`Select ${p.address}: its card says which word keeps it`}
+                  onClick={() => onSelect(p.entry)}
+                >
+                  {formatCount(p.blocks)} block{p.blocks === 1 ? "" : "s"}, {formatBytes(p.bytes)}
+                </button>
+              )
+              : `${formatCount(p.blocks)} block${p.blocks === 1 ? "" : "s"}, ${
+                formatBytes(p.bytes)
+              }`}
+            {p.kept && <span class="muted">{` · ${p.kept}`}</span>}
+            {p.entry >= 0 && <span class="mono muted">{` · e.g. ${p.address}`}</span>}
+          </li>
+        ))}
+      </ul>
+      {omitted > 0 && (
+        <p class="muted small">{formatCount(omitted)} smaller structures are in leaks.json.</p>
+      )}
+    </div>
   );
 }
