@@ -879,6 +879,9 @@ Deno.test("report with a possible block only: the verdict says so, and its path 
       (await page.locator('[data-testid="no-leaks"]').textContent())!
         .includes("Nothing is unreachable, but 1 block is kept only by weak evidence"),
     );
+    assert(
+      (await page.locator("#leaks-title").textContent())!.endsWith(" · 1 possible in 1 structure"),
+    );
     // One possible structure, the block alone, kept by its holder's last word; it selects it.
     const structures = page.locator('[data-testid="possible-structures"] li');
     assertEquals(

@@ -140,6 +140,10 @@ export function LeaksView(
           · {formatCount(leaked)} blocks, {formatBytes(leakedBytes)} in{" "}
           {formatCount(groups.groups.length)} group{groups.groups.length === 1 ? "" : "s"} of{" "}
           {formatCount(groups.direct)} direct leaks
+          {possible > 0 &&
+            ` · ${formatCount(possible)} possible in ${
+              formatCount(groups.possible.length + groups.possibleOmitted)
+            } structure${groups.possible.length + groups.possibleOmitted === 1 ? "" : "s"}`}
         </span>
       </h2>
       {groups.groups.length === 0
