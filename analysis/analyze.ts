@@ -232,6 +232,8 @@ function analyzeHeapPhases(
 
   const requested = opts.recorded ? requestedSizes(allocations, opts.recorded) : undefined;
   const refs = scanReferences(allocations, blockEdges, rootHits);
+  // libstdc++'s (or libc++'s) layouts only where that runtime is loaded (recogniseContainers).
+  const cxx = snapshot.images.some((i) => CXX_RUNTIME.test(i.path));
   let found: Recognised | undefined;
   const live = phases.run("live-bytes", () => {
     // Read only, unless a recorder narrows it: then a copy.
@@ -273,6 +275,7 @@ function analyzeHeapPhases(
       refs,
       weakFrom,
       found?.candidates,
+      cxx,
     );
   });
   // The container candidates are read (the types read the other lists): given back before the
@@ -292,7 +295,7 @@ function analyzeHeapPhases(
       blockAt: (a) => index.search(a),
       refs,
       oids: opts.oids,
-      cxxRuntime: snapshot.images.some((i) => CXX_RUNTIME.test(i.path)),
+      cxxRuntime: cxx,
       found,
       // Made whole (every page written) only once the copy is given back: in `reached` below.
       sparse: true,

@@ -149,7 +149,11 @@ export class CandidateList {
 /**
  * Narrow each node's live bytes (`initial`: requested sizes when a recorder knows them, else
  * usable sizes) by the container layouts the references reveal. Memory is read once, up to four
- * words a reference, into candidates; the rounds judge only those.
+ * words a reference, into candidates; the rounds judge only those. `libstdcxx`: whether the
+ * process has libstdc++ (or libc++) loaded. Without it no std::string object exists: a string
+ * buffer {p, len, cap} (GLib's GString has that shape) still narrows its chars' block, but no word
+ * of the object is skipped, and no inline string is looked for (a C struct can take its shape:
+ * GLib's list nodes in its slabs did, and live blocks were called leaked).
  */
 export function recogniseContainers(
   memory: MemoryImage,
@@ -160,6 +164,7 @@ export function recogniseContainers(
   weakFrom: Uint32Array = weakFromSizes(sizes),
   /** The candidates when already collected (the native recognise pass), else read here. */
   found?: CandidateList,
+  libstdcxx = true,
 ): ScanLimits {
   let candidates = found;
   if (!candidates) {
@@ -177,7 +182,7 @@ export function recogniseContainers(
     vectors: 0,
   };
   for (let round = 0; round < MAX_ROUNDS; round++) {
-    const next = _round(addresses, initial, result.size, refs, candidates, weakFrom);
+    const next = _round(addresses, initial, result.size, refs, candidates, weakFrom, libstdcxx);
     const stable = _sameSizes(next.size, result.size, initial) &&
       _sameSet(next.skipped, result.skipped);
     result = next;
@@ -328,6 +333,7 @@ function _round(
   refs: References,
   candidates: CandidateList,
   weakFromInitial: Uint32Array,
+  libstdcxx: boolean,
 ): Round {
   const size = new Map<number, number>(), weak = new Map<number, number>();
   const bodies = new Map<number, "string" | "vector">();
@@ -340,14 +346,22 @@ function _round(
       (x >= addresses[h]! && x + len <= addresses[h]! + (limits.get(h) ?? initial[h]!));
   };
   const { r: cr, x: cx, kind: ck, a: ca, b: cb } = candidates;
+  // Where string triples start: two 24 bytes apart are an array of {p, len, cap} (Rust's
+  // Vec<String>, a C array of buffers), not libstdc++ strings, whose objects take 32 bytes.
+  const triples = new Set<number>();
+  for (let c = 0; c < candidates.count; c++) if (ck[c] === KIND_STRING) triples.add(cx[c]!);
   for (let c = 0; c < candidates.count; c++) {
     const r = cr[c]!, x = cx[c]!, a = ca[c]!;
+    if (!libstdcxx && ck[c] === KIND_INLINE) continue;
     const t = refs.target(r);
     switch (ck[c]) {
       case KIND_STRING:
         if (!live(r, x, 24)) break;
         size.set(t, Math.min(size.get(t) ?? initial[t]!, a + 1));
-        skipped.add(x + 24);
+        // The object's fourth word, unused once the chars are on the heap: libstdc++'s alone
+        // (a C string buffer {p, len, cap}, GLib's GString, Rust's String end at their third
+        // word; skipping the next one dropped live strings of a Rust Vec<String>).
+        if (libstdcxx && !triples.has(x + 24) && !triples.has(x - 24)) skipped.add(x + 24);
         bodies.set(t, "string");
         strings++;
         break;
@@ -369,6 +383,11 @@ function _round(
         break;
       case KIND_INLINE:
         if (!live(r, x, 32)) break;
+        // An empty string's first buffer word: only its low byte (the NUL) says so, and that
+        // shape — a word pointing 16 bytes past itself, a zero, a 256-aligned pointer — is also a
+        // list node whose neighbour lies 16 bytes on (GLib's slices: a live list's data pointer
+        // was dropped). Its stale pointer, if it is one, stays a reference.
+        if (a === 0 && cb[c] === x + 16) break;
         skipped.add(cb[c]!);
         strings++;
         break;

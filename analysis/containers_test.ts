@@ -100,3 +100,82 @@ Deno.test("recogniseContainers() marks a bump pool's spare part weak, a triple i
   const stale = recogniseContainers(m, addresses, sizes, initial, refs([[BASE + 0xf0, 0, 1]]));
   assert.equal(stale.scanSize[1], 104);
 });
+
+// Blocks for the arrays below: 0 the holder (256 B), 1-3 three string buffers of 40 B each.
+const arrayAddresses = Float64Array.of(BASE, BASE + 0x400, BASE + 0x440, BASE + 0x480);
+const arraySizes = Float64Array.of(256, 40, 40, 40);
+
+Deno.test("recogniseContainers() skips no word after {p, len, cap} triples 24 bytes apart (Rust's Vec<String>)", () => {
+  // At BASE+0x20, +0x38, +0x50: { p, len = 30, cap = 30 }, each buffer "…" with its byte 30 zero:
+  // an array of 24-byte strings. The second's pointer lies where a libstdc++ string at +0x20
+  // would have its unused word.
+  const words = new Map<number, number>(), bytes = new Map<number, number>();
+  for (let k = 0; k < 3; k++) {
+    words.set(BASE + 0x20 + 24 * k, BASE + 0x400 + 0x40 * k);
+    words.set(BASE + 0x28 + 24 * k, 30);
+    words.set(BASE + 0x30 + 24 * k, 30);
+    bytes.set(BASE + 0x400 + 0x40 * k + 30, 0);
+  }
+  const list = refs([0, 1, 2].map((k) => [BASE + 0x20 + 24 * k, 0, 1 + k]));
+  const m = memory(words, bytes);
+  const r = recogniseContainers(m, arrayAddresses, arraySizes, arraySizes.slice(), list);
+  assert.equal(r.skipped.size, 0, [...r.skipped].map((w) => (w - BASE).toString(16)).join());
+  assert.deepEqual([...r.scanSize.slice(1)], [31, 31, 31], "each buffer narrowed to its chars");
+  // One such triple alone is a libstdc++ string: its fourth word is skipped.
+  const one = recogniseContainers(
+    m,
+    arrayAddresses,
+    arraySizes,
+    arraySizes.slice(),
+    refs([[BASE + 0x50, 0, 3]]),
+  );
+  assert.ok(one.skipped.has(BASE + 0x68));
+});
+
+Deno.test("recogniseContainers() without libstdc++: buffers narrowed, no word skipped, no inline string", () => {
+  // The heap string of the first test and an inline string {p = x + 16, len = 3, "abc\0", stale}.
+  const m = memory(
+    new Map([
+      [BASE + 0x20, BASE + 0x400],
+      [BASE + 0x28, 10],
+      [BASE + 0x30, 100],
+      [BASE + 0x60, BASE + 0x70],
+      [BASE + 0x68, 3],
+      [BASE + 0x78, BASE + 0x400],
+    ]),
+    new Map([[BASE + 0x400 + 10, 0], [BASE + 0x73, 0]]),
+  );
+  const list = refs([[BASE + 0x20, 0, 1], [BASE + 0x78, 0, 1]]);
+  const c = recogniseContainers(
+    m,
+    addresses,
+    sizes,
+    sizes.slice(),
+    list,
+    undefined,
+    undefined,
+    false,
+  );
+  assert.equal(c.scanSize[1], 11, "a C string buffer {p, len, cap} is narrowed all the same");
+  assert.equal(c.skipped.size, 0);
+  const cxx = recogniseContainers(m, addresses, sizes, sizes.slice(), list);
+  assert.ok(cxx.skipped.has(BASE + 0x38) && cxx.skipped.has(BASE + 0x78));
+});
+
+Deno.test("recogniseContainers() keeps the word of an 'empty inline string' that is a list node's neighbour", () => {
+  // GLib's slices: a tail list node at +0x60 { data, next = 0 } whose `prev` (+0x70) is the node
+  // at +0x80, 16 bytes on; that node's data (+0x80) points to a block at a 256-aligned address,
+  // so its low byte reads as an empty string's NUL. The pointer is live: not skipped.
+  const m = memory(
+    new Map([[BASE + 0x70, BASE + 0x80], [BASE + 0x78, 0], [BASE + 0x80, BASE + 0x400]]),
+  );
+  const r = recogniseContainers(m, addresses, sizes, sizes.slice(), refs([[BASE + 0x80, 0, 1]]));
+  assert.equal(r.skipped.size, 0);
+  // One byte on (len 1, "x\0"): a real inline string's spare word, skipped.
+  const s = memory(
+    new Map([[BASE + 0x70, BASE + 0x80], [BASE + 0x78, 1], [BASE + 0x88, BASE + 0x400]]),
+    new Map([[BASE + 0x80, 0x78], [BASE + 0x81, 0]]),
+  );
+  const t = recogniseContainers(s, addresses, sizes, sizes.slice(), refs([[BASE + 0x88, 0, 1]]));
+  assert.ok(t.skipped.has(BASE + 0x88));
+});
