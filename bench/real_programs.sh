@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/real_programs.sh: heapscope and valgrind memcheck side by side on real programs we did not
-# write (libstdc++, libxml2, sqlite3, Rust's std, python3 + ctypes, nginx, memcached), at the same
+# write (libstdc++, libxml2, sqlite3, Rust's std, GLib, python3 + ctypes, nginx, memcached), at the same
 # point of the same program.
 #
 #   attach: the program runs to its READY line and waits; valgrind's `vgdb leak_check full` on a
@@ -18,7 +18,8 @@
 #
 # Usage: bash bench/real_programs.sh [--fast] [--json FILE]
 #   --fast: the C++ and libxml2 programs only (what CI runs).
-# Needs: valgrind, g++, libxml2-dev, libsqlite3-dev, rustc, python3, nginx, memcached, curl, jq.
+# Needs: valgrind, g++, libxml2-dev, libsqlite3-dev, libglib2.0-dev, rustc, python3, nginx,
+# memcached, curl, jq.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -43,6 +44,9 @@ gcc -g -O1 -I/usr/include/libxml2 -o "$OUT/xmldocs" "$SRC/xmldocs.c" -lxml2
 if ((!FAST)); then
   gcc -g -O1 -o "$OUT/connections" "$SRC/connections.c" -lsqlite3
   rustc -g -C opt-level=1 -o "$OUT/graph" "$SRC/graph.rs" 2>/dev/null
+  # shellcheck disable=SC2046
+  gcc -g -O1 $(pkg-config --cflags glib-2.0) -o "$OUT/gcache" "$SRC/gcache.c" \
+    $(pkg-config --libs glib-2.0)
 fi
 
 TMP=$(mktemp -d /tmp/hs-real.XXXXXX)
@@ -161,6 +165,12 @@ program "libxml2 xmldocs" xmldocs.c "$OUT/xmldocs"
 if ((!FAST)); then
   program "sqlite3 connections" connections.c "$OUT/connections"
   program "Rust graph" graph.rs "$OUT/graph"
+  # GLib's objects each their own malloc block (as valgrind's runs of GLib always are: GLib
+  # switches its slices to malloc under valgrind), then in its slabs, as a program runs by default:
+  # there valgrind's columns are still its always-malloc run's, and heapscope sees the entries,
+  # not what lies in the slabs.
+  G_SLICE=always-malloc program "GLib gcache" gcache.c "$OUT/gcache"
+  program "GLib gcache (slices)" gcache.c "$OUT/gcache"
   # Debian's python3 itself (a version manager's shim would be a shell script valgrind cannot follow)
   program "python3 + ctypes" ctypes_leak.py /usr/bin/python3 "$SRC/ctypes_leak.py"
   source bench/real_programs_servers.sh

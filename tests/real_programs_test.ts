@@ -108,3 +108,92 @@ Deno.test("libxml2 attached: the possible blocks are listed as the lost document
   }
   await Deno.remove(dir, { recursive: true });
 });
+
+/** Builds `args` (a compiler command line) into `out`; fails with its stderr. */
+async function build(cmd: string, args: string[]): Promise<void> {
+  const r = await new Deno.Command(cmd, { args }).output();
+  assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
+}
+
+/** Attach to `program` (started with `env`) at its READY line: leaks.json. */
+async function attached(program: string, dir: string, env: Record<string, string> = {}) {
+  await using p = spawnProcess([program], { env });
+  await p.waitForLine((l) => l.startsWith("READY"));
+  const json = `${dir}/leaks.json`;
+  const r = await heapscope([String(p.pid), "-o", json]);
+  assert.ok(r.code <= 1, said(r));
+  return { r, leaks: await readLeaks(json) };
+}
+
+/** A leaked block's first bytes as text up to its first NUL. */
+const text = (hex: string | undefined) => {
+  const bytes = Uint8Array.from((hex ?? "").match(/../g) ?? [], (h) => parseInt(h, 16));
+  return new TextDecoder().decode(bytes.subarray(0, Math.max(0, bytes.indexOf(0))));
+};
+
+Deno.test("GLib in its slices: only the forgotten entries are leaked, never a live list's strings", async () => {
+  const dir = await tempDir("heapscope-gcache-");
+  const pkg = await new Deno.Command("pkg-config", {
+    args: ["--cflags", "--libs", "glib-2.0"],
+    stdout: "piped",
+  }).output();
+  assert.equal(pkg.code, 0, "pkg-config glib-2.0 (libglib2.0-dev)");
+  const flags = new TextDecoder().decode(pkg.stdout).trim().split(/\s+/);
+  const cflags = flags.filter((f) => f.startsWith("-I")),
+    libs = flags.filter((f) => !f.startsWith("-I"));
+  await build("gcc", [
+    "-g",
+    "-O1",
+    ...cflags,
+    "-o",
+    `${dir}/gcache`,
+    `${ROOT}/bench/real_programs/gcache.c`,
+    ...libs,
+  ]);
+  // GLib's list nodes sit side by side in its slabs, where a tail node's `prev` and the next
+  // node's data pointer once read as an empty libstdc++ string: 27 live tag strings were leaked.
+  const { r, leaks } = await attached(`${dir}/gcache`, dir);
+  const leaked = leaks.nodes.filter((n) => n.status === "leaked" || n.status === "cycle");
+  // The 20 forgotten entries, less any a stale word still holds (the last one's pointer stays
+  // in main's frame): each 24 bytes, three pointers into the slabs.
+  assert.ok(leaked.length >= 18 && leaked.length <= 20, said(r));
+  for (const n of leaked) {
+    assert.equal(n.size, 24, JSON.stringify(n));
+    const words = (n.bytes ?? "").match(/.{16}/g)!.map((w) =>
+      BigInt("0x" + w.match(/../g)!.reverse().join(""))
+    );
+    assert.ok(
+      words.length === 3 && words.every((w) => w > 0x10000n && w < 2n ** 47n),
+      `not an entry (a live string called leaked?): ${text(n.bytes)} ${JSON.stringify(n)}`,
+    );
+  }
+  // Each of its objects its own malloc block: the entries and all they hold (13 blocks each).
+  const all = await attached(`${dir}/gcache`, dir, { G_SLICE: "always-malloc" });
+  assert.equal(all.leaks.summary.leaked, 13 * all.leaks.summary.direct, said(all.r));
+  assert.ok(all.leaks.summary.direct >= 18 && all.leaks.summary.direct <= 20, said(all.r));
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("Rust's Vec<String>: its live strings are never leaked (no libstdc++ string read into it)", async () => {
+  const dir = await tempDir("heapscope-rust-");
+  await build("rustc", [
+    "-g",
+    "-C",
+    "opt-level=1",
+    "-o",
+    `${dir}/graph`,
+    `${ROOT}/bench/real_programs/graph.rs`,
+  ]);
+  const { r, leaks } = await attached(`${dir}/graph`, dir);
+  const leaked = leaks.nodes.filter((n) => n.status === "leaked" || n.status === "cycle");
+  // What main still holds: the churn Vec's ten strings, the kept chain's names, the registry's.
+  for (const n of leaked) {
+    assert.ok(
+      !/^(churn|kept node|registered name)/.test(text(n.bytes)),
+      `live: ${JSON.stringify(n)}`,
+    );
+  }
+  // What it lost: the cycles' nodes and the forgotten and boxed strings, mostly.
+  assert.ok(leaks.summary.leaked >= 100, said(r));
+  await Deno.remove(dir, { recursive: true });
+});
