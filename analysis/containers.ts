@@ -181,8 +181,26 @@ export function recogniseContainers(
     strings: 0,
     vectors: 0,
   };
+  // Where string triples start (once: the candidates are the same every round). Two 24 bytes apart
+  // are an array of {p, len, cap} (Rust's Vec<String>, a C array of buffers), not libstdc++
+  // strings, whose objects take 32 bytes.
+  const triples = new Set<number>();
+  if (libstdcxx) {
+    for (let c = 0; c < candidates.count; c++) {
+      if (candidates.kind[c] === KIND_STRING) triples.add(candidates.x[c]!);
+    }
+  }
   for (let round = 0; round < MAX_ROUNDS; round++) {
-    const next = _round(addresses, initial, result.size, refs, candidates, weakFrom, libstdcxx);
+    const next = _round(
+      addresses,
+      initial,
+      result.size,
+      refs,
+      candidates,
+      weakFrom,
+      libstdcxx,
+      triples,
+    );
     const stable = _sameSizes(next.size, result.size, initial) &&
       _sameSet(next.skipped, result.skipped);
     result = next;
@@ -334,6 +352,7 @@ function _round(
   candidates: CandidateList,
   weakFromInitial: Uint32Array,
   libstdcxx: boolean,
+  triples: ReadonlySet<number>,
 ): Round {
   const size = new Map<number, number>(), weak = new Map<number, number>();
   const bodies = new Map<number, "string" | "vector">();
@@ -346,10 +365,6 @@ function _round(
       (x >= addresses[h]! && x + len <= addresses[h]! + (limits.get(h) ?? initial[h]!));
   };
   const { r: cr, x: cx, kind: ck, a: ca, b: cb } = candidates;
-  // Where string triples start: two 24 bytes apart are an array of {p, len, cap} (Rust's
-  // Vec<String>, a C array of buffers), not libstdc++ strings, whose objects take 32 bytes.
-  const triples = new Set<number>();
-  for (let c = 0; c < candidates.count; c++) if (ck[c] === KIND_STRING) triples.add(cx[c]!);
   for (let c = 0; c < candidates.count; c++) {
     const r = cr[c]!, x = cx[c]!, a = ca[c]!;
     if (!libstdcxx && ck[c] === KIND_INLINE) continue;
