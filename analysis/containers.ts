@@ -192,6 +192,7 @@ export function recogniseContainers(
   }
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const next = _round(
+      memory,
       addresses,
       initial,
       result.size,
@@ -345,6 +346,7 @@ function _inlineCandidate(
 
 /** One pass over the candidates with the live bytes of the previous pass. O(candidates). */
 function _round(
+  memory: MemoryImage,
   addresses: Float64Array,
   initial: Float64Array,
   limits: ReadonlyMap<number, number>,
@@ -382,6 +384,10 @@ function _round(
         break;
       case KIND_VECTOR:
         if (!live(r, x, 24)) break;
+        // A std::deque iterator {cur, first, last, node} at the start of its chunk reads as an
+        // empty vector {begin, end, end_of_storage}; its node is the map's slot, which holds the
+        // chunk: that chunk is full of live elements (a deque's first 16 strings were leaked).
+        if (memory.u64(memory.u64(x + 24) ?? 0) === addresses[t]) break;
         size.set(t, Math.min(size.get(t) ?? initial[t]!, a - addresses[t]!));
         if (!bodies.has(t)) bodies.set(t, "vector");
         vectors++;

@@ -179,3 +179,41 @@ Deno.test("recogniseContainers() keeps the word of an 'empty inline string' that
   const t = recogniseContainers(s, addresses, sizes, sizes.slice(), refs([[BASE + 0x88, 0, 1]]));
   assert.ok(t.skipped.has(BASE + 0x88));
 });
+
+Deno.test("recogniseContainers() does not take a std::deque iterator at its chunk's start for an empty vector", () => {
+  // At BASE+0x20: { cur = chunk, first = chunk, last = chunk's end, node = BASE+0x80 }, and the
+  // map's slot at BASE+0x80 holds the chunk (block 1, 104 B): the chunk is full of elements.
+  const deque = memory(
+    new Map([
+      [BASE + 0x20, BASE + 0x400],
+      [BASE + 0x28, BASE + 0x400],
+      [BASE + 0x30, BASE + 0x468],
+      [BASE + 0x38, BASE + 0x80],
+      [BASE + 0x80, BASE + 0x400],
+    ]),
+  );
+  const r = recogniseContainers(
+    deque,
+    addresses,
+    sizes,
+    sizes.slice(),
+    refs([[BASE + 0x20, 0, 1]]),
+  );
+  assert.equal(r.scanSize[1], 104);
+  assert.equal(r.bodies.size, 0);
+  // The same triple whose fourth word is no map slot of the chunk: an empty vector.
+  const vector = memory(
+    new Map([[BASE + 0x20, BASE + 0x400], [BASE + 0x28, BASE + 0x400], [
+      BASE + 0x30,
+      BASE + 0x468,
+    ]]),
+  );
+  const v = recogniseContainers(
+    vector,
+    addresses,
+    sizes,
+    sizes.slice(),
+    refs([[BASE + 0x20, 0, 1]]),
+  );
+  assert.equal(v.scanSize[1], 0);
+});

@@ -44,6 +44,7 @@ gcc -g -O1 -I/usr/include/libxml2 -o "$OUT/xmldocs" "$SRC/xmldocs.c" -lxml2
 if ((!FAST)); then
   gcc -g -O1 -o "$OUT/connections" "$SRC/connections.c" -lsqlite3
   rustc -g -C opt-level=1 -o "$OUT/graph" "$SRC/graph.rs" 2>/dev/null
+  g++ -std=c++17 -g -O1 -o "$OUT/containers" "$SRC/containers.cpp"
   # shellcheck disable=SC2046
   gcc -g -O1 $(pkg-config --cflags glib-2.0) -o "$OUT/gcache" "$SRC/gcache.c" \
     $(pkg-config --libs glib-2.0)
@@ -165,6 +166,7 @@ program "libxml2 xmldocs" xmldocs.c "$OUT/xmldocs"
 if ((!FAST)); then
   program "sqlite3 connections" connections.c "$OUT/connections"
   program "Rust graph" graph.rs "$OUT/graph"
+  program "C++ containers" containers.cpp "$OUT/containers"
   # GLib's objects each their own malloc block (as valgrind's runs of GLib always are: GLib
   # switches its slices to malloc under valgrind), then in its slabs, as a program runs by default:
   # there valgrind's columns are still its always-malloc run's, and heapscope sees the entries,
