@@ -35,6 +35,7 @@ import {
   printableByte,
   TEXT_SCAN,
   textLive,
+  typedTails,
   weakReason,
 } from "./slack_rules.ts";
 import { AllocationIndex } from "./alloc_index.ts";
@@ -300,6 +301,22 @@ function analyzeHeapPhases(
       // Made whole (every page written) only once the copy is given back: in `reached` below.
       sparse: true,
     }));
+  // A typed group's last word that nearly every block points from is a field, not slack.
+  if (types.names.length > 0) {
+    phases.run("types", () => {
+      const column = types.type, sparse = types.sparse === true;
+      typedTails(
+        allocations.length,
+        (i) => sparse ? column[i]! - 1 : column[i]!,
+        allocations.sizes,
+        live.weakFrom,
+        (i) => {
+          const v = memory.u64(allocations.addresses[i]! + allocations.sizes[i]! - 8);
+          return v !== undefined && v !== 0 && index.search(v) >= 0;
+        },
+      );
+    });
+  }
   // Nothing reads what the recognisers found after this (the slack is weakFrom's, given back after
   // the graph): given back before the graph's arrays are made.
   if (found) {

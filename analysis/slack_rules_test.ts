@@ -1,13 +1,14 @@
 // The reason `why` gives for a weak word: each rule of slackWords, and a pool's spare part when
 // none of the block's own rules covers the word.
 
-import { equal, match } from "node:assert/strict";
+import { deepEqual, equal, match, ok } from "node:assert/strict";
 import {
   cStringLength,
   footedLive,
   ownRulesApply,
   pointsIntoRegions,
   textLive,
+  typedTails,
   weakReason,
 } from "./slack_rules.ts";
 
@@ -68,4 +69,26 @@ Deno.test("weakReason() reads the rules' preconditions as slackWords does", () =
   equal(ownRulesApply(1, 1), false);
   equal(ownRulesApply(0, 1, 24), false);
   equal(ownRulesApply(0, 1, -1), true);
+});
+
+Deno.test("typedTails(): a typed group's last word is a field when nearly all point from it, else slack", () => {
+  // 21 blocks of 72 B: 0-10 type 0 (block 3 under a C string's rule; of the other 10, 9 point
+  // from their last word: 90 %), 11-20 type 1 (5 of 10).
+  const n = 21, sizes = new Float64Array(n).fill(72);
+  const weakFrom = new Uint32Array(n).fill(64);
+  weakFrom[3] = 40;
+  const type = (i: number) => (i <= 10 ? 0 : 1);
+  const points = (i: number) => (i <= 10 ? i !== 10 : i % 2 === 0);
+  equal(typedTails(n, type, sizes, weakFrom, points), 10);
+  deepEqual([...weakFrom.slice(0, 11)], [72, 72, 72, 40, 72, 72, 72, 72, 72, 72, 72]);
+  ok(weakFrom.slice(11).every((w) => w === 64), "half the group: slack stays weak");
+  // 8 of 10 (80 %): weak.
+  const most = new Uint32Array(10).fill(64);
+  equal(typedTails(10, () => 0, new Float64Array(10).fill(72), most, (i) => i < 8), 0);
+  // Too few blocks (7) to tell: weak.
+  const few = new Uint32Array(7).fill(64);
+  equal(typedTails(7, () => 0, new Float64Array(7).fill(72), few, () => true), 0);
+  // Untyped blocks are never changed.
+  const untyped = new Uint32Array(10).fill(64);
+  equal(typedTails(10, () => -1, new Float64Array(10).fill(72), untyped, () => true), 0);
 });

@@ -220,5 +220,8 @@ Deno.test("libstdc++'s deque, map and list: no live string is leaked, the six lo
   }
   // Each lost record: itself, its name, its tags' storage and 3 tags, its list's 4 nodes.
   assert.ok(leaks.summary.direct >= 6 && leaks.summary.leaked >= 60, said(r));
+  // The map's nodes end with the Record pointer, in their last word (72 of 72 bytes): as a field
+  // of their type, not malloc's slack, the 293 indexed records (2,930 blocks) are not "possible".
+  assert.ok((leaks.summary.possible ?? 0) < 100, said(r));
   await Deno.remove(dir, { recursive: true });
 });
