@@ -85,6 +85,9 @@ export function collectRoots(
   };
   const writable = snapshot.regions.filter((r) => r.perms[0] === "r" && r.perms[1] === "w");
   const regionOf = (addr: number) => writable.find((r) => addr >= r.start && addr < r.end);
+  // The words below SP a leaf function may use without moving it (none past a recorder's exit).
+  const redZone = (t: Snapshot["threads"][number]) =>
+    t.belowSpDead ? 0 : RED_ZONE[snapshot.arch] ?? 0;
 
   // Phase 1: writable segments of every loaded image (.data, .bss, GOT).
   for (const image of snapshot.images) {
@@ -99,7 +102,7 @@ export function collectRoots(
       if (r) {
         // On a pthread the TLS sits at the top of the stack mapping: below this thread's SP the
         // stack is dead and may hold stale pointers, so the window never reaches below it.
-        const live = t.sp >= r.start && t.sp < t.tp ? t.sp - (RED_ZONE[snapshot.arch] ?? 0) : 0;
+        const live = t.sp >= r.start && t.sp < t.tp ? t.sp - redZone(t) : 0;
         const tls = {
           start: Math.max(r.start, t.tp - TLS_REACH, live),
           end: Math.min(r.end, t.tp + TLS_REACH),
@@ -117,7 +120,7 @@ export function collectRoots(
       );
       continue;
     }
-    const from = Math.max(r.start, t.sp - (RED_ZONE[snapshot.arch] ?? 0));
+    const from = Math.max(r.start, t.sp - redZone(t));
     staleStack.push({ start: r.start, end: from });
     const live = Math.max(r.start, Math.min(t.sp, r.end));
     add(subtract([{ start: from, end: live }], covered), {

@@ -57,6 +57,11 @@ export interface ThreadState {
   tp: number;
   /** Every general-purpose (and vector, when available) register word, as numbers (low 64 bits). */
   registers: { name: string; value: number }[];
+  /**
+   * The words just below `sp` are not this thread's live data: a recorded process's exit snapshot
+   * moves `sp` up past the recorder's own frames (cli/pipeline.ts atExit). No red zone then.
+   */
+  belowSpDead?: boolean;
 }
 
 /** An allocation as the allocator sees it. `address` is what malloc returned. */

@@ -42,7 +42,11 @@ import {
   type SuppressionRule,
 } from "../analysis/suppressions.ts";
 import { onInterrupt, readRecorderTable, scanKernel } from "../ffi/mod.ts";
-import { RecorderTableError, recorderWarnings } from "../ffi/recorder_table.ts";
+import {
+  RecorderTableError,
+  type RecorderTableInfo,
+  recorderWarnings,
+} from "../ffi/recorder_table.ts";
 import { frameLinesSync, symbolize } from "../ffi/symbolize.ts";
 import {
   formatCount,
@@ -138,9 +142,9 @@ export async function analyseSnapshot(
         "as roots (heapscope heapdump reads the Go heap from a heap dump)",
     );
   }
-  const table = opts.recorder
-    ? savedRecorderTable(opts.recorder, warnings)
-    : recorderTable(snapshot, warnings);
+  const live = opts.recorder ? undefined : recorderTable(snapshot, warnings);
+  const table = opts.recorder ? savedRecorderTable(opts.recorder, warnings) : live;
+  if (live?.exitSp) atExit(snapshot, live.exitSp);
   let analysis: Analysis;
   await loadDemangler();
   const files = opts.imageFiles ?? diskImageFiles(snapshot);
@@ -299,7 +303,28 @@ export function reportGraph(
 }
 
 /** The recorder's table when the process runs under it; a damaged table is a warning, not fatal. */
-function recorderTable(snapshot: Snapshot, warnings: string[]): RecorderTable | undefined {
+/**
+ * A recorded process's exit snapshot: the thread that runs the recorder's destructor is past
+ * main, and below `exitSp` its stack holds only the recorder's own frames (what write_dump left
+ * there kept a leaked structure alive), its registers the recorder's. Its stack roots start at
+ * `exitSp`, with no red zone below, and of its registers only the program counter, the stack and
+ * thread pointers stay (none points into the heap). What valgrind's check at exit sees.
+ */
+function atExit(snapshot: Snapshot, exitSp: number): void {
+  for (const t of snapshot.threads) {
+    // Its stack: SP below exitSp, in the same mapping.
+    const stack = snapshot.regions.find((r) => t.sp >= r.start && t.sp < r.end);
+    if (!stack || t.sp > exitSp || exitSp >= stack.end) continue;
+    t.sp = exitSp;
+    t.belowSpDead = true;
+    t.registers = t.registers.filter((r) => /^(rip|rsp|fs_base|pc|sp|tpidr_el0)$/.test(r.name));
+  }
+}
+
+function recorderTable(
+  snapshot: Snapshot,
+  warnings: string[],
+): RecorderTable & Pick<RecorderTableInfo, "exitSp"> | undefined {
   try {
     return readRecorderTable(snapshot);
   } catch (e) {

@@ -28,6 +28,8 @@ const UNWINDERS = ["dwarf", "fp", "libunwind"] as const;
 const HEADER_V1_SIZE = 136;
 /** With dropped_count … init_errno (offsets 136–168). */
 const HEADER_HEALTH_SIZE = 176;
+/** With exit_sp (offset 176). */
+const HEADER_EXIT_SIZE = 184;
 /** Dump header bytes per dump version. */
 const DUMP_HEADER = { 1: 72, 2: 96 } as const;
 /** signal_state in the header (HS_SIG_* in shim/recorder_linux.c). */
@@ -54,6 +56,11 @@ export interface RecorderHealth {
   fill?: boolean;
   /** HEAPSCOPE_SNAPSHOT_SIGNAL and what became of it ("replaced": the program took it over). */
   snapshotSignal?: { signal: number; state: SnapshotSignalState };
+  /**
+   * At the exit snapshot: where the stack of the frame that called the recorder's destructor
+   * starts. Below it the exiting thread's stack holds only the recorder's own frames.
+   */
+  exitSp?: number;
 }
 
 /** A recorder table with the recorder's own account of it. */
@@ -228,6 +235,8 @@ export function readRecorderTable(snapshot: Snapshot): RecorderTableInfo | undef
       fill: need(mem.u32(at + 160), "header") === 1,
       snapshotSignal: state === "none" ? undefined : { signal, state },
     };
+    const exitSp = headerSize >= HEADER_EXIT_SIZE ? need(mem.u64(at + 176), "header") : 0;
+    if (exitSp) info.exitSp = exitSp;
   }
   return {
     pid,

@@ -239,8 +239,11 @@ struct hs_recorder {
   uint32_t init_error;            /* 164 HS_INIT_*: why start-up failed (ready stays 0) */
   int32_t init_errno;             /* 168 errno of that failure */
   uint32_t reserved;              /* 172 */
+  /* header_size >= 184 from here on */
+  uint64_t exit_sp; /* 176 at the exit snapshot: where the stack of the recorder's destructor's
+                       caller starts; below it only the recorder's frames (0 otherwise) */
 };
-_Static_assert(sizeof(struct hs_recorder) == 176, "header layout read by ffi/recorder_table.ts");
+_Static_assert(sizeof(struct hs_recorder) == 184, "header layout read by ffi/recorder_table.ts");
 
 EXPORT struct hs_recorder heapscope_recorder = {
     .magic = HS_MAGIC, .version = HS_VERSION, .header_size = sizeof(struct hs_recorder)};
@@ -1294,6 +1297,10 @@ __attribute__((destructor)) static void recorder_stop(void) {
   busy(); /* write_dump holds every lock: a snapshot signal now waits for it to finish */
   write_dump();
   done();
+  /* The canonical frame address: the caller's stack starts there. What lies below is this
+   * destructor's and its callees' (write_dump decodes every block's address; the last one stayed
+   * in a local and kept a leaked structure alive at exit), none of it the program's. */
+  R->exit_sp = (uint64_t)(uintptr_t)__builtin_frame_address(0) + 16;
   request_snapshot('E');
 }
 

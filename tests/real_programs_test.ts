@@ -223,5 +223,25 @@ Deno.test("libstdc++'s deque, map and list: no live string is leaked, the six lo
   // The map's nodes end with the Record pointer, in their last word (72 of 72 bytes): as a field
   // of their type, not malloc's slack, the 293 indexed records (2,930 blocks) are not "possible".
   assert.ok((leaks.summary.possible ?? 0) < 100, said(r));
+  // Run to exit under the recorder: every record is leaked then (main returned; the map and the
+  // deque are destroyed, the records never deleted). Below the recorder's destructor the exiting
+  // thread's stack is the recorder's own: the last block address write_dump decoded, left in a
+  // local there, kept one record and its 9 blocks alive until the stack roots started above it.
+  const run = await heapscope([
+    "run",
+    "-o",
+    `${dir}/exit.json`,
+    "--quiet",
+    "--",
+    `${dir}/containers`,
+  ]);
+  assert.equal(run.code, 1, said(run));
+  const exit = await readLeaks(`${dir}/exit.json`);
+  const records = exit.nodes.filter((n) => n.size === 88 && n.requested === 80);
+  assert.equal(records.length, 300, said(run));
+  assert.ok(
+    records.every((n) => n.status !== "reachable"),
+    JSON.stringify(records.filter((n) => n.status === "reachable")),
+  );
   await Deno.remove(dir, { recursive: true });
 });
