@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { ROOT, spawnProcess } from "./truth.ts";
 import { heapscope, readLeaks, said, tempDir } from "./cli_runs.ts";
+import type { LeaksFile } from "../report/schema.ts";
 
 interface Row {
   program: string;
@@ -125,6 +126,14 @@ async function attached(program: string, dir: string, env: Record<string, string
   return { r, leaks: await readLeaks(json) };
 }
 
+/** No leaked block's text (its first bytes) matches `live`: strings the program still holds. */
+function noneLeaked(leaks: LeaksFile, live: RegExp): void {
+  for (const n of leaks.nodes) {
+    if (n.status !== "leaked" && n.status !== "cycle") continue;
+    assert.ok(!live.test(text(n.bytes)), `live: ${text(n.bytes)} ${JSON.stringify(n)}`);
+  }
+}
+
 /** A leaked block's first bytes as text up to its first NUL. */
 const text = (hex: string | undefined) => {
   const bytes = Uint8Array.from((hex ?? "").match(/../g) ?? [], (h) => parseInt(h, 16));
@@ -185,14 +194,8 @@ Deno.test("Rust's Vec<String>: its live strings are never leaked (no libstdc++ s
     `${ROOT}/bench/real_programs/graph.rs`,
   ]);
   const { r, leaks } = await attached(`${dir}/graph`, dir);
-  const leaked = leaks.nodes.filter((n) => n.status === "leaked" || n.status === "cycle");
   // What main still holds: the churn Vec's ten strings, the kept chain's names, the registry's.
-  for (const n of leaked) {
-    assert.ok(
-      !/^(churn|kept node|registered name)/.test(text(n.bytes)),
-      `live: ${JSON.stringify(n)}`,
-    );
-  }
+  noneLeaked(leaks, /^(churn|kept node|registered name)/);
   // What it lost: the cycles' nodes and the forgotten and boxed strings, mostly.
   assert.ok(leaks.summary.leaked >= 100, said(r));
   await Deno.remove(dir, { recursive: true });
@@ -209,15 +212,9 @@ Deno.test("libstdc++'s deque, map and list: no live string is leaked, the six lo
     `${ROOT}/bench/real_programs/containers.cpp`,
   ]);
   const { r, leaks } = await attached(`${dir}/containers`, dir);
-  const leaked = leaks.nodes.filter((n) => n.status === "leaked" || n.status === "cycle");
   // The deque's strings (a deque iterator at its first chunk's start once read as an empty vector
   // over that chunk: its 16 strings were leaked), the map's keys, the buffers' text: all live.
-  for (const n of leaked) {
-    assert.ok(
-      !/^(inserted record|key |buffer number)/.test(text(n.bytes)),
-      `live: ${text(n.bytes)} ${JSON.stringify(n)}`,
-    );
-  }
+  noneLeaked(leaks, /^(inserted record|key |buffer number)/);
   // Each lost record: itself, its name, its tags' storage and 3 tags, its list's 4 nodes.
   assert.ok(leaks.summary.direct >= 6 && leaks.summary.leaked >= 60, said(r));
   // The map's nodes end with the Record pointer, in their last word (72 of 72 bytes): as a field
