@@ -301,13 +301,15 @@ function analyzeHeapPhases(
       // Made whole (every page written) only once the copy is given back: in `reached` below.
       sparse: true,
     }));
-  // A typed group's last word that nearly every block points from is a field, not slack.
+  // A typed group's last word that nearly every block points from is a field, not slack. Not for a
+  // block whose requested size the recorder knows: its weak words are exactly its slack.
   if (types.names.length > 0) {
     phases.run("types", () => {
       const column = types.type, sparse = types.sparse === true;
       typedTails(
         allocations.length,
-        (i) => sparse ? column[i]! - 1 : column[i]!,
+        (i) =>
+          requested !== undefined && requested[i]! >= 0 ? -1 : sparse ? column[i]! - 1 : column[i]!,
         allocations.sizes,
         live.weakFrom,
         (i) => {
