@@ -369,7 +369,6 @@ function _round(
   const { r: cr, x: cx, kind: ck, a: ca, b: cb } = candidates;
   for (let c = 0; c < candidates.count; c++) {
     const r = cr[c]!, x = cx[c]!, a = ca[c]!;
-    if (!libstdcxx && ck[c] === KIND_INLINE) continue;
     const t = refs.target(r);
     switch (ck[c]) {
       case KIND_STRING:
@@ -403,7 +402,8 @@ function _round(
         );
         break;
       case KIND_INLINE:
-        if (!live(r, x, 32)) break;
+        // Without libstdc++ there is no std::string object to hold one.
+        if (!libstdcxx || !live(r, x, 32)) break;
         // An empty string's first buffer word: only its low byte (the NUL) says so, and that
         // shape — a word pointing 16 bytes past itself, a zero, a 256-aligned pointer — is also a
         // list node whose neighbour lies 16 bytes on (GLib's slices: a live list's data pointer

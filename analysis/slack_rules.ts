@@ -2,6 +2,8 @@
 // (slackWords in analysis/analyze.ts applies them to every block, shim/recognise_kernel.c's
 // slack() is its twin), and the reason `why` gives for one weak word, read from the same rules.
 
+import { WEAK_FROM_MAX } from "./containers.ts";
+
 /**
  * The bytes that surely hold live data in a block of usable size U ≥ 56 whose last word is its
  * chunk's size C = U + 8. That word is glibc's foot: a free chunk in a bin writes its size into
@@ -152,7 +154,7 @@ export function typedTails(
   const groups = new Map<number, { blocks: number; pointers: number }>();
   const key = (t: number, size: number) => t * 4294967296 + size;
   const tailRuled = (i: number) =>
-    sizes[i]! >= 16 && weakFrom[i] === Math.min(sizes[i]! - 8, 0xffff_ffff);
+    sizes[i]! >= 16 && weakFrom[i] === Math.min(sizes[i]! - 8, WEAK_FROM_MAX);
   for (let i = 0; i < n; i++) {
     const t = type(i);
     if (t < 0 || !tailRuled(i)) continue;
@@ -168,7 +170,7 @@ export function typedTails(
     if (t < 0 || !tailRuled(i)) continue;
     const g = groups.get(key(t, sizes[i]!))!;
     if (g.blocks < TAIL_FIELD_MIN || g.pointers < TAIL_FIELD_SHARE * g.blocks) continue;
-    weakFrom[i] = Math.min(sizes[i]!, 0xffff_ffff);
+    weakFrom[i] = Math.min(sizes[i]!, WEAK_FROM_MAX);
     changed++;
   }
   return changed;

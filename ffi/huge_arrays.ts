@@ -49,6 +49,8 @@ const buffers = new WeakMap<
   { ptr: bigint; bytes: number; arena: boolean; adopted?: boolean }
 >();
 
+/** A page: adopted memory is handed out and given back in whole pages. */
+const PAGE = 4096n;
 /** Adopted arrays start on this (a cache line; every typed array's alignment). */
 const ADOPT_ALIGN = 64n;
 /**
@@ -73,8 +75,7 @@ function giveBack(r: { next: bigint; end: bigint }): bigint {
  * its tail, so that the biggest ranges stay for big arrays.
  */
 function giveBackAdopted(bytes: number, exact = false): void {
-  const page = 4096n;
-  let left = exact ? BigInt(Math.max(0, Math.floor(bytes))) & ~(page - 1n) : BigInt(bytes);
+  let left = exact ? BigInt(Math.max(0, Math.floor(bytes))) & ~(PAGE - 1n) : BigInt(bytes);
   for (const r of [...adopted].sort((x, y) => Number((x.end - x.next) - (y.end - y.next)))) {
     if (left <= 0n) break;
     if (!exact || r.end - r.next <= left) {
@@ -220,9 +221,8 @@ export function hugeZeroedMemory(): ZeroedMemory | undefined {
   source.adopt = (bytes) => {
     const address = copiedAddress(bytes);
     if (address === undefined) return false;
-    const page = 4096n;
-    const next = (address + page - 1n) & ~(page - 1n);
-    const end = (address + BigInt(bytes.length)) & ~(page - 1n);
+    const next = (address + PAGE - 1n) & ~(PAGE - 1n);
+    const end = (address + BigInt(bytes.length)) & ~(PAGE - 1n);
     if (end <= next) return false;
     // The bytes outside whole pages stay as they are (a neighbouring chunk's may share the page).
     adopted.push({ next, end, keep: bytes.buffer });

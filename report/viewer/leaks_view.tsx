@@ -132,6 +132,7 @@ export function LeaksView(
     },
   ];
   const omitted = groups.direct - groups.listed;
+  const structures = groups.possible.length + groups.possibleOmitted;
   return (
     <section class="card leaks" aria-labelledby="leaks-title">
       <h2 id="leaks-title">
@@ -141,9 +142,9 @@ export function LeaksView(
           {formatCount(groups.groups.length)} group{groups.groups.length === 1 ? "" : "s"} of{" "}
           {formatCount(groups.direct)} direct leaks
           {possible > 0 &&
-            ` · ${formatCount(possible)} possible in ${
-              formatCount(groups.possible.length + groups.possibleOmitted)
-            } structure${groups.possible.length + groups.possibleOmitted === 1 ? "" : "s"}`}
+            ` · ${formatCount(possible)} possible in ${formatCount(structures)} structure${
+              structures === 1 ? "" : "s"
+            }`}
         </span>
       </h2>
       {groups.groups.length === 0
@@ -211,26 +212,29 @@ function PossibleList(
         <span class="muted">· only weak evidence keeps them: leaks if it is stale</span>
       </h3>
       <ul>
-        {rows.map((p, i) => (
-          <li key={i} class={p.entry >= 0 && p.entry === selected ? "selected" : undefined}>
-            {p.entry >= 0
-              ? (
-                <button
-                  type="button"
-                  class="link"
-                  title={`Select ${p.address}: its card says which word keeps it`}
-                  onClick={() => onSelect(p.entry)}
-                >
-                  {formatCount(p.blocks)} block{p.blocks === 1 ? "" : "s"}, {formatBytes(p.bytes)}
-                </button>
-              )
-              : `${formatCount(p.blocks)} block${p.blocks === 1 ? "" : "s"}, ${
-                formatBytes(p.bytes)
-              }`}
-            {p.kept && <span class="muted">{` · ${p.kept}`}</span>}
-            {p.entry >= 0 && <span class="mono muted">{` · e.g. ${p.address}`}</span>}
-          </li>
-        ))}
+        {rows.map((p, i) => {
+          const size = `${formatCount(p.blocks)} block${p.blocks === 1 ? "" : "s"}, ${
+            formatBytes(p.bytes)
+          }`;
+          return (
+            <li key={i} class={p.entry >= 0 && p.entry === selected ? "selected" : undefined}>
+              {p.entry >= 0
+                ? (
+                  <button
+                    type="button"
+                    class="link"
+                    title={`Select ${p.address}: its card says which word keeps it`}
+                    onClick={() => onSelect(p.entry)}
+                  >
+                    {size}
+                  </button>
+                )
+                : size}
+              {p.kept && <span class="muted">{` · ${p.kept}`}</span>}
+              {p.entry >= 0 && <span class="mono muted">{` · e.g. ${p.address}`}</span>}
+            </li>
+          );
+        })}
       </ul>
       {omitted > 0 && (
         <p class="muted small">{formatCount(omitted)} smaller structures are in leaks.json.</p>
